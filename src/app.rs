@@ -1,0 +1,80 @@
+//! Application state, start-up and the HTTP server.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::media::MediaStore;
+use crate::service::events::EventBus;
+use crate::service::{auth, ratelimit::KeyLimiter};
+use crate::store::Db;
+use crate::{http, jobs, telemetry};
+
+/// Everything request handlers and jobs share.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts of [`AppState`].
+pub struct Inner {
+    /// The database.
+    pub db: Db,
+    /// Settings in effect.
+    pub config: Config,
+    /// Wakes live event streams.
+    pub events: EventBus,
+    /// Media file storage and signed links.
+    pub media: MediaStore,
+    /// Per-key request limits.
+    pub limiter: KeyLimiter,
+    /// Prometheus metrics renderer.
+    pub metrics: PrometheusHandle,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Connects to the database, applies migrations and prepares shared services.
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let db = Db::connect(&config.effective_database_url()).await?;
+        db.migrate().await?;
+        let signing_key = auth::installation_secret(&db).await?;
+        let media = MediaStore::new(config.data_dir.join("media"), config.effective_public_url(), signing_key);
+        let limiter = KeyLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
+        Ok(AppState(Arc::new(Inner {
+            db,
+            events: EventBus::default(),
+            media,
+            limiter,
+            metrics: telemetry::metrics_handle(),
+            config,
+        })))
+    }
+}
+
+/// Serves HTTP on `listener` and runs background jobs until `shutdown` is cancelled; in-flight
+/// requests finish, queued work stays in the database.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let jobs = tokio::spawn(jobs::run(state.clone(), shutdown.clone()));
+    let router = http::router(state.clone());
+    let stop = shutdown.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .context("HTTP server failed")?;
+    shutdown.cancel();
+    jobs.await.context("background jobs panicked")?;
+    state.db.close().await;
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! What each `parley` command does.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+use crate::service::{auth, channels};
+use crate::store::Db;
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = AppState::open(config).await?;
+    if let Some(first) = auth::bootstrap(&state.db, &state.config).await? {
+        println!("Parley is set up. This is shown once: keep it.");
+        println!("  Admin API key:  {}", first.api_key);
+        match &first.generated_password {
+            Some(password) => println!("  Operator login: {} / {password}", first.admin_email),
+            None => println!("  Operator login: {} (password from PARLEY_BOOTSTRAP_ADMIN_PASSWORD)", first.admin_email),
+        }
+    }
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let public = state.config.effective_public_url();
+    tracing::info!(address = %listener.local_addr()?, "Parley listening; API reference at {public}/docs");
+    println!("Parley listening on http://{} (API reference: {public}/docs)", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    app::serve(state, listener, shutdown).await
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    shutdown.cancel();
+}
+
+async fn open(config: &Config) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let db = Db::connect(&config.effective_database_url()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Applies migrations.
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    open(&config).await?.close().await;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// Creates an account and prints its admin key last.
+pub async fn create_account(config: Config, name: &str) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    let (account_id, key) = auth::create_account(&db, name, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("account {account_id} created; admin API key:");
+    println!("{}", key.value);
+    Ok(())
+}
+
+/// Creates an API key and prints it last.
+pub async fn create_key(config: Config, account: i64, name: &str) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    let key = auth::create_api_key(&db, account, name, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("key {} created:", key.key.id);
+    println!("{}", key.value);
+    Ok(())
+}
+
+/// Prints an account's keys.
+pub async fn list_keys(config: Config, account: i64) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    for key in auth::list_api_keys(&db, account).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
+        println!("{}\t{}\t{}…\t{state}\tcreated {}\tlast used {}", key.id, key.name, key.prefix, key.created_at, key.last_used_at.unwrap_or_else(|| "never".into()));
+    }
+    Ok(())
+}
+
+/// Revokes a key.
+pub async fn revoke_key(config: Config, account: i64, id: i64) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    auth::revoke_api_key(&db, account, id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("key {id} revoked");
+    Ok(())
+}
+
+/// Adds a channel and prints its id.
+pub async fn add_channel(config: Config, account: i64, kind: String, name: String, address: String, simulation: bool) -> anyhow::Result<()> {
+    let state = AppState::open(config).await?;
+    let input = channels::ChannelInput { kind: Some(kind), name: Some(name), address: Some(address), simulation: Some(simulation), settings: None };
+    let channel = channels::create(&state, account, input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("channel {} created ({} {}{})", channel.id, channel.kind, channel.address, if channel.simulation { ", simulation" } else { "" });
+    Ok(())
+}
+
+/// Prints an account's channels.
+pub async fn list_channels(config: Config, account: i64) -> anyhow::Result<()> {
+    let state = AppState::open(config).await?;
+    for channel in channels::list(&state, account).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        println!("{}\t{}\t{}\t{}{}", channel.id, channel.kind, channel.address, channel.name, if channel.simulation { "\tsimulation" } else { "" });
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Command line and configuration: every setting is a flag and a `PARLEY_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Parley: one inbox for every customer conversation.
+#[derive(Debug, Parser)]
+#[command(name = "parley", version, about)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "PARLEY_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and media files.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL (`sqlite://…` or `postgres://…`); the SQLite file in the data directory when omitted.
+    #[arg(long, env = "PARLEY_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Base URL clients use to reach this server (for signed media links); `http://<listen>` when omitted.
+    #[arg(long, env = "PARLEY_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Log output format.
+    #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// On first start, make the admin API key exactly this value.
+    #[arg(long, env = "PARLEY_BOOTSTRAP_API_KEY", global = true, hide_env_values = true)]
+    pub bootstrap_api_key: Option<String>,
+    /// On first start, the admin operator's email.
+    #[arg(long, env = "PARLEY_BOOTSTRAP_ADMIN_EMAIL", global = true)]
+    pub bootstrap_admin_email: Option<String>,
+    /// On first start, the admin operator's password.
+    #[arg(long, env = "PARLEY_BOOTSTRAP_ADMIN_PASSWORD", global = true, hide_env_values = true)]
+    pub bootstrap_admin_password: Option<String>,
+    /// Milliseconds between each simulated delivery step (sent → delivered → read).
+    #[arg(long, env = "PARLEY_SIMULATION_STEP_MS", default_value_t = 1500, global = true)]
+    pub simulation_step_ms: u64,
+    /// Largest JSON request body accepted, in bytes.
+    #[arg(long, env = "PARLEY_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Largest media upload accepted, in bytes.
+    #[arg(long, env = "PARLEY_MAX_MEDIA_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
+    pub max_media_bytes: usize,
+    /// Requests per minute allowed per API key on the native API.
+    #[arg(long, env = "PARLEY_RATE_LIMIT_PER_MINUTE", default_value_t = 6000, global = true)]
+    pub rate_limit_per_minute: u32,
+    /// Requests allowed in a burst per API key on the native API.
+    #[arg(long, env = "PARLEY_RATE_LIMIT_BURST", default_value_t = 200, global = true)]
+    pub rate_limit_burst: u32,
+    /// Milliseconds the background jobs wait between polls when idle.
+    #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250, global = true)]
+    pub job_poll_ms: u64,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Commands of the `parley` binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and background jobs (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
+}
+
+/// `parley accounts …`
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Create an account and print its admin API key on the last line.
+    Create {
+        /// The account's name.
+        name: String,
+    },
+}
+
+/// `parley keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key and print it on the last line.
+    Create {
+        /// Account the key belongs to.
+        #[arg(long, default_value_t = 1)]
+        account: i64,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List an account's API keys (never their values).
+    List {
+        /// Account whose keys to list.
+        #[arg(long, default_value_t = 1)]
+        account: i64,
+    },
+    /// Revoke an API key by id.
+    Revoke {
+        /// Account the key belongs to.
+        #[arg(long, default_value_t = 1)]
+        account: i64,
+        /// The key's id.
+        id: i64,
+    },
+}
+
+/// `parley channels …`
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// Add a channel.
+    Add {
+        /// Account the channel belongs to.
+        #[arg(long, default_value_t = 1)]
+        account: i64,
+        /// whatsapp, rcs, messenger, instagram, sms, email or webchat.
+        #[arg(long)]
+        kind: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// The business address on that network (phone number, page id, email…).
+        #[arg(long)]
+        address: String,
+        /// Never call the provider; simulate delivery.
+        #[arg(long)]
+        simulation: bool,
+    },
+    /// List an account's channels.
+    List {
+        /// Account whose channels to list.
+        #[arg(long, default_value_t = 1)]
+        account: i64,
+    },
+}
+
+impl Config {
+    /// The database URL in effect: the explicit one, or the SQLite file in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("parley.db").display()),
+        }
+    }
+
+    /// Base URL for links this server hands out.
+    pub fn effective_public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+}

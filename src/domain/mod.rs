@@ -1,0 +1,190 @@
+//! Pure types and rules of the conversation model: no I/O, no HTTP, no SQL.
+
+pub mod time;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Declares a closed set of snake_case string values stored in the database and exposed in JSON.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as stored and serialised.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses a stored or user-supplied value.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The accepted values joined for error messages.
+            pub fn accepted() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// The messaging network a channel connects to.
+    ChannelKind {
+        Whatsapp => "whatsapp", Rcs => "rcs", Messenger => "messenger", Instagram => "instagram",
+        Sms => "sms", Email => "email", Webchat => "webchat",
+    }
+);
+
+string_enum!(
+    /// Where a conversation stands in its handling.
+    ConversationStatus { Open => "open", Pending => "pending", Resolved => "resolved", Closed => "closed" }
+);
+
+string_enum!(
+    /// Whether a message came from the customer or went to them.
+    Direction { Inbound => "inbound", Outbound => "outbound" }
+);
+
+string_enum!(
+    /// Who wrote a message.
+    SenderType { Contact => "contact", Operator => "operator", Bot => "bot", System => "system" }
+);
+
+string_enum!(
+    /// The kind of content a message carries.
+    MessageType {
+        Text => "text", Image => "image", Video => "video", Audio => "audio", Document => "document",
+        Sticker => "sticker", Location => "location", Contacts => "contacts", Interactive => "interactive",
+        Template => "template", Reaction => "reaction", Note => "note",
+    }
+);
+
+string_enum!(
+    /// Delivery state of an outbound message.
+    MessageStatus { Queued => "queued", Sent => "sent", Delivered => "delivered", Read => "read", Failed => "failed" }
+);
+
+string_enum!(
+    /// What an operator may do.
+    OperatorRole { Admin => "admin", Agent => "agent" }
+);
+
+impl MessageStatus {
+    /// Position on the delivery path; a status update never moves a message backwards.
+    fn rank(self) -> u8 {
+        match self {
+            MessageStatus::Queued => 0,
+            MessageStatus::Sent => 1,
+            MessageStatus::Delivered => 2,
+            MessageStatus::Read => 3,
+            MessageStatus::Failed => 4,
+        }
+    }
+
+    /// Whether moving from `self` to `next` is progress (statuses only move forward; a failed
+    /// message stays failed).
+    pub fn can_advance_to(self, next: MessageStatus) -> bool {
+        self != MessageStatus::Failed && next.rank() > self.rank()
+    }
+}
+
+impl ConversationStatus {
+    /// Whether a new inbound message may join a conversation in this status. Resolved
+    /// conversations reopen when the customer writes again; closed ones stay closed and the
+    /// message starts a new conversation.
+    pub fn accepts_new_messages(self) -> bool {
+        self != ConversationStatus::Closed
+    }
+}
+
+/// Length of the WhatsApp customer-service window opened by each inbound message.
+pub const WHATSAPP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl ChannelKind {
+    /// When the free-form reply window opened by an inbound message at `inbound_at` closes, for
+    /// channels that have one.
+    pub fn reply_window_expiry(self, inbound_at: i64) -> Option<i64> {
+        match self {
+            ChannelKind::Whatsapp => Some(inbound_at + WHATSAPP_WINDOW_MS),
+            _ => None,
+        }
+    }
+}
+
+/// Longest conversation preview kept, in characters.
+const PREVIEW_CHARS: usize = 160;
+
+/// The one-line preview shown in conversation lists for a message.
+pub fn message_preview(kind: MessageType, text: Option<&str>) -> String {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => text.chars().take(PREVIEW_CHARS).collect(),
+        None => format!("[{kind}]"),
+    }
+}
+
+/// Normalises a phone number to E.164 (`+` and 8 to 15 digits), accepting common separators.
+pub fn normalize_e164(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let (plus, rest) = match trimmed.strip_prefix("00") {
+        Some(rest) => (true, rest),
+        None => (trimmed.starts_with('+'), trimmed.trim_start_matches('+')),
+    };
+    if !plus {
+        return None;
+    }
+    let mut digits = String::with_capacity(rest.len() + 1);
+    digits.push('+');
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    let count = digits.len() - 1;
+    ((8..=15).contains(&count) && !digits[1..].starts_with('0')).then_some(digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_only_move_forward() {
+        assert!(MessageStatus::Queued.can_advance_to(MessageStatus::Delivered));
+        assert!(MessageStatus::Sent.can_advance_to(MessageStatus::Failed));
+        assert!(!MessageStatus::Read.can_advance_to(MessageStatus::Delivered));
+        assert!(!MessageStatus::Failed.can_advance_to(MessageStatus::Read));
+        assert!(!MessageStatus::Sent.can_advance_to(MessageStatus::Sent));
+    }
+
+    #[test]
+    fn phone_numbers_normalise_to_e164() {
+        assert_eq!(normalize_e164("+39 347 123-4567").as_deref(), Some("+393471234567"));
+        assert_eq!(normalize_e164("0039 3471234567").as_deref(), Some("+393471234567"));
+        assert_eq!(normalize_e164("3471234567"), None);
+        assert_eq!(normalize_e164("+12"), None);
+        assert_eq!(normalize_e164("+39abc"), None);
+    }
+
+    #[test]
+    fn previews_fall_back_to_the_type() {
+        assert_eq!(message_preview(MessageType::Image, None), "[image]");
+        assert_eq!(message_preview(MessageType::Text, Some("  hi ")), "hi");
+        assert_eq!(message_preview(MessageType::Text, Some(&"x".repeat(500))).len(), 160);
+    }
+}

@@ -1,0 +1,146 @@
+//! `/api/v1/channels` and the generic inbound door `/api/v1/channels/{id}/inbound`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::domain::MessageType;
+use crate::error::{Error, Problem, Result};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::service::auth::Principal;
+use crate::service::channels::{self, ChannelInput};
+use crate::service::inbound::{self, InboundMessage};
+use crate::service::views::{Channel, Conversation, Message};
+use crate::store;
+
+/// A channel to create or change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelBody {
+    /// whatsapp, rcs, messenger, instagram, sms, email or webchat (required on create).
+    kind: Option<String>,
+    name: Option<String>,
+    /// The business's address: E.164 number on WhatsApp, SMS and RCS.
+    address: Option<String>,
+    /// Never call the provider; simulate delivery.
+    simulation: Option<bool>,
+    /// Provider settings (kept secret, never returned).
+    #[schema(value_type = Option<Object>)]
+    settings: Option<Value>,
+}
+
+impl From<ChannelBody> for ChannelInput {
+    fn from(body: ChannelBody) -> Self {
+        ChannelInput { kind: body.kind, name: body.name, address: body.address, simulation: body.simulation, settings: body.settings }
+    }
+}
+
+/// A list of channels.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelList {
+    data: Vec<Channel>,
+}
+
+/// List channels.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
+pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<ChannelList>> {
+    Ok(Json(ChannelList { data: channels::list(&state, me.account_id).await? }))
+}
+
+/// Add a channel.
+#[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = ChannelBody,
+    responses((status = 201, body = Channel), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiJson(body): ApiJson<ChannelBody>,
+) -> Result<(StatusCode, Json<Channel>)> {
+    Ok((StatusCode::CREATED, Json(channels::create(&state, me.account_id, body.into()).await?)))
+}
+
+/// Get a channel.
+#[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", responses((status = 200, body = Channel), (status = 404, body = Problem)))]
+pub async fn get(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Channel>> {
+    Ok(Json(channels::get(&state, me.account_id, id).await?))
+}
+
+/// Change a channel.
+#[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", request_body = ChannelBody,
+    responses((status = 200, body = Channel), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ChannelBody>,
+) -> Result<Json<Channel>> {
+    Ok(Json(channels::update(&state, me.account_id, id, body.into()).await?))
+}
+
+/// Remove a channel (its conversations stay readable).
+#[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode> {
+    channels::delete(&state, me.account_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A customer message delivered to a channel.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundBody {
+    /// The sender's address (E.164 on WhatsApp, SMS and RCS).
+    from: String,
+    /// The sender's profile name.
+    name: Option<String>,
+    /// Message type (default text).
+    #[serde(rename = "type")]
+    kind: Option<MessageType>,
+    text: Option<String>,
+    /// The provider's message id: a repeat with the same id creates nothing.
+    provider_message_id: Option<String>,
+    /// Key of an uploaded media file.
+    media_key: Option<String>,
+    /// Structured content (location, buttons…).
+    #[schema(value_type = Option<Object>)]
+    payload: Option<Value>,
+}
+
+/// The stored message and its conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundResult {
+    message: Message,
+    conversation: Conversation,
+    /// True when the provider message id was already known and nothing was created.
+    duplicate: bool,
+}
+
+/// Deliver a customer message to a channel (201; 200 for a repeat of a known provider message id).
+#[utoipa::path(post, path = "/api/v1/channels/{id}/inbound", tag = "channels", request_body = InboundBody,
+    responses((status = 201, body = InboundResult), (status = 200, description = "Repeat: the first result", body = InboundResult),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn inbound(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<InboundBody>,
+) -> Result<(StatusCode, Json<InboundResult>)> {
+    let channel = store::channels::find_channel(state.db.reader(), me.account_id, id).await?.ok_or(Error::NotFound("channel"))?;
+    let kind = body.kind.unwrap_or(if body.media_key.is_some() { MessageType::Image } else { MessageType::Text });
+    let message = InboundMessage {
+        from: body.from,
+        name: body.name,
+        kind,
+        text: body.text,
+        provider_message_id: body.provider_message_id.filter(|id| !id.is_empty()),
+        media_keys: body.media_key.into_iter().collect(),
+        payload: body.payload.unwrap_or_else(|| Value::Object(Default::default())),
+        sent_at: None,
+    };
+    let mut results = inbound::ingest(&state, &channel, vec![message]).await?;
+    let result = results.pop().ok_or_else(|| anyhow::anyhow!("ingestion returned no result"))?;
+    let status = if result.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(InboundResult { message: result.message, conversation: result.conversation, duplicate: result.duplicate })))
+}

@@ -1,0 +1,326 @@
+//! `/api/v1/conversations`
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::domain::time::parse_timestamp;
+use crate::domain::ConversationStatus;
+use crate::error::{Error, Problem, Result};
+use crate::http::extract::{double_option, ApiJson, ApiPath, ApiQuery};
+use crate::service::auth::Principal;
+use crate::service::conversations::{self, ConversationPage, ConversationPatch, ConversationQuery, MessagePage, MessageQuery};
+use crate::service::outbound::{self, NewConversation, Outgoing};
+use crate::service::views::{Conversation, Message};
+
+/// Filters of `GET /conversations` (all optional and combined with AND).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// Channel ids, comma-separated or repeated.
+    channel_id: Option<String>,
+    /// Statuses, comma-separated: open, pending, resolved, closed.
+    status: Option<String>,
+    /// `false` (default) hides archived conversations, `true` shows only archived, `any` shows both.
+    archived: Option<String>,
+    /// `true` keeps only conversations with unread messages.
+    unread: Option<bool>,
+    /// Operator id, or `none` for unassigned.
+    assignee_id: Option<String>,
+    contact_id: Option<i64>,
+    tag: Option<String>,
+    /// Free text matched against contact name, phone and message text.
+    q: Option<String>,
+    /// RFC 3339 time or date: only conversations updated after it.
+    updated_after: Option<String>,
+    /// RFC 3339 time or date: only conversations updated before it.
+    updated_before: Option<String>,
+    /// `meta[key]=value`: exact match on a meta entry (repeatable).
+    #[param(rename = "meta[key]")]
+    meta: Option<String>,
+    /// Sort field with `-` (descending, default) or `+` prefix: last_message_at, created_at, updated_at, unread_count, id.
+    order: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn parse_bool(field: &str, value: &str) -> Result<bool> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::field(field, "must be true or false")),
+    }
+}
+
+fn parse_int(field: &str, value: &str) -> Result<i64> {
+    value.trim().parse().map_err(|_| Error::field(field, "must be an integer"))
+}
+
+/// Validates a page size against the 1–100 range (default 25).
+pub fn page_size(limit: Option<i64>) -> Result<i64> {
+    match limit {
+        None => Ok(25),
+        Some(n) if (1..=100).contains(&n) => Ok(n),
+        Some(_) => Err(Error::field("limit", "must be between 1 and 100")),
+    }
+}
+
+/// Parses a `+field` / `-field` / `field` order into the field and whether it is descending.
+pub fn parse_order(order: &str) -> (String, bool) {
+    match order.strip_prefix('+') {
+        Some(field) => (field.to_owned(), false),
+        None => (order.trim_start_matches('-').to_owned(), order.starts_with('-') || !order.starts_with('+')),
+    }
+}
+
+fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
+    let mut query = ConversationQuery { archived: Some(false), sort: "last_message_at".into(), descending: true, limit: 25, ..Default::default() };
+    let mut limit = None;
+    for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let value = value.trim().to_owned();
+        match name.as_ref() {
+            "channel_id" | "channel_ids" => {
+                for id in value.split(',').filter(|s| !s.is_empty()) {
+                    query.channel_ids.push(parse_int("channel_id", id)?);
+                }
+            }
+            "status" => {
+                for status in value.split(',').filter(|s| !s.is_empty()) {
+                    query.statuses.push(ConversationStatus::parse(status).ok_or_else(|| {
+                        Error::field("status", format!("unknown status `{status}`; use {}", ConversationStatus::accepted()))
+                    })?);
+                }
+            }
+            "archived" => query.archived = if value == "any" { None } else { Some(parse_bool("archived", &value)?) },
+            "unread" | "unread_only" => query.unread_only = parse_bool("unread", &value)?,
+            "assignee_id" => query.assignee_id = Some(if value == "none" { None } else { Some(parse_int("assignee_id", &value)?) }),
+            "contact_id" => query.contact_id = Some(parse_int("contact_id", &value)?),
+            "tag" => query.tag = Some(value.to_lowercase()),
+            "q" => query.text = Some(value),
+            "updated_after" => {
+                query.updated_after = Some(parse_timestamp(&value).ok_or_else(|| Error::field("updated_after", "must be an RFC 3339 time or a date"))?)
+            }
+            "updated_before" => {
+                query.updated_before = Some(parse_timestamp(&value).ok_or_else(|| Error::field("updated_before", "must be an RFC 3339 time or a date"))?)
+            }
+            "order" | "sort" => (query.sort, query.descending) = parse_order(&value),
+            "limit" => limit = Some(parse_int("limit", &value)?),
+            "cursor" => query.cursor = Some(value),
+            other => match other.strip_prefix("meta[").and_then(|k| k.strip_suffix(']')) {
+                Some(key) if !key.is_empty() => query.meta.push((key.to_owned(), value)),
+                _ => return Err(Error::field(other, "unknown query parameter")),
+            },
+        }
+    }
+    query.limit = page_size(limit)?;
+    Ok(query)
+}
+
+/// List conversations.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListParams),
+    responses((status = 200, body = ConversationPage), (status = 422, body = Problem)))]
+pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>, RawQuery(raw): RawQuery) -> Result<Json<ConversationPage>> {
+    let query = parse_list_query(raw.as_deref())?;
+    Ok(Json(conversations::list(&state, me.account_id, &query).await?))
+}
+
+/// Get a conversation.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+pub async fn get(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+    Ok(Json(conversations::get(&state, me.account_id, id).await?))
+}
+
+/// Changes to a conversation; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    status: Option<ConversationStatus>,
+    archived: Option<bool>,
+    /// Replaces the tags.
+    tags: Option<Vec<String>>,
+    /// Merged into meta; `null` removes a key.
+    #[schema(value_type = Option<Object>)]
+    meta: Option<Map<String, Value>>,
+    subject: Option<String>,
+    /// Operator id, or `null` to unassign.
+    #[serde(default, deserialize_with = "double_option")]
+    assignee_id: Option<Option<i64>>,
+    /// Renames the contact.
+    contact_name: Option<String>,
+}
+
+/// Update a conversation.
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", request_body = PatchBody,
+    responses((status = 200, body = Conversation), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PatchBody>,
+) -> Result<Json<Conversation>> {
+    let patch = ConversationPatch {
+        status: body.status,
+        archived: body.archived,
+        tags: body.tags,
+        meta: body.meta,
+        subject: body.subject,
+        assignee_id: body.assignee_id,
+        contact_name: body.contact_name,
+    };
+    Ok(Json(conversations::update(&state, me.account_id, id, patch).await?))
+}
+
+/// Mark every message read.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+pub async fn read(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+    Ok(Json(conversations::mark_read(&state, me.account_id, id).await?))
+}
+
+/// Archive: hide from the default inbox until the contact writes again.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/archive", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+pub async fn archive(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+    Ok(Json(conversations::set_archived(&state, me.account_id, id, true).await?))
+}
+
+/// Restore an archived conversation.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/unarchive", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+pub async fn unarchive(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+    Ok(Json(conversations::set_archived(&state, me.account_id, id, false).await?))
+}
+
+/// Close: the contact's next message starts a new conversation.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/close", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+pub async fn close(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+    Ok(Json(conversations::close(&state, me.account_id, id).await?))
+}
+
+/// Paging of a thread.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageParams {
+    /// Only messages with id ≥ this.
+    id_from: Option<i64>,
+    /// Only messages with id ≤ this.
+    id_to: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<i64>,
+}
+
+/// List a conversation's messages (newest page first, oldest first within a page).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(MessageParams),
+    responses((status = 200, body = MessagePage), (status = 404, body = Problem)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(params): ApiQuery<MessageParams>,
+) -> Result<Json<MessagePage>> {
+    let query = MessageQuery { id_from: params.id_from, id_to: params.id_to, cursor: params.cursor, limit: page_size(params.limit)? };
+    Ok(Json(conversations::messages(&state, me.account_id, id, &query).await?))
+}
+
+/// A message to send.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    text: Option<String>,
+    /// Keys of uploaded media to attach.
+    #[serde(default)]
+    media_keys: Vec<String>,
+    /// Store as a private note for operators; never sent.
+    #[serde(default)]
+    private: bool,
+    /// Run the whole flow without calling the provider.
+    #[serde(default)]
+    simulation: bool,
+    /// The operator writing, if any.
+    operator_id: Option<i64>,
+}
+
+impl SendBody {
+    fn into_outgoing(self) -> Outgoing {
+        Outgoing {
+            text: self.text,
+            media_keys: self.media_keys,
+            private: self.private,
+            simulation: self.simulation,
+            operator_id: self.operator_id,
+        }
+    }
+}
+
+/// Send a message (queued; delivery is reported through events).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", request_body = SendBody,
+    responses((status = 202, body = Message), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, description = "Invalid message, or `reply_window_expired` on WhatsApp", body = Problem)))]
+pub async fn send(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SendBody>,
+) -> Result<(StatusCode, Json<Message>)> {
+    if let Some(operator) = body.operator_id {
+        crate::store::accounts::find_operator(state.db.reader(), me.account_id, operator)
+            .await?
+            .ok_or_else(|| Error::field("operator_id", "no such operator in this account"))?;
+    }
+    let message = outbound::send(&state, me.account_id, id, body.into_outgoing()).await?;
+    Ok((StatusCode::ACCEPTED, Json(message)))
+}
+
+/// A conversation started by the business.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    channel_id: i64,
+    /// The contact's address on the channel (E.164 phone on WhatsApp, SMS and RCS).
+    to: String,
+    /// The contact's name, for a new contact.
+    name: Option<String>,
+    subject: Option<String>,
+    text: Option<String>,
+    #[serde(default)]
+    media_keys: Vec<String>,
+    #[serde(default)]
+    simulation: bool,
+}
+
+/// The started conversation and its first message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Started {
+    conversation: Conversation,
+    message: Message,
+}
+
+/// Start a conversation with a first message.
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = StartBody,
+    responses((status = 201, body = Started), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiJson(body): ApiJson<StartBody>,
+) -> Result<(StatusCode, Json<Started>)> {
+    let new = NewConversation {
+        channel_id: body.channel_id,
+        to: body.to,
+        name: body.name,
+        subject: body.subject,
+        message: Outgoing { text: body.text, media_keys: body.media_keys, simulation: body.simulation, ..Default::default() },
+    };
+    let (conversation, message) = outbound::start(&state, me.account_id, new).await?;
+    Ok((StatusCode::CREATED, Json(Started { conversation, message })))
+}

@@ -1,0 +1,85 @@
+//! `/api/v1/events`: the account's event log as Server-Sent Events, resumable with `Last-Event-ID`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
+use futures::Stream;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::app::AppState;
+use crate::error::{Error, Result};
+use crate::http::extract::ApiQuery;
+use crate::service::auth::Principal;
+use crate::store::events;
+
+/// Where to start.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// Replay events after this id (same as the `Last-Event-ID` header). Without either, only new events are sent.
+    after: Option<i64>,
+}
+
+/// How often the log is re-read when no in-process notification arrives (other server instances).
+const POLL: Duration = Duration::from_secs(2);
+
+/// Stream events: message.created, message.updated, conversation.created, conversation.updated.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(StreamParams),
+    responses((status = 200, description = "text/event-stream of events; each `id:` resumes with Last-Event-ID", content_type = "text/event-stream")))]
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<StreamParams>,
+) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
+    let header_id = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| Error::field("Last-Event-ID", "must be an event id"))?),
+        None => None,
+    };
+    let mut last = match header_id.or(params.after) {
+        Some(id) => id,
+        None => events::latest_event_id(state.db.reader(), me.account_id).await?,
+    };
+    let mut wake = state.events.subscribe();
+    let account = me.account_id;
+    let stream = async_stream::stream! {
+        loop {
+            let batch = match events::list_events_after(state.db.reader(), account, last, 500).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed");
+                    break;
+                }
+            };
+            let full = batch.len() == 500;
+            for event in batch {
+                last = event.id;
+                let mut payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap_or_default();
+                if let Some(object) = payload.as_object_mut() {
+                    object.insert("id".to_owned(), event.id.into());
+                }
+                yield Ok(Event::default().id(event.id.to_string()).event(event.kind).data(payload.to_string()));
+            }
+            if full {
+                continue;
+            }
+            let deadline = tokio::time::sleep(POLL);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => break,
+                    received = wake.recv() => match received {
+                        Ok(id) if id != account => continue,
+                        _ => break,
+                    },
+                }
+            }
+        }
+    };
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,58 @@
+//! `/api/v1/api-keys` and `/api/v1/operators`
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::{Problem, Result};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::service::auth::{self, CreatedApiKey, Principal};
+use crate::service::views::{ApiKey, Operator};
+
+/// A key to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBody {
+    /// A label to recognise the key.
+    name: String,
+}
+
+/// The account's API keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    data: Vec<ApiKey>,
+}
+
+/// The account's operators.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorList {
+    data: Vec<Operator>,
+}
+
+/// Create an API key (its value is shown only in this response).
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", request_body = KeyBody,
+    responses((status = 201, body = CreatedApiKey), (status = 422, body = Problem)))]
+pub async fn create(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiJson(body): ApiJson<KeyBody>) -> Result<(StatusCode, Json<CreatedApiKey>)> {
+    Ok((StatusCode::CREATED, Json(auth::create_api_key(&state.db, me.account_id, &body.name, None).await?)))
+}
+
+/// List API keys (values are never shown).
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys", responses((status = 200, body = KeyList)))]
+pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<KeyList>> {
+    Ok(Json(KeyList { data: auth::list_api_keys(&state.db, me.account_id).await? }))
+}
+
+/// Revoke an API key: it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api keys", responses((status = 200, body = ApiKey), (status = 404, body = Problem)))]
+pub async fn revoke(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<ApiKey>> {
+    Ok(Json(auth::revoke_api_key(&state.db, me.account_id, id).await?))
+}
+
+/// List operators.
+#[utoipa::path(get, path = "/api/v1/operators", tag = "operators", responses((status = 200, body = OperatorList)))]
+pub async fn operators(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<OperatorList>> {
+    Ok(Json(OperatorList { data: auth::list_operators(&state.db, me.account_id).await? }))
+}

@@ -1,0 +1,42 @@
+//! The native REST API under `/api/v1`.
+
+pub mod channels;
+pub mod contacts;
+pub mod conversations;
+pub mod events;
+pub mod keys;
+pub mod media;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+
+use crate::app::AppState;
+use crate::http::auth;
+
+/// Routes that need an API key.
+pub fn routes(state: AppState) -> Router<AppState> {
+    let upload_limit = state.config.max_media_bytes + 64 * 1024;
+    Router::new()
+        .route("/conversations", get(conversations::list).post(conversations::start))
+        .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
+        .route("/conversations/{id}/read", post(conversations::read))
+        .route("/conversations/{id}/archive", post(conversations::archive))
+        .route("/conversations/{id}/unarchive", post(conversations::unarchive))
+        .route("/conversations/{id}/close", post(conversations::close))
+        .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
+        .route("/contacts/{id}/conversations", get(contacts::conversations))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
+        .route("/channels/{id}/inbound", post(channels::inbound))
+        .route("/api-keys", get(keys::list).post(keys::create))
+        .route("/api-keys/{id}", axum::routing::delete(keys::revoke))
+        .route("/operators", get(keys::operators))
+        .route("/media", get(media::list).post(media::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/media/{*key}", get(media::get))
+        .route("/events", get(events::stream))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::idempotency))
+        .layer(middleware::from_fn_with_state(state, auth::require_api_key))
+}

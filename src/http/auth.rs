@@ -1,0 +1,85 @@
+//! API key authentication, rate limiting and idempotent POSTs for the native API.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::domain::time::now_ms;
+use crate::error::{Error, Result};
+use crate::service::auth::{self, Principal};
+use crate::store::idempotency;
+
+/// The API key of a request: `X-Api-Key: <key>` or `Authorization: Bearer <key>`.
+pub fn api_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(value.trim());
+    }
+    let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Authenticates the request, applies the key's rate limit and makes the account available to
+/// handlers as a [`Principal`] extension.
+pub async fn require_api_key(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response> {
+    let key = api_key(request.headers()).filter(|k| !k.is_empty()).ok_or(Error::Unauthorized)?;
+    let principal = auth::authenticate(&state, key).await?;
+    state.limiter.check(principal.key_id)?;
+    request.extensions_mut().insert(principal);
+    Ok(next.run(request).await)
+}
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_KEY_LEN: usize = 255;
+
+/// Replays the first response of a POST repeated with the same `Idempotency-Key` and body; the same
+/// key with another body is refused with 422.
+pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Result<Response> {
+    let key = match request.headers().get("idempotency-key") {
+        Some(value) if request.method() == Method::POST => value
+            .to_str()
+            .ok()
+            .map(str::to_owned)
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+            .ok_or_else(|| Error::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?,
+        _ => return Ok(next.run(request).await),
+    };
+    let principal = *request.extensions().get::<Principal>().ok_or(Error::Unauthorized)?;
+    let (parts, body) = request.into_parts();
+    let limit = state.config.max_media_bytes.max(state.config.max_body_bytes);
+    let bytes = to_bytes(body, limit).await.map_err(|_| Error::TooLarge("the request body is too large".to_owned()))?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.uri.path().as_bytes());
+    hasher.update([0]);
+    hasher.update(&bytes);
+    let request_hash = hex::encode(hasher.finalize());
+    if let Some((stored_hash, status, body)) = idempotency::find_response(state.db.reader(), principal.account_id, &key).await? {
+        if stored_hash != request_hash {
+            return Err(Error::invalid(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request",
+            ));
+        }
+        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+        let mut response = (status, body).into_response();
+        let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        return Ok(response);
+    }
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let status = response.status();
+    if status.is_server_error() {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let body = to_bytes(body, usize::MAX).await.map_err(|e| anyhow::anyhow!("buffering response: {e}"))?;
+    let text = String::from_utf8_lossy(&body);
+    idempotency::insert_response(state.db.reader(), principal.account_id, &key, &request_hash, i64::from(status.as_u16()), &text, now_ms())
+        .await?;
+    Ok(Response::from_parts(parts, Body::from(body)))
+}

@@ -1,0 +1,34 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::api::{channels, contacts, conversations, events, keys, media};
+
+/// Parley's native API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Parley API", description = "One inbox for every customer conversation. Errors are RFC 9457 problem documents with a stable `code`. Every POST accepts an `Idempotency-Key` header."),
+    paths(
+        conversations::list, conversations::start, conversations::get, conversations::update, conversations::read,
+        conversations::archive, conversations::unarchive, conversations::close, conversations::messages, conversations::send,
+        contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::conversations,
+        channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
+        keys::list, keys::create, keys::revoke, keys::operators,
+        media::upload, media::list, media::get,
+        events::stream,
+    ),
+    modifiers(&Security),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))));
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}

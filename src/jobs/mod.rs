@@ -1,0 +1,120 @@
+//! Background work over durable job rows. `run` loops until shutdown; tests call [`run_once`].
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::domain::time::now_ms;
+use crate::domain::MessageStatus;
+use crate::error::Result;
+use crate::service::messages::{apply_status, StatusReport};
+use crate::service::outbound::SEND_JOB;
+use crate::store::{channels, jobs, messages};
+
+/// Job kind that moves a simulated message one delivery step further.
+const SIMULATE_JOB: &str = "simulate_status";
+
+/// How long a claimed job stays invisible to other workers.
+const LEASE_MS: i64 = 60_000;
+
+/// Jobs claimed per round.
+const BATCH: i64 = 64;
+
+#[derive(Debug, Deserialize)]
+struct MessageJob {
+    message_id: i64,
+    #[serde(default)]
+    status: Option<MessageStatus>,
+}
+
+/// Runs jobs until `shutdown` is cancelled; unfinished jobs stay in the database.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let idle = Duration::from_millis(state.config.job_poll_ms.max(10));
+    while !shutdown.is_cancelled() {
+        let worked = match run_once(&state).await {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::error!(error = %e, "background job round failed");
+                0
+            }
+        };
+        if worked == 0 {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(idle) => {}
+            }
+        }
+    }
+}
+
+/// Claims and runs the jobs due now; returns how many ran.
+pub async fn run_once(state: &AppState) -> Result<usize> {
+    let claimed = jobs::claim_due_jobs(&state.db, now_ms(), LEASE_MS, BATCH).await?;
+    for job in &claimed {
+        let outcome = match job.kind.as_str() {
+            SEND_JOB | SIMULATE_JOB => match serde_json::from_str::<MessageJob>(&job.payload) {
+                Ok(payload) => deliver(state, job.id, &payload).await,
+                Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
+            },
+            other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
+        };
+        if let Err(e) = outcome {
+            let delay = 1000 * 2_i64.pow(job.attempts.clamp(0, 10) as u32);
+            tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed; retrying later");
+            jobs::retry_job(state.db.reader(), job.id, now_ms() + delay, &e.to_string()).await?;
+        }
+    }
+    if !claimed.is_empty() {
+        for (kind, count) in jobs::count_jobs_by_kind(state.db.reader()).await? {
+            metrics::gauge!("parley_queue_depth", "queue" => kind).set(count as f64);
+        }
+    }
+    Ok(claimed.len())
+}
+
+/// Hands a queued message to its channel, or moves a simulated one a step further; deletes the job
+/// in the same transaction as the change it made.
+async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let Some(message) = messages::find_message(&mut *tx, job.message_id).await? else {
+        jobs::delete_job(&mut tx, job_id).await?;
+        tx.commit().await?;
+        return Ok(());
+    };
+    let now = now_ms();
+    let step = state.config.simulation_step_ms as i64;
+    let channel = channels::find_channel_any(&mut *tx, message.channel_id).await?;
+    let report = match (job.status, channel) {
+        (Some(status), _) => StatusReport { status, error: None, provider_message_id: None },
+        (None, _) if message.simulated != 0 => {
+            let provider_id = format!("sim-{}", message.id);
+            for (n, status) in [MessageStatus::Delivered, MessageStatus::Read].iter().enumerate() {
+                let payload = json!({ "message_id": message.id, "status": status });
+                jobs::insert_job(&mut tx, SIMULATE_JOB, &payload.to_string(), now + step * (n as i64 + 1), now).await?;
+            }
+            let report = StatusReport { status: MessageStatus::Sent, error: None, provider_message_id: Some(&provider_id) };
+            apply_status(&mut tx, &message, &report).await?;
+            jobs::delete_job(&mut tx, job_id).await?;
+            tx.commit().await?;
+            state.events.notify(message.account_id);
+            return Ok(());
+        }
+        (None, channel) => {
+            let kind = channel.map(|c| c.kind).unwrap_or_default();
+            tracing::warn!(message = message.id, channel = %kind, "no provider connector for this channel; message failed");
+            StatusReport {
+                status: MessageStatus::Failed,
+                error: Some(("provider_unavailable", "this channel has no provider connection: enable simulation or configure the provider")),
+                provider_message_id: None,
+            }
+        }
+    };
+    apply_status(&mut tx, &message, &report).await?;
+    jobs::delete_job(&mut tx, job_id).await?;
+    tx.commit().await?;
+    state.events.notify(message.account_id);
+    Ok(())
+}

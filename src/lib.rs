@@ -1,0 +1,13 @@
+//! Parley: a self-hosted omnichannel conversation hub.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod media;
+pub mod service;
+pub mod store;
+pub mod telemetry;

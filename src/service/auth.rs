@@ -1,0 +1,180 @@
+//! Accounts, API keys, operators and first-start bootstrap.
+
+use anyhow::Context;
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::Argon2;
+use rand::distributions::{Alphanumeric, DistString};
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::domain::time::now_ms;
+use crate::domain::OperatorRole;
+use crate::error::{Error, Result};
+use crate::service::views::{ApiKey, Operator};
+use crate::store::{accounts, Db};
+
+/// The account an authenticated request acts for.
+#[derive(Debug, Clone, Copy)]
+pub struct Principal {
+    /// The account every query is scoped to.
+    pub account_id: i64,
+    /// The API key used.
+    pub key_id: i64,
+}
+
+/// A new API key with its value, shown once.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret value: store it now, it is never shown again.
+    pub value: String,
+}
+
+/// What first start created.
+#[derive(Debug)]
+pub struct Bootstrap {
+    pub account_id: i64,
+    pub api_key: String,
+    pub admin_email: String,
+    /// `None` when the password came from configuration.
+    pub generated_password: Option<String>,
+}
+
+/// How long a key's "last used" date may lag, so authentication does not write on every request.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+fn hash_key(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+fn random_token(len: usize) -> String {
+    Alphanumeric.sample_string(&mut OsRng, len)
+}
+
+/// Hashes an operator password with argon2id.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+}
+
+/// Creates an API key for the account; `value` fixes its secret (bootstrap), otherwise one is generated.
+pub async fn create_api_key(db: &Db, account_id: i64, name: &str, value: Option<&str>) -> Result<CreatedApiKey> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Error::field("name", "must be 1 to 100 characters"));
+    }
+    let value = value.map(str::to_owned).unwrap_or_else(|| format!("pk_{}", random_token(40)));
+    if value.len() < 16 {
+        return Err(Error::field("value", "an API key must be at least 16 characters"));
+    }
+    let prefix: String = value.chars().take(10).collect();
+    let mut tx = db.begin().await?;
+    if accounts::find_account(&mut *tx, account_id).await?.is_none() {
+        return Err(Error::NotFound("account"));
+    }
+    let row = accounts::insert_api_key(&mut tx, account_id, name, &prefix, &hash_key(&value), now_ms()).await;
+    let row = match row {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(Error::conflict("api_key_exists", "this API key value is already in use"))
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(CreatedApiKey { key: ApiKey::from(&row), value })
+}
+
+/// Resolves an API key value to its account; unknown and revoked keys are refused.
+pub async fn authenticate(state: &AppState, value: &str) -> Result<Principal> {
+    let row = accounts::find_api_key_by_hash(state.db.reader(), &hash_key(value)).await?.ok_or(Error::Unauthorized)?;
+    if row.revoked_at.is_some() {
+        return Err(Error::Unauthorized);
+    }
+    let now = now_ms();
+    if row.last_used_at.is_none_or(|at| now - at > LAST_USED_RESOLUTION_MS) {
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            let touched = async {
+                let mut tx = db.begin().await?;
+                accounts::touch_api_key(&mut tx, row.id, now).await?;
+                tx.commit().await
+            };
+            if let Err(e) = touched.await {
+                tracing::warn!(error = %e, "could not record API key use");
+            }
+        });
+    }
+    Ok(Principal { account_id: row.account_id, key_id: row.id })
+}
+
+/// The account's API keys.
+pub async fn list_api_keys(db: &Db, account_id: i64) -> Result<Vec<ApiKey>> {
+    Ok(accounts::list_api_keys(db.reader(), account_id).await?.iter().map(ApiKey::from).collect())
+}
+
+/// Revokes one of the account's keys.
+pub async fn revoke_api_key(db: &Db, account_id: i64, id: i64) -> Result<ApiKey> {
+    let mut tx = db.begin().await?;
+    let row = accounts::revoke_api_key(&mut tx, account_id, id, now_ms()).await?.ok_or(Error::NotFound("API key"))?;
+    tx.commit().await?;
+    Ok(ApiKey::from(&row))
+}
+
+/// The account's operators.
+pub async fn list_operators(db: &Db, account_id: i64) -> Result<Vec<Operator>> {
+    Ok(accounts::list_operators(db.reader(), account_id).await?.iter().map(Operator::from).collect())
+}
+
+/// Creates an account with its first admin API key; returns the account id and the key.
+pub async fn create_account(db: &Db, name: &str, key_value: Option<&str>) -> Result<(i64, CreatedApiKey)> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::field("name", "must not be empty"));
+    }
+    let mut tx = db.begin().await?;
+    let account_id = accounts::insert_account(&mut tx, name, now_ms()).await?;
+    tx.commit().await?;
+    let key = create_api_key(db, account_id, "admin", key_value).await?;
+    Ok((account_id, key))
+}
+
+/// On an empty database, creates the default account, its admin operator and admin API key.
+pub async fn bootstrap(db: &Db, config: &crate::config::Config) -> anyhow::Result<Option<Bootstrap>> {
+    if accounts::count_accounts(db.reader()).await? > 0 {
+        return Ok(None);
+    }
+    let (account_id, key) = create_account(db, "Default", config.bootstrap_api_key.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the default account: {e}"))?;
+    let email = config.bootstrap_admin_email.clone().unwrap_or_else(|| "admin@parley.local".to_owned());
+    let (password, generated_password) = match &config.bootstrap_admin_password {
+        Some(password) => (password.clone(), None),
+        None => {
+            let password = random_token(20);
+            (password.clone(), Some(password))
+        }
+    };
+    let mut tx = db.begin().await?;
+    accounts::insert_operator(&mut tx, account_id, "Administrator", &email, &hash_password(&password)?, OperatorRole::Admin.as_str(), now_ms())
+        .await
+        .context("creating the admin operator")?;
+    tx.commit().await?;
+    Ok(Some(Bootstrap { account_id, api_key: key.value, admin_email: email, generated_password }))
+}
+
+/// The installation's secret for signing links, created on first use.
+pub async fn installation_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
+    if let Some(value) = accounts::find_setting(db.reader(), "signing_key").await? {
+        return hex::decode(value).context("stored signing key is not hex");
+    }
+    let mut candidate = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut OsRng, &mut candidate);
+    let mut tx = db.begin().await?;
+    let value = accounts::insert_setting_if_absent(&mut tx, "signing_key", &hex::encode(candidate)).await?;
+    tx.commit().await?;
+    hex::decode(value).context("stored signing key is not hex")
+}

@@ -1,0 +1,357 @@
+//! Conversation lists, views and changes made by operators and integrations.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::app::AppState;
+use crate::domain::time::now_ms;
+use crate::domain::ConversationStatus;
+use crate::error::{Error, Result};
+use crate::service::events::{self, kind};
+use crate::service::views::{Conversation, Message};
+use crate::store::contacts::{self, ContactFields};
+use crate::store::conversations::{self, ConversationRow, ConversationUpdate, Filter, Param, SORT_COLUMNS};
+use crate::store::{accounts, messages};
+
+/// Which conversations to list and in what order.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationQuery {
+    pub channel_ids: Vec<i64>,
+    pub statuses: Vec<ConversationStatus>,
+    /// `Some(false)` hides archived conversations, `Some(true)` shows only them, `None` shows both.
+    pub archived: Option<bool>,
+    pub unread_only: bool,
+    /// `Some(None)` selects unassigned conversations.
+    pub assignee_id: Option<Option<i64>>,
+    pub contact_id: Option<i64>,
+    pub tag: Option<String>,
+    /// Matches contact name, phone or any message text (case-insensitive).
+    pub text: Option<String>,
+    pub updated_after: Option<i64>,
+    pub updated_before: Option<i64>,
+    /// Meta entries that must all match exactly.
+    pub meta: Vec<(String, String)>,
+    /// Sort column (one of `last_message_at`, `created_at`, `updated_at`, `unread_count`, `id`).
+    pub sort: String,
+    pub descending: bool,
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+/// One page of conversations.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConversationPage {
+    pub data: Vec<Conversation>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Number of conversations matching the filters, across all pages.
+    pub total: i64,
+}
+
+/// Position after the last row of a page.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    sort: String,
+    value: i64,
+    id: i64,
+}
+
+fn sort_value(row: &ConversationRow, column: &str) -> i64 {
+    match column {
+        "created_at" => row.created_at,
+        "updated_at" => row.updated_at,
+        "unread_count" => row.unread_count,
+        "id" => row.id,
+        _ => row.last_message_at,
+    }
+}
+
+fn encode_cursor(cursor: &Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+}
+
+fn decode_cursor(text: &str, sort: &str) -> Result<Cursor> {
+    let invalid = || Error::field("cursor", "is not a cursor returned by this list (cursors are tied to their sort order)");
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if cursor.sort != sort {
+        return Err(invalid());
+    }
+    Ok(cursor)
+}
+
+/// Lists the account's conversations matching `query`, one page at a time.
+pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) -> Result<ConversationPage> {
+    if !SORT_COLUMNS.contains(&query.sort.as_str()) {
+        return Err(Error::field("order", format!("unknown sort field `{}`; use one of {}", query.sort, SORT_COLUMNS.join(", "))));
+    }
+    let column = query.sort.as_str();
+    let sort_key = format!("{}{column}", if query.descending { "-" } else { "+" });
+    let mut filter = Filter::default();
+    let account = filter.param(Param::Int(account_id));
+    filter.push(format!("c.account_id = {account}"));
+    if !query.channel_ids.is_empty() {
+        let list: Vec<String> = query.channel_ids.iter().map(|id| filter.param(Param::Int(*id))).collect();
+        filter.push(format!("c.channel_id IN ({})", list.join(", ")));
+    }
+    if !query.statuses.is_empty() {
+        let list: Vec<String> = query.statuses.iter().map(|s| filter.param(Param::Text(s.as_str().to_owned()))).collect();
+        filter.push(format!("c.status IN ({})", list.join(", ")));
+    }
+    if let Some(archived) = query.archived {
+        let p = filter.param(Param::Int(i64::from(archived)));
+        filter.push(format!("c.archived = {p}"));
+    }
+    if query.unread_only {
+        filter.push("c.unread_count > 0".to_owned());
+    }
+    match query.assignee_id {
+        Some(Some(id)) => {
+            let p = filter.param(Param::Int(id));
+            filter.push(format!("c.assignee_id = {p}"));
+        }
+        Some(None) => filter.push("c.assignee_id IS NULL".to_owned()),
+        None => {}
+    }
+    if let Some(contact_id) = query.contact_id {
+        let p = filter.param(Param::Int(contact_id));
+        filter.push(format!("c.contact_id = {p}"));
+    }
+    if let Some(tag) = &query.tag {
+        let p = filter.param(Param::Text(tag.clone()));
+        filter.push(format!("EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = {p})"));
+    }
+    for (key, value) in &query.meta {
+        let k = filter.param(Param::Text(key.clone()));
+        let v = filter.param(Param::Text(value.clone()));
+        filter.push(format!(
+            "EXISTS (SELECT 1 FROM conversation_meta m WHERE m.conversation_id = c.id AND m.key = {k} AND m.value = {v})"
+        ));
+    }
+    if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let p = filter.param(Param::Text(format!("%{escaped}%")));
+        filter.push(format!(
+            "(LOWER(COALESCE(ct.name, '')) LIKE {p} ESCAPE '\\' OR COALESCE(ct.phone, '') LIKE {p} ESCAPE '\\' OR \
+             EXISTS (SELECT 1 FROM messages mt WHERE mt.conversation_id = c.id AND LOWER(mt.text) LIKE {p} ESCAPE '\\'))"
+        ));
+    }
+    if let Some(after) = query.updated_after {
+        let p = filter.param(Param::Int(after));
+        filter.push(format!("c.updated_at > {p}"));
+    }
+    if let Some(before) = query.updated_before {
+        let p = filter.param(Param::Int(before));
+        filter.push(format!("c.updated_at < {p}"));
+    }
+    let total = conversations::count_conversations(state.db.reader(), &filter).await?;
+    if let Some(cursor) = &query.cursor {
+        let cursor = decode_cursor(cursor, &sort_key)?;
+        let v = filter.param(Param::Int(cursor.value));
+        let id = filter.param(Param::Int(cursor.id));
+        let op = if query.descending { "<" } else { ">" };
+        filter.push(format!("(c.{column} {op} {v} OR (c.{column} = {v} AND c.id {op} {id}))"));
+    }
+    let mut rows = conversations::list_conversations(state.db.reader(), &filter, column, query.descending, query.limit + 1).await?;
+    let more = rows.len() as i64 > query.limit;
+    rows.truncate(query.limit as usize);
+    let next_cursor = match rows.last() {
+        Some(last) if more => Some(encode_cursor(&Cursor { sort: sort_key, value: sort_value(last, column), id: last.id })),
+        _ => None,
+    };
+    Ok(ConversationPage { data: rows.iter().map(Conversation::from).collect(), next_cursor, total })
+}
+
+/// One conversation of the account.
+pub async fn get(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
+    let row = conversations::find_conversation(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    Ok(Conversation::from(&row))
+}
+
+/// Changes an operator or integration may make to a conversation.
+#[derive(Debug, Default, Clone)]
+pub struct ConversationPatch {
+    pub status: Option<ConversationStatus>,
+    pub archived: Option<bool>,
+    /// Replaces the tag list.
+    pub tags: Option<Vec<String>>,
+    /// Merged into the meta object; a `null` value removes the key.
+    pub meta: Option<Map<String, Value>>,
+    pub subject: Option<String>,
+    /// `Some(None)` removes the assignee.
+    pub assignee_id: Option<Option<i64>>,
+    /// Renames the conversation's contact.
+    pub contact_name: Option<String>,
+}
+
+fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>> {
+    let mut clean: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_lowercase();
+        if tag.is_empty() || tag.chars().count() > 64 {
+            return Err(Error::field("tags", "each tag must be 1 to 64 characters"));
+        }
+        if !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    if clean.len() > 50 {
+        return Err(Error::field("tags", "at most 50 tags"));
+    }
+    Ok(clean)
+}
+
+/// Applies a patch in one transaction and records `conversation.updated`.
+pub async fn update(state: &AppState, account_id: i64, id: i64, patch: ConversationPatch) -> Result<Conversation> {
+    let tags = patch.tags.map(normalize_tags).transpose()?;
+    let mut tx = state.db.begin().await?;
+    let current = conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    if let Some(Some(operator)) = patch.assignee_id {
+        if accounts::find_operator(&mut *tx, account_id, operator).await?.is_none() {
+            return Err(Error::field("assignee_id", "no such operator in this account"));
+        }
+    }
+    let now = now_ms();
+    let mut update = ConversationUpdate {
+        status: patch.status.map(|s| s.as_str().to_owned()),
+        archived: patch.archived,
+        subject: patch.subject.map(|s| s.trim().to_owned()),
+        assignee_id: patch.assignee_id,
+        ..Default::default()
+    };
+    if let Some(status) = patch.status {
+        if status.as_str() != current.status {
+            update.closed_at = Some((status == ConversationStatus::Closed).then_some(now));
+        }
+    }
+    if let Some(tags) = &tags {
+        conversations::replace_tags(&mut tx, account_id, id, tags).await?;
+        update.tags = Some(serde_json::to_string(tags).map_err(anyhow::Error::from)?);
+    }
+    if let Some(changes) = patch.meta {
+        let mut meta: Map<String, Value> = serde_json::from_str(&current.meta).unwrap_or_default();
+        let mut index = Vec::new();
+        for (key, value) in changes {
+            if key.is_empty() || key.len() > 64 {
+                return Err(Error::field("meta", "keys must be 1 to 64 characters"));
+            }
+            match value {
+                Value::Null => {
+                    meta.remove(&key);
+                    index.push((key, None));
+                }
+                Value::String(text) => {
+                    meta.insert(key.clone(), Value::String(text.clone()));
+                    index.push((key, Some(text)));
+                }
+                Value::Number(_) | Value::Bool(_) => {
+                    index.push((key.clone(), Some(value.to_string())));
+                    meta.insert(key, value);
+                }
+                _ => return Err(Error::field("meta", "values must be strings, numbers, booleans or null")),
+            }
+        }
+        if meta.len() > 100 {
+            return Err(Error::field("meta", "at most 100 keys"));
+        }
+        conversations::upsert_meta(&mut tx, account_id, id, &index).await?;
+        update.meta = Some(Value::Object(meta).to_string());
+    }
+    if let Some(name) = patch.contact_name {
+        let fields = ContactFields { name: Some(name.trim().to_owned()).filter(|n| !n.is_empty()), ..Default::default() };
+        contacts::update_contact(&mut tx, account_id, current.contact_id, &fields, now).await?;
+    }
+    conversations::update_conversation(&mut tx, account_id, id, &update, now).await?;
+    let conversation = finish_change(&mut tx, account_id, id, now).await?;
+    tx.commit().await?;
+    state.events.notify(account_id);
+    Ok(conversation)
+}
+
+/// Reloads a changed conversation and records `conversation.updated`.
+async fn finish_change(conn: &mut crate::store::Conn, account_id: i64, id: i64, now: i64) -> Result<Conversation> {
+    let row = conversations::find_conversation(&mut *conn, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    let conversation = Conversation::from(&row);
+    events::record(conn, account_id, kind::CONVERSATION_UPDATED, &conversation, now).await?;
+    Ok(conversation)
+}
+
+/// Marks every inbound message read and clears the unread count.
+pub async fn mark_read(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
+    let mut tx = state.db.begin().await?;
+    conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    let now = now_ms();
+    let changed = conversations::mark_read(&mut tx, account_id, id, now).await?;
+    let conversation = if changed {
+        finish_change(&mut tx, account_id, id, now).await?
+    } else {
+        get(state, account_id, id).await?
+    };
+    tx.commit().await?;
+    state.events.notify(account_id);
+    Ok(conversation)
+}
+
+/// Archives (`true`) or restores (`false`) a conversation.
+pub async fn set_archived(state: &AppState, account_id: i64, id: i64, archived: bool) -> Result<Conversation> {
+    update(state, account_id, id, ConversationPatch { archived: Some(archived), ..Default::default() }).await
+}
+
+/// Closes a conversation: the contact's next message starts a new one.
+pub async fn close(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
+    update(state, account_id, id, ConversationPatch { status: Some(ConversationStatus::Closed), ..Default::default() }).await
+}
+
+/// Bounds of a message page: ids from/to, or the newest messages before a cursor.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    pub id_from: Option<i64>,
+    pub id_to: Option<i64>,
+    /// Opaque cursor from a previous page (older messages).
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+/// One page of a thread, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessagePage {
+    pub data: Vec<Message>,
+    /// Pass as `cursor` to get the previous (older) page; `null` when there is none.
+    pub next_cursor: Option<String>,
+}
+
+/// A thread page. With `id_from`/`id_to` it returns messages in that id range (oldest first,
+/// continuing with a cursor after the last one); otherwise the newest messages, with a cursor to
+/// page back through older ones.
+pub async fn messages(state: &AppState, account_id: i64, id: i64, query: &MessageQuery) -> Result<MessagePage> {
+    conversations::find_conversation(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    let limit = query.limit;
+    let cursor = match &query.cursor {
+        Some(text) => Some(decode_cursor(text, "messages")?),
+        None => None,
+    };
+    if query.id_from.is_some() || query.id_to.is_some() {
+        let from = cursor.as_ref().map_or(query.id_from.unwrap_or(0), |c| c.id + 1);
+        let to = query.id_to.unwrap_or(i64::MAX);
+        let mut rows = messages::list_messages(state.db.reader(), id, from, to, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = match rows.last() {
+            Some(last) if more => Some(encode_cursor(&Cursor { sort: "messages".into(), value: 0, id: last.id })),
+            _ => None,
+        };
+        return Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor });
+    }
+    let before = cursor.map_or(i64::MAX, |c| c.id - 1);
+    let mut rows = messages::list_messages_before(state.db.reader(), id, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = match rows.last() {
+        Some(oldest) if more => Some(encode_cursor(&Cursor { sort: "messages".into(), value: 0, id: oldest.id })),
+        _ => None,
+    };
+    rows.reverse();
+    Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor })
+}

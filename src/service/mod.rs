@@ -1,0 +1,12 @@
+//! Use cases shared by the native API, API dialects, provider hooks, the operator UI and jobs.
+
+pub mod auth;
+pub mod channels;
+pub mod contacts;
+pub mod conversations;
+pub mod events;
+pub mod inbound;
+pub mod messages;
+pub mod outbound;
+pub mod ratelimit;
+pub mod views;

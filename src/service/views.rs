@@ -1,0 +1,339 @@
+//! Objects as the native API returns them; event payloads carry the same objects.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::domain::time::{opt_rfc3339, to_rfc3339};
+use crate::store::accounts::{ApiKeyRow, OperatorRow};
+use crate::store::channels::ChannelRow;
+use crate::store::contacts::ContactRow;
+use crate::store::conversations::ConversationRow;
+use crate::store::flag;
+use crate::store::media::MediaRow;
+use crate::store::messages::MessageRow;
+
+fn json_or(text: &str, fallback: Value) -> Value {
+    serde_json::from_str(text).unwrap_or(fallback)
+}
+
+/// A channel (provider settings are never shown).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Channel {
+    pub id: i64,
+    /// whatsapp, rcs, messenger, instagram, sms, email or webchat.
+    pub kind: String,
+    pub name: String,
+    /// The business's address on the network (E.164 number, page id, email…).
+    pub address: String,
+    /// When true, nothing is sent to the provider and delivery is simulated.
+    pub simulation: bool,
+    /// Names of the provider settings that are set (values are secret).
+    pub settings_configured: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&ChannelRow> for Channel {
+    fn from(row: &ChannelRow) -> Self {
+        let settings_configured = match json_or(&row.settings, Value::Null) {
+            Value::Object(map) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        Channel {
+            id: row.id,
+            kind: row.kind.clone(),
+            name: row.name.clone(),
+            address: row.address.clone(),
+            simulation: flag(row.simulation),
+            settings_configured,
+            created_at: to_rfc3339(row.created_at),
+            updated_at: to_rfc3339(row.updated_at),
+        }
+    }
+}
+
+/// A contact's address on one channel.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Identity {
+    pub channel_id: i64,
+    pub channel_kind: String,
+    /// The contact's id on that network (phone, wa_id, PSID, email…).
+    pub external_id: String,
+}
+
+/// A customer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: i64,
+    /// Display name; `null` for an unknown user.
+    pub name: Option<String>,
+    /// E.164 phone number.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Whether the business saved this contact in its address book.
+    pub in_address_book: bool,
+    /// Free-form custom attributes.
+    #[schema(value_type = Object)]
+    pub attributes: Value,
+    /// Addresses on each channel (only on single-contact responses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identities: Option<Vec<Identity>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&ContactRow> for Contact {
+    fn from(row: &ContactRow) -> Self {
+        Contact {
+            id: row.id,
+            name: row.name.clone(),
+            phone: row.phone.clone(),
+            email: row.email.clone(),
+            avatar_url: row.avatar_url.clone(),
+            in_address_book: flag(row.in_address_book),
+            attributes: json_or(&row.attributes, Value::Object(Default::default())),
+            identities: None,
+            created_at: to_rfc3339(row.created_at),
+            updated_at: to_rfc3339(row.updated_at),
+        }
+    }
+}
+
+/// The channel a conversation runs on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelSummary {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub address: String,
+}
+
+/// The contact a conversation is with.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContactSummary {
+    pub id: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub in_address_book: bool,
+}
+
+/// A conversation with one contact on one channel.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Conversation {
+    pub id: i64,
+    pub channel: ChannelSummary,
+    pub contact: ContactSummary,
+    /// open, pending, resolved or closed.
+    pub status: String,
+    /// Archived conversations are hidden from the default inbox until the contact writes again.
+    pub archived: bool,
+    /// Operator in charge, if any.
+    pub assignee_id: Option<i64>,
+    pub subject: Option<String>,
+    pub tags: Vec<String>,
+    /// Free-form metadata (string values).
+    #[schema(value_type = Object)]
+    pub meta: Value,
+    pub unread_count: i64,
+    pub last_message_preview: Option<String>,
+    pub last_message_at: String,
+    pub last_inbound_at: Option<String>,
+    /// When the free-form reply window closes (WhatsApp: last inbound + 24 h); `null` on channels without one.
+    pub window_expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+}
+
+impl From<&ConversationRow> for Conversation {
+    fn from(row: &ConversationRow) -> Self {
+        Conversation {
+            id: row.id,
+            channel: ChannelSummary {
+                id: row.channel_id,
+                kind: row.channel_kind.clone(),
+                name: row.channel_name.clone(),
+                address: row.channel_address.clone(),
+            },
+            contact: ContactSummary {
+                id: row.contact_id,
+                name: row.contact_name.clone(),
+                phone: row.contact_phone.clone(),
+                email: row.contact_email.clone(),
+                avatar_url: row.contact_avatar_url.clone(),
+                in_address_book: flag(row.contact_in_address_book),
+            },
+            status: row.status.clone(),
+            archived: flag(row.archived),
+            assignee_id: row.assignee_id,
+            subject: row.subject.clone(),
+            tags: serde_json::from_str(&row.tags).unwrap_or_default(),
+            meta: json_or(&row.meta, Value::Object(Default::default())),
+            unread_count: row.unread_count,
+            last_message_preview: row.last_message_preview.clone(),
+            last_message_at: to_rfc3339(row.last_message_at),
+            last_inbound_at: opt_rfc3339(row.last_inbound_at),
+            window_expires_at: opt_rfc3339(row.window_expires_at),
+            created_at: to_rfc3339(row.created_at),
+            updated_at: to_rfc3339(row.updated_at),
+            closed_at: opt_rfc3339(row.closed_at),
+        }
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Sender {
+    /// contact, operator, bot or system.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The contact's or operator's id.
+    pub id: Option<i64>,
+}
+
+/// Why a message failed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryError {
+    pub code: String,
+    pub text: Option<String>,
+}
+
+/// A message in a conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    /// Grows with every message: page threads with `id_from` / `id_to`.
+    pub id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    /// inbound or outbound.
+    pub direction: String,
+    pub sender: Sender,
+    /// text, image, video, audio, document, sticker, location, contacts, interactive, template, reaction or note.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+    /// Keys of attached media files.
+    pub media_keys: Vec<String>,
+    /// Structured content (location, buttons, template parameters…).
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub provider_message_id: Option<String>,
+    /// queued, sent, delivered, read or failed; `null` for inbound messages and private notes.
+    pub status: Option<String>,
+    pub error: Option<DeliveryError>,
+    /// Whether an operator has read this inbound message.
+    pub read: bool,
+    /// Sent in simulation: no provider was called.
+    pub simulated: bool,
+    /// A private note: stored, never sent.
+    pub private: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub sent_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub read_at: Option<String>,
+}
+
+impl From<&MessageRow> for Message {
+    fn from(row: &MessageRow) -> Self {
+        Message {
+            id: row.id,
+            conversation_id: row.conversation_id,
+            channel_id: row.channel_id,
+            direction: row.direction.clone(),
+            sender: Sender { kind: row.sender_type.clone(), id: row.sender_id },
+            kind: row.kind.clone(),
+            text: row.text.clone(),
+            media_keys: serde_json::from_str(&row.media_keys).unwrap_or_default(),
+            payload: json_or(&row.payload, Value::Object(Default::default())),
+            provider_message_id: row.provider_message_id.clone(),
+            status: row.status.clone(),
+            error: row.error_code.as_ref().map(|code| DeliveryError { code: code.clone(), text: row.error_text.clone() }),
+            read: flag(row.is_read),
+            simulated: flag(row.simulated),
+            private: flag(row.private),
+            created_at: to_rfc3339(row.created_at),
+            updated_at: to_rfc3339(row.updated_at),
+            sent_at: opt_rfc3339(row.sent_at),
+            delivered_at: opt_rfc3339(row.delivered_at),
+            read_at: opt_rfc3339(row.read_at),
+        }
+    }
+}
+
+/// An API key (its value is shown only once, at creation).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    /// The key's public prefix, to recognise it.
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&ApiKeyRow> for ApiKey {
+    fn from(row: &ApiKeyRow) -> Self {
+        ApiKey {
+            id: row.id,
+            name: row.name.clone(),
+            prefix: row.prefix.clone(),
+            created_at: to_rfc3339(row.created_at),
+            last_used_at: opt_rfc3339(row.last_used_at),
+            revoked_at: opt_rfc3339(row.revoked_at),
+        }
+    }
+}
+
+/// A person who answers conversations.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Operator {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    /// admin or agent.
+    pub role: String,
+    pub created_at: String,
+}
+
+impl From<&OperatorRow> for Operator {
+    fn from(row: &OperatorRow) -> Self {
+        Operator {
+            id: row.id,
+            name: row.name.clone(),
+            email: row.email.clone(),
+            role: row.role.clone(),
+            created_at: to_rfc3339(row.created_at),
+        }
+    }
+}
+
+/// A stored media file.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Media {
+    /// Reference to attach the file to messages.
+    pub key: String,
+    pub content_type: String,
+    pub size: i64,
+    pub filename: Option<String>,
+    pub sha256: String,
+    pub created_at: String,
+}
+
+impl From<&MediaRow> for Media {
+    fn from(row: &MediaRow) -> Self {
+        Media {
+            key: row.key.clone(),
+            content_type: row.content_type.clone(),
+            size: row.size,
+            filename: row.filename.clone(),
+            sha256: row.sha256.clone(),
+            created_at: to_rfc3339(row.created_at),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Contacts and their identities on each channel.
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::Conn;
+
+/// A stored contact.
+#[derive(Debug, Clone, FromRow)]
+pub struct ContactRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub in_address_book: i64,
+    pub attributes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A contact's address on one channel.
+#[derive(Debug, Clone, FromRow)]
+pub struct IdentityRow {
+    pub id: i64,
+    pub contact_id: i64,
+    pub channel_id: i64,
+    pub external_id: String,
+    pub created_at: i64,
+}
+
+/// Fields of a new or updated contact; `None` leaves a field unchanged on update.
+#[derive(Debug, Default, Clone)]
+pub struct ContactFields {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub in_address_book: Option<bool>,
+    pub attributes: Option<String>,
+}
+
+/// Column list of contacts, for joins elsewhere in the store.
+pub const COLUMNS: &str =
+    "id, account_id, name, phone, email, avatar_url, in_address_book, attributes, created_at, updated_at";
+
+/// Inserts a contact.
+pub async fn insert_contact(conn: &mut Conn, account_id: i64, fields: &ContactFields, now: i64) -> sqlx::Result<ContactRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO contacts (account_id, name, phone, email, avatar_url, in_address_book, attributes, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
+    ))
+    .bind(account_id)
+    .bind(fields.name.as_deref())
+    .bind(fields.phone.as_deref())
+    .bind(fields.email.as_deref())
+    .bind(fields.avatar_url.as_deref())
+    .bind(i64::from(fields.in_address_book.unwrap_or(false)))
+    .bind(fields.attributes.as_deref().unwrap_or("{}"))
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// Finds a contact of the account.
+pub async fn find_contact<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64) -> sqlx::Result<Option<ContactRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id = $2"))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Finds the account's oldest contact with this phone number.
+pub async fn find_contact_by_phone<'c>(db: impl AnyExecutor<'c>, account_id: i64, phone: &str) -> sqlx::Result<Option<ContactRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND phone = $2 ORDER BY id LIMIT 1"
+    ))
+    .bind(account_id)
+    .bind(phone)
+    .fetch_optional(db)
+    .await
+}
+
+/// Applies a partial update; `None` when the account has no such contact.
+pub async fn update_contact(
+    conn: &mut Conn,
+    account_id: i64,
+    id: i64,
+    fields: &ContactFields,
+    now: i64,
+) -> sqlx::Result<Option<ContactRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE contacts SET name = COALESCE($1, name), phone = COALESCE($2, phone), email = COALESCE($3, email), \
+         avatar_url = COALESCE($4, avatar_url), in_address_book = COALESCE($5, in_address_book), \
+         attributes = COALESCE($6, attributes), updated_at = $7 WHERE account_id = $8 AND id = $9 RETURNING {COLUMNS}"
+    ))
+    .bind(fields.name.as_deref())
+    .bind(fields.phone.as_deref())
+    .bind(fields.email.as_deref())
+    .bind(fields.avatar_url.as_deref())
+    .bind(fields.in_address_book.map(i64::from))
+    .bind(fields.attributes.as_deref())
+    .bind(now)
+    .bind(account_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Deletes a contact that has no conversations; returns false when absent.
+pub async fn delete_contact(conn: &mut Conn, account_id: i64, id: i64) -> sqlx::Result<bool> {
+    sqlx::query("DELETE FROM contact_identities WHERE account_id = $1 AND contact_id = $2")
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let done = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND id = $2")
+        .bind(account_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Number of conversations a contact has.
+pub async fn count_contact_conversations<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE account_id = $1 AND contact_id = $2")
+        .bind(account_id)
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// Contacts whose name, phone or email contains `query` (case-insensitive), after `after_id`,
+/// in id order, at most `limit`.
+pub async fn search_contacts<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    query: Option<&str>,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ContactRow>> {
+    let pattern = query.map(|q| format!("%{}%", q.to_lowercase()));
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id > $2 AND ($3 IS NULL OR \
+         LOWER(COALESCE(name, '')) LIKE $3 OR COALESCE(phone, '') LIKE $3 OR LOWER(COALESCE(email, '')) LIKE $3) \
+         ORDER BY id LIMIT $4"
+    ))
+    .bind(account_id)
+    .bind(after_id)
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Finds the identity for an address on a channel.
+pub async fn find_identity<'c>(db: impl AnyExecutor<'c>, channel_id: i64, external_id: &str) -> sqlx::Result<Option<IdentityRow>> {
+    sqlx::query_as(
+        "SELECT id, contact_id, channel_id, external_id, created_at FROM contact_identities \
+         WHERE channel_id = $1 AND external_id = $2",
+    )
+    .bind(channel_id)
+    .bind(external_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Links an address on a channel to a contact.
+pub async fn insert_identity(
+    conn: &mut Conn,
+    account_id: i64,
+    contact_id: i64,
+    channel_id: i64,
+    external_id: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO contact_identities (account_id, contact_id, channel_id, external_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(account_id)
+    .bind(contact_id)
+    .bind(channel_id)
+    .bind(external_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A contact's identities with their channel kind.
+pub async fn list_identities<'c>(db: impl AnyExecutor<'c>, account_id: i64, contact_id: i64) -> sqlx::Result<Vec<(i64, String, String)>> {
+    sqlx::query_as(
+        "SELECT i.channel_id, c.kind, i.external_id FROM contact_identities i JOIN channels c ON c.id = i.channel_id \
+         WHERE i.account_id = $1 AND i.contact_id = $2 ORDER BY i.id",
+    )
+    .bind(account_id)
+    .bind(contact_id)
+    .fetch_all(db)
+    .await
+}

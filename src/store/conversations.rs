@@ -1,0 +1,302 @@
+//! Conversations: one thread with one contact on one channel.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+use sqlx::{Any, AnyExecutor, FromRow};
+
+use super::Conn;
+
+/// A conversation with its contact and channel columns, as lists and views need it.
+#[derive(Debug, Clone, FromRow)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub channel_id: i64,
+    pub channel_kind: String,
+    pub channel_name: String,
+    pub channel_address: String,
+    pub contact_id: i64,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_avatar_url: Option<String>,
+    pub contact_in_address_book: i64,
+    pub status: String,
+    pub archived: i64,
+    pub assignee_id: Option<i64>,
+    pub subject: Option<String>,
+    pub meta: String,
+    pub tags: String,
+    pub unread_count: i64,
+    pub last_message_preview: Option<String>,
+    pub last_message_at: i64,
+    pub last_inbound_at: Option<i64>,
+    pub window_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+const SELECT: &str = "SELECT c.id, c.account_id, c.channel_id, ch.kind AS channel_kind, ch.name AS channel_name, \
+     ch.address AS channel_address, c.contact_id, ct.name AS contact_name, ct.phone AS contact_phone, \
+     ct.email AS contact_email, ct.avatar_url AS contact_avatar_url, ct.in_address_book AS contact_in_address_book, \
+     c.status, c.archived, c.assignee_id, c.subject, c.meta, c.tags, c.unread_count, c.last_message_preview, \
+     c.last_message_at, c.last_inbound_at, c.window_expires_at, c.created_at, c.updated_at, c.closed_at \
+     FROM conversations c JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id";
+
+/// A value bound to a dynamically built query.
+#[derive(Debug, Clone)]
+pub enum Param {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Text(String),
+}
+
+/// Collects SQL conditions and their parameters, numbering placeholders as it goes.
+#[derive(Debug, Default)]
+pub struct Filter {
+    conditions: Vec<String>,
+    params: Vec<Param>,
+}
+
+impl Filter {
+    /// Adds a parameter and returns its placeholder.
+    pub fn param(&mut self, value: Param) -> String {
+        self.params.push(value);
+        format!("${}", self.params.len())
+    }
+
+    /// Adds a condition built from placeholders obtained with [`Filter::param`].
+    pub fn push(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    fn bind<'q, O>(&self, mut query: QueryAs<'q, Any, O, AnyArguments<'q>>) -> QueryAs<'q, Any, O, AnyArguments<'q>> {
+        for param in &self.params {
+            query = match param {
+                Param::Int(v) => query.bind(*v),
+                Param::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }
+}
+
+/// Sort columns a conversation list accepts.
+pub const SORT_COLUMNS: &[&str] = &["last_message_at", "created_at", "updated_at", "unread_count", "id"];
+
+/// Fetches one page of conversations matching `filter`, ordered by `column` (one of
+/// [`SORT_COLUMNS`]) then id, in the given direction.
+pub async fn list_conversations<'c>(
+    db: impl AnyExecutor<'c>,
+    filter: &Filter,
+    column: &str,
+    descending: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<ConversationRow>> {
+    let direction = if descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "{SELECT}{} ORDER BY c.{column} {direction}, c.id {direction} LIMIT {limit}",
+        filter.where_clause()
+    );
+    filter.bind(sqlx::query_as(&sql)).fetch_all(db).await
+}
+
+/// Counts conversations matching `filter`.
+pub async fn count_conversations<'c>(db: impl AnyExecutor<'c>, filter: &Filter) -> sqlx::Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM conversations c JOIN contacts ct ON ct.id = c.contact_id{}",
+        filter.where_clause()
+    );
+    let (count,): (i64,) = filter.bind(sqlx::query_as(&sql)).fetch_one(db).await?;
+    Ok(count)
+}
+
+/// Finds a conversation of the account.
+pub async fn find_conversation<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64) -> sqlx::Result<Option<ConversationRow>> {
+    sqlx::query_as(&format!("{SELECT} WHERE c.account_id = $1 AND c.id = $2"))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The newest conversation of a contact on a channel that still takes messages (not closed).
+pub async fn find_active_conversation_id<'c>(db: impl AnyExecutor<'c>, channel_id: i64, contact_id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2 AND status <> 'closed' \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(channel_id)
+    .bind(contact_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Inserts an open conversation and returns its id.
+pub async fn insert_conversation(
+    conn: &mut Conn,
+    account_id: i64,
+    channel_id: i64,
+    contact_id: i64,
+    subject: Option<&str>,
+    now: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO conversations (account_id, channel_id, contact_id, status, archived, subject, meta, tags, \
+         unread_count, last_message_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'open', 0, $4, '{}', '[]', 0, $5, $5, $5) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(channel_id)
+    .bind(contact_id)
+    .bind(subject)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// Records an inbound message on its conversation: one more unread, new preview and dates, the
+/// reply window moved, and the conversation back in the active inbox.
+pub async fn record_inbound(
+    conn: &mut Conn,
+    id: i64,
+    preview: &str,
+    at: i64,
+    window_expires_at: Option<i64>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET unread_count = unread_count + 1, last_message_preview = $1, \
+         last_message_at = $2, last_inbound_at = $2, window_expires_at = $3, archived = 0, \
+         status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, updated_at = $4 WHERE id = $5",
+    )
+    .bind(preview)
+    .bind(at)
+    .bind(window_expires_at)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an outbound message on its conversation (new preview and last message date).
+pub async fn record_outbound(conn: &mut Conn, id: i64, preview: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE conversations SET last_message_preview = $1, last_message_at = $2, updated_at = $2 WHERE id = $3")
+        .bind(preview)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Fields of a conversation an update may change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ConversationUpdate {
+    pub status: Option<String>,
+    pub archived: Option<bool>,
+    pub subject: Option<String>,
+    /// `Some(None)` removes the assignee.
+    pub assignee_id: Option<Option<i64>>,
+    pub meta: Option<String>,
+    pub tags: Option<String>,
+    pub closed_at: Option<Option<i64>>,
+}
+
+/// Applies an update to a conversation of the account; false when absent.
+pub async fn update_conversation(
+    conn: &mut Conn,
+    account_id: i64,
+    id: i64,
+    update: &ConversationUpdate,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversations SET status = COALESCE($1, status), archived = COALESCE($2, archived), \
+         subject = COALESCE($3, subject), \
+         assignee_id = CASE WHEN $4 = 1 THEN $5 ELSE assignee_id END, \
+         meta = COALESCE($6, meta), tags = COALESCE($7, tags), \
+         closed_at = CASE WHEN $8 = 1 THEN $9 ELSE closed_at END, updated_at = $10 \
+         WHERE account_id = $11 AND id = $12",
+    )
+    .bind(update.status.as_deref())
+    .bind(update.archived.map(i64::from))
+    .bind(update.subject.as_deref())
+    .bind(i64::from(update.assignee_id.is_some()))
+    .bind(update.assignee_id.flatten())
+    .bind(update.meta.as_deref())
+    .bind(update.tags.as_deref())
+    .bind(i64::from(update.closed_at.is_some()))
+    .bind(update.closed_at.flatten())
+    .bind(now)
+    .bind(account_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces a conversation's tag index.
+pub async fn replace_tags(conn: &mut Conn, account_id: i64, id: i64, tags: &[String]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM conversation_tags WHERE conversation_id = $1").bind(id).execute(&mut *conn).await?;
+    for tag in tags {
+        sqlx::query("INSERT INTO conversation_tags (conversation_id, account_id, tag) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(account_id)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets or removes (`None`) meta entries in a conversation's meta index.
+pub async fn upsert_meta(conn: &mut Conn, account_id: i64, id: i64, entries: &[(String, Option<String>)]) -> sqlx::Result<()> {
+    for (key, value) in entries {
+        sqlx::query("DELETE FROM conversation_meta WHERE conversation_id = $1 AND key = $2")
+            .bind(id)
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        if let Some(value) = value {
+            sqlx::query("INSERT INTO conversation_meta (conversation_id, account_id, key, value) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(account_id)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks every inbound message of the conversation read and clears its unread count; returns
+/// whether there was anything unread.
+pub async fn mark_read(conn: &mut Conn, account_id: i64, id: i64, now: i64) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE conversations SET unread_count = 0, updated_at = $1 WHERE account_id = $2 AND id = $3 AND unread_count > 0",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE messages SET is_read = 1, updated_at = $1 WHERE conversation_id = $2 AND direction = 'inbound' AND is_read = 0")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(changed.rows_affected() == 1)
+}

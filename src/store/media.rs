@@ -1,0 +1,76 @@
+//! Metadata of stored media files (the bytes live in the media store).
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::Conn;
+
+/// A stored media file's metadata.
+#[derive(Debug, Clone, FromRow)]
+pub struct MediaRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub key: String,
+    pub content_type: String,
+    pub size: i64,
+    pub filename: Option<String>,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, account_id, key, content_type, size, filename, sha256, created_at";
+
+/// Records a stored file.
+pub async fn insert_media(conn: &mut Conn, row: &MediaRow) -> sqlx::Result<MediaRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO media (account_id, key, content_type, size, filename, sha256, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+    ))
+    .bind(row.account_id)
+    .bind(&row.key)
+    .bind(&row.content_type)
+    .bind(row.size)
+    .bind(row.filename.as_deref())
+    .bind(&row.sha256)
+    .bind(row.created_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// Finds a file of the account by key.
+pub async fn find_media<'c>(db: impl AnyExecutor<'c>, account_id: i64, key: &str) -> sqlx::Result<Option<MediaRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM media WHERE account_id = $1 AND key = $2"))
+        .bind(account_id)
+        .bind(key)
+        .fetch_optional(db)
+        .await
+}
+
+/// Finds a file by key whatever its account (signed download links carry no account).
+pub async fn find_media_by_key<'c>(db: impl AnyExecutor<'c>, key: &str) -> sqlx::Result<Option<MediaRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM media WHERE key = $1")).bind(key).fetch_optional(db).await
+}
+
+/// How many of `keys` belong to the account.
+pub async fn count_owned<'c>(db: impl AnyExecutor<'c>, account_id: i64, keys: &[String]) -> sqlx::Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM media WHERE account_id = $1 AND key IN ({})",
+        super::placeholders(2, keys.len())
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(account_id);
+    for key in keys {
+        query = query.bind(key.clone());
+    }
+    query.fetch_one(db).await
+}
+
+/// The account's files, newest first, before `before_id`, at most `limit`.
+pub async fn list_media<'c>(db: impl AnyExecutor<'c>, account_id: i64, before_id: i64, limit: i64) -> sqlx::Result<Vec<MediaRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM media WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(account_id)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,160 @@
+//! Messages: ids only grow, so threads page by id.
+
+use sqlx::{AnyExecutor, FromRow};
+
+use super::Conn;
+
+/// A stored message.
+#[derive(Debug, Clone, FromRow)]
+pub struct MessageRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub direction: String,
+    pub sender_type: String,
+    pub sender_id: Option<i64>,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+    pub media_keys: String,
+    pub payload: String,
+    pub provider_message_id: Option<String>,
+    pub status: Option<String>,
+    pub error_code: Option<String>,
+    pub error_text: Option<String>,
+    pub is_read: i64,
+    pub simulated: i64,
+    pub private: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub sent_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub read_at: Option<i64>,
+}
+
+/// Fields of a new message.
+#[derive(Debug)]
+pub struct NewMessage<'a> {
+    pub account_id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub direction: &'a str,
+    pub sender_type: &'a str,
+    pub sender_id: Option<i64>,
+    pub kind: &'a str,
+    pub text: Option<&'a str>,
+    pub media_keys: &'a str,
+    pub payload: &'a str,
+    pub provider_message_id: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub is_read: bool,
+    pub simulated: bool,
+    pub private: bool,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
+     media_keys, payload, provider_message_id, status, error_code, error_text, is_read, simulated, private, \
+     created_at, updated_at, sent_at, delivered_at, read_at";
+
+/// Inserts a message.
+pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Result<MessageRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO messages (account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
+         media_keys, payload, provider_message_id, status, is_read, simulated, private, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING {COLUMNS}"
+    ))
+    .bind(new.account_id)
+    .bind(new.conversation_id)
+    .bind(new.channel_id)
+    .bind(new.direction)
+    .bind(new.sender_type)
+    .bind(new.sender_id)
+    .bind(new.kind)
+    .bind(new.text)
+    .bind(new.media_keys)
+    .bind(new.payload)
+    .bind(new.provider_message_id)
+    .bind(new.status)
+    .bind(i64::from(new.is_read))
+    .bind(i64::from(new.simulated))
+    .bind(i64::from(new.private))
+    .bind(new.created_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// Finds a message by the provider's id on a channel.
+pub async fn find_by_provider_id<'c>(db: impl AnyExecutor<'c>, channel_id: i64, provider_message_id: &str) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND provider_message_id = $2"))
+        .bind(channel_id)
+        .bind(provider_message_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Finds a message by id, whatever its account (for jobs).
+pub async fn find_message<'c>(db: impl AnyExecutor<'c>, id: i64) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM messages WHERE id = $1")).bind(id).fetch_optional(db).await
+}
+
+/// Messages of a conversation with `min_id <= id <= max_id`, ascending, at most `limit`.
+pub async fn list_messages<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_id: i64,
+    min_id: i64,
+    max_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND id >= $2 AND id <= $3 ORDER BY id LIMIT $4"
+    ))
+    .bind(conversation_id)
+    .bind(min_id)
+    .bind(max_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Messages of a conversation with `id <= max_id`, newest first, at most `limit` (for paging back
+/// through long threads).
+pub async fn list_messages_before<'c>(db: impl AnyExecutor<'c>, conversation_id: i64, max_id: i64, limit: i64) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(conversation_id)
+    .bind(max_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Moves a message to a new delivery status, stamping the matching date; the caller has checked
+/// the move is forward. Returns the updated message.
+pub async fn set_status(
+    conn: &mut Conn,
+    id: i64,
+    status: &str,
+    error: Option<(&str, &str)>,
+    provider_message_id: Option<&str>,
+    now: i64,
+) -> sqlx::Result<MessageRow> {
+    sqlx::query_as(&format!(
+        "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code), error_text = COALESCE($3, error_text), \
+         provider_message_id = COALESCE($4, provider_message_id), updated_at = $5, \
+         sent_at = CASE WHEN sent_at IS NULL AND $1 IN ('sent', 'delivered', 'read') THEN $5 ELSE sent_at END, \
+         delivered_at = CASE WHEN delivered_at IS NULL AND $1 IN ('delivered', 'read') THEN $5 ELSE delivered_at END, \
+         read_at = CASE WHEN read_at IS NULL AND $1 = 'read' THEN $5 ELSE read_at END \
+         WHERE id = $6 RETURNING {COLUMNS}"
+    ))
+    .bind(status)
+    .bind(error.map(|e| e.0))
+    .bind(error.map(|e| e.1))
+    .bind(provider_message_id)
+    .bind(now)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}

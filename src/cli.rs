@@ -88,7 +88,14 @@ pub async fn list_keys(config: Config, account: i64) -> anyhow::Result<()> {
     let db = open(&config).await?;
     for key in auth::list_api_keys(&db, account).await.map_err(|e| anyhow::anyhow!("{e}"))? {
         let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
-        println!("{}\t{}\t{}…\t{state}\tcreated {}\tlast used {}", key.id, key.name, key.prefix, key.created_at, key.last_used_at.unwrap_or_else(|| "never".into()));
+        println!(
+            "{}\t{}\t{}…\t{state}\tcreated {}\tlast used {}",
+            key.id,
+            key.name,
+            key.prefix,
+            key.created_at,
+            key.last_used_at.unwrap_or_else(|| "never".into())
+        );
     }
     Ok(())
 }
@@ -102,11 +109,30 @@ pub async fn revoke_key(config: Config, account: i64, id: i64) -> anyhow::Result
 }
 
 /// Adds a channel and prints its id.
-pub async fn add_channel(config: Config, account: i64, kind: String, name: String, address: String, simulation: bool) -> anyhow::Result<()> {
+pub async fn add_channel(
+    config: Config,
+    account: i64,
+    kind: String,
+    name: String,
+    address: String,
+    simulation: bool,
+) -> anyhow::Result<()> {
     let state = AppState::open(config).await?;
-    let input = channels::ChannelInput { kind: Some(kind), name: Some(name), address: Some(address), simulation: Some(simulation), settings: None };
+    let input = channels::ChannelInput {
+        kind: Some(kind),
+        name: Some(name),
+        address: Some(address),
+        simulation: Some(simulation),
+        settings: None,
+    };
     let channel = channels::create(&state, account, input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("channel {} created ({} {}{})", channel.id, channel.kind, channel.address, if channel.simulation { ", simulation" } else { "" });
+    println!(
+        "channel {} created ({} {}{})",
+        channel.id,
+        channel.kind,
+        channel.address,
+        if channel.simulation { ", simulation" } else { "" }
+    );
     Ok(())
 }
 
@@ -114,7 +140,14 @@ pub async fn add_channel(config: Config, account: i64, kind: String, name: Strin
 pub async fn list_channels(config: Config, account: i64) -> anyhow::Result<()> {
     let state = AppState::open(config).await?;
     for channel in channels::list(&state, account).await.map_err(|e| anyhow::anyhow!("{e}"))? {
-        println!("{}\t{}\t{}\t{}{}", channel.id, channel.kind, channel.address, channel.name, if channel.simulation { "\tsimulation" } else { "" });
+        println!(
+            "{}\t{}\t{}\t{}{}",
+            channel.id,
+            channel.kind,
+            channel.address,
+            channel.name,
+            if channel.simulation { "\tsimulation" } else { "" }
+        );
     }
     Ok(())
 }

@@ -31,7 +31,10 @@ impl MediaStore {
     pub fn is_valid_key(key: &str) -> bool {
         let parts: Vec<&str> = key.split('/').collect();
         parts.len() == 3
-            && [8, 8, 32].iter().zip(&parts).all(|(len, part)| part.len() == *len && part.bytes().all(|b| b.is_ascii_hexdigit()))
+            && [8, 8, 32]
+                .iter()
+                .zip(&parts)
+                .all(|(len, part)| part.len() == *len && part.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 
     fn path(&self, key: &str) -> PathBuf {

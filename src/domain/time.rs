@@ -9,9 +9,7 @@ pub fn now_ms() -> i64 {
 
 /// Formats Unix milliseconds as `2026-04-09T09:15:22.041Z`.
 pub fn to_rfc3339(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Formats an optional timestamp.

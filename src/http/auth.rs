@@ -57,7 +57,9 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     hasher.update([0]);
     hasher.update(&bytes);
     let request_hash = hex::encode(hasher.finalize());
-    if let Some((stored_hash, status, body)) = idempotency::find_response(state.db.reader(), principal.account_id, &key).await? {
+    if let Some((stored_hash, status, body)) =
+        idempotency::find_response(state.db.reader(), principal.account_id, &key).await?
+    {
         if stored_hash != request_hash {
             return Err(Error::invalid(
                 "idempotency_key_reused",
@@ -79,7 +81,15 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.map_err(|e| anyhow::anyhow!("buffering response: {e}"))?;
     let text = String::from_utf8_lossy(&body);
-    idempotency::insert_response(state.db.reader(), principal.account_id, &key, &request_hash, i64::from(status.as_u16()), &text, now_ms())
-        .await?;
+    idempotency::insert_response(
+        state.db.reader(),
+        principal.account_id,
+        &key,
+        &request_hash,
+        i64::from(status.as_u16()),
+        &text,
+        now_ms(),
+    )
+    .await?;
     Ok(Response::from_parts(parts, Body::from(body)))
 }

@@ -18,7 +18,12 @@ fn schema_name(schema: &RefOr<utoipa::openapi::schema::Schema>) -> String {
 
 fn operation(out: &mut String, method: &str, path: &str, op: &Operation) {
     let summary = op.summary.clone().or_else(|| op.description.clone()).unwrap_or_default();
-    let _ = write!(out, "<section><h3><code class=m>{method}</code> <code>{}</code></h3><p>{}</p>", escape(path), escape(&summary));
+    let _ = write!(
+        out,
+        "<section><h3><code class=m>{method}</code> <code>{}</code></h3><p>{}</p>",
+        escape(path),
+        escape(&summary)
+    );
     if let Some(params) = &op.parameters {
         out.push_str("<table><tr><th>parameter</th><th>in</th><th>description</th></tr>");
         for p in params {
@@ -28,7 +33,12 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Operation) {
                 ParameterIn::Header => "header",
                 ParameterIn::Cookie => "cookie",
             };
-            let _ = write!(out, "<tr><td><code>{}</code></td><td>{place}</td><td>{}</td></tr>", escape(&p.name), escape(p.description.as_deref().unwrap_or("")));
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td>{place}</td><td>{}</td></tr>",
+                escape(&p.name),
+                escape(p.description.as_deref().unwrap_or(""))
+            );
         }
         out.push_str("</table>");
     }
@@ -41,7 +51,9 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Operation) {
     out.push_str("<ul>");
     for (status, response) in &op.responses.responses {
         let (description, schema) = match response {
-            RefOr::T(r) => (r.description.clone(), r.content.values().next().and_then(|c| c.schema.as_ref()).map(schema_name)),
+            RefOr::T(r) => {
+                (r.description.clone(), r.content.values().next().and_then(|c| c.schema.as_ref()).map(schema_name))
+            }
             RefOr::Ref(r) => (r.ref_location.clone(), None),
         };
         let link = schema.map(|s| format!(" → <a href=\"#schema-{s}\">{s}</a>")).unwrap_or_default();
@@ -68,7 +80,13 @@ pub fn render(doc: &OpenApi) -> String {
         escape(doc.info.description.as_deref().unwrap_or_default())
     );
     for (path, item) in &doc.paths.paths {
-        let methods = [("get", &item.get), ("post", &item.post), ("put", &item.put), ("patch", &item.patch), ("delete", &item.delete)];
+        let methods = [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("put", &item.put),
+            ("patch", &item.patch),
+            ("delete", &item.delete),
+        ];
         for (method, op) in methods {
             if let Some(op) = op {
                 operation(&mut out, method, path, op);
@@ -79,7 +97,13 @@ pub fn render(doc: &OpenApi) -> String {
     if let Some(components) = &doc.components {
         for (name, schema) in &components.schemas {
             let json = serde_json::to_string_pretty(schema).unwrap_or_default();
-            let _ = write!(out, "<section id=\"schema-{}\"><h3>{}</h3><pre>{}</pre></section>", escape(name), escape(name), escape(&json));
+            let _ = write!(
+                out,
+                "<section id=\"schema-{}\"><h3>{}</h3><pre>{}</pre></section>",
+                escape(name),
+                escape(name),
+                escape(&json)
+            );
         }
     }
     out.push_str("</body></html>");

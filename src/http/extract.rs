@@ -28,11 +28,9 @@ fn json_error(rejection: JsonRejection) -> Error {
         return Error::TooLarge("the request body is too large".to_owned());
     }
     match rejection {
-        JsonRejection::JsonDataError(e) => Error::Invalid {
-            code: "validation_failed",
-            detail: e.body_text(),
-            fields: Vec::new(),
-        },
+        JsonRejection::JsonDataError(e) => {
+            Error::Invalid { code: "validation_failed", detail: e.body_text(), fields: Vec::new() }
+        }
         JsonRejection::MissingJsonContentType(_) => {
             Error::MalformedBody("expected a JSON body with `Content-Type: application/json`".to_owned())
         }

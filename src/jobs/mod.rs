@@ -95,7 +95,8 @@ async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> 
                 let payload = json!({ "message_id": message.id, "status": status });
                 jobs::insert_job(&mut tx, SIMULATE_JOB, &payload.to_string(), now + step * (n as i64 + 1), now).await?;
             }
-            let report = StatusReport { status: MessageStatus::Sent, error: None, provider_message_id: Some(&provider_id) };
+            let report =
+                StatusReport { status: MessageStatus::Sent, error: None, provider_message_id: Some(&provider_id) };
             apply_status(&mut tx, &message, &report).await?;
             jobs::delete_job(&mut tx, job_id).await?;
             tx.commit().await?;
@@ -107,7 +108,10 @@ async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> 
             tracing::warn!(message = message.id, channel = %kind, "no provider connector for this channel; message failed");
             StatusReport {
                 status: MessageStatus::Failed,
-                error: Some(("provider_unavailable", "this channel has no provider connection: enable simulation or configure the provider")),
+                error: Some((
+                    "provider_unavailable",
+                    "this channel has no provider connection: enable simulation or configure the provider",
+                )),
                 provider_message_id: None,
             }
         }

@@ -159,9 +159,17 @@ pub async fn bootstrap(db: &Db, config: &crate::config::Config) -> anyhow::Resul
         }
     };
     let mut tx = db.begin().await?;
-    accounts::insert_operator(&mut tx, account_id, "Administrator", &email, &hash_password(&password)?, OperatorRole::Admin.as_str(), now_ms())
-        .await
-        .context("creating the admin operator")?;
+    accounts::insert_operator(
+        &mut tx,
+        account_id,
+        "Administrator",
+        &email,
+        &hash_password(&password)?,
+        OperatorRole::Admin.as_str(),
+        now_ms(),
+    )
+    .await
+    .context("creating the admin operator")?;
     tx.commit().await?;
     Ok(Some(Bootstrap { account_id, api_key: key.value, admin_email: email, generated_password }))
 }

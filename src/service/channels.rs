@@ -22,7 +22,9 @@ pub struct ChannelInput {
 }
 
 fn parse_kind(kind: &str) -> Result<ChannelKind> {
-    ChannelKind::parse(kind).ok_or_else(|| Error::field("kind", format!("unknown channel kind `{kind}`; use one of {}", ChannelKind::accepted())))
+    ChannelKind::parse(kind).ok_or_else(|| {
+        Error::field("kind", format!("unknown channel kind `{kind}`; use one of {}", ChannelKind::accepted()))
+    })
 }
 
 fn check_name(name: &str) -> Result<String> {
@@ -48,7 +50,13 @@ pub async fn create(state: &AppState, account_id: i64, input: ChannelInput) -> R
     let address = input.address.as_deref().ok_or_else(|| Error::field("address", "is required"))?;
     let address = normalize_address(kind, address).map_err(|problem| Error::field("address", problem))?;
     let settings = check_settings(input.settings)?.unwrap_or_else(|| "{}".to_owned());
-    let new = NewChannel { kind: kind.as_str(), address: &address, name: &name, simulation: input.simulation.unwrap_or(false), settings: &settings };
+    let new = NewChannel {
+        kind: kind.as_str(),
+        address: &address,
+        name: &name,
+        simulation: input.simulation.unwrap_or(false),
+        settings: &settings,
+    };
     let mut tx = state.db.begin().await?;
     let row = channels::insert_channel(&mut tx, account_id, &new, now_ms()).await?;
     tx.commit().await?;
@@ -75,12 +83,18 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, input: ChannelIn
     let kind = parse_kind(&current.kind)?;
     let update = ChannelUpdate {
         name: input.name.as_deref().map(check_name).transpose()?,
-        address: input.address.as_deref().map(|a| normalize_address(kind, a).map_err(|problem| Error::field("address", problem))).transpose()?,
+        address: input
+            .address
+            .as_deref()
+            .map(|a| normalize_address(kind, a).map_err(|problem| Error::field("address", problem)))
+            .transpose()?,
         simulation: input.simulation,
         settings: check_settings(input.settings)?,
     };
     let mut tx = state.db.begin().await?;
-    let row = channels::update_channel(&mut tx, account_id, id, &update, now_ms()).await?.ok_or(Error::NotFound("channel"))?;
+    let row = channels::update_channel(&mut tx, account_id, id, &update, now_ms())
+        .await?
+        .ok_or(Error::NotFound("channel"))?;
     tx.commit().await?;
     Ok(Channel::from(&row))
 }

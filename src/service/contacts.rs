@@ -25,9 +25,13 @@ pub fn normalize_address(kind: ChannelKind, raw: &str) -> Result<String, String>
         return Err("the address is required".to_owned());
     }
     if uses_phone_numbers(kind) {
-        normalize_e164(trimmed).ok_or_else(|| format!("`{trimmed}` is not a phone number in E.164 format, e.g. +393471234567"))
+        normalize_e164(trimmed)
+            .ok_or_else(|| format!("`{trimmed}` is not a phone number in E.164 format, e.g. +393471234567"))
     } else if kind == ChannelKind::Email {
-        trimmed.contains('@').then(|| trimmed.to_lowercase()).ok_or_else(|| format!("`{trimmed}` is not an email address"))
+        trimmed
+            .contains('@')
+            .then(|| trimmed.to_lowercase())
+            .ok_or_else(|| format!("`{trimmed}` is not an email address"))
     } else if trimmed.len() > 256 {
         Err("the address must be at most 256 characters".to_owned())
     } else {
@@ -90,7 +94,10 @@ pub struct ContactInput {
 
 fn validate(input: ContactInput) -> Result<ContactFields> {
     let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(raw) => Some(normalize_e164(raw).ok_or_else(|| Error::field("phone", "must be a phone number in E.164 format, e.g. +393471234567"))?),
+        Some(raw) => Some(
+            normalize_e164(raw)
+                .ok_or_else(|| Error::field("phone", "must be a phone number in E.164 format, e.g. +393471234567"))?,
+        ),
         None => None,
     };
     let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
@@ -107,7 +114,14 @@ fn validate(input: ContactInput) -> Result<ContactFields> {
     if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(Error::field("name", "must be at most 200 characters"));
     }
-    Ok(ContactFields { name, phone, email, avatar_url: input.avatar_url, in_address_book: input.in_address_book, attributes })
+    Ok(ContactFields {
+        name,
+        phone,
+        email,
+        avatar_url: input.avatar_url,
+        in_address_book: input.in_address_book,
+        attributes,
+    })
 }
 
 /// Adds a contact to the address book.
@@ -151,7 +165,10 @@ pub async fn delete(state: &AppState, account_id: i64, id: i64) -> Result<()> {
     let mut tx = state.db.begin().await?;
     contacts::find_contact(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
     if contacts::count_contact_conversations(&mut *tx, account_id, id).await? > 0 {
-        return Err(Error::conflict("contact_has_conversations", "this contact has conversations and cannot be deleted"));
+        return Err(Error::conflict(
+            "contact_has_conversations",
+            "this contact has conversations and cannot be deleted",
+        ));
     }
     contacts::delete_contact(&mut tx, account_id, id).await?;
     tx.commit().await?;
@@ -159,7 +176,13 @@ pub async fn delete(state: &AppState, account_id: i64, id: i64) -> Result<()> {
 }
 
 /// Contacts matching `query` in id order after `after_id`; the last element tells whether more follow.
-pub async fn search(state: &AppState, account_id: i64, query: Option<&str>, after_id: i64, limit: i64) -> Result<(Vec<Contact>, bool)> {
+pub async fn search(
+    state: &AppState,
+    account_id: i64,
+    query: Option<&str>,
+    after_id: i64,
+    limit: i64,
+) -> Result<(Vec<Contact>, bool)> {
     let mut rows = contacts::search_contacts(state.db.reader(), account_id, query, after_id, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);

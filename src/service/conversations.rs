@@ -73,7 +73,8 @@ fn encode_cursor(cursor: &Cursor) -> String {
 }
 
 fn decode_cursor(text: &str, sort: &str) -> Result<Cursor> {
-    let invalid = || Error::field("cursor", "is not a cursor returned by this list (cursors are tied to their sort order)");
+    let invalid =
+        || Error::field("cursor", "is not a cursor returned by this list (cursors are tied to their sort order)");
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if cursor.sort != sort {
@@ -85,7 +86,10 @@ fn decode_cursor(text: &str, sort: &str) -> Result<Cursor> {
 /// Lists the account's conversations matching `query`, one page at a time.
 pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) -> Result<ConversationPage> {
     if !SORT_COLUMNS.contains(&query.sort.as_str()) {
-        return Err(Error::field("order", format!("unknown sort field `{}`; use one of {}", query.sort, SORT_COLUMNS.join(", "))));
+        return Err(Error::field(
+            "order",
+            format!("unknown sort field `{}`; use one of {}", query.sort, SORT_COLUMNS.join(", ")),
+        ));
     }
     let column = query.sort.as_str();
     let sort_key = format!("{}{column}", if query.descending { "-" } else { "+" });
@@ -97,7 +101,8 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         filter.push(format!("c.channel_id IN ({})", list.join(", ")));
     }
     if !query.statuses.is_empty() {
-        let list: Vec<String> = query.statuses.iter().map(|s| filter.param(Param::Text(s.as_str().to_owned()))).collect();
+        let list: Vec<String> =
+            query.statuses.iter().map(|s| filter.param(Param::Text(s.as_str().to_owned()))).collect();
         filter.push(format!("c.status IN ({})", list.join(", ")));
     }
     if let Some(archived) = query.archived {
@@ -121,7 +126,8 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
     }
     if let Some(tag) = &query.tag {
         let p = filter.param(Param::Text(tag.clone()));
-        filter.push(format!("EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = {p})"));
+        filter
+            .push(format!("EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = {p})"));
     }
     for (key, value) in &query.meta {
         let k = filter.param(Param::Text(key.clone()));
@@ -154,11 +160,15 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         let op = if query.descending { "<" } else { ">" };
         filter.push(format!("(c.{column} {op} {v} OR (c.{column} = {v} AND c.id {op} {id}))"));
     }
-    let mut rows = conversations::list_conversations(state.db.reader(), &filter, column, query.descending, query.limit + 1).await?;
+    let mut rows =
+        conversations::list_conversations(state.db.reader(), &filter, column, query.descending, query.limit + 1)
+            .await?;
     let more = rows.len() as i64 > query.limit;
     rows.truncate(query.limit as usize);
     let next_cursor = match rows.last() {
-        Some(last) if more => Some(encode_cursor(&Cursor { sort: sort_key, value: sort_value(last, column), id: last.id })),
+        Some(last) if more => {
+            Some(encode_cursor(&Cursor { sort: sort_key, value: sort_value(last, column), id: last.id }))
+        }
         _ => None,
     };
     Ok(ConversationPage { data: rows.iter().map(Conversation::from).collect(), next_cursor, total })
@@ -166,7 +176,9 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
 
 /// One conversation of the account.
 pub async fn get(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
-    let row = conversations::find_conversation(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    let row = conversations::find_conversation(state.db.reader(), account_id, id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
     Ok(Conversation::from(&row))
 }
 
@@ -207,7 +219,8 @@ fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>> {
 pub async fn update(state: &AppState, account_id: i64, id: i64, patch: ConversationPatch) -> Result<Conversation> {
     let tags = patch.tags.map(normalize_tags).transpose()?;
     let mut tx = state.db.begin().await?;
-    let current = conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    let current =
+        conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
     if let Some(Some(operator)) = patch.assignee_id {
         if accounts::find_operator(&mut *tx, account_id, operator).await?.is_none() {
             return Err(Error::field("assignee_id", "no such operator in this account"));
@@ -260,7 +273,8 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, patch: Conversat
         update.meta = Some(Value::Object(meta).to_string());
     }
     if let Some(name) = patch.contact_name {
-        let fields = ContactFields { name: Some(name.trim().to_owned()).filter(|n| !n.is_empty()), ..Default::default() };
+        let fields =
+            ContactFields { name: Some(name.trim().to_owned()).filter(|n| !n.is_empty()), ..Default::default() };
         contacts::update_contact(&mut tx, account_id, current.contact_id, &fields, now).await?;
     }
     conversations::update_conversation(&mut tx, account_id, id, &update, now).await?;
@@ -272,7 +286,8 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, patch: Conversat
 
 /// Reloads a changed conversation and records `conversation.updated`.
 async fn finish_change(conn: &mut crate::store::Conn, account_id: i64, id: i64, now: i64) -> Result<Conversation> {
-    let row = conversations::find_conversation(&mut *conn, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    let row =
+        conversations::find_conversation(&mut *conn, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
     let conversation = Conversation::from(&row);
     events::record(conn, account_id, kind::CONVERSATION_UPDATED, &conversation, now).await?;
     Ok(conversation)
@@ -284,11 +299,8 @@ pub async fn mark_read(state: &AppState, account_id: i64, id: i64) -> Result<Con
     conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
     let now = now_ms();
     let changed = conversations::mark_read(&mut tx, account_id, id, now).await?;
-    let conversation = if changed {
-        finish_change(&mut tx, account_id, id, now).await?
-    } else {
-        get(state, account_id, id).await?
-    };
+    let conversation =
+        if changed { finish_change(&mut tx, account_id, id, now).await? } else { get(state, account_id, id).await? };
     tx.commit().await?;
     state.events.notify(account_id);
     Ok(conversation)
@@ -301,7 +313,8 @@ pub async fn set_archived(state: &AppState, account_id: i64, id: i64, archived: 
 
 /// Closes a conversation: the contact's next message starts a new one.
 pub async fn close(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
-    update(state, account_id, id, ConversationPatch { status: Some(ConversationStatus::Closed), ..Default::default() }).await
+    update(state, account_id, id, ConversationPatch { status: Some(ConversationStatus::Closed), ..Default::default() })
+        .await
 }
 
 /// Bounds of a message page: ids from/to, or the newest messages before a cursor.
@@ -326,7 +339,9 @@ pub struct MessagePage {
 /// continuing with a cursor after the last one); otherwise the newest messages, with a cursor to
 /// page back through older ones.
 pub async fn messages(state: &AppState, account_id: i64, id: i64, query: &MessageQuery) -> Result<MessagePage> {
-    conversations::find_conversation(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    conversations::find_conversation(state.db.reader(), account_id, id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
     let limit = query.limit;
     let cursor = match &query.cursor {
         Some(text) => Some(decode_cursor(text, "messages")?),

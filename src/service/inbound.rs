@@ -6,10 +6,10 @@ use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::{message_preview, ChannelKind, Direction, MessageType, SenderType};
 use crate::error::{Error, Result};
+use crate::service::contacts::{self, normalize_address};
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
 use crate::store::channels::ChannelRow;
-use crate::service::contacts::{self, normalize_address};
 use crate::store::{conversations, media, messages, Conn};
 
 /// A customer message as a channel delivered it.
@@ -60,7 +60,8 @@ fn validate(kind: ChannelKind, mut message: InboundMessage) -> Result<InboundMes
 /// provider id and return the first result; contacts, conversations, counters, the reply window
 /// and events are updated together.
 pub async fn ingest(state: &AppState, channel: &ChannelRow, batch: Vec<InboundMessage>) -> Result<Vec<Ingested>> {
-    let kind = ChannelKind::parse(&channel.kind).ok_or_else(|| anyhow::anyhow!("stored channel kind {}", channel.kind))?;
+    let kind =
+        ChannelKind::parse(&channel.kind).ok_or_else(|| anyhow::anyhow!("stored channel kind {}", channel.kind))?;
     let batch = batch.into_iter().map(|m| validate(kind, m)).collect::<Result<Vec<_>>>()?;
     // Two deliveries racing to create the same contact or message collide on a unique index; the
     // retry then finds what the winner created.
@@ -74,13 +75,19 @@ pub async fn ingest(state: &AppState, channel: &ChannelRow, batch: Vec<InboundMe
     };
     let created = results.iter().filter(|r| !r.duplicate).count();
     if created > 0 {
-        metrics::counter!("parley_messages_total", "direction" => "inbound", "channel" => kind.as_str()).increment(created as u64);
+        metrics::counter!("parley_messages_total", "direction" => "inbound", "channel" => kind.as_str())
+            .increment(created as u64);
         state.events.notify(channel.account_id);
     }
     Ok(results)
 }
 
-async fn ingest_batch(state: &AppState, kind: ChannelKind, channel: &ChannelRow, batch: &[InboundMessage]) -> Result<Vec<Ingested>> {
+async fn ingest_batch(
+    state: &AppState,
+    kind: ChannelKind,
+    channel: &ChannelRow,
+    batch: &[InboundMessage],
+) -> Result<Vec<Ingested>> {
     let mut tx = state.db.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for message in batch {
@@ -90,14 +97,23 @@ async fn ingest_batch(state: &AppState, kind: ChannelKind, channel: &ChannelRow,
     Ok(results)
 }
 
-async fn ingest_one(conn: &mut Conn, kind: ChannelKind, channel: &ChannelRow, message: InboundMessage) -> Result<Ingested> {
+async fn ingest_one(
+    conn: &mut Conn,
+    kind: ChannelKind,
+    channel: &ChannelRow,
+    message: InboundMessage,
+) -> Result<Ingested> {
     let account_id = channel.account_id;
     if let Some(provider_id) = &message.provider_message_id {
         if let Some(existing) = messages::find_by_provider_id(&mut *conn, channel.id, provider_id).await? {
             let conversation = conversations::find_conversation(&mut *conn, account_id, existing.conversation_id)
                 .await?
                 .ok_or(Error::NotFound("conversation"))?;
-            return Ok(Ingested { message: Message::from(&existing), conversation: Conversation::from(&conversation), duplicate: true });
+            return Ok(Ingested {
+                message: Message::from(&existing),
+                conversation: Conversation::from(&conversation),
+                duplicate: true,
+            });
         }
     }
     if !message.media_keys.is_empty()
@@ -107,11 +123,15 @@ async fn ingest_one(conn: &mut Conn, kind: ChannelKind, channel: &ChannelRow, me
     }
     let now = now_ms();
     let at = message.sent_at.unwrap_or(now);
-    let contact_id = contacts::find_or_create_by_address(conn, kind, channel, &message.from, message.name.as_deref(), now).await?;
-    let (conversation_id, started) = match conversations::find_active_conversation_id(&mut *conn, channel.id, contact_id).await? {
-        Some(id) => (id, false),
-        None => (conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, now).await?, true),
-    };
+    let contact_id =
+        contacts::find_or_create_by_address(conn, kind, channel, &message.from, message.name.as_deref(), now).await?;
+    let (conversation_id, started) =
+        match conversations::find_active_conversation_id(&mut *conn, channel.id, contact_id).await? {
+            Some(id) => (id, false),
+            None => {
+                (conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, now).await?, true)
+            }
+        };
     let media_keys = serde_json::to_string(&message.media_keys).map_err(anyhow::Error::from)?;
     let row = messages::insert_message(
         conn,

@@ -27,7 +27,9 @@ pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &Status
         return Ok(None);
     }
     let now = now_ms();
-    let row = messages::set_status(conn, message.id, report.status.as_str(), report.error, report.provider_message_id, now).await?;
+    let row =
+        messages::set_status(conn, message.id, report.status.as_str(), report.error, report.provider_message_id, now)
+            .await?;
     let view = Message::from(&row);
     events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &view, now).await?;
     Ok(Some(view))

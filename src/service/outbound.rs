@@ -46,7 +46,9 @@ async fn message_type(conn: &mut Conn, account_id: i64, outgoing: &Outgoing) -> 
         return Ok(MessageType::Note);
     }
     let Some(first) = outgoing.media_keys.first() else { return Ok(MessageType::Text) };
-    let row = media::find_media(&mut *conn, account_id, first).await?.ok_or_else(|| Error::field("media_keys", "unknown media key"))?;
+    let row = media::find_media(&mut *conn, account_id, first)
+        .await?
+        .ok_or_else(|| Error::field("media_keys", "unknown media key"))?;
     let family = row.content_type.split('/').next().unwrap_or_default();
     Ok(match family {
         "image" if row.content_type == "image/webp" => MessageType::Sticker,
@@ -102,7 +104,10 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
         .await?
         .ok_or(Error::NotFound("conversation"))?;
     if conversation.status == "closed" {
-        return Err(Error::conflict("conversation_closed", "this conversation is closed; start a new one to write to the contact"));
+        return Err(Error::conflict(
+            "conversation_closed",
+            "this conversation is closed; start a new one to write to the contact",
+        ));
     }
     check_window(&conversation, &outgoing, now_ms())?;
     let channel = channels::find_channel(&mut *tx, account_id, conversation.channel_id)
@@ -116,11 +121,17 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
 }
 
 /// Stores a message for a conversation, with its send job unless it is a private note.
-async fn queue(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgoing, simulated: bool) -> Result<Message> {
+async fn queue(
+    conn: &mut Conn,
+    conversation: &ConversationRow,
+    outgoing: &Outgoing,
+    simulated: bool,
+) -> Result<Message> {
     let now = now_ms();
     let kind = message_type(conn, conversation.account_id, outgoing).await?;
     if !outgoing.media_keys.is_empty()
-        && media::count_owned(&mut *conn, conversation.account_id, &outgoing.media_keys).await? != outgoing.media_keys.len() as i64
+        && media::count_owned(&mut *conn, conversation.account_id, &outgoing.media_keys).await?
+            != outgoing.media_keys.len() as i64
     {
         return Err(Error::field("media_keys", "unknown media key"));
     }
@@ -132,7 +143,8 @@ async fn queue(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgo
             conversation_id: conversation.id,
             channel_id: conversation.channel_id,
             direction: Direction::Outbound.as_str(),
-            sender_type: if outgoing.operator_id.is_some() { SenderType::Operator } else { SenderType::System }.as_str(),
+            sender_type: if outgoing.operator_id.is_some() { SenderType::Operator } else { SenderType::System }
+                .as_str(),
             sender_id: outgoing.operator_id,
             kind: kind.as_str(),
             text: outgoing.text.as_deref(),
@@ -151,11 +163,13 @@ async fn queue(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgo
     events::record(conn, conversation.account_id, kind::MESSAGE_CREATED, &message, now).await?;
     if !outgoing.private {
         jobs::insert_job(conn, SEND_JOB, &json!({ "message_id": row.id }).to_string(), now, now).await?;
-        conversations::record_outbound(conn, conversation.id, &message_preview(kind, outgoing.text.as_deref()), now).await?;
+        conversations::record_outbound(conn, conversation.id, &message_preview(kind, outgoing.text.as_deref()), now)
+            .await?;
         let updated = conversations::find_conversation(&mut *conn, conversation.account_id, conversation.id)
             .await?
             .ok_or(Error::NotFound("conversation"))?;
-        events::record(conn, conversation.account_id, kind::CONVERSATION_UPDATED, &Conversation::from(&updated), now).await?;
+        events::record(conn, conversation.account_id, kind::CONVERSATION_UPDATED, &Conversation::from(&updated), now)
+            .await?;
         metrics::counter!("parley_messages_total", "direction" => "outbound", "channel" => conversation.channel_kind.clone()).increment(1);
     }
     Ok(message)
@@ -169,20 +183,37 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
         return Err(Error::field("private", "a conversation cannot start with a private note"));
     }
     let mut tx = state.db.begin().await?;
-    let channel = channels::find_channel(&mut *tx, account_id, new.channel_id).await?.ok_or(Error::NotFound("channel"))?;
-    let kind = ChannelKind::parse(&channel.kind).ok_or_else(|| anyhow::anyhow!("stored channel kind {}", channel.kind))?;
-    let to = normalize_address(kind, &new.to).map_err(|problem| Error::invalid("invalid_destination", format!("to: {problem}")))?;
+    let channel =
+        channels::find_channel(&mut *tx, account_id, new.channel_id).await?.ok_or(Error::NotFound("channel"))?;
+    let kind =
+        ChannelKind::parse(&channel.kind).ok_or_else(|| anyhow::anyhow!("stored channel kind {}", channel.kind))?;
+    let to = normalize_address(kind, &new.to)
+        .map_err(|problem| Error::invalid("invalid_destination", format!("to: {problem}")))?;
     let now = now_ms();
-    let contact_id = contacts::find_or_create_by_address(&mut tx, kind, &channel, &to, new.name.as_deref(), now).await?;
-    let (conversation_id, started) = match conversations::find_active_conversation_id(&mut *tx, channel.id, contact_id).await? {
-        Some(id) => (id, false),
-        None => (conversations::insert_conversation(&mut tx, account_id, channel.id, contact_id, new.subject.as_deref(), now).await?, true),
-    };
+    let contact_id =
+        contacts::find_or_create_by_address(&mut tx, kind, &channel, &to, new.name.as_deref(), now).await?;
+    let (conversation_id, started) =
+        match conversations::find_active_conversation_id(&mut *tx, channel.id, contact_id).await? {
+            Some(id) => (id, false),
+            None => (
+                conversations::insert_conversation(
+                    &mut tx,
+                    account_id,
+                    channel.id,
+                    contact_id,
+                    new.subject.as_deref(),
+                    now,
+                )
+                .await?,
+                true,
+            ),
+        };
     let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
     if started {
-        events::record(&mut tx, account_id, kind::CONVERSATION_CREATED, &Conversation::from(&conversation), now).await?;
+        events::record(&mut tx, account_id, kind::CONVERSATION_CREATED, &Conversation::from(&conversation), now)
+            .await?;
     }
     check_window(&conversation, &new.message, now)?;
     let simulated = new.message.simulation || channel.simulation != 0;

@@ -18,7 +18,10 @@ impl KeyLimiter {
     pub fn new(per_minute: u32, burst: u32) -> KeyLimiter {
         let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        KeyLimiter { limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)), clock: DefaultClock::default() }
+        KeyLimiter {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        }
     }
 
     /// Admits one request for `key`, or says how many seconds to wait.

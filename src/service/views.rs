@@ -252,7 +252,10 @@ impl From<&MessageRow> for Message {
             payload: json_or(&row.payload, Value::Object(Default::default())),
             provider_message_id: row.provider_message_id.clone(),
             status: row.status.clone(),
-            error: row.error_code.as_ref().map(|code| DeliveryError { code: code.clone(), text: row.error_text.clone() }),
+            error: row
+                .error_code
+                .as_ref()
+                .map(|code| DeliveryError { code: code.clone(), text: row.error_text.clone() }),
             read: flag(row.is_read),
             simulated: flag(row.simulated),
             private: flag(row.private),

@@ -149,7 +149,11 @@ pub async fn list_operators<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sq
 }
 
 /// Finds an operator of the account.
-pub async fn find_operator<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64) -> sqlx::Result<Option<OperatorRow>> {
+pub async fn find_operator<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<OperatorRow>> {
     sqlx::query_as(&format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE account_id = $1 AND id = $2"))
         .bind(account_id)
         .bind(id)

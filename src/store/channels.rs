@@ -39,7 +39,12 @@ pub struct ChannelUpdate {
 const COLUMNS: &str = "id, account_id, kind, address, name, simulation, settings, created_at, updated_at";
 
 /// Inserts a channel.
-pub async fn insert_channel(conn: &mut Conn, account_id: i64, new: &NewChannel<'_>, now: i64) -> sqlx::Result<ChannelRow> {
+pub async fn insert_channel(
+    conn: &mut Conn,
+    account_id: i64,
+    new: &NewChannel<'_>,
+    now: i64,
+) -> sqlx::Result<ChannelRow> {
     sqlx::query_as(&format!(
         "INSERT INTO channels (account_id, kind, address, name, simulation, settings, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
@@ -57,13 +62,11 @@ pub async fn insert_channel(conn: &mut Conn, account_id: i64, new: &NewChannel<'
 
 /// Finds a live channel of the account.
 pub async fn find_channel<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64) -> sqlx::Result<Option<ChannelRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL"
-    ))
-    .bind(account_id)
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL"))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Finds a channel by id whatever its account or state (for jobs working on stored messages).
@@ -73,12 +76,10 @@ pub async fn find_channel_any<'c>(db: impl AnyExecutor<'c>, id: i64) -> sqlx::Re
 
 /// An account's live channels in creation order.
 pub async fn list_channels<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx::Result<Vec<ChannelRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND deleted_at IS NULL ORDER BY id"
-    ))
-    .bind(account_id)
-    .fetch_all(db)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND deleted_at IS NULL ORDER BY id"))
+        .bind(account_id)
+        .fetch_all(db)
+        .await
 }
 
 /// Applies a partial update; `None` when the account has no such live channel.
@@ -107,11 +108,12 @@ pub async fn update_channel(
 
 /// Removes a channel from use (its conversations stay readable); false when absent.
 pub async fn delete_channel(conn: &mut Conn, account_id: i64, id: i64, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE channels SET deleted_at = $1 WHERE account_id = $2 AND id = $3 AND deleted_at IS NULL")
-        .bind(now)
-        .bind(account_id)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE channels SET deleted_at = $1 WHERE account_id = $2 AND id = $3 AND deleted_at IS NULL")
+            .bind(now)
+            .bind(account_id)
+            .bind(id)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }

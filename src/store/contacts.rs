@@ -45,7 +45,12 @@ pub const COLUMNS: &str =
     "id, account_id, name, phone, email, avatar_url, in_address_book, attributes, created_at, updated_at";
 
 /// Inserts a contact.
-pub async fn insert_contact(conn: &mut Conn, account_id: i64, fields: &ContactFields, now: i64) -> sqlx::Result<ContactRow> {
+pub async fn insert_contact(
+    conn: &mut Conn,
+    account_id: i64,
+    fields: &ContactFields,
+    now: i64,
+) -> sqlx::Result<ContactRow> {
     sqlx::query_as(&format!(
         "INSERT INTO contacts (account_id, name, phone, email, avatar_url, in_address_book, attributes, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
@@ -72,14 +77,16 @@ pub async fn find_contact<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64
 }
 
 /// Finds the account's oldest contact with this phone number.
-pub async fn find_contact_by_phone<'c>(db: impl AnyExecutor<'c>, account_id: i64, phone: &str) -> sqlx::Result<Option<ContactRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND phone = $2 ORDER BY id LIMIT 1"
-    ))
-    .bind(account_id)
-    .bind(phone)
-    .fetch_optional(db)
-    .await
+pub async fn find_contact_by_phone<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    phone: &str,
+) -> sqlx::Result<Option<ContactRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND phone = $2 ORDER BY id LIMIT 1"))
+        .bind(account_id)
+        .bind(phone)
+        .fetch_optional(db)
+        .await
 }
 
 /// Applies a partial update; `None` when the account has no such contact.
@@ -156,7 +163,11 @@ pub async fn search_contacts<'c>(
 }
 
 /// Finds the identity for an address on a channel.
-pub async fn find_identity<'c>(db: impl AnyExecutor<'c>, channel_id: i64, external_id: &str) -> sqlx::Result<Option<IdentityRow>> {
+pub async fn find_identity<'c>(
+    db: impl AnyExecutor<'c>,
+    channel_id: i64,
+    external_id: &str,
+) -> sqlx::Result<Option<IdentityRow>> {
     sqlx::query_as(
         "SELECT id, contact_id, channel_id, external_id, created_at FROM contact_identities \
          WHERE channel_id = $1 AND external_id = $2",
@@ -191,7 +202,11 @@ pub async fn insert_identity(
 }
 
 /// A contact's identities with their channel kind.
-pub async fn list_identities<'c>(db: impl AnyExecutor<'c>, account_id: i64, contact_id: i64) -> sqlx::Result<Vec<(i64, String, String)>> {
+pub async fn list_identities<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    contact_id: i64,
+) -> sqlx::Result<Vec<(i64, String, String)>> {
     sqlx::query_as(
         "SELECT i.channel_id, c.kind, i.external_id FROM contact_identities i JOIN channels c ON c.id = i.channel_id \
          WHERE i.account_id = $1 AND i.contact_id = $2 ORDER BY i.id",

@@ -104,10 +104,8 @@ pub async fn list_conversations<'c>(
     limit: i64,
 ) -> sqlx::Result<Vec<ConversationRow>> {
     let direction = if descending { "DESC" } else { "ASC" };
-    let sql = format!(
-        "{SELECT}{} ORDER BY c.{column} {direction}, c.id {direction} LIMIT {limit}",
-        filter.where_clause()
-    );
+    let sql =
+        format!("{SELECT}{} ORDER BY c.{column} {direction}, c.id {direction} LIMIT {limit}", filter.where_clause());
     filter.bind(sqlx::query_as(&sql)).fetch_all(db).await
 }
 
@@ -122,7 +120,11 @@ pub async fn count_conversations<'c>(db: impl AnyExecutor<'c>, filter: &Filter) 
 }
 
 /// Finds a conversation of the account.
-pub async fn find_conversation<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64) -> sqlx::Result<Option<ConversationRow>> {
+pub async fn find_conversation<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<ConversationRow>> {
     sqlx::query_as(&format!("{SELECT} WHERE c.account_id = $1 AND c.id = $2"))
         .bind(account_id)
         .bind(id)
@@ -131,7 +133,11 @@ pub async fn find_conversation<'c>(db: impl AnyExecutor<'c>, account_id: i64, id
 }
 
 /// The newest conversation of a contact on a channel that still takes messages (not closed).
-pub async fn find_active_conversation_id<'c>(db: impl AnyExecutor<'c>, channel_id: i64, contact_id: i64) -> sqlx::Result<Option<i64>> {
+pub async fn find_active_conversation_id<'c>(
+    db: impl AnyExecutor<'c>,
+    channel_id: i64,
+    contact_id: i64,
+) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2 AND status <> 'closed' \
          ORDER BY id DESC LIMIT 1",
@@ -192,12 +198,14 @@ pub async fn record_inbound(
 
 /// Records an outbound message on its conversation (new preview and last message date).
 pub async fn record_outbound(conn: &mut Conn, id: i64, preview: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE conversations SET last_message_preview = $1, last_message_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(preview)
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE conversations SET last_message_preview = $1, last_message_at = $2, updated_at = $2 WHERE id = $3",
+    )
+    .bind(preview)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -262,7 +270,12 @@ pub async fn replace_tags(conn: &mut Conn, account_id: i64, id: i64, tags: &[Str
 }
 
 /// Sets or removes (`None`) meta entries in a conversation's meta index.
-pub async fn upsert_meta(conn: &mut Conn, account_id: i64, id: i64, entries: &[(String, Option<String>)]) -> sqlx::Result<()> {
+pub async fn upsert_meta(
+    conn: &mut Conn,
+    account_id: i64,
+    id: i64,
+    entries: &[(String, Option<String>)],
+) -> sqlx::Result<()> {
     for (key, value) in entries {
         sqlx::query("DELETE FROM conversation_meta WHERE conversation_id = $1 AND key = $2")
             .bind(id)
@@ -270,13 +283,15 @@ pub async fn upsert_meta(conn: &mut Conn, account_id: i64, id: i64, entries: &[(
             .execute(&mut *conn)
             .await?;
         if let Some(value) = value {
-            sqlx::query("INSERT INTO conversation_meta (conversation_id, account_id, key, value) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(account_id)
-                .bind(key)
-                .bind(value)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "INSERT INTO conversation_meta (conversation_id, account_id, key, value) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(account_id)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
         }
     }
     Ok(())

@@ -17,17 +17,24 @@ pub struct EventRow {
 
 /// Appends an event and returns its id.
 pub async fn insert_event(conn: &mut Conn, account_id: i64, kind: &str, payload: &str, now: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO events (account_id, type, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-        .bind(account_id)
-        .bind(kind)
-        .bind(payload)
-        .bind(now)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar(
+        "INSERT INTO events (account_id, type, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(kind)
+    .bind(payload)
+    .bind(now)
+    .fetch_one(conn)
+    .await
 }
 
 /// The account's events after `after_id`, oldest first, at most `limit`.
-pub async fn list_events_after<'c>(db: impl AnyExecutor<'c>, account_id: i64, after_id: i64, limit: i64) -> sqlx::Result<Vec<EventRow>> {
+pub async fn list_events_after<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
     sqlx::query_as(
         "SELECT id, account_id, type, payload, created_at FROM events WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
     )
@@ -40,9 +47,7 @@ pub async fn list_events_after<'c>(db: impl AnyExecutor<'c>, account_id: i64, af
 
 /// The newest event id of the account (0 when none).
 pub async fn latest_event_id<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx::Result<i64> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events WHERE account_id = $1")
-        .bind(account_id)
-        .fetch_one(db)
-        .await?;
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(id) FROM events WHERE account_id = $1").bind(account_id).fetch_one(db).await?;
     Ok(id.unwrap_or(0))
 }

@@ -6,12 +6,18 @@ use sqlx::AnyExecutor;
 pub type StoredResponse = (String, i64, String);
 
 /// Finds the stored response for a key of the account.
-pub async fn find_response<'c>(db: impl AnyExecutor<'c>, account_id: i64, key: &str) -> sqlx::Result<Option<StoredResponse>> {
-    sqlx::query_as("SELECT request_hash, status, response_body FROM idempotency_keys WHERE account_id = $1 AND key = $2")
-        .bind(account_id)
-        .bind(key)
-        .fetch_optional(db)
-        .await
+pub async fn find_response<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    key: &str,
+) -> sqlx::Result<Option<StoredResponse>> {
+    sqlx::query_as(
+        "SELECT request_hash, status, response_body FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+    )
+    .bind(account_id)
+    .bind(key)
+    .fetch_optional(db)
+    .await
 }
 
 /// Stores the first response for a key (a concurrent duplicate keeps the first one).

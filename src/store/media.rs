@@ -52,10 +52,8 @@ pub async fn find_media_by_key<'c>(db: impl AnyExecutor<'c>, key: &str) -> sqlx:
 
 /// How many of `keys` belong to the account.
 pub async fn count_owned<'c>(db: impl AnyExecutor<'c>, account_id: i64, keys: &[String]) -> sqlx::Result<i64> {
-    let sql = format!(
-        "SELECT COUNT(*) FROM media WHERE account_id = $1 AND key IN ({})",
-        super::placeholders(2, keys.len())
-    );
+    let sql =
+        format!("SELECT COUNT(*) FROM media WHERE account_id = $1 AND key IN ({})", super::placeholders(2, keys.len()));
     let mut query = sqlx::query_scalar(&sql).bind(account_id);
     for key in keys {
         query = query.bind(key.clone());
@@ -64,13 +62,16 @@ pub async fn count_owned<'c>(db: impl AnyExecutor<'c>, account_id: i64, keys: &[
 }
 
 /// The account's files, newest first, before `before_id`, at most `limit`.
-pub async fn list_media<'c>(db: impl AnyExecutor<'c>, account_id: i64, before_id: i64, limit: i64) -> sqlx::Result<Vec<MediaRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM media WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-    ))
-    .bind(account_id)
-    .bind(before_id)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+pub async fn list_media<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    before_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MediaRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM media WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"))
+        .bind(account_id)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await
 }

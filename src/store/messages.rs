@@ -86,7 +86,11 @@ pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Resu
 }
 
 /// Finds a message by the provider's id on a channel.
-pub async fn find_by_provider_id<'c>(db: impl AnyExecutor<'c>, channel_id: i64, provider_message_id: &str) -> sqlx::Result<Option<MessageRow>> {
+pub async fn find_by_provider_id<'c>(
+    db: impl AnyExecutor<'c>,
+    channel_id: i64,
+    provider_message_id: &str,
+) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM messages WHERE channel_id = $1 AND provider_message_id = $2"))
         .bind(channel_id)
         .bind(provider_message_id)
@@ -120,7 +124,12 @@ pub async fn list_messages<'c>(
 
 /// Messages of a conversation with `id <= max_id`, newest first, at most `limit` (for paging back
 /// through long threads).
-pub async fn list_messages_before<'c>(db: impl AnyExecutor<'c>, conversation_id: i64, max_id: i64, limit: i64) -> sqlx::Result<Vec<MessageRow>> {
+pub async fn list_messages_before<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_id: i64,
+    max_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND id <= $2 ORDER BY id DESC LIMIT $3"
     ))

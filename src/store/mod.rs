@@ -65,9 +65,9 @@ impl Db {
         let (read, write) = match backend {
             Backend::Sqlite => {
                 let pool = |max| {
-                    AnyPoolOptions::new()
-                        .max_connections(max)
-                        .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
+                    AnyPoolOptions::new().max_connections(max).after_connect(|conn, _| {
+                        Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
+                    })
                 };
                 // SQLite allows one writer at a time: one pooled writer connection queues writes
                 // in-process instead of contending for the file lock.

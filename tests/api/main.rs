@@ -1,1 +1,13 @@
+//! Parley's integration tests: one binary, each test with its own server and database.
+#![allow(clippy::unwrap_used)]
 
+mod helpers;
+
+mod channels;
+mod contacts;
+mod conversations;
+mod events;
+mod keys;
+mod media;
+mod platform;
+mod process;

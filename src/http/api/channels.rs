@@ -35,7 +35,13 @@ pub struct ChannelBody {
 
 impl From<ChannelBody> for ChannelInput {
     fn from(body: ChannelBody) -> Self {
-        ChannelInput { kind: body.kind, name: body.name, address: body.address, simulation: body.simulation, settings: body.settings }
+        ChannelInput {
+            kind: body.kind,
+            name: body.name,
+            address: body.address,
+            simulation: body.simulation,
+            settings: body.settings,
+        }
     }
 }
 
@@ -64,7 +70,11 @@ pub async fn create(
 
 /// Get a channel.
 #[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", responses((status = 200, body = Channel), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Channel>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Channel>> {
     Ok(Json(channels::get(&state, me.account_id, id).await?))
 }
 
@@ -82,7 +92,11 @@ pub async fn update(
 
 /// Remove a channel (its conversations stay readable).
 #[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", responses((status = 204), (status = 404, body = Problem)))]
-pub async fn delete(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode> {
     channels::delete(&state, me.account_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,7 +141,8 @@ pub async fn inbound(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<InboundBody>,
 ) -> Result<(StatusCode, Json<InboundResult>)> {
-    let channel = store::channels::find_channel(state.db.reader(), me.account_id, id).await?.ok_or(Error::NotFound("channel"))?;
+    let channel =
+        store::channels::find_channel(state.db.reader(), me.account_id, id).await?.ok_or(Error::NotFound("channel"))?;
     let kind = body.kind.unwrap_or(if body.media_key.is_some() { MessageType::Image } else { MessageType::Text });
     let message = InboundMessage {
         from: body.from,
@@ -142,5 +157,8 @@ pub async fn inbound(
     let mut results = inbound::ingest(&state, &channel, vec![message]).await?;
     let result = results.pop().ok_or_else(|| anyhow::anyhow!("ingestion returned no result"))?;
     let status = if result.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(InboundResult { message: result.message, conversation: result.conversation, duplicate: result.duplicate })))
+    Ok((
+        status,
+        Json(InboundResult { message: result.message, conversation: result.conversation, duplicate: result.duplicate }),
+    ))
 }

@@ -70,13 +70,20 @@ pub struct ContactConversations {
 /// List or search contacts.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(SearchParams),
     responses((status = 200, body = ContactPage), (status = 422, body = Problem)))]
-pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiQuery(params): ApiQuery<SearchParams>) -> Result<Json<ContactPage>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<ContactPage>> {
     let after = match params.cursor.as_deref() {
-        Some(cursor) => cursor.parse::<i64>().map_err(|_| Error::field("cursor", "is not a cursor returned by this list"))?,
+        Some(cursor) => {
+            cursor.parse::<i64>().map_err(|_| Error::field("cursor", "is not a cursor returned by this list"))?
+        }
         None => 0,
     };
     let limit = page_size(params.limit)?;
-    let (data, more) = contacts::search(&state, me.account_id, params.q.as_deref().filter(|q| !q.is_empty()), after, limit).await?;
+    let (data, more) =
+        contacts::search(&state, me.account_id, params.q.as_deref().filter(|q| !q.is_empty()), after, limit).await?;
     let next_cursor = data.last().filter(|_| more).map(|c| c.id.to_string());
     Ok(Json(ContactPage { data, next_cursor }))
 }
@@ -84,13 +91,21 @@ pub async fn list(State(state): State<AppState>, Extension(me): Extension<Princi
 /// Add a contact to the address book.
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactBody,
     responses((status = 201, body = Contact), (status = 422, body = Problem)))]
-pub async fn create(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiJson(body): ApiJson<ContactBody>) -> Result<(StatusCode, Json<Contact>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiJson(body): ApiJson<ContactBody>,
+) -> Result<(StatusCode, Json<Contact>)> {
     Ok((StatusCode::CREATED, Json(contacts::create(&state, me.account_id, body.into()).await?)))
 }
 
 /// Get a contact with its identities on each channel.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", responses((status = 200, body = Contact), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Contact>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Contact>> {
     Ok(Json(contacts::get(&state, me.account_id, id).await?))
 }
 
@@ -109,7 +124,11 @@ pub async fn update(
 /// Delete a contact that has no conversations.
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts",
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn delete(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode> {
     contacts::delete(&state, me.account_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -117,6 +136,10 @@ pub async fn delete(State(state): State<AppState>, Extension(me): Extension<Prin
 /// Every conversation of a contact on any channel.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/conversations", tag = "contacts",
     responses((status = 200, body = ContactConversations), (status = 404, body = Problem)))]
-pub async fn conversations(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<ContactConversations>> {
+pub async fn conversations(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ContactConversations>> {
     Ok(Json(ContactConversations { data: contacts::conversations_of(&state, me.account_id, id).await? }))
 }

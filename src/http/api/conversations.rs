@@ -13,7 +13,9 @@ use crate::domain::ConversationStatus;
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{double_option, ApiJson, ApiPath, ApiQuery};
 use crate::service::auth::Principal;
-use crate::service::conversations::{self, ConversationPage, ConversationPatch, ConversationQuery, MessagePage, MessageQuery};
+use crate::service::conversations::{
+    self, ConversationPage, ConversationPatch, ConversationQuery, MessagePage, MessageQuery,
+};
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::views::{Conversation, Message};
 
@@ -81,7 +83,13 @@ pub fn parse_order(order: &str) -> (String, bool) {
 }
 
 fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
-    let mut query = ConversationQuery { archived: Some(false), sort: "last_message_at".into(), descending: true, limit: 25, ..Default::default() };
+    let mut query = ConversationQuery {
+        archived: Some(false),
+        sort: "last_message_at".into(),
+        descending: true,
+        limit: 25,
+        ..Default::default()
+    };
     let mut limit = None;
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         let value = value.trim().to_owned();
@@ -94,21 +102,32 @@ fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
             "status" => {
                 for status in value.split(',').filter(|s| !s.is_empty()) {
                     query.statuses.push(ConversationStatus::parse(status).ok_or_else(|| {
-                        Error::field("status", format!("unknown status `{status}`; use {}", ConversationStatus::accepted()))
+                        Error::field(
+                            "status",
+                            format!("unknown status `{status}`; use {}", ConversationStatus::accepted()),
+                        )
                     })?);
                 }
             }
             "archived" => query.archived = if value == "any" { None } else { Some(parse_bool("archived", &value)?) },
             "unread" | "unread_only" => query.unread_only = parse_bool("unread", &value)?,
-            "assignee_id" => query.assignee_id = Some(if value == "none" { None } else { Some(parse_int("assignee_id", &value)?) }),
+            "assignee_id" => {
+                query.assignee_id = Some(if value == "none" { None } else { Some(parse_int("assignee_id", &value)?) })
+            }
             "contact_id" => query.contact_id = Some(parse_int("contact_id", &value)?),
             "tag" => query.tag = Some(value.to_lowercase()),
             "q" => query.text = Some(value),
             "updated_after" => {
-                query.updated_after = Some(parse_timestamp(&value).ok_or_else(|| Error::field("updated_after", "must be an RFC 3339 time or a date"))?)
+                query.updated_after = Some(
+                    parse_timestamp(&value)
+                        .ok_or_else(|| Error::field("updated_after", "must be an RFC 3339 time or a date"))?,
+                )
             }
             "updated_before" => {
-                query.updated_before = Some(parse_timestamp(&value).ok_or_else(|| Error::field("updated_before", "must be an RFC 3339 time or a date"))?)
+                query.updated_before = Some(
+                    parse_timestamp(&value)
+                        .ok_or_else(|| Error::field("updated_before", "must be an RFC 3339 time or a date"))?,
+                )
             }
             "order" | "sort" => (query.sort, query.descending) = parse_order(&value),
             "limit" => limit = Some(parse_int("limit", &value)?),
@@ -126,7 +145,11 @@ fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
 /// List conversations.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListParams),
     responses((status = 200, body = ConversationPage), (status = 422, body = Problem)))]
-pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>, RawQuery(raw): RawQuery) -> Result<Json<ConversationPage>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ConversationPage>> {
     let query = parse_list_query(raw.as_deref())?;
     Ok(Json(conversations::list(&state, me.account_id, &query).await?))
 }
@@ -134,7 +157,11 @@ pub async fn list(State(state): State<AppState>, Extension(me): Extension<Princi
 /// Get a conversation.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Conversation>> {
     Ok(Json(conversations::get(&state, me.account_id, id).await?))
 }
 
@@ -181,28 +208,44 @@ pub async fn update(
 /// Mark every message read.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
-pub async fn read(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+pub async fn read(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Conversation>> {
     Ok(Json(conversations::mark_read(&state, me.account_id, id).await?))
 }
 
 /// Archive: hide from the default inbox until the contact writes again.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/archive", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
-pub async fn archive(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+pub async fn archive(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Conversation>> {
     Ok(Json(conversations::set_archived(&state, me.account_id, id, true).await?))
 }
 
 /// Restore an archived conversation.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/unarchive", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
-pub async fn unarchive(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+pub async fn unarchive(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Conversation>> {
     Ok(Json(conversations::set_archived(&state, me.account_id, id, false).await?))
 }
 
 /// Close: the contact's next message starts a new conversation.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/close", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
-pub async fn close(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<Conversation>> {
+pub async fn close(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Conversation>> {
     Ok(Json(conversations::close(&state, me.account_id, id).await?))
 }
 
@@ -229,7 +272,12 @@ pub async fn messages(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(params): ApiQuery<MessageParams>,
 ) -> Result<Json<MessagePage>> {
-    let query = MessageQuery { id_from: params.id_from, id_to: params.id_to, cursor: params.cursor, limit: page_size(params.limit)? };
+    let query = MessageQuery {
+        id_from: params.id_from,
+        id_to: params.id_to,
+        cursor: params.cursor,
+        limit: page_size(params.limit)?,
+    };
     Ok(Json(conversations::messages(&state, me.account_id, id, &query).await?))
 }
 
@@ -319,7 +367,12 @@ pub async fn start(
         to: body.to,
         name: body.name,
         subject: body.subject,
-        message: Outgoing { text: body.text, media_keys: body.media_keys, simulation: body.simulation, ..Default::default() },
+        message: Outgoing {
+            text: body.text,
+            media_keys: body.media_keys,
+            simulation: body.simulation,
+            ..Default::default()
+        },
     };
     let (conversation, message) = outbound::start(&state, me.account_id, new).await?;
     Ok((StatusCode::CREATED, Json(Started { conversation, message })))

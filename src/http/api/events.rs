@@ -38,7 +38,13 @@ pub async fn stream(
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
     let header_id = match headers.get("last-event-id") {
-        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| Error::field("Last-Event-ID", "must be an event id"))?),
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .ok_or_else(|| Error::field("Last-Event-ID", "must be an event id"))?,
+        ),
         None => None,
     };
     let mut last = match header_id.or(params.after) {

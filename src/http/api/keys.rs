@@ -35,7 +35,11 @@ pub struct OperatorList {
 /// Create an API key (its value is shown only in this response).
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", request_body = KeyBody,
     responses((status = 201, body = CreatedApiKey), (status = 422, body = Problem)))]
-pub async fn create(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiJson(body): ApiJson<KeyBody>) -> Result<(StatusCode, Json<CreatedApiKey>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiJson(body): ApiJson<KeyBody>,
+) -> Result<(StatusCode, Json<CreatedApiKey>)> {
     Ok((StatusCode::CREATED, Json(auth::create_api_key(&state.db, me.account_id, &body.name, None).await?)))
 }
 
@@ -47,12 +51,19 @@ pub async fn list(State(state): State<AppState>, Extension(me): Extension<Princi
 
 /// Revoke an API key: it stops working at once.
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api keys", responses((status = 200, body = ApiKey), (status = 404, body = Problem)))]
-pub async fn revoke(State(state): State<AppState>, Extension(me): Extension<Principal>, ApiPath(id): ApiPath<i64>) -> Result<Json<ApiKey>> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ApiKey>> {
     Ok(Json(auth::revoke_api_key(&state.db, me.account_id, id).await?))
 }
 
 /// List operators.
 #[utoipa::path(get, path = "/api/v1/operators", tag = "operators", responses((status = 200, body = OperatorList)))]
-pub async fn operators(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<OperatorList>> {
+pub async fn operators(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+) -> Result<Json<OperatorList>> {
     Ok(Json(OperatorList { data: auth::list_operators(&state.db, me.account_id).await? }))
 }

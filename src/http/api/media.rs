@@ -19,11 +19,27 @@ use crate::store::media::{self, MediaRow};
 
 /// Content types accepted for upload (what the messaging networks carry).
 const ALLOWED_TYPES: &[&str] = &[
-    "image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4", "video/3gpp", "audio/aac", "audio/mpeg",
-    "audio/mp4", "audio/ogg", "audio/amr", "application/pdf", "text/plain", "text/csv", "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation", "text/vcard",
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/3gpp",
+    "audio/aac",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/ogg",
+    "audio/amr",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "text/vcard",
 ];
 
 /// An uploaded file with a download link.
@@ -46,15 +62,29 @@ pub struct LinkParams {
 
 fn link(state: &AppState, row: &MediaRow, minutes: i64) -> MediaLink {
     let expires = now_ms() / 1000 + minutes * 60;
-    MediaLink { media: Media::from(row), url: state.media.signed_url(&row.key, expires), expires_at: to_rfc3339(expires * 1000) }
+    MediaLink {
+        media: Media::from(row),
+        url: state.media.signed_url(&row.key, expires),
+        expires_at: to_rfc3339(expires * 1000),
+    }
 }
 
 /// Upload a file (multipart field `file`).
 #[utoipa::path(post, path = "/api/v1/media", tag = "media", request_body(content_type = "multipart/form-data", content = String),
     responses((status = 201, body = MediaLink), (status = 413, body = Problem), (status = 422, body = Problem)))]
-pub async fn upload(State(state): State<AppState>, Extension(me): Extension<Principal>, mut form: Multipart) -> Result<(StatusCode, Json<MediaLink>)> {
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<MediaLink>)> {
     let too_large = || Error::TooLarge(format!("files are limited to {} bytes", state.config.max_media_bytes));
-    while let Some(field) = form.next_field().await.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { Error::MalformedBody(e.body_text()) })? {
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            Error::MalformedBody(e.body_text())
+        }
+    })? {
         if field.name() != Some("file") {
             continue;
         }
@@ -63,7 +93,13 @@ pub async fn upload(State(state): State<AppState>, Extension(me): Extension<Prin
         if !ALLOWED_TYPES.contains(&content_type.as_str()) {
             return Err(Error::field("file", format!("unsupported content type `{content_type}`")));
         }
-        let bytes = field.bytes().await.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { Error::MalformedBody(e.body_text()) })?;
+        let bytes = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                Error::MalformedBody(e.body_text())
+            }
+        })?;
         if bytes.len() > state.config.max_media_bytes {
             return Err(too_large());
         }
@@ -128,12 +164,20 @@ pub struct Signed {
 }
 
 /// Serves a file to the holder of a valid, unexpired signed link; 403 otherwise.
-pub async fn download(State(state): State<AppState>, ApiPath(key): ApiPath<String>, ApiQuery(link): ApiQuery<Signed>) -> Result<Response> {
+pub async fn download(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(link): ApiQuery<Signed>,
+) -> Result<Response> {
     let forbidden = || (StatusCode::FORBIDDEN, "this link is invalid or has expired").into_response();
-    if !MediaStore::is_valid_key(&key) || !state.media.verify(&key, link.expires, &link.signature) || link.expires * 1000 < now_ms() {
+    if !MediaStore::is_valid_key(&key)
+        || !state.media.verify(&key, link.expires, &link.signature)
+        || link.expires * 1000 < now_ms()
+    {
         return Ok(forbidden());
     }
     let Some(row) = media::find_media_by_key(state.db.reader(), &key).await? else { return Ok(forbidden()) };
     let bytes = state.media.get(&key).await.map_err(|e| anyhow::anyhow!("reading media {key}: {e}"))?;
-    Ok(([(header::CONTENT_TYPE, row.content_type), (header::CACHE_CONTROL, "private, max-age=300".to_owned())], bytes).into_response())
+    Ok(([(header::CONTENT_TYPE, row.content_type), (header::CACHE_CONTROL, "private, max-age=300".to_owned())], bytes)
+        .into_response())
 }

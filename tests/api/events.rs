@@ -1,0 +1,132 @@
+//! The live event stream: events arrive as they happen and resume from `Last-Event-ID`.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// One parsed Server-Sent Event.
+#[derive(Debug)]
+struct Sse {
+    id: i64,
+    kind: String,
+    data: Value,
+}
+
+/// Reads events from an open stream until `count` arrived (10 s at most).
+async fn read_events(response: reqwest::Response, count: usize) -> Vec<Sse> {
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let collect = async {
+        while events.len() < count {
+            let Some(chunk) = stream.next().await else { break };
+            buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let (mut id, mut kind, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        kind = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if let Some(id) = id {
+                    events.push(Sse { id, kind, data: serde_json::from_str(&data).unwrap() });
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), collect).await.expect("events arrived in time");
+    events
+}
+
+async fn open(app: &TestApp, last_event_id: Option<i64>) -> reqwest::Response {
+    let mut request = app.client.get(format!("{}/api/v1/events", app.base)).header("X-Api-Key", &app.key);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    response
+}
+
+async fn live_events_follow_the_conversation(app: TestApp) {
+    let sms = app.channel("sms", "+393209998800", true).await;
+    let stream = open(&app, None).await;
+    let first = app.inbound(sms, "+393471234567", "Marco", "ciao").await;
+    let events = read_events(stream, 2).await;
+    assert_eq!(events[0].kind, "conversation.created");
+    assert_eq!(events[0].data["data"]["id"], first["conversation"]["id"]);
+    assert_eq!(events[1].kind, "message.created");
+    assert_eq!(events[1].data["data"]["text"], "ciao");
+    assert_eq!(events[1].data["id"], events[1].id, "the payload carries the event id");
+    assert!(events[1].data["created_at"].is_string());
+
+    // Resuming after the first event replays what followed, then keeps streaming.
+    let id = first["conversation"]["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "ciao Marco"})).await;
+    app.drain_jobs().await;
+    let resumed = read_events(open(&app, Some(events[0].id)).await, 6).await;
+    let kinds: Vec<&str> = resumed.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "message.created",
+            "message.created",
+            "conversation.updated",
+            "message.updated",
+            "message.updated",
+            "message.updated"
+        ]
+    );
+    let statuses: Vec<&str> = resumed[3..].iter().map(|e| e.data["data"]["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["sent", "delivered", "read"]);
+    assert!(resumed.windows(2).all(|w| w[0].id < w[1].id));
+}
+
+async fn events_are_scoped_to_the_account(app: TestApp) {
+    let sms = app.channel("sms", "+393209998800", true).await;
+    let other = app.other_account_key().await;
+    let response =
+        app.client.get(format!("{}/api/v1/events?after=0", app.base)).header("X-Api-Key", &other).send().await.unwrap();
+    app.inbound(sms, "+393471234567", "Marco", "riservato").await;
+    // The other account sees nothing of it: its own first event is what arrives.
+    let other_channel = app
+        .call_as(
+            &other,
+            reqwest::Method::POST,
+            "/api/v1/channels",
+            Some(json!({"kind": "sms", "name": "o", "address": "+393209990000", "simulation": true})),
+        )
+        .await;
+    let other_id = other_channel.body["id"].as_i64().unwrap();
+    app.call_as(
+        &other,
+        reqwest::Method::POST,
+        &format!("/api/v1/channels/{other_id}/inbound"),
+        Some(json!({"from": "+393330000000", "text": "mine"})),
+    )
+    .await;
+    let events = read_events(response, 2).await;
+    assert!(events.iter().all(|e| e.data["account_id"] != json!(1)));
+    assert_eq!(events[1].data["data"]["text"], "mine");
+    let bad = app
+        .client
+        .get(format!("{}/api/v1/events", app.base))
+        .header("X-Api-Key", &app.key)
+        .header("Last-Event-ID", "abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+crate::backend_tests!(live_events_follow_the_conversation, events_are_scoped_to_the_account);

@@ -1,0 +1,240 @@
+//! Test support: a real Parley server on port 0 over its own database, and a client for it.
+
+use clap::Parser;
+use parley::app::AppState;
+use parley::config::Cli;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+pub const KEY: &str = "pk_test_primary_key_0123456789";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from `async fn name(app: TestApp)` functions; the PostgreSQL
+/// variant is skipped unless `PARLEY_TEST_POSTGRES_URL` is set.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.expect("sqlite app");
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A running server, its state (to drive jobs) and an authenticated client.
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response's status and JSON body (`Value::Null` when empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{n:016x}")
+}
+
+/// Starts Parley on a fresh database of `backend`; `None` for PostgreSQL when not configured.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Like [`spawn_app`], with extra command-line settings.
+pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut postgres = None;
+    let database_url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let admin = std::env::var("PARLEY_TEST_POSTGRES_URL").ok()?;
+            let name = format!("parley_test_{}", random_suffix());
+            let mut conn =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create database");
+            let mut url = url::Url::parse(&admin).expect("PARLEY_TEST_POSTGRES_URL");
+            url.set_path(&name);
+            postgres = Some((admin, name));
+            Some(url.to_string())
+        }
+    };
+    let mut args = vec![
+        "parley".to_owned(),
+        "--data-dir".to_owned(),
+        dir.path().display().to_string(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--bootstrap-api-key".to_owned(),
+        KEY.to_owned(),
+        "--bootstrap-admin-email".to_owned(),
+        "admin@example.com".to_owned(),
+        "--bootstrap-admin-password".to_owned(),
+        "correct horse battery".to_owned(),
+        "--simulation-step-ms".to_owned(),
+        "0".to_owned(),
+    ];
+    if let Some(url) = &database_url {
+        args.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    args.extend(["--public-url".to_owned(), format!("http://{address}")]);
+    let config = Cli::parse_from(args).config;
+    let state = AppState::open(config).await.expect("open app");
+    parley::service::auth::bootstrap(&state.db, &state.config).await.expect("bootstrap");
+    let shutdown = CancellationToken::new();
+    let router = parley::http::router(state.clone());
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .expect("serve")
+    });
+    Some(TestApp {
+        base: format!("http://{address}"),
+        key: KEY.to_owned(),
+        state,
+        client: reqwest::Client::new(),
+        shutdown,
+        postgres,
+        _dir: dir,
+    })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some((admin, name)) = self.postgres.take() {
+            let db = self.state.db.clone();
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async move {
+                    db.close().await;
+                    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
+                        let _ = sqlx::Executor::execute(
+                            &mut conn,
+                            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                        )
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+impl TestApp {
+    /// Sends a request with the app's key and returns status and JSON body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        self.call_as(&self.key, method, path, body).await
+    }
+
+    /// Sends a request with another key.
+    pub async fn call_as(&self, key: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).header("X-Api-Key", key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Creates a channel and returns its id.
+    pub async fn channel(&self, kind: &str, address: &str, simulation: bool) -> i64 {
+        let reply = self
+            .post(
+                "/api/v1/channels",
+                json!({"kind": kind, "name": format!("{kind} line"), "address": address, "simulation": simulation}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body["id"].as_i64().expect("channel id")
+    }
+
+    /// Delivers a customer text message and returns the ingestion result.
+    pub async fn inbound(&self, channel: i64, from: &str, name: &str, text: &str) -> Value {
+        let reply = self
+            .post(&format!("/api/v1/channels/{channel}/inbound"), json!({"from": from, "name": name, "text": text}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body
+    }
+
+    /// Creates a second account and returns its admin key.
+    pub async fn other_account_key(&self) -> String {
+        let (_, key) = parley::service::auth::create_account(&self.state.db, "Other Ltd", None).await.expect("account");
+        key.value
+    }
+
+    /// Runs background jobs until none is due.
+    pub async fn drain_jobs(&self) {
+        for _ in 0..20 {
+            if parley::jobs::run_once(&self.state).await.expect("jobs") == 0 {
+                return;
+            }
+        }
+        panic!("jobs kept running");
+    }
+}

@@ -33,6 +33,8 @@ pub struct Inner {
     pub limiter: KeyLimiter,
     /// Prometheus metrics renderer.
     pub metrics: PrometheusHandle,
+    /// Cancelled when the server stops; long-lived responses (event streams) end with it.
+    pub shutdown: CancellationToken,
 }
 
 impl Deref for AppState {
@@ -58,6 +60,7 @@ impl AppState {
             media,
             limiter,
             metrics: telemetry::metrics_handle(),
+            shutdown: CancellationToken::new(),
             config,
         })))
     }
@@ -69,8 +72,12 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     let jobs = tokio::spawn(jobs::run(state.clone(), shutdown.clone()));
     let router = http::router(state.clone());
     let stop = shutdown.clone();
+    let streams = state.shutdown.clone();
     axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            streams.cancel();
+        })
         .await
         .context("HTTP server failed")?;
     shutdown.cancel();

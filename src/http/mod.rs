@@ -47,6 +47,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
+    match crate::store::jobs::count_jobs_by_kind(state.db.reader()).await {
+        Ok(depths) => {
+            for kind in [crate::service::outbound::SEND_JOB, crate::jobs::SIMULATE_JOB] {
+                let depth = depths.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+                metrics::gauge!("parley_queue_depth", "queue" => kind).set(depth as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read queue depths"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 

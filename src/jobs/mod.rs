@@ -15,7 +15,7 @@ use crate::service::outbound::SEND_JOB;
 use crate::store::{channels, jobs, messages};
 
 /// Job kind that moves a simulated message one delivery step further.
-const SIMULATE_JOB: &str = "simulate_status";
+pub const SIMULATE_JOB: &str = "simulate_status";
 
 /// How long a claimed job stays invisible to other workers.
 const LEASE_MS: i64 = 60_000;
@@ -65,11 +65,6 @@ pub async fn run_once(state: &AppState) -> Result<usize> {
             let delay = 1000 * 2_i64.pow(job.attempts.clamp(0, 10) as u32);
             tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed; retrying later");
             jobs::retry_job(state.db.reader(), job.id, now_ms() + delay, &e.to_string()).await?;
-        }
-    }
-    if !claimed.is_empty() {
-        for (kind, count) in jobs::count_jobs_by_kind(state.db.reader()).await? {
-            metrics::gauge!("parley_queue_depth", "queue" => kind).set(count as f64);
         }
     }
     Ok(claimed.len())

@@ -76,7 +76,11 @@ async fn first_start_prints_credentials_once_and_stops_cleanly() {
         .json()
         .await
         .unwrap();
+    // An open event stream does not hold the shutdown up.
+    let stream = client.get(format!("{base}/api/v1/events")).header("X-Api-Key", &key).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
     assert!(terminate(&mut child).success(), "SIGTERM is a clean exit");
+    drop(stream);
 
     // Second start: nothing printed again, the same key still works, data is there.
     let (mut child, lines) = start(parley(dir.path(), port));

@@ -19,40 +19,6 @@ use crate::service::conversations::{
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::views::{Conversation, Message};
 
-/// Filters of `GET /conversations` (all optional and combined with AND).
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ListParams {
-    /// Channel ids, comma-separated or repeated.
-    channel_id: Option<String>,
-    /// Statuses, comma-separated: open, pending, resolved, closed.
-    status: Option<String>,
-    /// `false` (default) hides archived conversations, `true` shows only archived, `any` shows both.
-    archived: Option<String>,
-    /// `true` keeps only conversations with unread messages.
-    unread: Option<bool>,
-    /// Operator id, or `none` for unassigned.
-    assignee_id: Option<String>,
-    contact_id: Option<i64>,
-    tag: Option<String>,
-    /// Free text matched against contact name, phone and message text.
-    q: Option<String>,
-    /// RFC 3339 time or date: only conversations updated after it.
-    updated_after: Option<String>,
-    /// RFC 3339 time or date: only conversations updated before it.
-    updated_before: Option<String>,
-    /// `meta[key]=value`: exact match on a meta entry (repeatable).
-    #[param(rename = "meta[key]")]
-    meta: Option<String>,
-    /// Sort field with `-` (descending, default) or `+` prefix: last_message_at, created_at, updated_at, unread_count, id.
-    order: Option<String>,
-    /// Page size, 1 to 100 (default 25).
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 fn parse_bool(field: &str, value: &str) -> Result<bool> {
     match value {
         "true" | "1" => Ok(true),
@@ -143,7 +109,23 @@ fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
 }
 
 /// List conversations.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
+    params(
+        ("channel_id" = Option<String>, Query, description = "Channel ids, comma-separated or repeated."),
+        ("status" = Option<String>, Query, description = "Statuses, comma-separated: open, pending, resolved, closed."),
+        ("archived" = Option<String>, Query, description = "`false` (default) hides archived conversations, `true` shows only them, `any` both."),
+        ("unread" = Option<bool>, Query, description = "`true` keeps only conversations with unread messages."),
+        ("assignee_id" = Option<String>, Query, description = "Operator id, or `none` for unassigned."),
+        ("contact_id" = Option<i64>, Query, description = "Only this contact's conversations."),
+        ("tag" = Option<String>, Query, description = "Only conversations with this tag."),
+        ("q" = Option<String>, Query, description = "Free text matched against contact name, phone and message text."),
+        ("updated_after" = Option<String>, Query, description = "RFC 3339 time or date: updated after it."),
+        ("updated_before" = Option<String>, Query, description = "RFC 3339 time or date: updated before it."),
+        ("meta[key]" = Option<String>, Query, description = "Exact match on a meta entry (repeatable, e.g. `meta[order]=ORD-1`)."),
+        ("order" = Option<String>, Query, description = "Sort field with `-` (descending, default) or `+`: last_message_at, created_at, updated_at, unread_count, id."),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 100 (default 25)."),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+    ),
     responses((status = 200, body = ConversationPage), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,

@@ -53,8 +53,9 @@ pub async fn stream(
     };
     let mut wake = state.events.subscribe();
     let account = me.account_id;
+    let shutdown = state.shutdown.clone();
     let stream = async_stream::stream! {
-        loop {
+        while !shutdown.is_cancelled() {
             let batch = match events::list_events_after(state.db.reader(), account, last, 500).await {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -78,6 +79,7 @@ pub async fn stream(
             tokio::pin!(deadline);
             loop {
                 tokio::select! {
+                    _ = shutdown.cancelled() => break,
                     _ = &mut deadline => break,
                     received = wake.recv() => match received {
                         Ok(id) if id != account => continue,

@@ -15,6 +15,9 @@ pub enum Error {
     /// The resource does not exist in the caller's account.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The route exists but not with this HTTP method.
+    #[error("this HTTP method is not allowed on this route")]
+    MethodNotAllowed,
     /// The request is well formed but breaks a rule; optional per-field details.
     #[error("{detail}")]
     Invalid {
@@ -104,6 +107,7 @@ impl Error {
         match self {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::MalformedBody(_) => StatusCode::BAD_REQUEST,
             Error::Conflict { .. } => StatusCode::CONFLICT,
@@ -118,6 +122,7 @@ impl Error {
         match self {
             Error::Unauthorized => "unauthorized",
             Error::NotFound(_) => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
             Error::Invalid { code, .. } | Error::Conflict { code, .. } => code,
             Error::MalformedBody(_) => "malformed_body",
             Error::TooLarge(_) => "payload_too_large",

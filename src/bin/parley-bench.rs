@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,11 +172,11 @@ impl Server {
             }
             if let Ok(response) = client.get(&url).send().await {
                 if response.status() == StatusCode::OK {
-                    eprintln!(
-                        "parley-bench: server ready at {} in {:.1} s",
+                    progress(format!(
+                        "server ready at {} in {:.1} s",
                         self.target.base,
                         started.elapsed().as_secs_f64()
-                    );
+                    ));
                     return Ok(());
                 }
             }
@@ -479,8 +479,18 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    match bench(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parley-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts a server unless `--url` names one, runs the phases, stops the server.
+async fn bench(args: Args) -> Result<()> {
     ensure!(
         args.messages > 0 && args.contacts > 0 && args.channels > 0 && args.connections > 0,
         "--messages, --contacts, --channels and --connections must be at least 1"
@@ -490,7 +500,7 @@ async fn main() -> Result<()> {
             let target = Target {
                 base: url.trim_end_matches('/').to_owned(),
                 api_key: api_key.clone(),
-                label: format!("server {url}"),
+                label: format!("server {}", url.trim_end_matches('/')),
             };
             run(&args, &target).await
         }

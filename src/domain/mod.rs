@@ -141,7 +141,10 @@ pub fn normalize_e164(raw: &str) -> Option<String> {
     let trimmed = raw.trim();
     let (plus, rest) = match trimmed.strip_prefix("00") {
         Some(rest) => (true, rest),
-        None => (trimmed.starts_with('+'), trimmed.trim_start_matches('+')),
+        None => match trimmed.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        },
     };
     if !plus {
         return None;
@@ -179,6 +182,7 @@ mod tests {
         assert_eq!(normalize_e164("3471234567"), None);
         assert_eq!(normalize_e164("+12"), None);
         assert_eq!(normalize_e164("+39abc"), None);
+        assert_eq!(normalize_e164("++393471234567"), None);
     }
 
     #[test]

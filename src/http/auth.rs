@@ -37,7 +37,7 @@ pub async fn require_api_key(State(state): State<AppState>, mut request: Request
 const MAX_KEY_LEN: usize = 255;
 
 /// Replays the first response of a POST repeated with the same `Idempotency-Key` and body; the same
-/// key with another body is refused with 422.
+/// key with another body is refused with 422, and a retry while the first is still running with 409.
 pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Result<Response> {
     let key = match request.headers().get("idempotency-key") {
         Some(value) if request.method() == Method::POST => value
@@ -48,7 +48,7 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
             .ok_or_else(|| Error::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?,
         _ => return Ok(next.run(request).await),
     };
-    let principal = *request.extensions().get::<Principal>().ok_or(Error::Unauthorized)?;
+    let account = request.extensions().get::<Principal>().ok_or(Error::Unauthorized)?.account_id;
     let (parts, body) = request.into_parts();
     let limit = state.config.max_media_bytes.max(state.config.max_body_bytes);
     let bytes = to_bytes(body, limit).await.map_err(|_| Error::TooLarge("the request body is too large".to_owned()))?;
@@ -57,13 +57,21 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     hasher.update([0]);
     hasher.update(&bytes);
     let request_hash = hex::encode(hasher.finalize());
-    if let Some((stored_hash, status, body)) =
-        idempotency::find_response(state.db.reader(), principal.account_id, &key).await?
-    {
+    let db = state.db.writer();
+    if !idempotency::claim_key(db, account, &key, &request_hash, now_ms()).await? {
+        let (stored_hash, status, body) = idempotency::find_response(db, account, &key)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("claimed key vanished"))?;
         if stored_hash != request_hash {
             return Err(Error::invalid(
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request",
+            ));
+        }
+        if status == 0 {
+            return Err(Error::conflict(
+                "idempotency_key_in_progress",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
             ));
         }
         let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
@@ -74,22 +82,13 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         return Ok(response);
     }
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    let status = response.status();
-    if status.is_server_error() {
+    if response.status().is_server_error() {
+        idempotency::release_key(db, account, &key).await?;
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.map_err(|e| anyhow::anyhow!("buffering response: {e}"))?;
-    let text = String::from_utf8_lossy(&body);
-    idempotency::insert_response(
-        state.db.reader(),
-        principal.account_id,
-        &key,
-        &request_hash,
-        i64::from(status.as_u16()),
-        &text,
-        now_ms(),
-    )
-    .await?;
+    let status = i64::from(parts.status.as_u16());
+    idempotency::complete_key(db, account, &key, status, &String::from_utf8_lossy(&body)).await?;
     Ok(Response::from_parts(parts, Body::from(body)))
 }

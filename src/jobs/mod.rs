@@ -64,7 +64,7 @@ pub async fn run_once(state: &AppState) -> Result<usize> {
         if let Err(e) = outcome {
             let delay = 1000 * 2_i64.pow(job.attempts.clamp(0, 10) as u32);
             tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed; retrying later");
-            jobs::retry_job(state.db.reader(), job.id, now_ms() + delay, &e.to_string()).await?;
+            jobs::retry_job(state.db.writer(), job.id, now_ms() + delay, &e.to_string()).await?;
         }
     }
     Ok(claimed.len())

@@ -65,7 +65,7 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 /// Creates an API key for the account; `value` fixes its secret (bootstrap), otherwise one is generated.
 pub async fn create_api_key(db: &Db, account_id: i64, name: &str, value: Option<&str>) -> Result<CreatedApiKey> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::field("name", "must be 1 to 100 characters"));
     }
     let value = value.map(str::to_owned).unwrap_or_else(|| format!("pk_{}", random_token(40)));

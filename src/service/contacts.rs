@@ -28,10 +28,7 @@ pub fn normalize_address(kind: ChannelKind, raw: &str) -> Result<String, String>
         normalize_e164(trimmed)
             .ok_or_else(|| format!("`{trimmed}` is not a phone number in E.164 format, e.g. +393471234567"))
     } else if kind == ChannelKind::Email {
-        trimmed
-            .contains('@')
-            .then(|| trimmed.to_lowercase())
-            .ok_or_else(|| format!("`{trimmed}` is not an email address"))
+        is_email(trimmed).then(|| trimmed.to_lowercase()).ok_or_else(|| format!("`{trimmed}` is not an email address"))
     } else if trimmed.len() > 256 {
         Err("the address must be at most 256 characters".to_owned())
     } else {
@@ -81,6 +78,17 @@ pub async fn find_or_create_by_address(
     Ok(contact_id)
 }
 
+/// A plausible email address: one `@`, a local part, a dotted domain, no spaces, at most 254 bytes.
+pub fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else { return false };
+    text.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| !label.is_empty())
+        && !text.chars().any(char::is_whitespace)
+}
+
 /// Contact fields as a request gives them.
 #[derive(Debug, Default, Clone)]
 pub struct ContactInput {
@@ -101,7 +109,7 @@ fn validate(input: ContactInput) -> Result<ContactFields> {
         None => None,
     };
     let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        Some(raw) if raw.contains('@') && raw.len() <= 254 => Some(raw.to_lowercase()),
+        Some(raw) if is_email(raw) => Some(raw.to_lowercase()),
         Some(_) => return Err(Error::field("email", "must be an email address")),
         None => None,
     };

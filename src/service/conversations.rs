@@ -137,8 +137,7 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         ));
     }
     if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let p = filter.param(Param::Text(format!("%{escaped}%")));
+        let p = filter.param(Param::Text(crate::store::contains_pattern(text)));
         filter.push(format!(
             "(LOWER(COALESCE(ct.name, '')) LIKE {p} ESCAPE '\\' OR COALESCE(ct.phone, '') LIKE {p} ESCAPE '\\' OR \
              EXISTS (SELECT 1 FROM messages mt WHERE mt.conversation_id = c.id AND LOWER(mt.text) LIKE {p} ESCAPE '\\'))"

@@ -148,10 +148,11 @@ pub async fn search_contacts<'c>(
     after_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<ContactRow>> {
-    let pattern = query.map(|q| format!("%{}%", q.to_lowercase()));
+    let pattern = query.map(super::contains_pattern);
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id > $2 AND ($3 IS NULL OR \
-         LOWER(COALESCE(name, '')) LIKE $3 OR COALESCE(phone, '') LIKE $3 OR LOWER(COALESCE(email, '')) LIKE $3) \
+         LOWER(COALESCE(name, '')) LIKE $3 ESCAPE '\\' OR COALESCE(phone, '') LIKE $3 ESCAPE '\\' \
+         OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\') \
          ORDER BY id LIMIT $4"
     ))
     .bind(account_id)

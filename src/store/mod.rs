@@ -108,6 +108,11 @@ impl Db {
         &self.read
     }
 
+    /// Pool for single-statement writes outside a transaction (the one writer on SQLite).
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
     /// Starts a write transaction (on SQLite it takes the write lock up front).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
@@ -132,6 +137,13 @@ impl Db {
 pub fn placeholders(first: usize, count: usize) -> String {
     let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
     list.join(", ")
+}
+
+/// A case-insensitive `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\\` taken
+/// literally (use with `ESCAPE '\\'`).
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// Reads a 0/1 integer flag.

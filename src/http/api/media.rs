@@ -1,5 +1,6 @@
 //! `/api/v1/media` uploads and signed downloads at `/media/{key}`.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -75,8 +76,10 @@ fn link(state: &AppState, row: &MediaRow, minutes: i64) -> MediaLink {
 pub async fn upload(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
-    mut form: Multipart,
+    form: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<MediaLink>)> {
+    let mut form =
+        form.map_err(|e| Error::MalformedBody(format!("expected a multipart/form-data upload: {}", e.body_text())))?;
     let too_large = || Error::TooLarge(format!("files are limited to {} bytes", state.config.max_media_bytes));
     while let Some(field) = form.next_field().await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -89,7 +92,8 @@ pub async fn upload(
             continue;
         }
         let filename = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().unwrap_or("application/octet-stream").to_lowercase();
+        let content_type = field.content_type().unwrap_or("application/octet-stream");
+        let content_type = content_type.split(';').next().unwrap_or_default().trim().to_lowercase();
         if !ALLOWED_TYPES.contains(&content_type.as_str()) {
             return Err(Error::field("file", format!("unsupported content type `{content_type}`")));
         }

@@ -1,0 +1,388 @@
+//! `/api/v1/media` uploads and the signed download links at `/media/{key}`.
+//!
+//! Uploads are built by hand as `multipart/form-data` because the crate's reqwest is built
+//! without its `multipart` feature.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::*;
+
+/// Asserts a problem+json answer with this status and code.
+fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(reply.body["code"], code, "{reply:?}");
+    assert_eq!(reply.body["status"], status.as_u16(), "{reply:?}");
+    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json", "{reply:?}");
+}
+
+/// A small PNG-looking payload: the PNG signature followed by arbitrary bytes.
+fn png_bytes(len: usize) -> Vec<u8> {
+    let mut bytes = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    bytes.extend((0..len.saturating_sub(8)).map(|i| (i * 7 % 251) as u8));
+    bytes
+}
+
+const BOUNDARY: &str = "parley-test-boundary-7f3a9c";
+
+/// A `multipart/form-data` body with one file part.
+fn multipart(field: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// Posts a multipart body to `/api/v1/media` with `key`.
+async fn upload_raw(app: &TestApp, key: &str, body: Vec<u8>) -> Reply {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/media", app.base))
+        .header("X-Api-Key", key)
+        .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+}
+
+/// Uploads a file as `file` with the app's key.
+async fn upload(app: &TestApp, filename: &str, content_type: &str, bytes: &[u8]) -> Reply {
+    upload_raw(app, &app.key, multipart("file", filename, content_type, bytes)).await
+}
+
+/// Uploads a PNG and returns the response body.
+async fn upload_png(app: &TestApp) -> Value {
+    let reply = upload(app, "a.png", "image/png", &png_bytes(300)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body
+}
+
+/// Fetches a URL without any API key: status, content type and bytes.
+async fn download(app: &TestApp, url: &str) -> (StatusCode, String, Vec<u8>) {
+    let response = app.client.get(url).send().await.expect("download");
+    let status = response.status();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    (status, content_type, response.bytes().await.expect("bytes").to_vec())
+}
+
+fn is_media_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    parts.len() == 3
+        && parts.iter().zip([8, 8, 32]).all(|(part, len)| {
+            part.len() == len && part.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        })
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+fn listed_keys(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["data"].as_array().expect("data").iter().map(|m| m["key"].as_str().expect("key").to_owned()).collect()
+}
+
+async fn upload_then_download_with_a_signed_link(app: TestApp) {
+    let bytes = png_bytes(300);
+    let reply = upload(&app, "a.png", "image/png", &bytes).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let key = reply.body["key"].as_str().expect("key").to_owned();
+    assert!(is_media_key(&key), "key shaped like xxxxxxxx/xxxxxxxx/<32 hex>: {key}");
+    assert_eq!(reply.body["sha256"], hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(reply.body["size"], bytes.len());
+    assert_eq!(reply.body["content_type"], "image/png");
+    assert_eq!(reply.body["filename"], "a.png");
+    let url = reply.body["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(&format!("{}/media/{key}?", app.base)), "{url}");
+    assert!(url.contains("signature="), "{url}");
+
+    let (status, content_type, body) = download(&app, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "image/png");
+    assert_eq!(body, bytes, "the download returns exactly the uploaded bytes");
+
+    let list = app.get("/api/v1/media").await;
+    assert_eq!(listed_keys(&list), vec![key.clone()]);
+    assert_eq!(list.body["data"][0]["size"], bytes.len());
+
+    // Every upload gets its own key, even for the same bytes.
+    let again = upload(&app, "a.png", "image/png", &bytes).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
+    assert_ne!(again.body["key"], key.as_str());
+    assert_eq!(again.body["sha256"], reply.body["sha256"]);
+    assert_eq!(listed_keys(&app.get("/api/v1/media").await).len(), 2);
+}
+
+async fn tampered_or_expired_links_are_refused(app: TestApp) {
+    let uploaded = upload_png(&app).await;
+    let key = uploaded["key"].as_str().expect("key").to_owned();
+    let url = uploaded["url"].as_str().expect("url").to_owned();
+
+    // A different signature.
+    let (signed, signature) = url.rsplit_once("signature=").expect("signature");
+    let flipped: String = signature
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 {
+                if c == '0' {
+                    '1'
+                } else {
+                    '0'
+                }
+            } else {
+                c
+            }
+        })
+        .collect();
+    let (status, _, body) = download(&app, &format!("{signed}signature={flipped}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_ne!(body, png_bytes(300));
+    let (status, _, _) = download(&app, &format!("{signed}signature=")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The same signature on another key.
+    let last = key.chars().last().expect("last");
+    let other_key = format!("{}{}", &key[..key.len() - 1], if last == '0' { '1' } else { '0' });
+    let (status, _, _) = download(&app, &url.replace(&key, &other_key)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The same signature with a later expiry.
+    let expires: i64 =
+        url.split("expires=").nth(1).and_then(|s| s.split('&').next()).expect("expires").parse().unwrap();
+    let (status, _, _) =
+        download(&app, &url.replace(&format!("expires={expires}"), &format!("expires={}", expires + 3600))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A correctly signed link that has expired.
+    let expired = app.state.media.signed_url(&key, now_seconds() - 60);
+    let (status, _, _) = download(&app, &expired).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A correctly signed link to a key that was never uploaded.
+    let ghost = "0123abcd/4567ef01/0123456789abcdef0123456789abcdef";
+    let (status, _, _) = download(&app, &app.state.media.signed_url(ghost, now_seconds() + 600)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The genuine link still works.
+    let (status, _, body) = download(&app, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, png_bytes(300));
+}
+
+async fn fresh_links_on_request(app: TestApp) {
+    let uploaded = upload_png(&app).await;
+    let key = uploaded["key"].as_str().expect("key").to_owned();
+
+    let reply = app.get(&format!("/api/v1/media/{key}?expire_minutes=5")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["key"], key.as_str());
+    assert_eq!(reply.body["sha256"], uploaded["sha256"]);
+    let url = reply.body["url"].as_str().expect("url");
+    let expires: i64 =
+        url.split("expires=").nth(1).and_then(|s| s.split('&').next()).expect("expires").parse().unwrap();
+    let lifetime = expires - now_seconds();
+    assert!((240..=300).contains(&lifetime), "a 5-minute link expires in about 300 s, not {lifetime}");
+    let (status, content_type, body) = download(&app, url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "image/png");
+    assert_eq!(body, png_bytes(300));
+
+    let default = app.get(&format!("/api/v1/media/{key}")).await;
+    assert_eq!(default.status, StatusCode::OK, "{default:?}");
+
+    for bad in ["0", "-1", "10081"] {
+        let reply = app.get(&format!("/api/v1/media/{key}?expire_minutes={bad}")).await;
+        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(reply.body["errors"][0]["field"], "expire_minutes", "{reply:?}");
+    }
+    let reply = app.get(&format!("/api/v1/media/{key}?expire_minutes=soon")).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
+
+    let reply = app.get("/api/v1/media/0123abcd/4567ef01/0123456789abcdef0123456789abcdef").await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn upload_rejects_bad_files(app: TestApp) {
+    let reply = upload(&app, "setup.exe", "application/x-msdownload", b"MZ\x90\x00 not really a program").await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(reply.body["errors"][0]["field"], "file", "{reply:?}");
+    assert!(reply.body["detail"].as_str().unwrap_or_default().contains("application/x-msdownload"), "{reply:?}");
+
+    let reply = upload(&app, "empty.png", "image/png", b"").await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(reply.body["errors"][0]["field"], "file", "{reply:?}");
+
+    let reply = upload_raw(&app, &app.key, multipart("attachment", "a.png", "image/png", &png_bytes(100))).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(reply.body["errors"][0]["field"], "file", "{reply:?}");
+
+    let reply =
+        upload_raw(&app, "pk_not_a_real_key_0000000000", multipart("file", "a.png", "image/png", &png_bytes(100)))
+            .await;
+    assert_problem(&reply, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    assert_eq!(listed_keys(&app.get("/api/v1/media").await), Vec::<String>::new(), "nothing was stored");
+}
+
+async fn media_of_another_account_answer_404(app: TestApp) {
+    let other = app.other_account_key().await;
+    let uploaded = upload_png(&app).await;
+    let key = uploaded["key"].as_str().expect("key").to_owned();
+
+    let reply = app.call_as(&other, Method::GET, &format!("/api/v1/media/{key}"), None).await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+    let theirs = app.call_as(&other, Method::GET, "/api/v1/media", None).await;
+    assert_eq!(listed_keys(&theirs), Vec::<String>::new());
+
+    // Nor can they attach our file to a message on their channel.
+    let reply = app
+        .call_as(
+            &other,
+            Method::POST,
+            "/api/v1/channels",
+            Some(json!({"kind": "whatsapp", "name": "Theirs", "address": "+390255555555", "simulation": true})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let their_channel = reply.body["id"].as_i64().expect("id");
+    let reply = app
+        .call_as(
+            &other,
+            Method::POST,
+            &format!("/api/v1/channels/{their_channel}/inbound"),
+            Some(json!({"from": "+393471234567", "media_key": key})),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(reply.body["errors"][0]["field"], "media_key", "{reply:?}");
+
+    assert_eq!(app.get(&format!("/api/v1/media/{key}")).await.status, StatusCode::OK, "still ours");
+}
+
+async fn inbound_message_with_uploaded_media(app: TestApp) {
+    let channel = app.channel("whatsapp", "+390212345678", true).await;
+    let uploaded = upload_png(&app).await;
+    let key = uploaded["key"].as_str().expect("key").to_owned();
+    let inbound = format!("/api/v1/channels/{channel}/inbound");
+
+    let unknown = "0123abcd/4567ef01/0123456789abcdef0123456789abcdef";
+    let reply = app.post(&inbound, json!({"from": "+393471234567", "name": "Ada", "media_key": unknown})).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(reply.body["errors"][0]["field"], "media_key", "{reply:?}");
+    assert_eq!(app.get("/api/v1/conversations").await.body["data"], json!([]), "a refused message creates nothing");
+    assert_eq!(app.get("/api/v1/contacts").await.body["data"], json!([]), "nor a contact");
+
+    let reply = app.post(&inbound, json!({"from": "+393471234567", "name": "Ada", "media_key": key})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["message"]["type"], "image", "a message with media defaults to an image");
+    assert_eq!(reply.body["message"]["media_keys"], json!([key]));
+    let conversation_id = reply.body["conversation"]["id"].as_i64().expect("conversation id");
+
+    let messages = app.get(&format!("/api/v1/conversations/{conversation_id}/messages")).await;
+    assert_eq!(messages.status, StatusCode::OK, "{messages:?}");
+    assert_eq!(messages.body["data"].as_array().map(Vec::len), Some(1), "{messages:?}");
+    assert_eq!(messages.body["data"][0]["media_keys"], json!([key]));
+
+    let reply = app
+        .post(&inbound, json!({"from": "+393471234567", "type": "document", "text": "the invoice", "media_key": key}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["message"]["type"], "document", "an explicit type wins");
+}
+
+/// Uploads over `--max-media-bytes` are refused with 413 and store nothing.
+async fn oversized_upload_is_refused(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &["--max-media-bytes", "1000"]).await else { return };
+    let reply = upload(&app, "big.png", "image/png", &png_bytes(5000)).await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert!(reply.body["detail"].as_str().unwrap_or_default().contains("1000"), "{reply:?}");
+    assert_eq!(listed_keys(&app.get("/api/v1/media").await), Vec::<String>::new(), "nothing was stored");
+
+    let reply = upload(&app, "small.png", "image/png", &png_bytes(1000)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "a file at the limit is fine: {reply:?}");
+    assert_eq!(listed_keys(&app.get("/api/v1/media").await).len(), 1);
+}
+
+mod configured {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_upload_is_refused_sqlite() {
+        oversized_upload_is_refused(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_upload_is_refused_postgres() {
+        oversized_upload_is_refused(Backend::Postgres).await;
+    }
+}
+
+crate::backend_tests!(
+    upload_then_download_with_a_signed_link,
+    tampered_or_expired_links_are_refused,
+    fresh_links_on_request,
+    upload_rejects_bad_files,
+    media_of_another_account_answer_404,
+    inbound_message_with_uploaded_media,
+);
+
+/// A file whose content type carries parameters (`text/plain; charset=utf-8`) is accepted by its type.
+async fn upload_accepts_content_type_parameters(app: TestApp) {
+    let reply = upload(&app, "notes.txt", "text/plain; charset=utf-8", b"hello").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert!(reply.body["content_type"].as_str().unwrap_or_default().starts_with("text/plain"), "{reply:?}");
+    let (status, content_type, body) = download(&app, reply.body["url"].as_str().expect("url")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_eq!(body, b"hello");
+}
+
+/// An upload that is not multipart gets a problem document like every other error.
+async fn non_multipart_upload_is_a_problem(app: TestApp) {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/media", app.base))
+        .header("X-Api-Key", &app.key)
+        .header("Content-Type", "image/png")
+        .body(png_bytes(100))
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = serde_json::from_str(&response.text().await.expect("text")).unwrap_or(Value::Null);
+    let reply = Reply { status, body, headers };
+    assert!(reply.status.is_client_error(), "{reply:?}");
+    assert_problem(&reply, reply.status, reply.body["code"].as_str().unwrap_or("a code"));
+    assert_eq!(listed_keys(&app.get("/api/v1/media").await), Vec::<String>::new());
+}
+
+/// Tests asserting correct behaviour that the current code gets wrong; see each `ignore` reason.
+mod known_bugs {
+    use crate::helpers::{spawn_app, Backend};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+    async fn upload_accepts_content_type_parameters_sqlite() {
+        super::upload_accepts_content_type_parameters(spawn_app(Backend::Sqlite).await.expect("app")).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+    async fn non_multipart_upload_is_a_problem_sqlite() {
+        super::non_multipart_upload_is_a_problem(spawn_app(Backend::Sqlite).await.expect("app")).await;
+    }
+}

@@ -7,21 +7,6 @@ use crate::helpers::*;
 
 const SECRET: &str = "EAAG-super-secret-token-31337";
 
-/// Asserts a problem+json answer with this status and code.
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{reply:?}");
-    assert_eq!(reply.body["code"], code, "{reply:?}");
-    assert_eq!(reply.body["status"], status.as_u16(), "{reply:?}");
-    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert_eq!(content_type, "application/problem+json", "{reply:?}");
-}
-
-/// Asserts a 422 `validation_failed` naming `field` first.
-fn assert_field_error(reply: &Reply, field: &str) {
-    assert_problem(reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert_eq!(reply.body["errors"][0]["field"], field, "{reply:?}");
-}
-
 fn sorted_names(value: &Value) -> Vec<String> {
     let mut names: Vec<String> =
         value.as_array().expect("array").iter().map(|v| v.as_str().expect("name").to_owned()).collect();

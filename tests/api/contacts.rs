@@ -7,22 +7,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// Asserts a problem+json answer with this status and code.
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{reply:?}");
-    assert_eq!(reply.body["code"], code, "{reply:?}");
-    assert_eq!(reply.body["status"], status.as_u16(), "{reply:?}");
-    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert_eq!(content_type, "application/problem+json", "{reply:?}");
-}
-
-/// Asserts a 422 `validation_failed` naming `field` first.
-fn assert_field_error(reply: &Reply, field: &str) {
-    assert_problem(reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert_eq!(reply.body["errors"][0]["field"], field, "{reply:?}");
-    assert!(!reply.body["errors"][0]["message"].as_str().unwrap_or_default().is_empty(), "{reply:?}");
-}
-
 /// The ids on one page of `GET /api/v1/contacts…`.
 fn ids(reply: &Reply) -> Vec<i64> {
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");

@@ -238,3 +238,21 @@ impl TestApp {
         panic!("jobs kept running");
     }
 }
+
+/// Asserts a problem+json answer with this status and code.
+pub fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(reply.body["code"], code, "{reply:?}");
+    assert_eq!(reply.body["status"], status.as_u16(), "{reply:?}");
+    assert_eq!(reply.body["type"], format!("https://parley.dev/errors/{code}"), "{reply:?}");
+    assert!(reply.body["title"].is_string() && reply.body["detail"].is_string(), "{reply:?}");
+    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json", "{reply:?}");
+}
+
+/// Asserts a 422 `validation_failed` naming `field` first.
+pub fn assert_field_error(reply: &Reply, field: &str) {
+    assert_problem(reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(reply.body["errors"][0]["field"], field, "{reply:?}");
+    assert!(!reply.body["errors"][0]["message"].as_str().unwrap_or_default().is_empty(), "{reply:?}");
+}

@@ -5,15 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-/// Asserts a problem+json answer with this status and code.
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{reply:?}");
-    assert_eq!(reply.body["code"], code, "{reply:?}");
-    assert_eq!(reply.body["status"], status.as_u16(), "{reply:?}");
-    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert_eq!(content_type, "application/problem+json", "{reply:?}");
-}
-
 /// Sends a request with arbitrary headers (or none) and returns the reply.
 async fn send(app: &TestApp, method: Method, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut request = app.client.request(method, format!("{}{path}", app.base));

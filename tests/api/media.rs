@@ -9,15 +9,6 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 
-/// Asserts a problem+json answer with this status and code.
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{reply:?}");
-    assert_eq!(reply.body["code"], code, "{reply:?}");
-    assert_eq!(reply.body["status"], status.as_u16(), "{reply:?}");
-    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert_eq!(content_type, "application/problem+json", "{reply:?}");
-}
-
 /// A small PNG-looking payload: the PNG signature followed by arbitrary bytes.
 fn png_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];

@@ -5,16 +5,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// Asserts a problem+json answer with this status and code.
-fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{reply:?}");
-    assert_eq!(reply.body["code"], code, "{reply:?}");
-    assert_eq!(reply.body["status"], status.as_u16(), "{reply:?}");
-    assert_eq!(reply.body["type"], format!("https://parley.dev/errors/{code}"), "{reply:?}");
-    assert!(reply.body["title"].is_string() && reply.body["detail"].is_string(), "{reply:?}");
-    assert_eq!(header(reply, "content-type"), "application/problem+json", "{reply:?}");
-}
-
 fn header(reply: &Reply, name: &str) -> String {
     reply.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }

@@ -17,8 +17,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Settings shared by every command.
-#[derive(Debug, Clone, Args)]
+/// Settings shared by every command. Its `Debug` output redacts the bootstrap secrets.
+#[derive(Clone, Args)]
 pub struct Config {
     /// Address the HTTP server listens on.
     #[arg(long, env = "PARLEY_LISTEN", default_value = "127.0.0.1:8080", global = true)]
@@ -158,6 +158,39 @@ pub enum ChannelsCommand {
     },
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|url| redact_password(url)))
+            .field("public_url", &self.public_url)
+            .field("log_format", &self.log_format)
+            .field("bootstrap_api_key", &redacted(&self.bootstrap_api_key))
+            .field("bootstrap_admin_email", &self.bootstrap_admin_email)
+            .field("bootstrap_admin_password", &redacted(&self.bootstrap_admin_password))
+            .field("simulation_step_ms", &self.simulation_step_ms)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_media_bytes", &self.max_media_bytes)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("job_poll_ms", &self.job_poll_ms)
+            .finish()
+    }
+}
+
+/// A database URL with its password replaced.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl Config {
     /// The database URL in effect: the explicit one, or the SQLite file in the data directory.
     pub fn effective_database_url(&self) -> String {
@@ -170,5 +203,28 @@ impl Config {
     /// Base URL for links this server hands out.
     pub fn effective_public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let cli = Cli::parse_from([
+            "parley",
+            "--bootstrap-api-key",
+            "pk_very_secret_value_123",
+            "--bootstrap-admin-password",
+            "hunter2hunter2",
+            "--database-url",
+            "postgres://parley:dbpass@localhost/parley",
+        ]);
+        let text = format!("{:?}", cli.config);
+        assert!(!text.contains("pk_very_secret") && !text.contains("hunter2") && !text.contains("dbpass"), "{text}");
+        assert!(text.contains("<redacted>"));
     }
 }

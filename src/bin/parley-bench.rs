@@ -288,6 +288,18 @@ impl Load {
     fn rate(&self) -> f64 {
         self.stats.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// One report line: counts, rate in `unit`, latency percentiles and maximum.
+    fn line(&self, label: &str, unit: &str, route: &str) -> String {
+        format!(
+            "{label:<8} {:>6} ok, {} errors  {:>9.1} {unit}  {}  max {}  ({route})",
+            self.stats.ok,
+            self.stats.error_count(),
+            self.rate(),
+            self.stats.percentiles(),
+            ms(self.stats.latency.max())
+        )
+    }
 }
 
 /// Sends `total` requests built by `request(i)` over `connections` concurrent tasks, each taking
@@ -414,24 +426,8 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
         "parley-bench: {} messages, {} contacts, {} channels, {} connections, {}",
         args.messages, args.contacts, args.channels, args.connections, target.label
     )?;
-    writeln!(
-        report,
-        "ingest   {:>6} ok, {} errors  {:>9.1} msg/s  {}  max {}  (POST /api/v1/channels/{{id}}/inbound)",
-        ingest.stats.ok,
-        ingest.stats.error_count(),
-        ingest.rate(),
-        ingest.stats.percentiles(),
-        ms(ingest.stats.latency.max())
-    )?;
-    writeln!(
-        report,
-        "ceiling  {:>6} ok, {} errors  {:>9.1} req/s  {}  max {}  (GET /healthz)",
-        ceiling.stats.ok,
-        ceiling.stats.error_count(),
-        ceiling.rate(),
-        ceiling.stats.percentiles(),
-        ms(ceiling.stats.latency.max())
-    )?;
+    writeln!(report, "{}", ingest.line("ingest", "msg/s", "POST /api/v1/channels/{id}/inbound"))?;
+    writeln!(report, "{}", ceiling.line("ceiling", "req/s", "GET /healthz"))?;
     writeln!(report, "ratio    ingest/ceiling {:.1} %", 100.0 * ingest.rate() / ceiling.rate().max(1e-9))?;
     writeln!(
         report,

@@ -79,26 +79,19 @@ async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> 
         tx.commit().await?;
         return Ok(());
     };
-    let now = now_ms();
-    let step = state.config.simulation_step_ms as i64;
-    let channel = channels::find_channel_any(&mut *tx, message.channel_id).await?;
-    let report = match (job.status, channel) {
-        (Some(status), _) => StatusReport { status, error: None, provider_message_id: None },
-        (None, _) if message.simulated != 0 => {
-            let provider_id = format!("sim-{}", message.id);
+    let simulated_id = format!("sim-{}", message.id);
+    let report = match job.status {
+        Some(status) => StatusReport { status, error: None, provider_message_id: None },
+        None if message.simulated != 0 => {
+            let (now, step) = (now_ms(), state.config.simulation_step_ms as i64);
             for (n, status) in [MessageStatus::Delivered, MessageStatus::Read].iter().enumerate() {
                 let payload = json!({ "message_id": message.id, "status": status });
                 jobs::insert_job(&mut tx, SIMULATE_JOB, &payload.to_string(), now + step * (n as i64 + 1), now).await?;
             }
-            let report =
-                StatusReport { status: MessageStatus::Sent, error: None, provider_message_id: Some(&provider_id) };
-            apply_status(&mut tx, &message, &report).await?;
-            jobs::delete_job(&mut tx, job_id).await?;
-            tx.commit().await?;
-            state.events.notify(message.account_id);
-            return Ok(());
+            StatusReport { status: MessageStatus::Sent, error: None, provider_message_id: Some(&simulated_id) }
         }
-        (None, channel) => {
+        None => {
+            let channel = channels::find_channel_any(&mut *tx, message.channel_id).await?;
             let kind = channel.map(|c| c.kind).unwrap_or_default();
             tracing::warn!(message = message.id, channel = %kind, "no provider connector for this channel; message failed");
             StatusReport {

@@ -114,19 +114,20 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
         .await?
         .ok_or_else(|| Error::conflict("channel_removed", "the conversation's channel has been removed"))?;
     let simulated = outgoing.simulation || channel.simulation != 0;
-    let message = queue(&mut tx, &conversation, &outgoing, simulated).await?;
+    let (message, _) = queue(&mut tx, &conversation, &outgoing, simulated).await?;
     tx.commit().await?;
     state.events.notify(account_id);
     Ok(message)
 }
 
-/// Stores a message for a conversation, with its send job unless it is a private note.
+/// Stores a message for a conversation, with its send job unless it is a private note; returns
+/// the message and the conversation as it stands afterwards.
 async fn queue(
     conn: &mut Conn,
     conversation: &ConversationRow,
     outgoing: &Outgoing,
     simulated: bool,
-) -> Result<Message> {
+) -> Result<(Message, Conversation)> {
     let now = now_ms();
     let kind = message_type(conn, conversation.account_id, outgoing).await?;
     if !outgoing.media_keys.is_empty()
@@ -161,18 +162,19 @@ async fn queue(
     .await?;
     let message = Message::from(&row);
     events::record(conn, conversation.account_id, kind::MESSAGE_CREATED, &message, now).await?;
-    if !outgoing.private {
-        jobs::insert_job(conn, SEND_JOB, &json!({ "message_id": row.id }).to_string(), now, now).await?;
-        conversations::record_outbound(conn, conversation.id, &message_preview(kind, outgoing.text.as_deref()), now)
-            .await?;
-        let updated = conversations::find_conversation(&mut *conn, conversation.account_id, conversation.id)
-            .await?
-            .ok_or(Error::NotFound("conversation"))?;
-        events::record(conn, conversation.account_id, kind::CONVERSATION_UPDATED, &Conversation::from(&updated), now)
-            .await?;
-        metrics::counter!("parley_messages_total", "direction" => "outbound", "channel" => conversation.channel_kind.clone()).increment(1);
+    if outgoing.private {
+        return Ok((message, Conversation::from(conversation)));
     }
-    Ok(message)
+    jobs::insert_job(conn, SEND_JOB, &json!({ "message_id": row.id }).to_string(), now, now).await?;
+    conversations::record_outbound(conn, conversation.id, &message_preview(kind, outgoing.text.as_deref()), now)
+        .await?;
+    let updated = conversations::find_conversation(&mut *conn, conversation.account_id, conversation.id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
+    let updated = Conversation::from(&updated);
+    events::record(conn, conversation.account_id, kind::CONVERSATION_UPDATED, &updated, now).await?;
+    metrics::counter!("parley_messages_total", "direction" => "outbound", "channel" => conversation.channel_kind.clone()).increment(1);
+    Ok((message, updated))
 }
 
 /// Starts a conversation from the business side: finds or creates the contact on the channel,
@@ -217,11 +219,8 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
     }
     check_window(&conversation, &new.message, now)?;
     let simulated = new.message.simulation || channel.simulation != 0;
-    let message = queue(&mut tx, &conversation, &new.message, simulated).await?;
-    let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
-        .await?
-        .ok_or(Error::NotFound("conversation"))?;
+    let (message, conversation) = queue(&mut tx, &conversation, &new.message, simulated).await?;
     tx.commit().await?;
     state.events.notify(account_id);
-    Ok((Conversation::from(&conversation), message))
+    Ok((conversation, message))
 }

@@ -189,12 +189,7 @@ async fn channels_of_another_account_answer_404(app: TestApp) {
     let path = format!("/api/v1/channels/{id}");
     let before = app.get(&path).await;
 
-    let reply = app.call_as(&other, Method::GET, &path, None).await;
-    assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
-    let reply = app.call_as(&other, Method::PATCH, &path, Some(json!({"name": "Hijacked"}))).await;
-    assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
-    let reply = app.call_as(&other, Method::DELETE, &path, None).await;
-    assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+    assert_hidden_from(&app, &other, &path).await;
     let reply = app
         .call_as(&other, Method::POST, &format!("{path}/inbound"), Some(json!({"from": "+393471234567", "text": "Hi"})))
         .await;

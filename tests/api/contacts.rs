@@ -272,12 +272,7 @@ async fn contacts_of_another_account_answer_404(app: TestApp) {
         let path = format!("/api/v1/contacts/{id}");
         let before = app.get(&path).await;
         assert_eq!(before.status, StatusCode::OK);
-        let reply = app.call_as(&other, Method::GET, &path, None).await;
-        assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
-        let reply = app.call_as(&other, Method::PATCH, &path, Some(json!({"name": "Hijacked"}))).await;
-        assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
-        let reply = app.call_as(&other, Method::DELETE, &path, None).await;
-        assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+        assert_hidden_from(&app, &other, &path).await;
         let reply = app.call_as(&other, Method::GET, &format!("{path}/conversations"), None).await;
         assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
         let after = app.get(&path).await;
@@ -300,6 +295,8 @@ crate::backend_tests!(
     delete_contact_without_conversations,
     contact_has_one_history_across_channels,
     contacts_of_another_account_answer_404,
+    search_matches_wildcard_characters_literally,
+    create_contact_rejects_malformed_emails,
 );
 
 /// Search text is matched literally: `%` and `_` are not wildcards.
@@ -329,37 +326,4 @@ async fn create_contact_rejects_malformed_emails(app: TestApp) {
     assert_eq!(ids(&app.get("/api/v1/contacts").await), Vec::<i64>::new(), "no contact with a broken email was stored");
     let ok = create(&app, json!({"name": "Ada", "email": "ada+news@mail.example.co.uk"})).await;
     assert_eq!(ok["email"], "ada+news@mail.example.co.uk");
-}
-
-/// Tests asserting correct behaviour that the current code gets wrong; see each `ignore` reason.
-mod known_bugs {
-    use crate::helpers::{spawn_app, Backend};
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn search_matches_wildcard_characters_literally_sqlite() {
-        super::search_matches_wildcard_characters_literally(spawn_app(Backend::Sqlite).await.expect("app")).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn search_matches_wildcard_characters_literally_postgres() {
-        if let Some(app) = spawn_app(Backend::Postgres).await {
-            super::search_matches_wildcard_characters_literally(app).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn create_contact_rejects_malformed_emails_sqlite() {
-        super::create_contact_rejects_malformed_emails(spawn_app(Backend::Sqlite).await.expect("app")).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn create_contact_rejects_malformed_emails_postgres() {
-        if let Some(app) = spawn_app(Backend::Postgres).await {
-            super::create_contact_rejects_malformed_emails(app).await;
-        }
-    }
 }

@@ -256,3 +256,15 @@ pub fn assert_field_error(reply: &Reply, field: &str) {
     assert_eq!(reply.body["errors"][0]["field"], field, "{reply:?}");
     assert!(!reply.body["errors"][0]["message"].as_str().unwrap_or_default().is_empty(), "{reply:?}");
 }
+
+/// Asserts that `key` (another account's) gets 404 for GET, PATCH and DELETE on `path`.
+pub async fn assert_hidden_from(app: &TestApp, key: &str, path: &str) {
+    for (method, body) in [
+        (reqwest::Method::GET, None),
+        (reqwest::Method::PATCH, Some(json!({"name": "Hijacked"}))),
+        (reqwest::Method::DELETE, None),
+    ] {
+        let reply = app.call_as(key, method, path, body).await;
+        assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+    }
+}

@@ -204,6 +204,7 @@ crate::backend_tests!(
     keys_of_another_account_answer_404,
     operators_list_the_admin_without_secrets,
     keys_are_stored_only_as_hashes,
+    key_names_are_limited_in_characters_not_bytes,
 );
 
 /// A key name of up to 100 characters is accepted, whatever the script.
@@ -212,15 +213,4 @@ async fn key_names_are_limited_in_characters_not_bytes(app: TestApp) {
     let reply = app.post("/api/v1/api-keys", json!({"name": name})).await;
     assert_eq!(reply.status, StatusCode::CREATED, "the error promises 1 to 100 characters: {reply:?}");
     assert_eq!(reply.body["name"], name.as_str());
-}
-
-/// Tests asserting correct behaviour that the current code gets wrong; see each `ignore` reason.
-mod known_bugs {
-    use crate::helpers::{spawn_app, Backend};
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn key_names_are_limited_in_characters_not_bytes_sqlite() {
-        super::key_names_are_limited_in_characters_not_bytes(spawn_app(Backend::Sqlite).await.expect("app")).await;
-    }
 }

@@ -328,6 +328,8 @@ crate::backend_tests!(
     upload_rejects_bad_files,
     media_of_another_account_answer_404,
     inbound_message_with_uploaded_media,
+    upload_accepts_content_type_parameters,
+    non_multipart_upload_is_a_problem,
 );
 
 /// A file whose content type carries parameters (`text/plain; charset=utf-8`) is accepted by its type.
@@ -359,21 +361,4 @@ async fn non_multipart_upload_is_a_problem(app: TestApp) {
     assert!(reply.status.is_client_error(), "{reply:?}");
     assert_problem(&reply, reply.status, reply.body["code"].as_str().unwrap_or("a code"));
     assert_eq!(listed_keys(&app.get("/api/v1/media").await), Vec::<String>::new());
-}
-
-/// Tests asserting correct behaviour that the current code gets wrong; see each `ignore` reason.
-mod known_bugs {
-    use crate::helpers::{spawn_app, Backend};
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn upload_accepts_content_type_parameters_sqlite() {
-        super::upload_accepts_content_type_parameters(spawn_app(Backend::Sqlite).await.expect("app")).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn non_multipart_upload_is_a_problem_sqlite() {
-        super::non_multipart_upload_is_a_problem(spawn_app(Backend::Sqlite).await.expect("app")).await;
-    }
 }

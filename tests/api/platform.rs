@@ -264,6 +264,8 @@ crate::backend_tests!(
     unknown_routes_answer_problem_404,
     malformed_json_is_a_400_problem,
     idempotent_post_replays_the_first_response,
+    concurrent_idempotent_posts_create_once,
+    wrong_method_is_a_problem,
 );
 
 /// Concurrent retries of one POST with the same `Idempotency-Key` create one resource.
@@ -289,29 +291,4 @@ async fn wrong_method_is_a_problem(app: TestApp) {
     assert_eq!(header(&reply, "content-type"), "application/problem+json", "{reply:?}");
     assert_eq!(reply.body["status"], 405, "{reply:?}");
     assert!(reply.body["code"].is_string(), "{reply:?}");
-}
-
-/// Tests asserting correct behaviour that the current code gets wrong; see each `ignore` reason.
-mod known_bugs {
-    use crate::helpers::{spawn_app, Backend};
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn concurrent_idempotent_posts_create_once_sqlite() {
-        super::concurrent_idempotent_posts_create_once(spawn_app(Backend::Sqlite).await.expect("app")).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn concurrent_idempotent_posts_create_once_postgres() {
-        if let Some(app) = spawn_app(Backend::Postgres).await {
-            super::concurrent_idempotent_posts_create_once(app).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-    async fn wrong_method_is_a_problem_sqlite() {
-        super::wrong_method_is_a_problem(spawn_app(Backend::Sqlite).await.expect("app")).await;
-    }
 }

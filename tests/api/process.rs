@@ -42,6 +42,11 @@ fn start(mut command: Command) -> (Child, Vec<String>) {
     (child, lines)
 }
 
+/// POSTs JSON with an API key and decodes the JSON answer.
+async fn post_json(client: &reqwest::Client, url: String, key: &str, body: serde_json::Value) -> serde_json::Value {
+    client.post(url).header("X-Api-Key", key).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -66,16 +71,13 @@ async fn first_start_prints_credentials_once_and_stops_cleanly() {
     let base = format!("http://127.0.0.1:{port}");
     let channels = client.get(format!("{base}/api/v1/channels")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(channels.status(), 200);
-    let channel: serde_json::Value = client
-        .post(format!("{base}/api/v1/channels"))
-        .header("X-Api-Key", &key)
-        .json(&json!({"kind": "sms", "name": "s", "address": "+393209998800", "simulation": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channel: serde_json::Value = post_json(
+        &client,
+        format!("{base}/api/v1/channels"),
+        &key,
+        json!({"kind": "sms", "name": "s", "address": "+393209998800", "simulation": true}),
+    )
+    .await;
     // An open event stream does not hold the shutdown up.
     let stream = client.get(format!("{base}/api/v1/events")).header("X-Api-Key", &key).send().await.unwrap();
     assert_eq!(stream.status(), 200);
@@ -102,26 +104,20 @@ async fn queued_replies_survive_a_restart() {
     let (mut child, _) = start(command);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}/api/v1");
-    let channel: serde_json::Value = client
-        .post(format!("{base}/channels"))
-        .header("X-Api-Key", key)
-        .json(&json!({"kind": "sms", "name": "s", "address": "+393209998800", "simulation": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let inbound: serde_json::Value = client
-        .post(format!("{base}/channels/{}/inbound", channel["id"]))
-        .header("X-Api-Key", key)
-        .json(&json!({"from": "+393471234567", "text": "ciao"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channel: serde_json::Value = post_json(
+        &client,
+        format!("{base}/channels"),
+        key,
+        json!({"kind": "sms", "name": "s", "address": "+393209998800", "simulation": true}),
+    )
+    .await;
+    let inbound: serde_json::Value = post_json(
+        &client,
+        format!("{base}/channels/{}/inbound", channel["id"]),
+        key,
+        json!({"from": "+393471234567", "text": "ciao"}),
+    )
+    .await;
     let conversation = inbound["conversation"]["id"].as_i64().unwrap();
     // Jobs poll only every 10 minutes here, so the reply is still queued when the server stops.
     let reply = client

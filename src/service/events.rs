@@ -12,13 +12,54 @@ use crate::store::{events, Conn};
 pub mod kind {
     /// A message was stored (inbound or outbound).
     pub const MESSAGE_CREATED: &str = "message.created";
-    /// A message changed (delivery status, read flag).
+    /// A message changed (delivery status with the error on failure, read flag).
     pub const MESSAGE_UPDATED: &str = "message.updated";
+    /// A message was deleted: its content is gone, the record of it stays.
+    pub const MESSAGE_DELETED: &str = "message.deleted";
     /// A conversation started.
     pub const CONVERSATION_CREATED: &str = "conversation.created";
-    /// A conversation changed.
+    /// A conversation changed (any field).
     pub const CONVERSATION_UPDATED: &str = "conversation.updated";
+    /// A conversation's status changed (open, pending, resolved, closed).
+    pub const CONVERSATION_STATUS_CHANGED: &str = "conversation.status_changed";
+    /// A conversation was assigned to an operator or unassigned.
+    pub const CONVERSATION_ASSIGNED: &str = "conversation.assigned";
+    /// A conversation was archived.
+    pub const CONVERSATION_ARCHIVED: &str = "conversation.archived";
+    /// An operator read a conversation's inbound messages.
+    pub const CONVERSATION_READ: &str = "conversation.read";
+    /// A contact was created (by the API or by a first message).
+    pub const CONTACT_CREATED: &str = "contact.created";
+    /// A contact's details changed.
+    pub const CONTACT_UPDATED: &str = "contact.updated";
+    /// Two contacts were merged into one.
+    pub const CONTACT_MERGED: &str = "contact.merged";
+    /// A contact was deleted.
+    pub const CONTACT_DELETED: &str = "contact.deleted";
+    /// A ping sent on demand to one webhook subscription.
+    pub const WEBHOOK_TEST: &str = "webhook.test";
+    /// A webhook subscription was disabled after its target kept failing or answered 410 Gone.
+    pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 }
+
+/// Every event type with what it means, as published in the event catalog.
+pub const CATALOG: &[(&str, &str)] = &[
+    (kind::MESSAGE_CREATED, "A message was stored: inbound from a contact, or outbound from an operator, bot or the API."),
+    (kind::MESSAGE_UPDATED, "A message changed: delivery status (with the error on failure) or read flag."),
+    (kind::MESSAGE_DELETED, "A message was deleted: its content is gone, the record of it stays."),
+    (kind::CONVERSATION_CREATED, "A conversation started."),
+    (kind::CONVERSATION_UPDATED, "A conversation changed in any way."),
+    (kind::CONVERSATION_STATUS_CHANGED, "A conversation's status changed (open, pending, resolved, closed)."),
+    (kind::CONVERSATION_ASSIGNED, "A conversation was assigned to an operator or unassigned."),
+    (kind::CONVERSATION_ARCHIVED, "A conversation was archived."),
+    (kind::CONVERSATION_READ, "An operator read a conversation's inbound messages."),
+    (kind::CONTACT_CREATED, "A contact was created, by the API or by a first message from a new address."),
+    (kind::CONTACT_UPDATED, "A contact's details changed."),
+    (kind::CONTACT_MERGED, "Two contacts were merged: the surviving contact, with the id of the one merged into it."),
+    (kind::CONTACT_DELETED, "A contact was deleted."),
+    (kind::WEBHOOK_TEST, "A ping sent on demand to one subscription (POST /api/v1/webhooks/{id}/test)."),
+    (kind::WEBHOOK_DISABLED, "A subscription was disabled: its target answered 410 Gone or failed for 5 days."),
+];
 
 /// Tells live listeners that an account has new events in the log.
 #[derive(Clone, Debug)]

@@ -18,7 +18,7 @@ pub struct EventRow {
 /// Appends an event and returns its id.
 pub async fn insert_event(conn: &mut Conn, account_id: i64, kind: &str, payload: &str, now: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO events (account_id, type, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO events (account_id, type, payload, created_at, dispatched) VALUES ($1, $2, $3, $4, 0) RETURNING id",
     )
     .bind(account_id)
     .bind(kind)

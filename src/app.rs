@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::service::events::EventBus;
-use crate::service::{auth, ratelimit::KeyLimiter};
+use crate::service::{auth, ratelimit::KeyLimiter, webhooks};
 use crate::store::Db;
 use crate::{http, jobs, telemetry};
 
@@ -29,6 +29,8 @@ pub struct Inner {
     pub events: EventBus,
     /// Media file storage and signed links.
     pub media: MediaStore,
+    /// HTTP client for webhook deliveries (no redirects, internal addresses refused unless allowed).
+    pub webhook_client: reqwest::Client,
     /// Per-key request limits.
     pub limiter: KeyLimiter,
     /// Prometheus metrics renderer.
@@ -54,10 +56,14 @@ impl AppState {
         let signing_key = auth::installation_secret(&db).await?;
         let media = MediaStore::new(config.data_dir.join("media"), config.effective_public_url(), signing_key);
         let limiter = KeyLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
+        let timeout = std::time::Duration::from_millis(config.webhook_timeout_ms);
+        let webhook_client = webhooks::target::http_client(timeout, config.webhook_allow_private)
+            .context("building the webhook HTTP client")?;
         Ok(AppState(Arc::new(Inner {
             db,
             events: EventBus::default(),
             media,
+            webhook_client,
             limiter,
             metrics: telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),
@@ -70,6 +76,7 @@ impl AppState {
 /// requests finish, queued work stays in the database.
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     let jobs = tokio::spawn(jobs::run(state.clone(), shutdown.clone()));
+    let deliveries = tokio::spawn(jobs::webhooks::run(state.clone(), shutdown.clone()));
     let router = http::router(state.clone());
     let stop = shutdown.clone();
     let streams = state.shutdown.clone();
@@ -82,6 +89,7 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
         .context("HTTP server failed")?;
     shutdown.cancel();
     jobs.await.context("background jobs panicked")?;
+    deliveries.await.context("webhook deliveries panicked")?;
     state.db.close().await;
     Ok(())
 }

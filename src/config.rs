@@ -62,6 +62,18 @@ pub struct Config {
     /// Milliseconds the background jobs wait between polls when idle.
     #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250, global = true)]
     pub job_poll_ms: u64,
+    /// Allow webhook targets on loopback, private and link-local addresses (local development and tests).
+    #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private: bool,
+    /// Milliseconds a webhook target has to answer before the attempt counts as failed.
+    #[arg(long, env = "PARLEY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub webhook_timeout_ms: u64,
+    /// Largest webhook body sent, in bytes; a larger event is sent without its object (`"truncated": true`).
+    #[arg(long, env = "PARLEY_WEBHOOK_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub webhook_max_payload_bytes: usize,
+    /// Webhook requests in flight at once (each subscription gets at most a quarter of them).
+    #[arg(long, env = "PARLEY_WEBHOOK_CONCURRENCY", default_value_t = 64, global = true)]
+    pub webhook_concurrency: usize,
 }
 
 /// How logs are written.
@@ -176,6 +188,10 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("job_poll_ms", &self.job_poll_ms)
+            .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("webhook_timeout_ms", &self.webhook_timeout_ms)
+            .field("webhook_max_payload_bytes", &self.webhook_max_payload_bytes)
+            .field("webhook_concurrency", &self.webhook_concurrency)
             .finish()
     }
 }

@@ -57,6 +57,10 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "could not read queue depths"),
     }
+    match crate::store::webhooks::count_pending_deliveries(state.db.reader()).await {
+        Ok(depth) => metrics::gauge!("parley_queue_depth", "queue" => "webhook_deliveries").set(depth as f64),
+        Err(e) => tracing::warn!(error = %e, "could not read the webhook queue depth"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 

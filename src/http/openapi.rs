@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::api::{channels, contacts, conversations, events, keys, media};
+use crate::http::api::{channels, contacts, conversations, events, keys, media, webhooks};
 
 /// Parley's native API.
 #[derive(OpenApi)]
@@ -16,7 +16,10 @@ use crate::http::api::{channels, contacts, conversations, events, keys, media};
         channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
         keys::list, keys::create, keys::revoke, keys::operators,
         media::upload, media::list, media::get,
-        events::stream,
+        events::stream, webhooks::event, webhooks::event_attempts,
+        webhooks::create, webhooks::list, webhooks::event_types, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::test, webhooks::redeliver, webhooks::replay, webhooks::deliveries,
+        webhooks::attempts,
     ),
     modifiers(&Security),
     security(("api_key" = []), ("bearer" = []))

@@ -1,5 +1,7 @@
 //! Background work over durable job rows. `run` loops until shutdown; tests call [`run_once`].
 
+pub mod webhooks;
+
 use std::time::Duration;
 
 use serde::Deserialize;

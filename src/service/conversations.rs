@@ -52,10 +52,10 @@ pub struct ConversationPage {
 
 /// Position after the last row of a page.
 #[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    sort: String,
-    value: i64,
-    id: i64,
+pub(crate) struct Cursor {
+    pub(crate) sort: String,
+    pub(crate) value: i64,
+    pub(crate) id: i64,
 }
 
 fn sort_value(row: &ConversationRow, column: &str) -> i64 {
@@ -68,11 +68,11 @@ fn sort_value(row: &ConversationRow, column: &str) -> i64 {
     }
 }
 
-fn encode_cursor(cursor: &Cursor) -> String {
+pub(crate) fn encode_cursor(cursor: &Cursor) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
 }
 
-fn decode_cursor(text: &str, sort: &str) -> Result<Cursor> {
+pub(crate) fn decode_cursor(text: &str, sort: &str) -> Result<Cursor> {
     let invalid =
         || Error::field("cursor", "is not a cursor returned by this list (cursors are tied to their sort order)");
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;

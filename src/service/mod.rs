@@ -10,3 +10,4 @@ pub mod messages;
 pub mod outbound;
 pub mod ratelimit;
 pub mod views;
+pub mod webhooks;

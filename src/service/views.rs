@@ -12,6 +12,7 @@ use crate::store::conversations::ConversationRow;
 use crate::store::flag;
 use crate::store::media::MediaRow;
 use crate::store::messages::MessageRow;
+use crate::store::webhooks::{AttemptRow, DeliveryRow, WebhookRow};
 
 fn json_or(text: &str, fallback: Value) -> Value {
     serde_json::from_str(text).unwrap_or(fallback)
@@ -337,6 +338,126 @@ impl From<&MediaRow> for Media {
             filename: row.filename.clone(),
             sha256: row.sha256.clone(),
             created_at: to_rfc3339(row.created_at),
+        }
+    }
+}
+
+/// A webhook subscription. `secret` appears only when it is created or rotated.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: i64,
+    /// Where events are POSTed.
+    pub url: String,
+    pub description: Option<String>,
+    /// Event types delivered (`message.*` style patterns allowed); empty means every type.
+    pub event_types: Vec<String>,
+    /// `parley` (native events) or `qlara` (the seed platform's INBOUND / DELIVERY / READ payloads).
+    pub format: String,
+    /// Disabled subscriptions receive nothing; their queued deliveries wait until re-enabled.
+    pub active: bool,
+    /// Why it was disabled: `gone` (the target answered 410), `failing` (5 days of failures) or `manual`.
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<String>,
+    /// Since when every attempt has failed; `null` while healthy.
+    pub failing_since: Option<String>,
+    /// Until when the previous secret still signs deliveries after a rotation.
+    pub previous_secret_expires_at: Option<String>,
+    /// The signing secret (`whsec_…`); shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&WebhookRow> for Webhook {
+    fn from(row: &WebhookRow) -> Self {
+        Webhook {
+            id: row.id,
+            url: row.url.clone(),
+            description: row.description.clone(),
+            event_types: serde_json::from_str(&row.event_types).unwrap_or_default(),
+            format: row.format.clone(),
+            active: flag(row.active),
+            disabled_reason: row.disabled_reason.clone(),
+            disabled_at: opt_rfc3339(row.disabled_at),
+            failing_since: opt_rfc3339(row.failing_since),
+            previous_secret_expires_at: opt_rfc3339(row.previous_secret_expires_at),
+            secret: None,
+            created_at: to_rfc3339(row.created_at),
+            updated_at: to_rfc3339(row.updated_at),
+        }
+    }
+}
+
+/// One event's delivery to one subscription.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub event_id: i64,
+    pub event_type: String,
+    /// pending (will be attempted at `next_attempt_at`), delivered, or failed (retries exhausted).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub delivered_at: Option<String>,
+}
+
+impl From<&DeliveryRow> for WebhookDelivery {
+    fn from(row: &DeliveryRow) -> Self {
+        WebhookDelivery {
+            id: row.id,
+            webhook_id: row.webhook_id,
+            event_id: row.event_id,
+            event_type: row.event_type.clone(),
+            status: row.status.clone(),
+            attempts: row.attempts,
+            next_attempt_at: opt_rfc3339(row.next_attempt_at.filter(|_| row.status == "pending")),
+            last_status_code: row.last_status_code,
+            last_error: row.last_error.clone(),
+            created_at: to_rfc3339(row.created_at),
+            updated_at: to_rfc3339(row.updated_at),
+            delivered_at: opt_rfc3339(row.delivered_at),
+        }
+    }
+}
+
+/// One HTTP attempt to deliver an event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookAttempt {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub delivery_id: i64,
+    pub event_id: i64,
+    pub attempted_at: String,
+    /// The target answered 2xx.
+    pub succeeded: bool,
+    /// The HTTP status the target answered; `null` when no answer came.
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    /// The first bytes of the target's answer.
+    pub response_body: Option<String>,
+    /// Why the attempt failed (timeout, connection refused, HTTP status…).
+    pub error: Option<String>,
+}
+
+impl From<&AttemptRow> for WebhookAttempt {
+    fn from(row: &AttemptRow) -> Self {
+        WebhookAttempt {
+            id: row.id,
+            webhook_id: row.webhook_id,
+            delivery_id: row.delivery_id,
+            event_id: row.event_id,
+            attempted_at: to_rfc3339(row.attempted_at),
+            succeeded: flag(row.succeeded),
+            status_code: row.status_code,
+            latency_ms: row.latency_ms,
+            response_body: row.response_body.clone(),
+            error: row.error.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod media;
 pub mod messages;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::service::auth::Principal;
+use crate::service::webhooks;
 use crate::store::events;
 
 /// Where to start.
@@ -66,11 +67,8 @@ pub async fn stream(
             let full = batch.len() == 500;
             for event in batch {
                 last = event.id;
-                let mut payload: serde_json::Value = serde_json::from_str(&event.payload).unwrap_or_default();
-                if let Some(object) = payload.as_object_mut() {
-                    object.insert("id".to_owned(), event.id.into());
-                }
-                yield Ok(Event::default().id(event.id.to_string()).event(event.kind).data(payload.to_string()));
+                let payload = webhooks::envelope(&event).to_string();
+                yield Ok(Event::default().id(event.id.to_string()).event(event.kind).data(payload));
             }
             if full {
                 continue;

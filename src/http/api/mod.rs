@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod events;
 pub mod keys;
 pub mod media;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -37,6 +38,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/media", get(media::list).post(media::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/media/{*key}", get(media::get))
         .route("/events", get(events::stream))
+        .route("/events/{id}", get(webhooks::event))
+        .route("/events/{id}/attempts", get(webhooks::event_attempts))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/event-types", get(webhooks::event_types))
+        .route("/webhooks/{id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
+        .route("/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret))
+        .route("/webhooks/{id}/test", post(webhooks::test))
+        .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
+        .route("/webhooks/{id}/replay", post(webhooks::replay))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/{id}/attempts", get(webhooks::attempts))
         .layer(middleware::from_fn_with_state(state.clone(), auth::idempotency))
         .layer(middleware::from_fn_with_state(state, auth::require_api_key))
 }

@@ -1,0 +1,332 @@
+//! The webhook delivery engine. The dispatcher fans committed events out into one delivery row per
+//! interested subscription (a transactional outbox: events are written with the change that caused
+//! them and marked dispatched in the same transaction that queues their deliveries). Workers claim
+//! due deliveries with a lease, POST them signed, log every attempt and reschedule failures, so a
+//! crash at any point leaves work to be redone, never lost (at-least-once).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::domain::time::now_ms;
+use crate::error::{chain, Result};
+use crate::service::events::kind;
+use crate::service::webhooks::{self as service, signature, target, DISABLE_AFTER_MS};
+use crate::store::webhooks::{self, AttemptRow, ClaimedDelivery, DeliveryState};
+
+/// Events fanned out per dispatcher transaction.
+const DISPATCH_BATCH: i64 = 500;
+
+/// Bytes of a target's answer kept in the attempt log.
+const RESPONSE_KEEP: usize = 1024;
+
+/// Pause after a wake-up so a burst of commits is dispatched in one transaction.
+const COALESCE: Duration = Duration::from_millis(10);
+
+/// Fans undispatched events out to subscriptions; returns how many events it handled.
+pub async fn dispatch_once(state: &AppState) -> Result<usize> {
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let events = webhooks::claim_undispatched_events(&mut tx, state.db.backend(), DISPATCH_BATCH).await?;
+    if events.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    let accounts: Vec<i64> = events.iter().map(|e| e.account_id).collect::<HashSet<_>>().into_iter().collect();
+    let hooks = webhooks::active_webhooks(&mut tx, &accounts).await?;
+    let mut deliveries = Vec::new();
+    let mut addresses = HashMap::new();
+    for event in events.iter().filter(|event| event.kind != kind::WEBHOOK_TEST) {
+        for hook in hooks.iter().filter(|hook| hook.account_id == event.account_id) {
+            if let Some(delivery) = service::plan(&mut tx, hook, event, &mut addresses).await? {
+                deliveries.push(delivery);
+            }
+        }
+    }
+    webhooks::queue_deliveries(&mut tx, &deliveries, now, false).await?;
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    webhooks::mark_dispatched(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(events.len())
+}
+
+/// Dispatches every waiting event, then makes every attempt due at `clock` (a logical time, so
+/// tests can move through the retry schedule) and waits for them; returns the attempts made.
+pub async fn run_once_at(state: &AppState, clock: i64) -> Result<usize> {
+    while dispatch_once(state).await? as i64 == DISPATCH_BATCH {}
+    let capacity = state.config.webhook_concurrency.max(1) * 16;
+    let claimed = webhooks::claim_due_deliveries(&state.db, clock, lease_ms(state), capacity, capacity, &[]).await?;
+    let count = claimed.len();
+    let attempts = claimed.into_iter().map(|delivery| attempt(state, delivery, clock));
+    for outcome in futures::future::join_all(attempts).await {
+        outcome?;
+    }
+    Ok(count)
+}
+
+/// [`run_once_at`] now.
+pub async fn run_once(state: &AppState) -> Result<usize> {
+    run_once_at(state, now_ms()).await
+}
+
+fn lease_ms(state: &AppState) -> i64 {
+    state.config.webhook_timeout_ms as i64 + 30_000
+}
+
+/// Runs the dispatcher and up to `webhook_concurrency` attempts at once (a quarter of them at most
+/// for any one subscription, so one slow target cannot hold up the others) until `shutdown`; then
+/// lets attempts in flight finish.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let poll = Duration::from_millis(state.config.job_poll_ms.max(10));
+    let capacity = state.config.webhook_concurrency.max(1);
+    let per_webhook = (capacity / 4).max(1);
+    let mut wake = state.events.subscribe();
+    let mut inflight: JoinSet<i64> = JoinSet::new();
+    let mut busy: HashMap<i64, usize> = HashMap::new();
+    while !shutdown.is_cancelled() {
+        while let Some(done) = inflight.try_join_next() {
+            if let Ok(webhook_id) = done {
+                release(&mut busy, webhook_id);
+            }
+        }
+        let dispatched = dispatch_once(&state).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "webhook dispatch failed");
+            0
+        });
+        let free = capacity - inflight.len();
+        let mut claimed = 0;
+        if free > 0 {
+            let full: Vec<i64> = busy.iter().filter(|(_, n)| **n >= per_webhook).map(|(id, _)| *id).collect();
+            let due = webhooks::claim_due_deliveries(&state.db, now_ms(), lease_ms(&state), free, per_webhook, &full);
+            match due.await {
+                Ok(deliveries) => {
+                    claimed = deliveries.len();
+                    for delivery in deliveries {
+                        *busy.entry(delivery.webhook_id).or_default() += 1;
+                        let state = state.clone();
+                        inflight.spawn(async move {
+                            let webhook_id = delivery.webhook_id;
+                            if let Err(e) = attempt(&state, delivery, now_ms()).await {
+                                tracing::error!(webhook = webhook_id, error = %e, "recording a webhook attempt failed");
+                            }
+                            webhook_id
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "claiming webhook deliveries failed"),
+            }
+        }
+        if dispatched as i64 == DISPATCH_BATCH || (free > 0 && claimed == free) {
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                if let Ok(webhook_id) = done {
+                    release(&mut busy, webhook_id);
+                }
+            }
+            _ = wake.recv() => tokio::time::sleep(COALESCE).await,
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+    while inflight.join_next().await.is_some() {}
+}
+
+fn release(busy: &mut HashMap<i64, usize>, webhook_id: i64) {
+    if let Some(count) = busy.get_mut(&webhook_id) {
+        *count -= 1;
+        if *count == 0 {
+            busy.remove(&webhook_id);
+        }
+    }
+}
+
+/// What the target did with one POST.
+#[derive(Debug, Default)]
+struct Answer {
+    status: Option<u16>,
+    body: Option<String>,
+    retry_after_ms: Option<i64>,
+    error: Option<String>,
+}
+
+/// Makes one signed attempt and records its outcome; `clock` schedules the retry.
+async fn attempt(state: &AppState, delivery: ClaimedDelivery, clock: i64) -> Result<()> {
+    let body = service::body_for(&delivery, state.config.webhook_max_payload_bytes);
+    let started = Instant::now();
+    let answer = post(state, &delivery, body).await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let succeeded = answer.status.is_some_and(|s| (200..300).contains(&s));
+    let outcome = if succeeded { "delivered" } else { "failed" };
+    metrics::counter!("parley_webhook_attempts_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("parley_webhook_attempt_seconds").record(latency_ms as f64 / 1000.0);
+    let error = answer.error.clone().or_else(|| match answer.status {
+        Some(status) if !succeeded => Some(format!("the target answered HTTP {status}")),
+        _ => None,
+    });
+    let status_code = answer.status.map(i64::from);
+    let mut tx = state.db.begin().await?;
+    let log = AttemptRow {
+        id: 0,
+        account_id: delivery.account_id,
+        webhook_id: delivery.webhook_id,
+        delivery_id: delivery.id,
+        event_id: delivery.event_id,
+        attempted_at: clock,
+        succeeded: i64::from(succeeded),
+        status_code,
+        latency_ms,
+        response_body: answer.body.clone(),
+        error: error.clone(),
+    };
+    webhooks::insert_attempt(&mut tx, &log).await?;
+    let mut recorded_event = false;
+    let next = if succeeded {
+        if webhooks::mark_healthy(&mut tx, delivery.webhook_id).await? {
+            webhooks::hasten_pending(&mut tx, delivery.webhook_id, clock).await?;
+        }
+        DeliveryState {
+            status: "delivered",
+            next_attempt_at: None,
+            status_code,
+            error: None,
+            delivered_at: Some(clock),
+        }
+    } else if answer.status == Some(410) {
+        recorded_event = service::disable(&mut tx, delivery.account_id, delivery.webhook_id, "gone", clock).await?;
+        DeliveryState {
+            status: "failed",
+            next_attempt_at: None,
+            status_code,
+            error: error.as_deref(),
+            delivered_at: None,
+        }
+    } else {
+        let failing_since = webhooks::mark_failing(&mut tx, delivery.webhook_id, clock).await?;
+        if failing_since.is_some_and(|since| clock - since >= DISABLE_AFTER_MS) {
+            recorded_event =
+                service::disable(&mut tx, delivery.account_id, delivery.webhook_id, "failing", clock).await?;
+        }
+        match service::retry_delay_ms(delivery.attempts + 1, answer.retry_after_ms) {
+            Some(delay) => DeliveryState {
+                status: "pending",
+                next_attempt_at: Some(clock + delay),
+                status_code,
+                error: error.as_deref(),
+                delivered_at: None,
+            },
+            None => DeliveryState {
+                status: "failed",
+                next_attempt_at: None,
+                status_code,
+                error: error.as_deref(),
+                delivered_at: None,
+            },
+        }
+    };
+    webhooks::finish_attempt(&mut tx, delivery.id, &next, clock).await?;
+    tx.commit().await?;
+    if recorded_event {
+        state.events.notify(delivery.account_id);
+    }
+    if !succeeded {
+        tracing::info!(
+            webhook = delivery.webhook_id,
+            event = delivery.event_id,
+            error = error.as_deref().unwrap_or(""),
+            next = next.status,
+            "webhook attempt failed"
+        );
+    }
+    Ok(())
+}
+
+/// POSTs the body with Standard Webhooks headers, keeping the first bytes of the answer.
+async fn post(state: &AppState, delivery: &ClaimedDelivery, body: String) -> Answer {
+    let url = match url::Url::parse(&delivery.url) {
+        Ok(url) => url,
+        Err(e) => return Answer { error: Some(format!("invalid URL: {e}")), ..Answer::default() },
+    };
+    if !state.config.webhook_allow_private && target::is_internal_literal(&url) {
+        return Answer { error: Some("refused: the target is an internal address".to_owned()), ..Answer::default() };
+    }
+    let id = format!("evt_{}", delivery.event_id);
+    let now = now_ms();
+    let mut secrets = vec![delivery.secret.as_str()];
+    if let (Some(previous), Some(until)) = (&delivery.previous_secret, delivery.previous_secret_expires_at) {
+        if until > now {
+            secrets.push(previous);
+        }
+    }
+    let timestamp = now / 1000;
+    let signature = signature::sign(&secrets, &id, timestamp, body.as_bytes());
+    let request = state
+        .webhook_client
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body);
+    let mut response = match request.send().await {
+        Ok(response) => response,
+        Err(e) if e.is_timeout() => {
+            let error = format!("timed out after {} ms", state.config.webhook_timeout_ms);
+            return Answer { error: Some(error), ..Answer::default() };
+        }
+        Err(e) => return Answer { error: Some(chain(&e.without_url())), ..Answer::default() },
+    };
+    let status = response.status().as_u16();
+    let retry_after_ms = retry_after(response.headers(), now);
+    let mut kept: Vec<u8> = Vec::new();
+    let mut error = None;
+    while kept.len() < RESPONSE_KEEP {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk[..chunk.len().min(RESPONSE_KEEP - kept.len())]),
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => {
+                error = Some(format!("timed out reading the answer after {} ms", state.config.webhook_timeout_ms));
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let body = Some(String::from_utf8_lossy(&kept).into_owned()).filter(|text| !text.is_empty());
+    let status = Some(status).filter(|_| error.is_none());
+    Answer { status, body, retry_after_ms, error }
+}
+
+/// Milliseconds a `Retry-After` header asks to wait (seconds or an HTTP date).
+fn retry_after(headers: &HeaderMap, now: i64) -> Option<i64> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<i64>() {
+        return Some(seconds.max(0) * 1000);
+    }
+    let date = DateTime::parse_from_rfc2822(value).ok()?;
+    Some((date.timestamp_millis() - now).max(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&headers, 0), Some(120_000));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        let at = DateTime::parse_from_rfc3339("2015-10-21T07:27:00Z").unwrap().timestamp_millis();
+        assert_eq!(retry_after(&headers, at), Some(60_000));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, 0), None);
+    }
+}

@@ -5,6 +5,7 @@ pub mod qlara;
 pub mod signature;
 pub mod target;
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use rand::Rng;
@@ -498,11 +499,11 @@ pub async fn plan(
     let Some(conversation_id) = message.get("conversation_id").and_then(Value::as_i64) else {
         return Ok(None);
     };
-    if !addresses.contains_key(&conversation_id) {
-        let found = webhooks::conversation_addresses(conn, conversation_id).await?;
-        addresses.insert(conversation_id, found);
-    }
-    let Some(Some(found)) = addresses.get(&conversation_id) else {
+    let found = match addresses.entry(conversation_id) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => entry.insert(webhooks::conversation_addresses(conn, conversation_id).await?),
+    };
+    let Some(found) = found else {
         return Ok(None);
     };
     Ok(qlara::render(&event.kind, message, found).map(|body| delivery(Some(body.to_string()))))

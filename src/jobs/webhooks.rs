@@ -75,7 +75,7 @@ pub async fn run_once(state: &AppState) -> Result<usize> {
 }
 
 fn lease_ms(state: &AppState) -> i64 {
-    state.config.webhook_timeout_ms as i64 + 30_000
+    state.config.webhook_timeout_ms as i64 + 5_000
 }
 
 /// Runs the dispatcher and up to `webhook_concurrency` attempts at once (a quarter of them at most

@@ -113,6 +113,11 @@ pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp>
         "--simulation-step-ms".to_owned(),
         "0".to_owned(),
     ];
+    for (flag, value) in [("--webhook-allow-private", "true"), ("--webhook-timeout-ms", "1000")] {
+        if !extra.contains(&flag) {
+            args.extend([flag.to_owned(), value.to_owned()]);
+        }
+    }
     if let Some(url) = &database_url {
         args.extend(["--database-url".to_owned(), url.clone()]);
     }

@@ -11,3 +11,5 @@ mod keys;
 mod media;
 mod platform;
 mod process;
+mod receiver;
+mod webhooks;

@@ -53,7 +53,7 @@ async fn upload(app: &TestApp, filename: &str, content_type: &str, bytes: &[u8])
 }
 
 /// Uploads a PNG and returns the response body.
-async fn upload_png(app: &TestApp) -> Value {
+pub async fn upload_png(app: &TestApp) -> Value {
     let reply = upload(app, "a.png", "image/png", &png_bytes(300)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     reply.body

@@ -8,11 +8,11 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_parley");
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn parley(dir: &std::path::Path, port: u16) -> Command {
+pub fn parley(dir: &std::path::Path, port: u16) -> Command {
     let mut command = Command::new(BIN);
     command
         .env("PARLEY_DATA_DIR", dir)
@@ -25,7 +25,7 @@ fn parley(dir: &std::path::Path, port: u16) -> Command {
 }
 
 /// Starts `parley serve` and returns it with the lines it printed up to "listening".
-fn start(mut command: Command) -> (Child, Vec<String>) {
+pub fn start(mut command: Command) -> (Child, Vec<String>) {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = Vec::new();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
@@ -43,11 +43,11 @@ fn start(mut command: Command) -> (Child, Vec<String>) {
 }
 
 /// POSTs JSON with an API key and decodes the JSON answer.
-async fn post_json(client: &reqwest::Client, url: String, key: &str, body: serde_json::Value) -> serde_json::Value {
+pub async fn post_json(client: &reqwest::Client, url: String, key: &str, body: serde_json::Value) -> serde_json::Value {
     client.post(url).header("X-Api-Key", key).json(&body).send().await.unwrap().json().await.unwrap()
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -44,7 +44,10 @@ pub mod kind {
 
 /// Every event type with what it means, as published in the event catalog.
 pub const CATALOG: &[(&str, &str)] = &[
-    (kind::MESSAGE_CREATED, "A message was stored: inbound from a contact, or outbound from an operator, bot or the API."),
+    (
+        kind::MESSAGE_CREATED,
+        "A message was stored: inbound from a contact, or outbound from an operator, bot or the API.",
+    ),
     (kind::MESSAGE_UPDATED, "A message changed: delivery status (with the error on failure) or read flag."),
     (kind::MESSAGE_DELETED, "A message was deleted: its content is gone, the record of it stays."),
     (kind::CONVERSATION_CREATED, "A conversation started."),

@@ -12,7 +12,9 @@ use crate::http::api::{channels, contacts, conversations, events, keys, media, w
     paths(
         conversations::list, conversations::start, conversations::get, conversations::update, conversations::read,
         conversations::archive, conversations::unarchive, conversations::close, conversations::messages, conversations::send,
-        contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::conversations,
+        conversations::delete_message,
+        contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
+        contacts::conversations,
         channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
         keys::list, keys::create, keys::revoke, keys::operators,
         media::upload, media::list, media::get,

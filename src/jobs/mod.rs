@@ -76,10 +76,14 @@ pub async fn run_once(state: &AppState) -> Result<usize> {
 /// in the same transaction as the change it made.
 async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> {
     let mut tx = state.db.begin().await?;
-    let Some(message) = messages::find_message(&mut *tx, job.message_id).await? else {
-        jobs::delete_job(&mut tx, job_id).await?;
-        tx.commit().await?;
-        return Ok(());
+    let message = match messages::find_message(&mut *tx, job.message_id).await? {
+        Some(message) if job.status.is_some() || message.deleted_at.is_none() => message,
+        // Gone, or deleted before it was handed to the channel: there is nothing to send.
+        _ => {
+            jobs::delete_job(&mut tx, job_id).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
     };
     let simulated_id = format!("sim-{}", message.id);
     let report = match job.status {

@@ -1,16 +1,18 @@
 //! Contacts: finding the person behind an address, and the address book.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use sqlx::AnyExecutor;
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::{normalize_e164, ChannelKind};
 use crate::error::{Error, Result};
-use crate::service::views::{Contact, Conversation, Identity};
+use crate::service::events::{self, kind};
+use crate::service::views::{Contact, Conversation, Identity, MergedContact};
 use crate::store::channels::ChannelRow;
-use crate::store::contacts::{self, ContactFields};
+use crate::store::contacts::{self, ContactFields, ContactRow};
 use crate::store::conversations::{self, Filter, Param};
-use crate::store::Conn;
+use crate::store::{flag, Conn};
 
 /// Whether addresses on this kind of channel are phone numbers.
 pub fn uses_phone_numbers(kind: ChannelKind) -> bool {
@@ -38,7 +40,8 @@ pub fn normalize_address(kind: ChannelKind, raw: &str) -> Result<String, String>
 
 /// The contact behind a normalised address on a channel: its identity there, else the account's
 /// contact with the same phone number (one history per person across channels), else a new
-/// contact. A contact without a name takes the one the channel reports.
+/// contact (`contact.created`). A contact without a name takes the one the channel reports
+/// (`contact.updated`).
 pub async fn find_or_create_by_address(
     conn: &mut Conn,
     kind: ChannelKind,
@@ -60,7 +63,7 @@ pub async fn find_or_create_by_address(
         Some(contact) => {
             if contact.name.is_none() && name.is_some() {
                 let fields = ContactFields { name: name.map(str::to_owned), ..Default::default() };
-                contacts::update_contact(conn, account_id, contact.id, &fields, now).await?;
+                apply_changes(conn, &contact, &fields, now).await?;
             }
             contact.id
         }
@@ -71,11 +74,52 @@ pub async fn find_or_create_by_address(
                 email: (kind == ChannelKind::Email).then(|| address.to_owned()),
                 ..Default::default()
             };
-            contacts::insert_contact(conn, account_id, &fields, now).await?.id
+            let row = contacts::insert_contact(conn, account_id, &fields, now).await?;
+            record(conn, kind::CONTACT_CREATED, &row, now).await?;
+            row.id
         }
     };
     contacts::insert_identity(conn, account_id, contact_id, channel.id, address, now).await?;
     Ok(contact_id)
+}
+
+/// Records a contact event carrying the contact as lists show it (without identities).
+async fn record(conn: &mut Conn, kind: &str, row: &ContactRow, now: i64) -> Result<()> {
+    events::record(conn, row.account_id, kind, &Contact::from(row), now).await?;
+    Ok(())
+}
+
+/// Whether applying `fields` to `row` would change any value.
+fn changes(row: &ContactRow, fields: &ContactFields) -> bool {
+    fn differs(new: &Option<String>, old: &Option<String>) -> bool {
+        new.is_some() && new != old
+    }
+    let parse = |text: &str| serde_json::from_str::<Value>(text).ok();
+    differs(&fields.name, &row.name)
+        || differs(&fields.phone, &row.phone)
+        || differs(&fields.email, &row.email)
+        || differs(&fields.avatar_url, &row.avatar_url)
+        || fields.in_address_book.is_some_and(|flag| i64::from(flag) != row.in_address_book)
+        || fields.attributes.as_deref().is_some_and(|text| parse(text) != parse(&row.attributes))
+}
+
+/// Applies `fields` to the contact `before` inside the caller's transaction and records
+/// `contact.updated`; when no value would change nothing is written. Returns the contact as it
+/// stands.
+pub async fn apply_changes(
+    conn: &mut Conn,
+    before: &ContactRow,
+    fields: &ContactFields,
+    now: i64,
+) -> Result<ContactRow> {
+    if !changes(before, fields) {
+        return Ok(before.clone());
+    }
+    let row = contacts::update_contact(conn, before.account_id, before.id, fields, now)
+        .await?
+        .ok_or(Error::NotFound("contact"))?;
+    record(conn, kind::CONTACT_UPDATED, &row, now).await?;
+    Ok(row)
 }
 
 /// A plausible email address: one `@`, a local part, a dotted domain, no spaces, at most 254 bytes.
@@ -140,16 +184,18 @@ pub async fn create(state: &AppState, account_id: i64, input: ContactInput) -> R
     }
     fields.in_address_book.get_or_insert(true);
     let mut tx = state.db.begin().await?;
-    let row = contacts::insert_contact(&mut tx, account_id, &fields, now_ms()).await?;
+    let now = now_ms();
+    let row = contacts::insert_contact(&mut tx, account_id, &fields, now).await?;
+    record(&mut tx, kind::CONTACT_CREATED, &row, now).await?;
     tx.commit().await?;
+    state.events.notify(account_id);
     Ok(Contact::from(&row))
 }
 
-/// One contact with its identities.
-pub async fn get(state: &AppState, account_id: i64, id: i64) -> Result<Contact> {
-    let row = contacts::find_contact(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("contact"))?;
-    let identities = contacts::list_identities(state.db.reader(), account_id, id).await?;
-    let mut contact = Contact::from(&row);
+/// The contact with its identities on each channel, as single-contact responses show it.
+async fn with_identities<'c>(db: impl AnyExecutor<'c>, row: &ContactRow) -> Result<Contact> {
+    let identities = contacts::list_identities(db, row.account_id, row.id).await?;
+    let mut contact = Contact::from(row);
     contact.identities = Some(
         identities
             .into_iter()
@@ -159,19 +205,30 @@ pub async fn get(state: &AppState, account_id: i64, id: i64) -> Result<Contact> 
     Ok(contact)
 }
 
-/// Updates a contact's fields.
+/// One contact with its identities.
+pub async fn get(state: &AppState, account_id: i64, id: i64) -> Result<Contact> {
+    let row = contacts::find_contact(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("contact"))?;
+    with_identities(state.db.reader(), &row).await
+}
+
+/// Updates a contact's fields and records `contact.updated`; a change to the values it already
+/// has writes and records nothing.
 pub async fn update(state: &AppState, account_id: i64, id: i64, input: ContactInput) -> Result<Contact> {
     let fields = validate(input)?;
     let mut tx = state.db.begin().await?;
-    contacts::update_contact(&mut tx, account_id, id, &fields, now_ms()).await?.ok_or(Error::NotFound("contact"))?;
+    let before = contacts::find_contact(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
+    let row = apply_changes(&mut tx, &before, &fields, now_ms()).await?;
+    let contact = with_identities(&mut *tx, &row).await?;
     tx.commit().await?;
-    get(state, account_id, id).await
+    state.events.notify(account_id);
+    Ok(contact)
 }
 
-/// Deletes a contact that has no conversations.
+/// Deletes a contact that has no conversations and records `contact.deleted` with the contact
+/// as it was.
 pub async fn delete(state: &AppState, account_id: i64, id: i64) -> Result<()> {
     let mut tx = state.db.begin().await?;
-    contacts::find_contact(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
+    let row = contacts::find_contact(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
     if contacts::count_contact_conversations(&mut *tx, account_id, id).await? > 0 {
         return Err(Error::conflict(
             "contact_has_conversations",
@@ -179,8 +236,58 @@ pub async fn delete(state: &AppState, account_id: i64, id: i64) -> Result<()> {
         ));
     }
     contacts::delete_contact(&mut tx, account_id, id).await?;
+    record(&mut tx, kind::CONTACT_DELETED, &row, now_ms()).await?;
     tx.commit().await?;
+    state.events.notify(account_id);
     Ok(())
+}
+
+/// The survivor's empty fields filled from the merged contact, attributes merged (the
+/// survivor's keys win), in the address book when either was.
+fn merged_fields(survivor: &ContactRow, merged: &ContactRow) -> ContactFields {
+    fn fill(own: &Option<String>, other: &Option<String>) -> Option<String> {
+        let present = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
+        (!present(own) && present(other)).then(|| other.clone()).flatten()
+    }
+    let object = |text: &str| match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let mut attributes = object(&merged.attributes);
+    attributes.extend(object(&survivor.attributes));
+    ContactFields {
+        name: fill(&survivor.name, &merged.name),
+        phone: fill(&survivor.phone, &merged.phone),
+        email: fill(&survivor.email, &merged.email),
+        avatar_url: fill(&survivor.avatar_url, &merged.avatar_url),
+        in_address_book: Some(flag(survivor.in_address_book) || flag(merged.in_address_book)),
+        attributes: Some(Value::Object(attributes).to_string()),
+    }
+}
+
+/// Merges contact `other_id` into contact `id` in one transaction: the other's identities,
+/// conversations and messages move over, `id`'s empty fields are filled from it, attributes are
+/// merged, and the other contact is deleted. Records `contact.merged` (which implies the other's
+/// deletion) and returns the surviving contact with its identities.
+pub async fn merge(state: &AppState, account_id: i64, id: i64, other_id: i64) -> Result<Contact> {
+    if id == other_id {
+        return Err(Error::field("contact_id", "a contact cannot be merged into itself"));
+    }
+    let mut tx = state.db.begin().await?;
+    let survivor = contacts::find_contact(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
+    let other = contacts::find_contact(&mut *tx, account_id, other_id).await?.ok_or(Error::NotFound("contact"))?;
+    let now = now_ms();
+    contacts::move_references(&mut tx, account_id, other_id, id, now).await?;
+    let row = contacts::update_contact(&mut tx, account_id, id, &merged_fields(&survivor, &other), now)
+        .await?
+        .ok_or(Error::NotFound("contact"))?;
+    contacts::delete_contact(&mut tx, account_id, other_id).await?;
+    let merged = MergedContact { contact: Contact::from(&row), merged_contact_id: other_id };
+    events::record(&mut tx, account_id, kind::CONTACT_MERGED, &merged, now).await?;
+    let contact = with_identities(&mut *tx, &row).await?;
+    tx.commit().await?;
+    state.events.notify(account_id);
+    Ok(contact)
 }
 
 /// Contacts matching `query` in id order after `after_id`; the last element tells whether more follow.

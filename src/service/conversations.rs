@@ -9,11 +9,14 @@ use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::ConversationStatus;
 use crate::error::{Error, Result};
+use crate::service::contacts::apply_changes as apply_contact_changes;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
 use crate::store::contacts::{self, ContactFields};
-use crate::store::conversations::{self, ConversationRow, ConversationUpdate, Filter, Param, SORT_COLUMNS};
-use crate::store::{accounts, messages};
+use crate::store::conversations::{
+    self, ConversationRow, ConversationState, ConversationUpdate, Filter, Param, SORT_COLUMNS,
+};
+use crate::store::{accounts, flag, messages, Conn, Tx};
 
 /// Which conversations to list and in what order.
 #[derive(Debug, Clone, Default)]
@@ -214,7 +217,9 @@ fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>> {
     Ok(clean)
 }
 
-/// Applies a patch in one transaction and records `conversation.updated`.
+/// Applies a patch in one transaction and records `conversation.updated` with the events of the
+/// specific changes (see [`record_changes`]); renaming the contact also records
+/// `contact.updated`. A patch that changes nothing writes and records nothing.
 pub async fn update(state: &AppState, account_id: i64, id: i64, patch: ConversationPatch) -> Result<Conversation> {
     let tags = patch.tags.map(normalize_tags).transpose()?;
     let mut tx = state.db.begin().await?;
@@ -274,35 +279,75 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, patch: Conversat
     if let Some(name) = patch.contact_name {
         let fields =
             ContactFields { name: Some(name.trim().to_owned()).filter(|n| !n.is_empty()), ..Default::default() };
-        contacts::update_contact(&mut tx, account_id, current.contact_id, &fields, now).await?;
+        let contact = contacts::find_contact(&mut *tx, account_id, current.contact_id)
+            .await?
+            .ok_or(Error::NotFound("contact"))?;
+        apply_contact_changes(&mut tx, &contact, &fields, now).await?;
     }
     conversations::update_conversation(&mut tx, account_id, id, &update, now).await?;
-    let conversation = finish_change(&mut tx, account_id, id, now).await?;
+    commit_change(state, tx, &current, now).await
+}
+
+/// The events a conversation change records after `conversation.updated`, in this order:
+/// `conversation.status_changed` (the status differs), `conversation.assigned` (the assignee
+/// differs, including unassigning), `conversation.archived` (archived went from false to true) and
+/// `conversation.read` (the unread count went to zero).
+fn change_kinds(before: &ConversationState, after: &Conversation) -> Vec<&'static str> {
+    [
+        (before.status != after.status, kind::CONVERSATION_STATUS_CHANGED),
+        (before.assignee_id != after.assignee_id, kind::CONVERSATION_ASSIGNED),
+        (!flag(before.archived) && after.archived, kind::CONVERSATION_ARCHIVED),
+        (before.unread_count > 0 && after.unread_count == 0, kind::CONVERSATION_READ),
+    ]
+    .into_iter()
+    .filter_map(|(changed, kind)| changed.then_some(kind))
+    .collect()
+}
+
+/// Records the events of a change to a conversation, inside the caller's transaction:
+/// `conversation.updated`, then one event per specific change (see [`change_kinds`]), each
+/// carrying the conversation as it is after the change.
+pub async fn record_changes(
+    conn: &mut Conn,
+    account_id: i64,
+    before: &ConversationState,
+    after: &Conversation,
+    now: i64,
+) -> Result<()> {
+    events::record(conn, account_id, kind::CONVERSATION_UPDATED, after, now).await?;
+    for kind in change_kinds(before, after) {
+        events::record(conn, account_id, kind, after, now).await?;
+    }
+    Ok(())
+}
+
+/// Ends a change made in `tx`: when the conversation differs from `before` (beyond its update
+/// time) it records the events and commits; otherwise it rolls back, so a change to the values a
+/// conversation already has leaves no trace. Returns the conversation as it stands.
+async fn commit_change(state: &AppState, mut tx: Tx, before: &ConversationRow, now: i64) -> Result<Conversation> {
+    let after = conversations::find_conversation(&mut *tx, before.account_id, before.id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
+    if (ConversationRow { updated_at: before.updated_at, ..after.clone() }) == *before {
+        tx.rollback().await?;
+        return Ok(Conversation::from(before));
+    }
+    let conversation = Conversation::from(&after);
+    record_changes(&mut tx, before.account_id, &ConversationState::from(before), &conversation, now).await?;
     tx.commit().await?;
-    state.events.notify(account_id);
+    state.events.notify(before.account_id);
     Ok(conversation)
 }
 
-/// Reloads a changed conversation and records `conversation.updated`.
-async fn finish_change(conn: &mut crate::store::Conn, account_id: i64, id: i64, now: i64) -> Result<Conversation> {
-    let row =
-        conversations::find_conversation(&mut *conn, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
-    let conversation = Conversation::from(&row);
-    events::record(conn, account_id, kind::CONVERSATION_UPDATED, &conversation, now).await?;
-    Ok(conversation)
-}
-
-/// Marks every inbound message read and clears the unread count.
+/// Marks every inbound message read, clears the unread count and records `conversation.updated`
+/// and `conversation.read`; nothing is written or recorded when nothing was unread.
 pub async fn mark_read(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
     let mut tx = state.db.begin().await?;
-    conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    let current =
+        conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
     let now = now_ms();
-    let changed = conversations::mark_read(&mut tx, account_id, id, now).await?;
-    let conversation =
-        if changed { finish_change(&mut tx, account_id, id, now).await? } else { get(state, account_id, id).await? };
-    tx.commit().await?;
-    state.events.notify(account_id);
-    Ok(conversation)
+    conversations::mark_read(&mut tx, account_id, id, now).await?;
+    commit_change(state, tx, &current, now).await
 }
 
 /// Archives (`true`) or restores (`false`) a conversation.

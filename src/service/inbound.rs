@@ -7,6 +7,7 @@ use crate::domain::time::now_ms;
 use crate::domain::{message_preview, ChannelKind, Direction, MessageType, SenderType};
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
+use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
 use crate::store::channels::ChannelRow;
@@ -125,13 +126,12 @@ async fn ingest_one(
     let at = message.sent_at.unwrap_or(now);
     let contact_id =
         contacts::find_or_create_by_address(conn, kind, channel, &message.from, message.name.as_deref(), now).await?;
-    let (conversation_id, started) =
-        match conversations::find_active_conversation_id(&mut *conn, channel.id, contact_id).await? {
-            Some(id) => (id, false),
-            None => {
-                (conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, now).await?, true)
-            }
-        };
+    // The active conversation's state before this message, to tell what the message changed.
+    let before = conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?;
+    let conversation_id = match &before {
+        Some(state) => state.id,
+        None => conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, now).await?,
+    };
     let media_keys = serde_json::to_string(&message.media_keys).map_err(anyhow::Error::from)?;
     let row = messages::insert_message(
         conn,
@@ -162,12 +162,13 @@ async fn ingest_one(
         .ok_or(Error::NotFound("conversation"))?;
     let message = Message::from(&row);
     let conversation = Conversation::from(&conversation);
-    if started {
+    if before.is_none() {
         events::record(conn, account_id, kind::CONVERSATION_CREATED, &conversation, now).await?;
     }
     events::record(conn, account_id, kind::MESSAGE_CREATED, &message, now).await?;
-    if !started {
-        events::record(conn, account_id, kind::CONVERSATION_UPDATED, &conversation, now).await?;
+    if let Some(before) = &before {
+        // A resolved conversation reopens: `conversation.status_changed` follows the update.
+        record_changes(conn, account_id, before, &conversation, now).await?;
     }
     Ok(Ingested { message, conversation, duplicate: false })
 }

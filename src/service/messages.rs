@@ -1,12 +1,16 @@
-//! Delivery status changes, shared by the sender job, the simulator and provider status webhooks.
+//! Changes to stored messages: delivery status (shared by the sender job, the simulator and
+//! provider status webhooks) and deletion.
 
+use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::MessageStatus;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
-use crate::service::views::Message;
+use crate::service::views::{Conversation, Message};
+use crate::store::conversations::{self, ConversationState};
 use crate::store::messages::{self, MessageRow};
-use crate::store::Conn;
+use crate::store::{flag, Conn};
 
 /// A delivery status report for one message.
 #[derive(Debug, Clone)]
@@ -33,4 +37,34 @@ pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &Status
     let view = Message::from(&row);
     events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &view, now).await?;
     Ok(Some(view))
+}
+
+/// Deletes a message of a conversation: its text, media and payload are cleared, the record of it
+/// stays in the thread, and `message.deleted` is recorded. When the conversation's preview came
+/// from it, the preview is cleared and `conversation.updated` follows. Deleting a deleted message
+/// changes and records nothing.
+pub async fn delete(state: &AppState, account_id: i64, conversation_id: i64, id: i64) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
+    let message =
+        messages::find_conversation_message(&mut *tx, conversation_id, id).await?.ok_or(Error::NotFound("message"))?;
+    if message.deleted_at.is_some() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let row = messages::soft_delete(&mut tx, id, now).await?;
+    events::record(&mut tx, account_id, kind::MESSAGE_DELETED, &Message::from(&row), now).await?;
+    // Private notes never set the preview.
+    if !flag(message.private) && conversations::clear_preview_of(&mut tx, conversation_id, id, now).await? {
+        let after = conversations::find_conversation(&mut *tx, account_id, conversation_id)
+            .await?
+            .ok_or(Error::NotFound("conversation"))?;
+        let before = ConversationState::from(&conversation);
+        record_changes(&mut tx, account_id, &before, &Conversation::from(&after), now).await?;
+    }
+    tx.commit().await?;
+    state.events.notify(account_id);
+    Ok(())
 }

@@ -194,22 +194,15 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
     let now = now_ms();
     let contact_id =
         contacts::find_or_create_by_address(&mut tx, kind, &channel, &to, new.name.as_deref(), now).await?;
-    let (conversation_id, started) =
-        match conversations::find_active_conversation_id(&mut *tx, channel.id, contact_id).await? {
-            Some(id) => (id, false),
-            None => (
-                conversations::insert_conversation(
-                    &mut tx,
-                    account_id,
-                    channel.id,
-                    contact_id,
-                    new.subject.as_deref(),
-                    now,
-                )
-                .await?,
-                true,
-            ),
-        };
+    let active = conversations::find_active_conversation(&mut *tx, channel.id, contact_id).await?;
+    let started = active.is_none();
+    let conversation_id = match active {
+        Some(state) => state.id,
+        None => {
+            conversations::insert_conversation(&mut tx, account_id, channel.id, contact_id, new.subject.as_deref(), now)
+                .await?
+        }
+    };
     let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;

@@ -102,6 +102,15 @@ impl From<&ContactRow> for Contact {
     }
 }
 
+/// The object of a `contact.merged` event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MergedContact {
+    /// The surviving contact, as it is after the merge.
+    pub contact: Contact,
+    /// The id of the contact merged into it (that contact no longer exists).
+    pub merged_contact_id: i64,
+}
+
 /// The channel a conversation runs on.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChannelSummary {
@@ -232,6 +241,8 @@ pub struct Message {
     pub simulated: bool,
     /// A private note: stored, never sent.
     pub private: bool,
+    /// Deleted: its text, media and payload are gone; it keeps its place in the thread.
+    pub deleted: bool,
     pub created_at: String,
     pub updated_at: String,
     pub sent_at: Option<String>,
@@ -260,6 +271,7 @@ impl From<&MessageRow> for Message {
             read: flag(row.is_read),
             simulated: flag(row.simulated),
             private: flag(row.private),
+            deleted: row.deleted_at.is_some(),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
             sent_at: opt_rfc3339(row.sent_at),

@@ -130,6 +130,34 @@ pub async fn delete_contact(conn: &mut Conn, account_id: i64, id: i64) -> sqlx::
     Ok(done.rows_affected() == 1)
 }
 
+/// Moves everything that refers to contact `from` to contact `to`: channel identities,
+/// conversations (their update time becomes `now`) and the sender of the messages it wrote.
+pub async fn move_references(conn: &mut Conn, account_id: i64, from: i64, to: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE contact_identities SET contact_id = $1 WHERE account_id = $2 AND contact_id = $3")
+        .bind(to)
+        .bind(account_id)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE messages SET sender_id = $1 WHERE sender_type = 'contact' AND sender_id = $2 AND conversation_id IN \
+         (SELECT id FROM conversations WHERE account_id = $3 AND contact_id = $2)",
+    )
+    .bind(to)
+    .bind(from)
+    .bind(account_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE conversations SET contact_id = $1, updated_at = $2 WHERE account_id = $3 AND contact_id = $4")
+        .bind(to)
+        .bind(now)
+        .bind(account_id)
+        .bind(from)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Number of conversations a contact has.
 pub async fn count_contact_conversations<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE account_id = $1 AND contact_id = $2")

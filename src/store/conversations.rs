@@ -7,7 +7,7 @@ use sqlx::{Any, AnyExecutor, FromRow};
 use super::Conn;
 
 /// A conversation with its contact and channel columns, as lists and views need it.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct ConversationRow {
     pub id: i64,
     pub account_id: i64,
@@ -132,15 +132,38 @@ pub async fn find_conversation<'c>(
         .await
 }
 
+/// The fields of a conversation whose changes have events of their own (status, assignee,
+/// archiving, reading).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ConversationState {
+    pub id: i64,
+    pub status: String,
+    pub archived: i64,
+    pub assignee_id: Option<i64>,
+    pub unread_count: i64,
+}
+
+impl From<&ConversationRow> for ConversationState {
+    fn from(row: &ConversationRow) -> Self {
+        ConversationState {
+            id: row.id,
+            status: row.status.clone(),
+            archived: row.archived,
+            assignee_id: row.assignee_id,
+            unread_count: row.unread_count,
+        }
+    }
+}
+
 /// The newest conversation of a contact on a channel that still takes messages (not closed).
-pub async fn find_active_conversation_id<'c>(
+pub async fn find_active_conversation<'c>(
     db: impl AnyExecutor<'c>,
     channel_id: i64,
     contact_id: i64,
-) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2 AND status <> 'closed' \
-         ORDER BY id DESC LIMIT 1",
+) -> sqlx::Result<Option<ConversationState>> {
+    sqlx::query_as(
+        "SELECT id, status, archived, assignee_id, unread_count FROM conversations \
+         WHERE channel_id = $1 AND contact_id = $2 AND status <> 'closed' ORDER BY id DESC LIMIT 1",
     )
     .bind(channel_id)
     .bind(contact_id)
@@ -297,10 +320,10 @@ pub async fn upsert_meta(
     Ok(())
 }
 
-/// Marks every inbound message of the conversation read and clears its unread count; returns
-/// whether there was anything unread.
-pub async fn mark_read(conn: &mut Conn, account_id: i64, id: i64, now: i64) -> sqlx::Result<bool> {
-    let changed = sqlx::query(
+/// Marks every inbound message of the conversation read and clears its unread count (nothing
+/// changes when nothing was unread).
+pub async fn mark_read(conn: &mut Conn, account_id: i64, id: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
         "UPDATE conversations SET unread_count = 0, updated_at = $1 WHERE account_id = $2 AND id = $3 AND unread_count > 0",
     )
     .bind(now)
@@ -313,5 +336,21 @@ pub async fn mark_read(conn: &mut Conn, account_id: i64, id: i64, now: i64) -> s
         .bind(id)
         .execute(conn)
         .await?;
-    Ok(changed.rows_affected() == 1)
+    Ok(())
+}
+
+/// Clears the conversation's preview when it came from message `message_id`, i.e. no newer
+/// message that sets previews (any but private notes) follows it; returns whether it did.
+pub async fn clear_preview_of(conn: &mut Conn, id: i64, message_id: i64, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversations SET last_message_preview = NULL, updated_at = $1 \
+         WHERE id = $2 AND last_message_preview IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM messages m WHERE m.conversation_id = $2 AND m.id > $3 AND m.private = 0)",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(message_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -31,6 +31,8 @@ pub struct MessageRow {
     pub sent_at: Option<i64>,
     pub delivered_at: Option<i64>,
     pub read_at: Option<i64>,
+    /// When the message was deleted (its content is gone).
+    pub deleted_at: Option<i64>,
 }
 
 /// Fields of a new message.
@@ -56,7 +58,7 @@ pub struct NewMessage<'a> {
 
 const COLUMNS: &str = "id, account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
      media_keys, payload, provider_message_id, status, error_code, error_text, is_read, simulated, private, \
-     created_at, updated_at, sent_at, delivered_at, read_at";
+     created_at, updated_at, sent_at, delivered_at, read_at, deleted_at";
 
 /// Inserts a message.
 pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Result<MessageRow> {
@@ -101,6 +103,31 @@ pub async fn find_by_provider_id<'c>(
 /// Finds a message by id, whatever its account (for jobs).
 pub async fn find_message<'c>(db: impl AnyExecutor<'c>, id: i64) -> sqlx::Result<Option<MessageRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM messages WHERE id = $1")).bind(id).fetch_optional(db).await
+}
+
+/// Finds a message of a conversation.
+pub async fn find_conversation_message<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM messages WHERE conversation_id = $1 AND id = $2"))
+        .bind(conversation_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Deletes a message's content and marks it deleted; the record of it stays. Returns the message.
+pub async fn soft_delete(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<MessageRow> {
+    sqlx::query_as(&format!(
+        "UPDATE messages SET deleted_at = $1, text = NULL, media_keys = '[]', payload = '{{}}', updated_at = $1 \
+         WHERE id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(now)
+    .bind(id)
+    .fetch_one(conn)
+    .await
 }
 
 /// Messages of a conversation with `min_id <= id <= max_id`, ascending, at most `limit`.

@@ -62,19 +62,21 @@ async fn live_events_follow_the_conversation(app: TestApp) {
     let sms = app.channel("sms", "+393209998800", true).await;
     let stream = open(&app, None).await;
     let first = app.inbound(sms, "+393471234567", "Marco", "ciao").await;
-    let events = read_events(stream, 2).await;
-    assert_eq!(events[0].kind, "conversation.created");
-    assert_eq!(events[0].data["data"]["id"], first["conversation"]["id"]);
-    assert_eq!(events[1].kind, "message.created");
-    assert_eq!(events[1].data["data"]["text"], "ciao");
-    assert_eq!(events[1].data["id"], events[1].id, "the payload carries the event id");
-    assert!(events[1].data["created_at"].is_string());
+    let events = read_events(stream, 3).await;
+    assert_eq!(events[0].kind, "contact.created", "a first message from a new address creates its contact");
+    assert_eq!(events[0].data["data"]["id"], first["conversation"]["contact"]["id"]);
+    assert_eq!(events[1].kind, "conversation.created");
+    assert_eq!(events[1].data["data"]["id"], first["conversation"]["id"]);
+    assert_eq!(events[2].kind, "message.created");
+    assert_eq!(events[2].data["data"]["text"], "ciao");
+    assert_eq!(events[2].data["id"], events[2].id, "the payload carries the event id");
+    assert!(events[2].data["created_at"].is_string());
 
-    // Resuming after the first event replays what followed, then keeps streaming.
+    // Resuming after the conversation's creation replays what followed, then keeps streaming.
     let id = first["conversation"]["id"].as_i64().unwrap();
     app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "ciao Marco"})).await;
     app.drain_jobs().await;
-    let resumed = read_events(open(&app, Some(events[0].id)).await, 6).await;
+    let resumed = read_events(open(&app, Some(events[1].id)).await, 6).await;
     let kinds: Vec<&str> = resumed.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -115,9 +117,11 @@ async fn events_are_scoped_to_the_account(app: TestApp) {
         Some(json!({"from": "+393330000000", "text": "mine"})),
     )
     .await;
-    let events = read_events(response, 2).await;
+    let events = read_events(response, 3).await;
     assert!(events.iter().all(|e| e.data["account_id"] != json!(1)));
-    assert_eq!(events[1].data["data"]["text"], "mine");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["contact.created", "conversation.created", "message.created"]);
+    assert_eq!(events[2].data["data"]["text"], "mine");
     let bad = app
         .client
         .get(format!("{}/api/v1/events", app.base))

@@ -6,6 +6,7 @@ mod helpers;
 mod channels;
 mod contacts;
 mod conversations;
+mod event_catalog;
 mod events;
 mod keys;
 mod media;

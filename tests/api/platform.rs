@@ -89,6 +89,12 @@ async fn openapi_document_describes_the_api(app: TestApp) {
     }
     assert!(paths["/api/v1/conversations"].get("get").is_some());
     assert!(paths["/api/v1/channels/{id}/inbound"].get("post").is_some());
+    assert!(paths["/api/v1/contacts/{id}/merge"].get("post").is_some(), "contact merging is documented");
+    assert!(
+        paths["/api/v1/conversations/{id}/messages/{message_id}"].get("delete").is_some(),
+        "message deletion is documented"
+    );
+    assert!(document["components"]["schemas"]["Message"]["properties"]["deleted"].is_object());
     assert!(document["components"]["securitySchemes"]["api_key"].is_object(), "the API key scheme is documented");
 }
 

@@ -133,6 +133,28 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The contact to merge into another.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The contact merged into the one in the path; it is deleted.
+    contact_id: i64,
+}
+
+/// Merge another contact into this one: its identities and conversations move here, empty fields
+/// are filled from it, attributes are merged (this contact's keys win), and it is deleted.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", tag = "contacts", request_body = MergeBody,
+    responses((status = 200, body = Contact), (status = 404, body = Problem),
+        (status = 422, description = "`contact_id` is the contact itself", body = Problem)))]
+pub async fn merge(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<MergeBody>,
+) -> Result<Json<Contact>> {
+    Ok(Json(contacts::merge(&state, me.account_id, id, body.contact_id).await?))
+}
+
 /// Every conversation of a contact on any channel.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/conversations", tag = "contacts",
     responses((status = 200, body = ContactConversations), (status = 404, body = Problem)))]

@@ -16,6 +16,7 @@ use crate::service::auth::Principal;
 use crate::service::conversations::{
     self, ConversationPage, ConversationPatch, ConversationQuery, MessagePage, MessageQuery,
 };
+use crate::service::messages;
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::views::{Conversation, Message};
 
@@ -261,6 +262,20 @@ pub async fn messages(
         limit: page_size(params.limit)?,
     };
     Ok(Json(conversations::messages(&state, me.account_id, id, &query).await?))
+}
+
+/// Delete a message: its text, media and payload are gone, it stays in the thread as deleted.
+/// Deleting it again changes nothing.
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "messages",
+    params(("id" = i64, Path, description = "Conversation id."), ("message_id" = i64, Path, description = "Message id.")),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_message(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath((id, message_id)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode> {
+    messages::delete(&state, me.account_id, id, message_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A message to send.

@@ -29,7 +29,10 @@ pub struct StreamParams {
 /// How often the log is re-read when no in-process notification arrives (other server instances).
 const POLL: Duration = Duration::from_secs(2);
 
-/// Stream events: message.created, message.updated, conversation.created, conversation.updated.
+/// Stream events: every event type in the event catalog (`message.created`, `message.updated`,
+/// `message.deleted`, `conversation.created`, `conversation.updated`, `conversation.status_changed`,
+/// `conversation.assigned`, `conversation.archived`, `conversation.read`, `contact.created`,
+/// `contact.updated`, `contact.merged`, `contact.deleted`…), in commit order, each carrying its object.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(StreamParams),
     responses((status = 200, description = "text/event-stream of events; each `id:` resumes with Last-Event-ID", content_type = "text/event-stream")))]
 pub async fn stream(

@@ -9,7 +9,7 @@ pub mod media;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 
 use crate::app::AppState;
@@ -26,14 +26,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/unarchive", post(conversations::unarchive))
         .route("/conversations/{id}/close", post(conversations::close))
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))
+        .route("/conversations/{id}/messages/{message_id}", delete(conversations::delete_message))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
+        .route("/contacts/{id}/merge", post(contacts::merge))
         .route("/contacts/{id}/conversations", get(contacts::conversations))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/channels/{id}/inbound", post(channels::inbound))
         .route("/api-keys", get(keys::list).post(keys::create))
-        .route("/api-keys/{id}", axum::routing::delete(keys::revoke))
+        .route("/api-keys/{id}", delete(keys::revoke))
         .route("/operators", get(keys::operators))
         .route("/media", get(media::list).post(media::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/media/{*key}", get(media::get))

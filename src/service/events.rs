@@ -93,3 +93,16 @@ pub async fn record(conn: &mut Conn, account_id: i64, kind: &str, object: &impl 
     let payload = json!({ "type": kind, "account_id": account_id, "created_at": to_rfc3339(now), "data": object });
     Ok(events::insert_event(conn, account_id, kind, &payload.to_string(), now).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CATALOG;
+
+    #[test]
+    fn the_webhooks_guide_shows_every_event_type() {
+        let guide = include_str!("../../docs/webhooks.md");
+        for (name, _) in CATALOG {
+            assert!(guide.contains(&format!("### `{name}")), "docs/webhooks.md has no example of {name}");
+        }
+    }
+}

@@ -30,6 +30,9 @@ const COALESCE: Duration = Duration::from_millis(10);
 
 /// Fans undispatched events out to subscriptions; returns how many events it handled.
 pub async fn dispatch_once(state: &AppState) -> Result<usize> {
+    if !webhooks::has_undispatched_events(state.db.reader()).await? {
+        return Ok(0);
+    }
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     let events = webhooks::claim_undispatched_events(&mut tx, state.db.backend(), DISPATCH_BATCH).await?;

@@ -131,6 +131,13 @@ pub async fn claim_undispatched_events(conn: &mut Conn, backend: Backend, limit:
     .await
 }
 
+/// Whether any event waits to be fanned out (a read, so checking never takes SQLite's write lock).
+pub async fn has_undispatched_events<'c>(db: impl AnyExecutor<'c>) -> sqlx::Result<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM events WHERE dispatched = 0 LIMIT 1").fetch_optional(db).await?;
+    Ok(found.is_some())
+}
+
 /// Marks events as fanned out.
 pub async fn mark_dispatched(conn: &mut Conn, event_ids: &[i64]) -> sqlx::Result<()> {
     if event_ids.is_empty() {
@@ -224,6 +231,17 @@ pub async fn claim_due_deliveries(
     per_webhook: usize,
     busy: &[i64],
 ) -> sqlx::Result<Vec<ClaimedDelivery>> {
+    // A read first, so an idle engine never takes SQLite's single write lock.
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+         AND (locked_until IS NULL OR locked_until < $1) LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(db.reader())
+    .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let mut tx = db.begin().await?;
     let lock = match db.backend() {
         Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",

@@ -1,15 +1,27 @@
 //! `parley-bench`: how fast a Parley server ingests inbound messages, compared with the ceiling of
-//! the same server on a trivial endpoint, and how fast it lists conversations at the resulting size.
+//! the same server on a trivial endpoint, how fast it lists conversations at the resulting size, how
+//! soon its webhooks follow an inbound message, and whether a webhook receiver that never answers
+//! slows ingestion down.
 //!
 //! By default it starts the `parley` binary found next to itself, on a fresh temporary data
-//! directory and a free local port, with the per-key rate limit lifted, and stops it at the end.
-//! With `--url` and `--api-key` it targets a running server instead (its rate limit then applies).
-//! After creating `--channels` simulated phone channels it runs three phases:
+//! directory and a free local port, with the per-key rate limit lifted and webhook targets on
+//! loopback allowed, and stops it at the end. With `--url` and `--api-key` it targets a running
+//! server instead (its rate limit then applies, and the webhook phases need it to run on this machine
+//! with `PARLEY_WEBHOOK_ALLOW_PRIVATE=true`, or `--skip-webhooks`). After creating `--channels`
+//! simulated phone channels it runs these phases:
 //!
 //! 1. ingest: `--messages` inbound messages from `--contacts` senders, pushed over `--connections`
 //!    concurrent connections to `POST /api/v1/channels/{id}/inbound` (201 counts as accepted);
 //! 2. ceiling: `--ceiling-requests` `GET /healthz` with the same concurrency;
-//! 3. list: 200 sequential `GET /api/v1/conversations?limit=25`, then 200 with `&unread=true&q=order`.
+//! 3. list: 200 sequential `GET /api/v1/conversations?limit=25`, then 200 with `&unread=true&q=order`;
+//! 4. webhook latency: a receiver in this process (answering 200) subscribes to `message.created`;
+//!    inbound messages are sent at a steady `--webhook-rate` for `--webhook-secs`, each without
+//!    waiting for the previous ones, and each webhook is matched by the message's sequence number to
+//!    the moment its inbound POST was sent; stragglers are awaited up to `--webhook-wait-secs`;
+//! 5. dead receiver: that subscription is deleted and the ingest phase is run again with
+//!    `--webhook-messages` messages, once with no subscription and once with every event also
+//!    subscribed to by a receiver that reads each request and never answers (so every attempt runs
+//!    into the server's webhook timeout).
 //!
 //! Latencies are those of successful requests, body included; failed requests (other statuses,
 //! transport errors) are counted and summarised. `--database-url` must name an empty database:
@@ -19,18 +31,22 @@
 //! cargo build --release --bin parley --bin parley-bench
 //! ./target/release/parley-bench --messages 20000 --contacts 2000 --connections 32
 //! ./target/release/parley-bench --database-url postgres://postgres@127.0.0.1:5432/parley_bench
-//! ./target/release/parley-bench --url http://127.0.0.1:8080 --api-key "$PARLEY_API_KEY"
+//! ./target/release/parley-bench --url http://127.0.0.1:8080 --api-key "$PARLEY_API_KEY" --skip-webhooks
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use axum::Router;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use rand::distributions::Alphanumeric;
@@ -39,6 +55,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Sequential requests of each listing measurement.
 const LIST_REQUESTS: usize = 200;
@@ -47,7 +64,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Rate limit given to the started server: high enough never to interfere.
 const UNLIMITED: &str = "1000000000";
 
-/// Benchmark Parley: inbound ingestion against the server's ceiling, then conversation listing.
+/// Benchmark Parley: inbound ingestion against the server's ceiling, conversation listing, webhook
+/// latency, and ingestion while a webhook receiver never answers.
 #[derive(Debug, Parser)]
 #[command(name = "parley-bench", about)]
 struct Args {
@@ -78,6 +96,21 @@ struct Args {
     /// Database URL for the started server (an empty database); SQLite in the temporary data directory when omitted.
     #[arg(long, env = "PARLEY_BENCH_DATABASE_URL")]
     database_url: Option<String>,
+    /// Inbound messages per second of the webhook latency phase.
+    #[arg(long, env = "PARLEY_BENCH_WEBHOOK_RATE", default_value_t = 200)]
+    webhook_rate: u32,
+    /// Seconds the webhook latency phase sends for.
+    #[arg(long, env = "PARLEY_BENCH_WEBHOOK_SECS", default_value_t = 15)]
+    webhook_secs: u32,
+    /// Seconds to wait, once everything is sent, for webhooks still to arrive.
+    #[arg(long, env = "PARLEY_BENCH_WEBHOOK_WAIT_SECS", default_value_t = 30)]
+    webhook_wait_secs: u64,
+    /// Inbound messages of each ingest run of the dead-receiver phase; as many as --messages when omitted.
+    #[arg(long, env = "PARLEY_BENCH_WEBHOOK_MESSAGES")]
+    webhook_messages: Option<usize>,
+    /// Skip the two webhook phases.
+    #[arg(long, env = "PARLEY_BENCH_SKIP_WEBHOOKS")]
+    skip_webhooks: bool,
 }
 
 /// The server under test.
@@ -142,6 +175,8 @@ impl Server {
             .env("PARLEY_LOG_FORMAT", "json")
             .env("PARLEY_RATE_LIMIT_PER_MINUTE", UNLIMITED)
             .env("PARLEY_RATE_LIMIT_BURST", UNLIMITED)
+            // The webhook phases' receivers listen on 127.0.0.1.
+            .env("PARLEY_WEBHOOK_ALLOW_PRIVATE", "true")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().context("opening the server log")?))
@@ -249,31 +284,40 @@ impl Stats {
     /// Sends one request; on the expected status records its latency and returns the body,
     /// otherwise counts the failure.
     async fn request(&mut self, request: RequestBuilder, expected: StatusCode) -> Option<Vec<u8>> {
-        let started = Instant::now();
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => {
-                self.error("transport".to_owned(), format!("{:#}", anyhow::Error::from(e)));
-                return None;
-            }
-        };
-        let status = response.status();
-        match response.bytes().await {
-            Ok(body) if status == expected => {
+        self.record(send(request, expected).await)
+    }
+
+    /// Counts one request's outcome; returns the body of a success.
+    fn record(&mut self, outcome: Outcome) -> Option<Vec<u8>> {
+        match outcome {
+            Ok((latency, body)) => {
                 self.ok += 1;
-                self.latency.saturating_record(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-                Some(body.to_vec())
+                self.latency.saturating_record(micros(latency));
+                Some(body)
             }
-            Ok(body) => {
-                let text = String::from_utf8_lossy(&body);
-                self.error(format!("HTTP {}", status.as_u16()), format!("HTTP {status}: {}", truncate(&text, 200)));
-                None
-            }
-            Err(e) => {
-                self.error("transport".to_owned(), format!("{:#}", anyhow::Error::from(e)));
+            Err((cause, detail)) => {
+                self.error(cause, detail);
                 None
             }
         }
+    }
+}
+
+/// What one request came to: its latency and body, or its failure's cause and detail.
+type Outcome = std::result::Result<(Duration, Vec<u8>), (String, String)>;
+
+/// Sends one request and reads the answer; anything but the `expected` status is a failure.
+async fn send(request: RequestBuilder, expected: StatusCode) -> Outcome {
+    let started = Instant::now();
+    let transport = |e: reqwest::Error| ("transport".to_owned(), format!("{:#}", anyhow::Error::from(e)));
+    let response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(transport)?;
+    if status == expected {
+        Ok((started.elapsed(), body.to_vec()))
+    } else {
+        let text = String::from_utf8_lossy(&body);
+        Err((format!("HTTP {}", status.as_u16()), format!("HTTP {status}: {}", truncate(&text, 200))))
     }
 }
 
@@ -382,7 +426,247 @@ async fn create_channels(client: &Client, target: &Target, count: usize) -> Resu
     Ok(ids)
 }
 
-/// Runs the three phases against `target` and prints the report.
+/// Pushes `total` inbound messages over `--connections` connections: message `i` comes from
+/// contact `i % --contacts` to channel `i % channels`, with a provider id unique to this run.
+async fn ingest(client: &Client, target: &Target, channels: &Arc<Vec<i64>>, args: &Args, total: usize) -> Result<Load> {
+    let run_id = random_token(8);
+    let (base, contacts, client, channels) = (target.base.clone(), args.contacts, client.clone(), channels.clone());
+    load(total, args.connections, StatusCode::CREATED, move |i| {
+        let contact = i % contacts;
+        client.post(format!("{base}/api/v1/channels/{}/inbound", channels[i % channels.len()])).json(&json!({
+            "from": format!("+39347{contact:07}"),
+            "name": format!("Contact {contact}"),
+            "type": "text",
+            "text": format!("bench message {i} about order ORD-{i}"),
+            "provider_message_id": format!("bench-{run_id}-{i}"),
+        }))
+    })
+    .await
+}
+
+/// A webhook receiver served by the bench on 127.0.0.1; stops accepting when dropped.
+struct Receiver {
+    url: String,
+    task: JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Serves `router` on a free loopback port; its URL is `/hook` there.
+    async fn start(router: Router) -> Result<Receiver> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a webhook receiver")?;
+        let address = listener.local_addr().context("reading the receiver's address")?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                progress(format!("a webhook receiver stopped: {e}"));
+            }
+        });
+        Ok(Receiver { url: format!("http://{address}/hook"), task })
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the latency receiver has seen.
+#[derive(Default)]
+struct Arrivals {
+    /// When the first `message.created` of each of the phase's messages arrived, by sequence number.
+    first: HashMap<usize, Instant>,
+    /// Further deliveries of a message already seen (delivery is at least once).
+    duplicates: u64,
+    /// Deliveries of anything else.
+    other: u64,
+}
+
+/// The latency receiver's state: the provider id prefix of the phase's messages, and what arrived.
+struct LatencyLog {
+    prefix: String,
+    arrivals: Mutex<Arrivals>,
+}
+
+impl LatencyLog {
+    fn arrivals(&self) -> std::sync::MutexGuard<'_, Arrivals> {
+        self.arrivals.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Notes when an inbound `message.created` of the phase arrives, by the sequence number at the end
+/// of its provider id; answers 200 to everything.
+async fn record_arrival(State(log): State<Arc<LatencyLog>>, body: Bytes) -> StatusCode {
+    let arrived = Instant::now();
+    let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let data = &event["data"];
+    let seq = if event["type"] == "message.created" && data["direction"] == "inbound" {
+        let id = data["provider_message_id"].as_str().unwrap_or_default();
+        id.strip_prefix(log.prefix.as_str()).and_then(|seq| seq.parse::<usize>().ok())
+    } else {
+        None
+    };
+    let mut arrivals = log.arrivals();
+    match seq {
+        Some(seq) if arrivals.first.contains_key(&seq) => arrivals.duplicates += 1,
+        Some(seq) => {
+            arrivals.first.insert(seq, arrived);
+        }
+        None => arrivals.other += 1,
+    }
+    StatusCode::OK
+}
+
+/// Reads the request, counts it, and never answers: the server's attempt runs into its timeout.
+async fn hold(State(held): State<Arc<AtomicUsize>>, _body: Bytes) -> StatusCode {
+    held.fetch_add(1, Ordering::Relaxed);
+    std::future::pending().await
+}
+
+/// Subscribes `url` to `event_types` (every type when empty); returns the subscription's id.
+async fn create_webhook(client: &Client, target: &Target, url: &str, event_types: &[&str]) -> Result<i64> {
+    let mut body = json!({ "url": url, "description": "parley-bench receiver" });
+    if !event_types.is_empty() {
+        body["event_types"] = json!(event_types);
+    }
+    let response = client
+        .post(format!("{}/api/v1/webhooks", target.base))
+        .json(&body)
+        .send()
+        .await
+        .context("creating a webhook")?;
+    let status = response.status();
+    let text = response.text().await.context("reading the created webhook")?;
+    if status != StatusCode::CREATED {
+        bail!(
+            "creating a webhook to {url} answered HTTP {status} (the server must allow loopback targets: \
+             PARLEY_WEBHOOK_ALLOW_PRIVATE=true; or pass --skip-webhooks): {}",
+            truncate(&text, 300)
+        );
+    }
+    let webhook: Value = serde_json::from_str(&text).context("reading the created webhook")?;
+    webhook["id"].as_i64().with_context(|| format!("created webhook without an id: {text}"))
+}
+
+/// Deletes a subscription.
+async fn delete_webhook(client: &Client, target: &Target, id: i64) -> Result<()> {
+    let response =
+        client.delete(format!("{}/api/v1/webhooks/{id}", target.base)).send().await.context("deleting a webhook")?;
+    let status = response.status();
+    ensure!(status == StatusCode::NO_CONTENT, "deleting webhook {id} answered HTTP {status}");
+    Ok(())
+}
+
+/// Outcome of the webhook latency phase.
+struct WebhookLatency {
+    /// The inbound POSTs, sent at a steady rate.
+    inbound: Load,
+    /// Messages the server accepted.
+    accepted: usize,
+    /// Of those, messages whose webhook arrived.
+    received: usize,
+    duplicates: u64,
+    /// From sending each inbound POST to its webhook's arrival, in microseconds.
+    latency: Histogram<u64>,
+}
+
+/// Phase 4: subscribes a receiver to `message.created`, sends inbound messages at a steady rate
+/// without waiting for answers, and times each message from its POST to its webhook; then deletes
+/// the subscription.
+async fn webhook_latency(client: &Client, target: &Target, channels: &[i64], args: &Args) -> Result<WebhookLatency> {
+    let run_id = random_token(8);
+    let log = Arc::new(LatencyLog { prefix: format!("bench-hook-{run_id}-"), arrivals: Mutex::default() });
+    let receiver = Receiver::start(Router::new().route("/hook", post(record_arrival)).with_state(log.clone())).await?;
+    let webhook = create_webhook(client, target, &receiver.url, &["message.created"]).await?;
+
+    let total = args.webhook_rate as usize * args.webhook_secs as usize;
+    progress(format!(
+        "webhook latency: {total} inbound messages at {} msg/s, each timed to its message.created webhook",
+        args.webhook_rate
+    ));
+    let period = Duration::from_secs_f64(1.0 / f64::from(args.webhook_rate));
+    let mut sent_at = Vec::with_capacity(total);
+    let mut accepted = vec![false; total];
+    let mut stats = Stats::new()?;
+    let mut inflight = JoinSet::new();
+    let started = Instant::now();
+    let schedule = tokio::time::Instant::from_std(started);
+    for seq in 0..total {
+        tokio::time::sleep_until(schedule + period.mul_f64(seq as f64)).await;
+        let contact = seq % args.contacts;
+        let request = client
+            .post(format!("{}/api/v1/channels/{}/inbound", target.base, channels[seq % channels.len()]))
+            .json(&json!({
+                "from": format!("+39347{contact:07}"),
+                "name": format!("Contact {contact}"),
+                "type": "text",
+                "text": format!("bench webhook message {seq}"),
+                "provider_message_id": format!("{}{seq}", log.prefix),
+            }));
+        sent_at.push(Instant::now());
+        inflight.spawn(async move { (seq, send(request, StatusCode::CREATED).await) });
+        while let Some(done) = inflight.try_join_next() {
+            let (seq, outcome) = done.context("an inbound request task failed")?;
+            accepted[seq] = stats.record(outcome).is_some();
+        }
+    }
+    while let Some(done) = inflight.join_next().await {
+        let (seq, outcome) = done.context("an inbound request task failed")?;
+        accepted[seq] = stats.record(outcome).is_some();
+    }
+    let inbound = Load { stats, elapsed: started.elapsed() };
+    let expected = accepted.iter().filter(|ok| **ok).count();
+
+    let deadline = Instant::now() + Duration::from_secs(args.webhook_wait_secs);
+    while log.arrivals().first.len() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    delete_webhook(client, target, webhook).await?;
+    drop(receiver);
+
+    let arrivals = log.arrivals();
+    let mut latency = Histogram::new_with_bounds(1, 3_600_000_000, 3).context("creating a histogram")?;
+    let mut received = 0;
+    for (seq, arrived) in &arrivals.first {
+        if let (Some(sent), Some(true)) = (sent_at.get(*seq), accepted.get(*seq).copied()) {
+            received += 1;
+            latency.saturating_record(micros(arrived.saturating_duration_since(*sent)));
+        }
+    }
+    Ok(WebhookLatency { inbound, accepted: expected, received, duplicates: arrivals.duplicates, latency })
+}
+
+/// Outcome of the dead-receiver phase: the same ingest run without and with the receiver.
+struct DeadReceiver {
+    without: Load,
+    with: Load,
+    /// Requests the receiver read and never answered.
+    held: usize,
+}
+
+/// Phase 5: runs the ingest phase with no subscription, then again with every event subscribed to
+/// by a receiver that never answers.
+async fn dead_receiver(
+    client: &Client,
+    target: &Target,
+    channels: &Arc<Vec<i64>>,
+    args: &Args,
+) -> Result<DeadReceiver> {
+    let messages = args.webhook_messages.unwrap_or(args.messages);
+    progress(format!("ingesting {messages} messages again, with no webhook"));
+    let without = ingest(client, target, channels, args, messages).await?;
+
+    let held = Arc::new(AtomicUsize::new(0));
+    let receiver = Receiver::start(Router::new().route("/hook", post(hold)).with_state(held.clone())).await?;
+    let webhook = create_webhook(client, target, &receiver.url, &[]).await?;
+    progress(format!("ingesting {messages} messages again, every event also sent to a receiver that never answers"));
+    let with = ingest(client, target, channels, args, messages).await?;
+    let held = held.load(Ordering::Relaxed);
+    delete_webhook(client, target, webhook).await?;
+    drop(receiver);
+    Ok(DeadReceiver { without, with, held })
+}
+
+/// Runs the phases against `target` and prints the report.
 async fn run(args: &Args, target: &Target) -> Result<()> {
     let mut headers = HeaderMap::new();
     headers.insert("x-api-key", HeaderValue::from_str(&target.api_key).context("the API key is not a valid header")?);
@@ -396,19 +680,7 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
     let channels = Arc::new(create_channels(&client, target, args.channels).await?);
 
     progress(format!("ingesting {} messages over {} connections", args.messages, args.connections));
-    let run_id = random_token(8);
-    let (base, contacts, ingest_client) = (target.base.clone(), args.contacts, client.clone());
-    let ingest = load(args.messages, args.connections, StatusCode::CREATED, move |i| {
-        let contact = i % contacts;
-        ingest_client.post(format!("{base}/api/v1/channels/{}/inbound", channels[i % channels.len()])).json(&json!({
-            "from": format!("+39347{contact:07}"),
-            "name": format!("Contact {contact}"),
-            "type": "text",
-            "text": format!("bench message {i} about order ORD-{i}"),
-            "provider_message_id": format!("bench-{run_id}-{i}"),
-        }))
-    })
-    .await?;
+    let ingest = ingest(&client, target, &channels, args, args.messages).await?;
 
     let ceiling_requests = args.ceiling_requests.unwrap_or(args.messages);
     progress(format!("ceiling: {ceiling_requests} GET /healthz"));
@@ -418,6 +690,13 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
     progress(format!("listing conversations {LIST_REQUESTS} + {LIST_REQUESTS} times"));
     let (default_list, total) = list(&client, target, "limit=25").await?;
     let (search_list, matching) = list(&client, target, "limit=25&unread=true&q=order").await?;
+
+    let webhooks = if args.skip_webhooks {
+        None
+    } else {
+        let latency = webhook_latency(&client, target, &channels, args).await?;
+        Some((latency, dead_receiver(&client, target, &channels, args).await?))
+    };
 
     let count = |n: Option<i64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut report = String::new();
@@ -437,9 +716,46 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
         count(matching),
         search_list.percentiles()
     )?;
-    for (phase, stats) in
-        [("ingest", &ingest.stats), ("ceiling", &ceiling.stats), ("list", &default_list), ("search", &search_list)]
-    {
+    let mut phases =
+        vec![("ingest", &ingest.stats), ("ceiling", &ceiling.stats), ("list", &default_list), ("search", &search_list)];
+    if let Some((latency, dead)) = &webhooks {
+        let route = format!("POST /api/v1/channels/{{id}}/inbound at a steady {} msg/s", args.webhook_rate);
+        writeln!(report, "{}", latency.inbound.line("steady", "msg/s", &route))?;
+        writeln!(
+            report,
+            "webhook  {} of {} received{}  p50 {}  p99 {}  max {}  (inbound POST sent → message.created webhook received)",
+            latency.received,
+            latency.accepted,
+            if latency.duplicates > 0 { format!(" (+{} duplicates)", latency.duplicates) } else { String::new() },
+            ms(latency.latency.value_at_quantile(0.5)),
+            ms(latency.latency.value_at_quantile(0.99)),
+            ms(latency.latency.max())
+        )?;
+        writeln!(report, "{}", dead.without.line("no hook", "msg/s", "the ingest again, no webhook"))?;
+        let route = "the ingest again, every event also to a receiver that never answers";
+        writeln!(report, "{}", dead.with.line("dead rcv", "msg/s", route))?;
+        writeln!(
+            report,
+            "ratio    dead receiver/no webhook {:.1} %  ({} requests held unanswered by the receiver)",
+            100.0 * dead.with.rate() / dead.without.rate().max(1e-9),
+            dead.held
+        )?;
+        phases.extend([
+            ("steady", &latency.inbound.stats),
+            ("no hook", &dead.without.stats),
+            ("dead rcv", &dead.with.stats),
+        ]);
+        if latency.received < latency.accepted {
+            writeln!(
+                report,
+                "errors   webhook: {} of {} accepted messages got no webhook within {} s",
+                latency.accepted - latency.received,
+                latency.accepted,
+                args.webhook_wait_secs
+            )?;
+        }
+    }
+    for (phase, stats) in phases {
         if let Some(first) = &stats.first_error {
             let causes: Vec<String> = stats.errors.iter().map(|(cause, n)| format!("{cause} ×{n}")).collect();
             writeln!(report, "errors   {phase}: {}; first: {first}", causes.join(", "))?;
@@ -457,6 +773,11 @@ fn progress(note: String) {
 /// Random alphanumeric characters.
 fn random_token(len: usize) -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// A duration in whole microseconds.
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Microseconds as milliseconds, with two decimals under 10 ms.
@@ -490,6 +811,10 @@ async fn bench(args: Args) -> Result<()> {
     ensure!(
         args.messages > 0 && args.contacts > 0 && args.channels > 0 && args.connections > 0,
         "--messages, --contacts, --channels and --connections must be at least 1"
+    );
+    ensure!(
+        args.skip_webhooks || (args.webhook_rate > 0 && args.webhook_secs > 0 && args.webhook_messages != Some(0)),
+        "--webhook-rate, --webhook-secs and --webhook-messages must be at least 1"
     );
     match (&args.url, &args.api_key) {
         (Some(url), Some(api_key)) => {

@@ -28,12 +28,11 @@ const RESPONSE_KEEP: usize = 1024;
 /// Pause after a wake-up so a burst of commits is dispatched in one transaction.
 const COALESCE: Duration = Duration::from_millis(10);
 
-/// Fans undispatched events out to subscriptions; returns how many events it handled.
-pub async fn dispatch_once(state: &AppState) -> Result<usize> {
+/// Fans undispatched events out to subscriptions, due at `now`; returns how many events it handled.
+pub async fn dispatch_once(state: &AppState, now: i64) -> Result<usize> {
     if !webhooks::has_undispatched_events(state.db.reader()).await? {
         return Ok(0);
     }
-    let now = now_ms();
     let mut tx = state.db.begin().await?;
     let events = webhooks::claim_undispatched_events(&mut tx, state.db.backend(), DISPATCH_BATCH).await?;
     if events.is_empty() {
@@ -59,17 +58,15 @@ pub async fn dispatch_once(state: &AppState) -> Result<usize> {
 }
 
 /// Dispatches every waiting event, then makes every attempt due at `clock` (a logical time, so
-/// tests can move through the retry schedule) and waits for them; returns the attempts made.
+/// tests can move through the retry schedule) and records them; returns the attempts made.
 pub async fn run_once_at(state: &AppState, clock: i64) -> Result<usize> {
-    while dispatch_once(state).await? as i64 == DISPATCH_BATCH {}
+    while dispatch_once(state, clock).await? as i64 == DISPATCH_BATCH {}
     let capacity = state.config.webhook_concurrency.max(1) * 16;
     let claimed = webhooks::claim_due_deliveries(&state.db, clock, lease_ms(state), capacity, capacity, &[]).await?;
-    let count = claimed.len();
     let attempts = claimed.into_iter().map(|delivery| attempt(state, delivery, clock));
-    for outcome in futures::future::join_all(attempts).await {
-        outcome?;
-    }
-    Ok(count)
+    let outcomes = futures::future::join_all(attempts).await;
+    record(state, &outcomes).await?;
+    Ok(outcomes.len())
 }
 
 /// [`run_once_at`] now.
@@ -83,21 +80,22 @@ fn lease_ms(state: &AppState) -> i64 {
 
 /// Runs the dispatcher and up to `webhook_concurrency` attempts at once (a quarter of them at most
 /// for any one subscription, so one slow target cannot hold up the others) until `shutdown`; then
-/// lets attempts in flight finish.
+/// lets attempts in flight finish. Finished attempts are recorded together, one transaction per
+/// round, so deliveries keep up with ingestion.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let poll = Duration::from_millis(state.config.job_poll_ms.max(10));
     let capacity = state.config.webhook_concurrency.max(1);
     let per_webhook = (capacity / 4).max(1);
     let mut wake = state.events.subscribe();
-    let mut inflight: JoinSet<i64> = JoinSet::new();
+    let mut inflight: JoinSet<Outcome> = JoinSet::new();
     let mut busy: HashMap<i64, usize> = HashMap::new();
+    let mut finished: Vec<Outcome> = Vec::new();
     while !shutdown.is_cancelled() {
         while let Some(done) = inflight.try_join_next() {
-            if let Ok(webhook_id) = done {
-                release(&mut busy, webhook_id);
-            }
+            finished.extend(done.ok());
         }
-        let dispatched = dispatch_once(&state).await.unwrap_or_else(|e| {
+        settle(&state, &mut finished, &mut busy).await;
+        let dispatched = dispatch_once(&state, now_ms()).await.unwrap_or_else(|e| {
             tracing::error!(error = %e, "webhook dispatch failed");
             0
         });
@@ -112,13 +110,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                     for delivery in deliveries {
                         *busy.entry(delivery.webhook_id).or_default() += 1;
                         let state = state.clone();
-                        inflight.spawn(async move {
-                            let webhook_id = delivery.webhook_id;
-                            if let Err(e) = attempt(&state, delivery, now_ms()).await {
-                                tracing::error!(webhook = webhook_id, error = %e, "recording a webhook attempt failed");
-                            }
-                            webhook_id
-                        });
+                        inflight.spawn(async move { attempt(&state, delivery, now_ms()).await });
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "claiming webhook deliveries failed"),
@@ -129,23 +121,33 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                if let Ok(webhook_id) = done {
-                    release(&mut busy, webhook_id);
-                }
-            }
+            Some(done) = inflight.join_next(), if !inflight.is_empty() => finished.extend(done.ok()),
             _ = wake.recv() => tokio::time::sleep(COALESCE).await,
             _ = tokio::time::sleep(poll) => {}
         }
     }
-    while inflight.join_next().await.is_some() {}
+    while let Some(done) = inflight.join_next().await {
+        finished.extend(done.ok());
+    }
+    settle(&state, &mut finished, &mut busy).await;
 }
 
-fn release(busy: &mut HashMap<i64, usize>, webhook_id: i64) {
-    if let Some(count) = busy.get_mut(&webhook_id) {
-        *count -= 1;
-        if *count == 0 {
-            busy.remove(&webhook_id);
+/// Records finished attempts and frees their subscriptions' slots. If recording fails, the
+/// deliveries' leases run out and they are attempted again (at least once).
+async fn settle(state: &AppState, finished: &mut Vec<Outcome>, busy: &mut HashMap<i64, usize>) {
+    if finished.is_empty() {
+        return;
+    }
+    if let Err(e) = record(state, finished).await {
+        tracing::error!(error = %e, attempts = finished.len(), "recording webhook attempts failed");
+    }
+    for outcome in finished.drain(..) {
+        let webhook_id = outcome.delivery.webhook_id;
+        if let Some(count) = busy.get_mut(&webhook_id) {
+            *count -= 1;
+            if *count == 0 {
+                busy.remove(&webhook_id);
+            }
         }
     }
 }
@@ -159,93 +161,103 @@ struct Answer {
     error: Option<String>,
 }
 
-/// Makes one signed attempt and records its outcome; `clock` schedules the retry.
-async fn attempt(state: &AppState, delivery: ClaimedDelivery, clock: i64) -> Result<()> {
+/// One finished attempt, waiting to be recorded; `clock` schedules its retry.
+#[derive(Debug)]
+struct Outcome {
+    delivery: ClaimedDelivery,
+    answer: Answer,
+    latency_ms: i64,
+    clock: i64,
+}
+
+/// Makes one signed attempt.
+async fn attempt(state: &AppState, delivery: ClaimedDelivery, clock: i64) -> Outcome {
     let body = service::body_for(&delivery, state.config.webhook_max_payload_bytes);
     let started = Instant::now();
     let answer = post(state, &delivery, body).await;
     let latency_ms = started.elapsed().as_millis() as i64;
-    let succeeded = answer.status.is_some_and(|s| (200..300).contains(&s));
-    let outcome = if succeeded { "delivered" } else { "failed" };
-    metrics::counter!("parley_webhook_attempts_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("parley_webhook_attempt_seconds").record(latency_ms as f64 / 1000.0);
-    let error = answer.error.clone().or_else(|| match answer.status {
-        Some(status) if !succeeded => Some(format!("the target answered HTTP {status}")),
-        _ => None,
-    });
-    let status_code = answer.status.map(i64::from);
+    Outcome { delivery, answer, latency_ms, clock }
+}
+
+/// Records attempts in one transaction: the attempt log, each delivery's new state, and the
+/// subscription's health (healthy again, failing, or disabled by 410 or 5 days of failures).
+async fn record(state: &AppState, outcomes: &[Outcome]) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     let mut tx = state.db.begin().await?;
-    let log = AttemptRow {
-        id: 0,
-        account_id: delivery.account_id,
-        webhook_id: delivery.webhook_id,
-        delivery_id: delivery.id,
-        event_id: delivery.event_id,
-        attempted_at: clock,
-        succeeded: i64::from(succeeded),
-        status_code,
-        latency_ms,
-        response_body: answer.body.clone(),
-        error: error.clone(),
-    };
-    webhooks::insert_attempt(&mut tx, &log).await?;
-    let mut recorded_event = false;
-    let next = if succeeded {
-        if webhooks::mark_healthy(&mut tx, delivery.webhook_id).await? {
-            webhooks::hasten_pending(&mut tx, delivery.webhook_id, clock).await?;
-        }
-        DeliveryState {
-            status: "delivered",
-            next_attempt_at: None,
+    let mut notify = Vec::new();
+    for Outcome { delivery, answer, latency_ms, clock } in outcomes {
+        let clock = *clock;
+        let succeeded = answer.status.is_some_and(|s| (200..300).contains(&s));
+        let outcome = if succeeded { "delivered" } else { "failed" };
+        metrics::counter!("parley_webhook_attempts_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("parley_webhook_attempt_seconds").record(*latency_ms as f64 / 1000.0);
+        let error = answer.error.clone().or_else(|| match answer.status {
+            Some(status) if !succeeded => Some(format!("the target answered HTTP {status}")),
+            _ => None,
+        });
+        let status_code = answer.status.map(i64::from);
+        let log = AttemptRow {
+            id: 0,
+            account_id: delivery.account_id,
+            webhook_id: delivery.webhook_id,
+            delivery_id: delivery.id,
+            event_id: delivery.event_id,
+            attempted_at: clock,
+            succeeded: i64::from(succeeded),
             status_code,
-            error: None,
-            delivered_at: Some(clock),
-        }
-    } else if answer.status == Some(410) {
-        recorded_event = service::disable(&mut tx, delivery.account_id, delivery.webhook_id, "gone", clock).await?;
-        DeliveryState {
-            status: "failed",
-            next_attempt_at: None,
+            latency_ms: *latency_ms,
+            response_body: answer.body.clone(),
+            error: error.clone(),
+        };
+        webhooks::insert_attempt(&mut tx, &log).await?;
+        let failed = |next_attempt_at: Option<i64>| DeliveryState {
+            status: if next_attempt_at.is_some() { "pending" } else { "failed" },
+            next_attempt_at,
             status_code,
             error: error.as_deref(),
             delivered_at: None,
-        }
-    } else {
-        let failing_since = webhooks::mark_failing(&mut tx, delivery.webhook_id, clock).await?;
-        if failing_since.is_some_and(|since| clock - since >= DISABLE_AFTER_MS) {
-            recorded_event =
-                service::disable(&mut tx, delivery.account_id, delivery.webhook_id, "failing", clock).await?;
-        }
-        match service::retry_delay_ms(delivery.attempts + 1, answer.retry_after_ms) {
-            Some(delay) => DeliveryState {
-                status: "pending",
-                next_attempt_at: Some(clock + delay),
-                status_code,
-                error: error.as_deref(),
-                delivered_at: None,
-            },
-            None => DeliveryState {
-                status: "failed",
+        };
+        let next = if succeeded {
+            if webhooks::mark_healthy(&mut tx, delivery.webhook_id).await? {
+                webhooks::hasten_pending(&mut tx, delivery.webhook_id, clock).await?;
+            }
+            DeliveryState {
+                status: "delivered",
                 next_attempt_at: None,
                 status_code,
-                error: error.as_deref(),
-                delivered_at: None,
-            },
+                error: None,
+                delivered_at: Some(clock),
+            }
+        } else if answer.status == Some(410) {
+            if service::disable(&mut tx, delivery.account_id, delivery.webhook_id, "gone", clock).await? {
+                notify.push(delivery.account_id);
+            }
+            failed(None)
+        } else {
+            let failing_since = webhooks::mark_failing(&mut tx, delivery.webhook_id, clock).await?;
+            if failing_since.is_some_and(|since| clock - since >= DISABLE_AFTER_MS)
+                && service::disable(&mut tx, delivery.account_id, delivery.webhook_id, "failing", clock).await?
+            {
+                notify.push(delivery.account_id);
+            }
+            failed(service::retry_delay_ms(delivery.attempts + 1, answer.retry_after_ms).map(|delay| clock + delay))
+        };
+        webhooks::finish_attempt(&mut tx, delivery.id, &next, clock).await?;
+        if !succeeded {
+            tracing::info!(
+                webhook = delivery.webhook_id,
+                event = delivery.event_id,
+                error = error.as_deref().unwrap_or(""),
+                next = next.status,
+                "webhook attempt failed"
+            );
         }
-    };
-    webhooks::finish_attempt(&mut tx, delivery.id, &next, clock).await?;
-    tx.commit().await?;
-    if recorded_event {
-        state.events.notify(delivery.account_id);
     }
-    if !succeeded {
-        tracing::info!(
-            webhook = delivery.webhook_id,
-            event = delivery.event_id,
-            error = error.as_deref().unwrap_or(""),
-            next = next.status,
-            "webhook attempt failed"
-        );
+    tx.commit().await?;
+    for account_id in notify {
+        state.events.notify(account_id);
     }
     Ok(())
 }

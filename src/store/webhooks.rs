@@ -320,11 +320,12 @@ pub struct AttemptRow {
 const ATTEMPT_COLUMNS: &str = "id, account_id, webhook_id, delivery_id, event_id, attempted_at, succeeded, \
      status_code, latency_ms, response_body, error";
 
-/// Logs an attempt.
+/// Logs an attempt (unless its subscription was deleted meanwhile).
 pub async fn insert_attempt(conn: &mut Conn, attempt: &AttemptRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO webhook_attempts (account_id, webhook_id, delivery_id, event_id, attempted_at, succeeded, \
-         status_code, latency_ms, response_body, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         status_code, latency_ms, response_body, error) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+         WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $3)",
     )
     .bind(attempt.account_id)
     .bind(attempt.webhook_id)

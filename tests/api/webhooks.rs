@@ -512,7 +512,7 @@ async fn a_claimed_delivery_survives_a_crash(app: TestApp) {
     subscribe(&app, &receiver, json!({"event_types": ["message.created"]})).await;
     let channel = whatsapp(&app).await;
     app.inbound(channel, "+393471234567", "Marco", "uno").await;
-    dispatch_once(&app.state).await.unwrap();
+    dispatch_once(&app.state, now_ms()).await.unwrap();
     let now = now_ms();
     // A worker claims the delivery and dies before answering.
     let claimed = parley::store::webhooks::claim_due_deliveries(&app.state.db, now, 6_000, 10, 10, &[]).await.unwrap();

@@ -545,9 +545,12 @@ pub fn retry_delay_ms(attempts_made: i64, retry_after_ms: Option<i64>) -> Option
     Some((base as f64 * jitter) as i64)
 }
 
-/// Disables a subscription (if still active) and records `webhook.disabled`; true when it changed.
+/// Disables a subscription (if it still exists and is active) and records `webhook.disabled`;
+/// true when it changed.
 pub async fn disable(conn: &mut Conn, account_id: i64, id: i64, reason: &str, now: i64) -> Result<bool> {
-    let mut row = load(conn, account_id, id).await?;
+    let Some(mut row) = webhooks::find_webhook(&mut *conn, account_id, id).await? else {
+        return Ok(false);
+    };
     if !flag(row.active) {
         return Ok(false);
     }

@@ -28,7 +28,10 @@ pub struct ChannelBody {
     address: Option<String>,
     /// Never call the provider; simulate delivery.
     simulation: Option<bool>,
-    /// Provider settings (kept secret, never returned).
+    /// Provider settings (kept secret, never returned). WhatsApp: `phone_number_id`, `app_secret`,
+    /// `verify_token` and `access_token` (required unless `simulation` is true) and an optional
+    /// `graph_base_url`; one channel per `phone_number_id`. On PATCH the given keys replace the
+    /// stored ones and `null` removes one.
     #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
 }
@@ -59,7 +62,8 @@ pub async fn list(State(state): State<AppState>, Extension(me): Extension<Princi
 
 /// Add a channel.
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = ChannelBody,
-    responses((status = 201, body = Channel), (status = 422, body = Problem)))]
+    responses((status = 201, body = Channel), (status = 409, description = "Another channel has this provider id", body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -80,7 +84,8 @@ pub async fn get(
 
 /// Change a channel.
 #[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", request_body = ChannelBody,
-    responses((status = 200, body = Channel), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Channel), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,

@@ -1,0 +1,4 @@
+//! WhatsApp Business Cloud API (Meta): channel settings, webhook signatures and the webhook
+//! payload's mapping to Parley's ingestion events.
+
+pub mod settings;

@@ -222,7 +222,8 @@ pub struct Message {
     /// inbound or outbound.
     pub direction: String,
     pub sender: Sender,
-    /// text, image, video, audio, document, sticker, location, contacts, interactive, template, reaction or note.
+    /// text, image, video, audio, document, sticker, location, contacts, interactive, template, reaction,
+    /// order, system, unsupported or note.
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,

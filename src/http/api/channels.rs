@@ -149,16 +149,14 @@ pub async fn inbound(
     let channel =
         store::channels::find_channel(state.db.reader(), me.account_id, id).await?.ok_or(Error::NotFound("channel"))?;
     let kind = body.kind.unwrap_or(if body.media_key.is_some() { MessageType::Image } else { MessageType::Text });
-    let message = InboundMessage {
-        from: body.from,
-        name: body.name,
-        kind,
-        text: body.text,
-        provider_message_id: body.provider_message_id.filter(|id| !id.is_empty()),
-        media_keys: body.media_key.into_iter().collect(),
-        payload: body.payload.unwrap_or_else(|| Value::Object(Default::default())),
-        sent_at: None,
-    };
+    let mut message = InboundMessage::new(body.from, kind);
+    message.name = body.name;
+    message.text = body.text;
+    message.provider_message_id = body.provider_message_id.filter(|id| !id.is_empty());
+    message.media_keys = body.media_key.into_iter().collect();
+    if let Some(payload) = body.payload {
+        message.payload = payload;
+    }
     let mut results = inbound::ingest(&state, &channel, vec![message]).await?;
     let result = results.pop().ok_or_else(|| anyhow::anyhow!("ingestion returned no result"))?;
     let status = if result.duplicate { StatusCode::OK } else { StatusCode::CREATED };

@@ -2,3 +2,5 @@
 //! payload's mapping to Parley's ingestion events.
 
 pub mod settings;
+pub mod signature;
+pub mod webhook;

@@ -378,6 +378,307 @@ async fn users_without_a_phone_number_are_contacts(app: TestApp) {
     assert_eq!(stored(&app).await.1, 1, "one contact");
 }
 
+/// A message a fixture sample refers to, created (from `USER`) before the sample is posted: its
+/// id is read at this JSON pointer in the prepared sample.
+enum Setup {
+    None,
+    /// A customer message.
+    Inbound(String),
+    /// A message the business sent.
+    Outbound(String),
+}
+
+/// What posting a fixture sample must do.
+enum Effect {
+    /// A new message of this type and direction, text, contact address, and payload values at
+    /// JSON pointers (`TARGET` stands for the Parley id of the setup message).
+    Message {
+        kind: &'static str,
+        direction: &'static str,
+        text: Option<&'static str>,
+        contact: String,
+        payload: Vec<(&'static str, Value)>,
+    },
+    /// The setup message's status and error code.
+    Status { status: &'static str, error_code: Option<&'static str> },
+    /// The setup message's new text, marked edited.
+    Edited { text: &'static str },
+    /// The setup message is deleted.
+    Deleted,
+    /// Acknowledged; nothing stored.
+    Ignored,
+}
+
+/// A table row: the sample (`file#key` for pywa's multi-sample files, `file#*` for all of them),
+/// its setup and its effect.
+struct Row {
+    sample: &'static str,
+    setup: Setup,
+    effect: Effect,
+}
+
+/// Stands for the setup message's Parley id in expected payloads.
+const TARGET: &str = "$target";
+const MESSAGE: &str = "/entry/0/changes/0/value/messages/0";
+const ECHO: &str = "/entry/0/changes/0/value/message_echoes/0";
+const STATUS_ID: &str = "/entry/0/changes/0/value/statuses/0/id";
+const PYWA_USER: &str = "+972987654321";
+const RESTFB_USER: &str = "+491234567890";
+
+fn inbound(
+    kind: &'static str,
+    text: Option<&'static str>,
+    contact: &str,
+    payload: Vec<(&'static str, Value)>,
+) -> Effect {
+    Effect::Message { kind, direction: "inbound", text, contact: contact.to_owned(), payload }
+}
+
+fn row(sample: &'static str, effect: Effect) -> Row {
+    Row { sample, setup: Setup::None, effect }
+}
+
+fn with_setup(sample: &'static str, setup: Setup, effect: Effect) -> Row {
+    Row { sample, setup, effect }
+}
+
+fn status(sample: &'static str, status: &'static str, error_code: Option<&'static str>) -> Row {
+    with_setup(sample, Setup::Outbound(STATUS_ID.to_owned()), Effect::Status { status, error_code })
+}
+
+/// Every inbound fixture sample and what it must produce.
+fn fixture_table() -> Vec<Row> {
+    let pywa = |kind, text, payload| inbound(kind, text, PYWA_USER, payload);
+    let restfb = |kind, text, payload| inbound(kind, text, RESTFB_USER, payload);
+    let reacted = || Setup::Outbound(format!("{MESSAGE}/reaction/message_id"));
+    vec![
+        // pywa/message.json: one sample per message type and message feature.
+        row("pywa/message.json#text", pywa("text", Some("Body Text"), vec![])),
+        row("pywa/message.json#image", pywa("image", None, vec![("/media/id", json!("65463453")), ("/media/mime_type", json!("image/jpeg")), ("/media/sha256", json!("4654+8g="))])),
+        row("pywa/message.json#media_with_url", pywa("image", None, vec![("/media/id", json!("65463453")), ("/media/url", json!("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=65463453&source=webhook&ext=487r9re&hash=heiwchueowbcew-dnedcw"))])),
+        row("pywa/message.json#video", pywa("video", Some("caption"), vec![("/media/mime_type", json!("video/mp4")), ("/context/forwarded", json!(true))])),
+        row("pywa/message.json#document", pywa("document", Some("caption"), vec![("/media/filename", json!("filename.pdf")), ("/media/id", json!("1234567890987654321"))])),
+        row("pywa/message.json#audio", pywa("audio", None, vec![("/media/voice", json!(false))])),
+        row("pywa/message.json#voice", pywa("audio", None, vec![("/media/voice", json!(true)), ("/media/mime_type", json!("audio/ogg; codecs=opus"))])),
+        row("pywa/message.json#static_sticker", pywa("sticker", None, vec![("/media/animated", json!(false))])),
+        row("pywa/message.json#animated_sticker", pywa("sticker", None, vec![("/media/animated", json!(true))])),
+        with_setup("pywa/message.json#reaction", reacted(), pywa("reaction", None, vec![("/message_id", json!(TARGET)), ("/emoji", json!("😮")), ("/removed", json!(false))])),
+        with_setup("pywa/message.json#unreaction_empty", reacted(), pywa("reaction", None, vec![("/message_id", json!(TARGET)), ("/emoji", Value::Null), ("/removed", json!(true))])),
+        row("pywa/message.json#unreaction_no_emoji", pywa("reaction", None, vec![("/message_id", Value::Null), ("/emoji", Value::Null), ("/removed", json!(true))])),
+        row("pywa/message.json#current_location", pywa("location", None, vec![("/location/latitude", json!(12.25089)), ("/location/longitude", json!(43.90539))])),
+        row("pywa/message.json#chosen_location", pywa("location", None, vec![("/location/name", json!("Facebook HQ")), ("/location/address", json!("1 Hacker Way, Menlo Park, CA 94025"))])),
+        row("pywa/message.json#contacts", pywa("contacts", None, vec![("/contacts/0/name/formatted_name", json!("Chandler Bing")), ("/contacts/2/phones/0/phone", json!("+1 777-777-7777"))])),
+        row("pywa/message.json#order", pywa("order", None, vec![("/order/catalog_id", json!("354160437058781")), ("/order/product_items/0/product_retailer_id", json!("HAMBURGER")), ("/order/product_items/0/quantity", json!(3))])),
+        row("pywa/message.json#unsupported", pywa("unsupported", None, vec![("/whatsapp_type", json!("unsupported")), ("/errors/0/code", json!(131051))])),
+        row("pywa/message.json#unsupported_with_type", pywa("unsupported", None, vec![("/unsupported/type", json!("pool")), ("/errors/0/error_data/details", json!("Message type is currently not supported."))])),
+        with_setup("pywa/message.json#reply", Setup::Outbound(format!("{MESSAGE}/context/id")), pywa("text", Some("replied text"), vec![("/context/message_id", json!(TARGET)), ("/context/from", json!("972123456789"))])),
+        row("pywa/message.json#forwarded", pywa("text", Some("forwarded text"), vec![("/context/forwarded", json!(true))])),
+        row("pywa/message.json#forwarded_many_times", pywa("text", Some("text forwarded many times"), vec![("/context/frequently_forwarded", json!(true))])),
+        row("pywa/message.json#interactive_message_with_err", pywa("unsupported", None, vec![("/whatsapp_type", json!("interactive")), ("/errors/0/code", json!(131000)), ("/context/message_id", Value::Null)])),
+        row("pywa/message.json#referral", pywa("text", Some("BODY"), vec![("/referral/source_type", json!("ad or post")), ("/referral/ctwa_clid", json!("CTWA_CLID"))])),
+        // Buttons, lists and flows.
+        row("pywa/callback_button.json#button", pywa("interactive", Some("title"), vec![("/interactive/type", json!("button_reply")), ("/interactive/button_reply/id", json!("callback_data"))])),
+        row("pywa/callback_button.json#quick_reply", pywa("interactive", Some("title"), vec![("/button/payload", json!("callback_data")), ("/context/message_id", Value::Null)])),
+        row("pywa/callback_button.json#quick_reply_without_context", pywa("interactive", Some("title"), vec![("/button/payload", json!("callback_data"))])),
+        row("pywa/callback_selection.json#callback", pywa("interactive", Some("title"), vec![("/interactive/list_reply/id", json!("callback_data"))])),
+        row("pywa/callback_selection.json#description", pywa("interactive", Some("title"), vec![("/interactive/list_reply/description", json!("description"))])),
+        row("pywa/flow_completion.json#completion", pywa("interactive", Some("Sent"), vec![("/interactive/type", json!("nfm_reply")), ("/flow_response/flow_token", json!("AQAAAAACS5FpgQ_cAAAAAD0QI3s.")), ("/flow_response/comment_text", json!("Comment Text"))])),
+        row("pywa/flow_completion.json#without_flow_token", pywa("interactive", Some("Sent"), vec![("/flow_response/delivery_rating", json!("4"))])),
+        // System messages, edits and revokes.
+        row("pywa/system.json#phone_number_change", pywa("system", Some("User A changed from 972987654321 to 972912345678"), vec![("/system/type", json!("user_changed_number")), ("/system/wa_id", json!("972912345678"))])),
+        row("pywa/system.json#identity_change", pywa("system", Some("User identity changed"), vec![("/system/type", json!("customer_identity_changed")), ("/identity/hash", json!("xyzxyz"))])),
+        with_setup("pywa/edited_message.json#image", Setup::Inbound(format!("{MESSAGE}/edit/original_message_id")), Effect::Edited { text: "Updated image caption" }),
+        with_setup("pywa/deleted_message.json#revoke", Setup::Inbound(format!("{MESSAGE}/revoke/original_message_id")), Effect::Deleted),
+        // Messages the business sent from the WhatsApp Business app.
+        row("pywa/outgoing_message.json#text", Effect::Message { kind: "text", direction: "outbound", text: Some("Test message"), contact: format!("+{USER}"), payload: vec![("/sent_from", json!("whatsapp_business_app"))] }),
+        with_setup("pywa/outgoing_message.json#edit", Setup::Outbound(format!("{ECHO}/edit/original_message_id")), Effect::Edited { text: "Text was edited" }),
+        with_setup("pywa/outgoing_message.json#delete", Setup::Outbound(format!("{ECHO}/revoke/original_message_id")), Effect::Deleted),
+        // Statuses of the business's messages.
+        status("pywa/message_status.json#sent", "sent", None),
+        status("pywa/message_status.json#delivered", "delivered", None),
+        status("pywa/message_status.json#read", "read", None),
+        status("pywa/message_status.json#played", "read", None),
+        status("pywa/message_status.json#failed", "failed", Some("130472")),
+        status("pywa/message_status.json#with_tracker", "sent", None),
+        status("pywa/message_status.json#group", "read", None),
+        // Not about messages: acknowledged, nothing stored yet.
+        row("pywa/account_update.json#*", Effect::Ignored),
+        row("pywa/template_status_update.json#*", Effect::Ignored),
+        row("pywa/user_marketing_preferences.json#*", Effect::Ignored),
+        // restfb: one webhook body per file.
+        row("restfb/webhook-incoming-message-text.json", restfb("text", Some("Test"), vec![])),
+        row("restfb/webhook-incoming-message-ads.json", restfb("text", Some("Test"), vec![("/referral/source_type", json!("ad")), ("/referral/headline", json!("AD_TITLE"))])),
+        row("restfb/webhook-incoming-message-image.json", restfb("image", Some("Some awesome image"), vec![("/media/id", json!("400962571939895"))])),
+        row("restfb/webhook-incoming-message-video.json", restfb("video", Some("Video"), vec![("/media/id", json!("378911494190301"))])),
+        row("restfb/webhook-incoming-message-audio.json", restfb("audio", None, vec![("/media/voice", json!(true)), ("/media/id", json!("1113842206146232"))])),
+        row("restfb/webhook-incoming-message-document.json", restfb("document", Some("RESTFB ANNIVERSARY"), vec![("/media/filename", json!("RESTFB ANNIVERSARY.zip"))])),
+        row("restfb/webhook-incoming-message-sticker.json", restfb("sticker", None, vec![("/media/id", json!("1122990445227715"))])),
+        row("restfb/webhook-incoming-message-location.json", restfb("location", None, vec![("/location/latitude", json!(49.234939575195))])),
+        row("restfb/webhook-incoming-message-button.json", restfb("interactive", Some("No"), vec![("/button/payload", json!("No-Button-Payload")), ("/context/message_id", Value::Null)])),
+        row("restfb/webhook-incoming-message-interactive-btn.json", restfb("interactive", Some("button-text"), vec![("/interactive/button_reply/id", json!("unique-button-identifier-here"))])),
+        row("restfb/webhook-incoming-message-interactive-list.json", restfb("interactive", Some("list_reply_title"), vec![("/interactive/list_reply/description", json!("list_reply_description"))])),
+        with_setup("restfb/webhook-incoming-message-emoji.json", reacted(), restfb("reaction", None, vec![("/message_id", json!(TARGET)), ("/emoji", json!("👍🏻"))])),
+        row("restfb/webhook-incoming-message-contacts.json", inbound("contacts", None, "+333333333333", vec![("/contacts/0/name/formatted_name", json!("j_doe"))])),
+        row("restfb/webhook-incoming-message-contacts2.json", inbound("contacts", None, &format!("+{USER}"), vec![("/contacts/1/phones/0/type", json!("Cellulare"))])),
+        row("restfb/webhook-incoming-message-contacts-request-bsuid.json", inbound("contacts", None, USER_ID, vec![("/origin", json!("contact_request/other")), ("/contacts/0/phones/0/phone", json!("15551234567"))])),
+        row("restfb/webhook-incoming-message-text-bsuid.json", inbound("text", Some("Does it come in another color?"), USER_ID, vec![("/group_id", json!("120363418770915618@g.us"))])),
+        row("restfb/webhook-incoming-message-unsupported.json", inbound("unsupported", None, "+333333333333", vec![("/errors/0/code", json!(131051))])),
+        row("restfb/webhook-incoming-message-error.json", restfb("unsupported", None, vec![("/whatsapp_type", json!("unknown")), ("/errors/0/title", json!("Unsupported message type"))])),
+        row("restfb/webhook-incoming-message-system.json", restfb("system", Some("NAME changed from PHONE_NUMBER to PHONE_NUMBER"), vec![("/system/type", json!("user_changed_number"))])),
+        row("restfb/webhook-incoming-message-system-bsuid.json", inbound("system", Some("User Sheena Nelson changed from US.10101010101010101010 to US.13491208655302741918"), USER_ID, vec![("/system/type", json!("user_changed_user_id"))])),
+        status("restfb/webhook-incoming-message-status-ui.json", "sent", None),
+        status("restfb/webhook-incoming-message-status-bsuid.json", "delivered", None),
+        status("restfb/webhook-incoming-message-status-group-bsuid.json", "read", None),
+        status("restfb/webhook-incoming-message-status-errors.json", "failed", Some("131026")),
+        row("restfb/webhook-accountUpdate-banned.json", Effect::Ignored),
+        row("restfb/webhook-messageTemplateStatusUpdate-approved.json", Effect::Ignored),
+        row("restfb/webhook-phoneNumberQualityUpdate.json", Effect::Ignored),
+        row("restfb/webhook-userIdUpdate.json", Effect::Ignored),
+    ]
+}
+
+/// Every inbound fixture sample as (name, webhook body): each key of pywa's multi-sample files,
+/// each restfb `webhook-*.json` file.
+fn fixture_samples() -> Vec<(String, Value)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/whatsapp");
+    let files = |folder: &str, prefix: &str| -> Vec<(String, Value)> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(folder))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with(prefix) && name.ends_with(".json"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(root.join(folder).join(&name)).unwrap();
+                (format!("{folder}/{name}"), serde_json::from_str(&text).unwrap())
+            })
+            .collect()
+    };
+    let mut samples = Vec::new();
+    for (file, body) in files("pywa", "") {
+        for (key, sample) in body.as_object().unwrap() {
+            samples.push((format!("{file}#{key}"), sample.clone()));
+        }
+    }
+    samples.extend(files("restfb", "webhook-"));
+    samples
+}
+
+/// Readies a sample for the test channel: its phone number id becomes the channel's, every
+/// message id gets the sample's own suffix (pywa's samples share placeholder ids), and
+/// placeholder user addresses become `USER`.
+fn prepare(value: &mut Value, key: Option<&str>, suffix: &str) {
+    match value {
+        Value::Object(map) => map.iter_mut().for_each(|(key, value)| prepare(value, Some(key), suffix)),
+        Value::Array(items) => items.iter_mut().for_each(|item| prepare(item, key, suffix)),
+        Value::String(text) if key == Some("phone_number_id") => *text = PHONE_NUMBER_ID.to_owned(),
+        Value::String(text)
+            if text.starts_with("wamid.") || (text.starts_with('<') && text.ends_with("MESSAGE_ID>")) =>
+        {
+            *text = format!("{text}.{suffix}")
+        }
+        Value::String(text)
+            if matches!(key, Some("from" | "to" | "wa_id")) && !text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            *text = USER.to_owned()
+        }
+        Value::String(text) if text == "<BSUID>" => *text = format!("US.{USER}"),
+        _ => {}
+    }
+}
+
+fn id_at(body: &Value, pointer: &str) -> String {
+    body.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("no id at {pointer} in {body}")).to_owned()
+}
+
+async fn every_fixture_sample_has_its_effect(app: TestApp) {
+    let channel = whatsapp_channel(&app, PHONE_NUMBER_ID).await;
+    let table = fixture_table();
+    let mut used = vec![false; table.len()];
+    let samples = fixture_samples();
+    assert!(samples.len() >= 80, "fixtures found: {}", samples.len());
+    for (n, (name, mut body)) in samples.into_iter().enumerate() {
+        let file = name.split('#').next().unwrap();
+        let (index, row) = table
+            .iter()
+            .enumerate()
+            .find(|(_, row)| row.sample == name || row.sample == format!("{file}#*"))
+            .unwrap_or_else(|| panic!("no table row for fixture sample {name}"));
+        used[index] = true;
+        prepare(&mut body, None, &format!("s{n}"));
+        let target = match &row.setup {
+            Setup::None => None,
+            Setup::Inbound(pointer) => Some(text_message(PHONE_NUMBER_ID, &id_at(&body, pointer), "Original")),
+            Setup::Outbound(pointer) => Some(echo_message(PHONE_NUMBER_ID, &id_at(&body, pointer), "Original")),
+        };
+        let target = match target {
+            Some(setup) => {
+                deliver(&app, &setup).await;
+                let id =
+                    id_at(&setup, &format!("{}/id", if setup.pointer(MESSAGE).is_some() { MESSAGE } else { ECHO }));
+                message(&app, channel, &id).await
+            }
+            None => None,
+        };
+        let before = stored(&app).await;
+        deliver(&app, &body).await;
+        let target_now = match &target {
+            Some(target) => message(&app, channel, target["provider_message_id"].as_str().unwrap()).await,
+            None => None,
+        };
+        match &row.effect {
+            Effect::Message { kind, direction, text, contact, payload } => {
+                let own = body.pointer(&format!("{MESSAGE}/id")).or_else(|| body.pointer(&format!("{ECHO}/id")));
+                let stored = message(&app, channel, own.and_then(Value::as_str).unwrap())
+                    .await
+                    .unwrap_or_else(|| panic!("{name}: no message stored"));
+                assert_eq!(stored["type"], *kind, "{name}: {stored}");
+                assert_eq!(stored["direction"], *direction, "{name}: {stored}");
+                assert_eq!(stored["text"].as_str(), *text, "{name}: {stored}");
+                assert_eq!(stored["media_keys"], json!([]), "{name}: media is not fetched yet");
+                let status = if *direction == "outbound" { json!("sent") } else { Value::Null };
+                assert_eq!(stored["status"], status, "{name}: {stored}");
+                for (pointer, expected) in payload {
+                    let expected = match expected.as_str() {
+                        Some(TARGET) => target.as_ref().unwrap()["id"].clone(),
+                        _ => expected.clone(),
+                    };
+                    assert_eq!(
+                        stored["payload"].pointer(pointer),
+                        Some(&expected),
+                        "{name}: payload{pointer} in {stored}"
+                    );
+                }
+                let (_, addresses) = contact_addresses(&app, &stored).await;
+                assert!(addresses.contains(contact), "{name}: contact {contact} not in {addresses:?}");
+            }
+            Effect::Status { status, error_code } => {
+                let now = target_now.unwrap();
+                assert_eq!(now["status"], *status, "{name}: {now}");
+                assert_eq!(now["error"]["code"].as_str(), *error_code, "{name}: {now}");
+            }
+            Effect::Edited { text } => {
+                let now = target_now.unwrap();
+                assert_eq!(now["text"], *text, "{name}: {now}");
+                assert_eq!(now["payload"]["edited"], true, "{name}: {now}");
+            }
+            Effect::Deleted => {
+                let now = target_now.unwrap();
+                assert_eq!((now["deleted"].clone(), now["text"].clone()), (json!(true), Value::Null), "{name}: {now}");
+            }
+            Effect::Ignored => assert_eq!(stored(&app).await, before, "{name}: nothing is stored"),
+        }
+        // Meta retries deliveries: the same sample again changes nothing.
+        let after = stored(&app).await;
+        deliver(&app, &body).await;
+        assert_eq!(stored(&app).await, after, "{name}: a repeat changes nothing");
+    }
+    let unused: Vec<&str> = table.iter().zip(used).filter(|(_, used)| !used).map(|(row, _)| row.sample).collect();
+    assert!(unused.is_empty(), "table rows without a fixture: {unused:?}");
+}
+
 crate::backend_tests!(
     live_channels_need_credentials,
     verification_handshake,
@@ -386,4 +687,5 @@ crate::backend_tests!(
     one_message_id_twice_is_one_message,
     statuses_only_move_forward,
     users_without_a_phone_number_are_contacts,
+    every_fixture_sample_has_its_effect,
 );

@@ -15,3 +15,6 @@ WHERE kind = 'whatsapp' AND deleted_at IS NULL AND json_type(settings, '$.phone_
       SELECT 1 FROM channels older
       WHERE older.kind = 'whatsapp' AND older.deleted_at IS NULL AND older.id < channels.id
         AND json_extract(older.settings, '$.phone_number_id') = json_extract(channels.settings, '$.phone_number_id'));
+
+-- When a message's sender last edited it (WhatsApp lets users and the business app edit messages).
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;

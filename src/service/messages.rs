@@ -42,8 +42,8 @@ pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &Status
 }
 
 /// Applies its sender's edit to a message inside the caller's transaction: `text` replaces the
-/// text, the keys of `payload` replace the stored ones, `"edited": true` is set, and
-/// `message.updated` is recorded. A deleted message, or an edit that changes nothing (a repeated
+/// text, the keys of `payload` replace the stored ones, `edited_at` is set, and `message.updated`
+/// is recorded. A deleted message, or an edit that changes nothing (a repeated
 /// webhook), writes and records nothing. Returns the message when it changed.
 pub async fn edit(
     conn: &mut Conn,
@@ -60,7 +60,6 @@ pub async fn edit(
         _ => Map::new(),
     };
     merged.extend(payload);
-    merged.insert("edited".to_owned(), Value::Bool(true));
     let merged = Value::Object(merged);
     if message.text.as_deref() == text && merged == stored {
         return Ok(None);

@@ -244,6 +244,8 @@ pub struct Message {
     pub private: bool,
     /// Deleted: its text, media and payload are gone; it keeps its place in the thread.
     pub deleted: bool,
+    /// When its sender last edited it (WhatsApp edits); `null` if never.
+    pub edited_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub sent_at: Option<String>,
@@ -273,6 +275,7 @@ impl From<&MessageRow> for Message {
             simulated: flag(row.simulated),
             private: flag(row.private),
             deleted: row.deleted_at.is_some(),
+            edited_at: opt_rfc3339(row.edited_at),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
             sent_at: opt_rfc3339(row.sent_at),

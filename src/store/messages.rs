@@ -33,6 +33,8 @@ pub struct MessageRow {
     pub read_at: Option<i64>,
     /// When the message was deleted (its content is gone).
     pub deleted_at: Option<i64>,
+    /// When its sender last edited it.
+    pub edited_at: Option<i64>,
 }
 
 /// Fields of a new message.
@@ -60,7 +62,7 @@ pub struct NewMessage<'a> {
 
 const COLUMNS: &str = "id, account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
      media_keys, payload, provider_message_id, status, error_code, error_text, is_read, simulated, private, \
-     created_at, updated_at, sent_at, delivered_at, read_at, deleted_at";
+     created_at, updated_at, sent_at, delivered_at, read_at, deleted_at, edited_at";
 
 /// Inserts a message.
 pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Result<MessageRow> {
@@ -133,7 +135,7 @@ pub async fn soft_delete(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<Mes
     .await
 }
 
-/// Replaces a message's text and payload (its sender edited it). Returns the message.
+/// Replaces a message's text and payload because its sender edited it. Returns the message.
 pub async fn update_content(
     conn: &mut Conn,
     id: i64,
@@ -142,7 +144,7 @@ pub async fn update_content(
     now: i64,
 ) -> sqlx::Result<MessageRow> {
     sqlx::query_as(&format!(
-        "UPDATE messages SET text = $1, payload = $2, updated_at = $3 WHERE id = $4 RETURNING {COLUMNS}"
+        "UPDATE messages SET text = $1, payload = $2, edited_at = $3, updated_at = $3 WHERE id = $4 RETURNING {COLUMNS}"
     ))
     .bind(text)
     .bind(payload)

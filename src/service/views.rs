@@ -201,7 +201,8 @@ pub struct Sender {
     /// contact, operator, bot or system.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The contact's or operator's id.
+    /// The contact's or operator's id; `null` for a person writing outside Parley (e.g. in the
+    /// WhatsApp Business app).
     pub id: Option<i64>,
 }
 

@@ -110,7 +110,8 @@ pub async fn delete(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundBody {
-    /// The sender's address (E.164 on WhatsApp, SMS and RCS).
+    /// The sender's address: E.164 on SMS and RCS; E.164 or a business-scoped user id
+    /// (`US.1349…`) on WhatsApp.
     from: String,
     /// The sender's profile name.
     name: Option<String>,

@@ -12,6 +12,18 @@ pub enum Error {
     /// No API key, or one that is unknown or revoked.
     #[error("a valid API key is required")]
     Unauthorized,
+    /// A provider webhook whose signature is missing or does not verify, or that names no
+    /// channel Parley knows; the detail says which.
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// The request is understood and refused (e.g. a webhook verification with a wrong token).
+    #[error("{detail}")]
+    Forbidden {
+        /// Stable error code.
+        code: &'static str,
+        /// Human explanation.
+        detail: String,
+    },
     /// The resource does not exist in the caller's account.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -89,12 +101,13 @@ impl Error {
 
     /// A validation failure on one field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        Error::Invalid {
-            code: "validation_failed",
-            detail: format!("{field}: {message}"),
-            fields: vec![FieldError { field: field.to_owned(), message }],
-        }
+        Error::fields(vec![FieldError { field: field.to_owned(), message: message.into() }])
+    }
+
+    /// A validation failure on several fields at once, each named in `errors`.
+    pub fn fields(fields: Vec<FieldError>) -> Self {
+        let detail = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
+        Error::Invalid { code: "validation_failed", detail, fields }
     }
 
     /// A conflict with the current state.
@@ -105,7 +118,8 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -121,9 +135,10 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthorized => "unauthorized",
+            Error::InvalidSignature(_) => "invalid_signature",
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
-            Error::Invalid { code, .. } | Error::Conflict { code, .. } => code,
+            Error::Invalid { code, .. } | Error::Conflict { code, .. } | Error::Forbidden { code, .. } => code,
             Error::MalformedBody(_) => "malformed_body",
             Error::TooLarge(_) => "payload_too_large",
             Error::RateLimited(_) => "rate_limited",

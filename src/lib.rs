@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod media;
+pub mod providers;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -69,7 +69,8 @@ string_enum!(
     MessageType {
         Text => "text", Image => "image", Video => "video", Audio => "audio", Document => "document",
         Sticker => "sticker", Location => "location", Contacts => "contacts", Interactive => "interactive",
-        Template => "template", Reaction => "reaction", Note => "note",
+        Template => "template", Reaction => "reaction", Order => "order", System => "system",
+        Unsupported => "unsupported", Note => "note",
     }
 );
 
@@ -162,6 +163,17 @@ pub fn normalize_e164(raw: &str) -> Option<String> {
     ((8..=15).contains(&count) && !digits[1..].starts_with('0')).then_some(digits)
 }
 
+/// Whether `text` is a WhatsApp business-scoped user id (BSUID), the address WhatsApp gives users
+/// who hide their phone number: a two-letter country code, a dot and an alphanumeric id, e.g.
+/// `US.13491208655302741918`. Parent ids (`US.ENT.…`) name a business portfolio, not a user.
+pub fn is_whatsapp_user_id(text: &str) -> bool {
+    let Some((country, id)) = text.split_once('.') else { return false };
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +195,15 @@ mod tests {
         assert_eq!(normalize_e164("+12"), None);
         assert_eq!(normalize_e164("+39abc"), None);
         assert_eq!(normalize_e164("++393471234567"), None);
+    }
+
+    #[test]
+    fn whatsapp_user_ids_are_recognised() {
+        assert!(is_whatsapp_user_id("US.13491208655302741918"));
+        assert!(!is_whatsapp_user_id("US.ENT.11815799212886844830"), "a parent id is not a user");
+        assert!(!is_whatsapp_user_id("+16505551234"));
+        assert!(!is_whatsapp_user_id("us.123"));
+        assert!(!is_whatsapp_user_id("US."));
     }
 
     #[test]

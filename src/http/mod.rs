@@ -1,9 +1,11 @@
-//! HTTP faces of Parley: the native API, operations endpoints and the API reference.
+//! HTTP faces of Parley: the native API, provider webhooks, operations endpoints and the API
+//! reference.
 
 pub mod api;
 pub mod auth;
 mod docs;
 pub mod extract;
+pub mod hooks;
 pub mod openapi;
 
 use std::time::{Duration, Instant};
@@ -25,6 +27,7 @@ use crate::error::Error;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))
+        .nest("/hooks", hooks::routes())
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))
         .route("/media/{*key}", get(api::media::download))

@@ -1,11 +1,12 @@
 //! Channels: the business's numbers, pages and addresses.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
+use crate::providers::whatsapp;
 use crate::service::contacts::normalize_address;
 use crate::service::views::Channel;
 use crate::store::channels::{self, ChannelUpdate, NewChannel};
@@ -17,7 +18,8 @@ pub struct ChannelInput {
     pub name: Option<String>,
     pub address: Option<String>,
     pub simulation: Option<bool>,
-    /// Provider settings (tokens, secrets, ids): stored, never returned.
+    /// Provider settings (tokens, secrets, ids): stored, never returned. On update the given
+    /// keys replace the stored ones and `null` removes a key.
     pub settings: Option<Value>,
 }
 
@@ -35,11 +37,66 @@ fn check_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-fn check_settings(settings: Option<Value>) -> Result<Option<String>> {
+fn check_settings(settings: Option<Value>) -> Result<Option<Map<String, Value>>> {
     match settings {
-        Some(Value::Object(map)) => Ok(Some(Value::Object(map).to_string())),
+        Some(Value::Object(map)) => Ok(Some(map)),
         Some(Value::Null) | None => Ok(None),
         Some(_) => Err(Error::field("settings", "must be an object")),
+    }
+}
+
+/// Checks the provider settings a channel of `kind` will have; a live channel (not in
+/// simulation) must have everything its provider needs. Returns the settings as stored and the
+/// provider key derived from them.
+fn provider_settings(
+    kind: ChannelKind,
+    settings: &Map<String, Value>,
+    simulation: bool,
+) -> Result<(String, Option<String>)> {
+    let (problems, key) = match kind {
+        ChannelKind::Whatsapp => {
+            (whatsapp::settings::problems(settings, !simulation), whatsapp::settings::provider_key(settings))
+        }
+        _ => (Vec::new(), None),
+    };
+    if !problems.is_empty() {
+        return Err(Error::fields(problems));
+    }
+    Ok((Value::Object(settings.clone()).to_string(), key))
+}
+
+/// Settings after an update: the given keys replace the stored ones, `null` removes a key.
+fn merge_settings(stored: &str, patch: Map<String, Value>) -> Map<String, Value> {
+    let mut settings = match serde_json::from_str(stored) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            settings.remove(&key);
+        } else {
+            settings.insert(key, value);
+        }
+    }
+    settings
+}
+
+/// Turns a clash on the provider key index into a conflict the caller can act on.
+fn provider_key_taken(kind: ChannelKind, key: Option<&str>) -> impl FnOnce(sqlx::Error) -> Error + '_ {
+    move |error| {
+        match &error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => Error::conflict(
+            "provider_id_taken",
+            match kind {
+                ChannelKind::Whatsapp => format!(
+                    "another WhatsApp channel already uses settings.phone_number_id `{}`; each phone number id routes to one channel",
+                    key.unwrap_or_default()
+                ),
+                _ => format!("another {kind} channel already uses this provider id"),
+            },
+        ),
+        _ => Error::Database(error),
+    }
     }
 }
 
@@ -49,16 +106,21 @@ pub async fn create(state: &AppState, account_id: i64, input: ChannelInput) -> R
     let name = check_name(input.name.as_deref().ok_or_else(|| Error::field("name", "is required"))?)?;
     let address = input.address.as_deref().ok_or_else(|| Error::field("address", "is required"))?;
     let address = normalize_address(kind, address).map_err(|problem| Error::field("address", problem))?;
-    let settings = check_settings(input.settings)?.unwrap_or_else(|| "{}".to_owned());
+    let simulation = input.simulation.unwrap_or(false);
+    let settings = check_settings(input.settings)?.unwrap_or_default();
+    let (settings, provider_key) = provider_settings(kind, &settings, simulation)?;
     let new = NewChannel {
         kind: kind.as_str(),
         address: &address,
         name: &name,
-        simulation: input.simulation.unwrap_or(false),
+        simulation,
         settings: &settings,
+        provider_key: provider_key.as_deref(),
     };
     let mut tx = state.db.begin().await?;
-    let row = channels::insert_channel(&mut tx, account_id, &new, now_ms()).await?;
+    let row = channels::insert_channel(&mut tx, account_id, &new, now_ms())
+        .await
+        .map_err(provider_key_taken(kind, provider_key.as_deref()))?;
     tx.commit().await?;
     Ok(Channel::from(&row))
 }
@@ -74,26 +136,34 @@ pub async fn list(state: &AppState, account_id: i64) -> Result<Vec<Channel>> {
     Ok(channels::list_channels(state.db.reader(), account_id).await?.iter().map(Channel::from).collect())
 }
 
-/// Changes a channel's name, address, simulation flag or settings (its kind is fixed).
+/// Changes a channel's name, address, simulation flag or settings (its kind is fixed). Given
+/// settings keys replace the stored ones (`null` removes one); the channel as it will be must
+/// still have what its provider needs.
 pub async fn update(state: &AppState, account_id: i64, id: i64, input: ChannelInput) -> Result<Channel> {
-    let current = channels::find_channel(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("channel"))?;
+    let mut tx = state.db.begin().await?;
+    let current = channels::find_channel(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("channel"))?;
     if input.kind.as_deref().is_some_and(|kind| kind != current.kind) {
         return Err(Error::field("kind", "a channel's kind cannot change"));
     }
     let kind = parse_kind(&current.kind)?;
-    let update = ChannelUpdate {
-        name: input.name.as_deref().map(check_name).transpose()?,
-        address: input
-            .address
-            .as_deref()
-            .map(|a| normalize_address(kind, a).map_err(|problem| Error::field("address", problem)))
-            .transpose()?,
-        simulation: input.simulation,
-        settings: check_settings(input.settings)?,
+    let name = input.name.as_deref().map(check_name).transpose()?;
+    let address = input
+        .address
+        .as_deref()
+        .map(|a| normalize_address(kind, a).map_err(|problem| Error::field("address", problem)))
+        .transpose()?;
+    let patch = check_settings(input.settings)?;
+    let simulation = input.simulation.unwrap_or(current.simulation != 0);
+    // Settings are checked whenever they or the simulation flag change: going live needs them.
+    let settings = match (&patch, input.simulation) {
+        (None, None) => None,
+        _ => Some(provider_settings(kind, &merge_settings(&current.settings, patch.unwrap_or_default()), simulation)?),
     };
-    let mut tx = state.db.begin().await?;
+    let provider_key = settings.as_ref().and_then(|(_, key)| key.clone());
+    let update = ChannelUpdate { name, address, simulation: input.simulation, settings };
     let row = channels::update_channel(&mut tx, account_id, id, &update, now_ms())
-        .await?
+        .await
+        .map_err(provider_key_taken(kind, provider_key.as_deref()))?
         .ok_or(Error::NotFound("channel"))?;
     tx.commit().await?;
     Ok(Channel::from(&row))

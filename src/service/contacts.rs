@@ -5,7 +5,7 @@ use sqlx::AnyExecutor;
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
-use crate::domain::{normalize_e164, ChannelKind};
+use crate::domain::{is_whatsapp_user_id, normalize_e164, ChannelKind};
 use crate::error::{Error, Result};
 use crate::service::events::{self, kind};
 use crate::service::views::{Contact, Conversation, Identity, MergedContact};
@@ -19,14 +19,27 @@ pub fn uses_phone_numbers(kind: ChannelKind) -> bool {
     matches!(kind, ChannelKind::Whatsapp | ChannelKind::Sms | ChannelKind::Rcs)
 }
 
-/// Normalises a contact's address on a channel: E.164 on phone channels, lower-case email on
-/// email, trimmed ids elsewhere. The error says what is wrong.
+/// Whether an address (already normalised) on a channel of this kind is a phone number: the key
+/// that joins one person's identities across phone channels.
+pub fn is_phone_address(kind: ChannelKind, address: &str) -> bool {
+    uses_phone_numbers(kind) && address.starts_with('+')
+}
+
+/// Normalises a contact's address on a channel: E.164 on phone channels (on WhatsApp also a
+/// business-scoped user id, for users who hide their number), lower-case email on email, trimmed
+/// ids elsewhere. The error says what is wrong.
 pub fn normalize_address(kind: ChannelKind, raw: &str) -> Result<String, String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err("the address is required".to_owned());
     }
-    if uses_phone_numbers(kind) {
+    if kind == ChannelKind::Whatsapp && is_whatsapp_user_id(trimmed) {
+        Ok(trimmed.to_owned())
+    } else if kind == ChannelKind::Whatsapp {
+        normalize_e164(trimmed).ok_or_else(|| {
+            format!("`{trimmed}` is neither a phone number in E.164 format (e.g. +393471234567) nor a WhatsApp user id (e.g. US.13491208655302741918)")
+        })
+    } else if uses_phone_numbers(kind) {
         normalize_e164(trimmed)
             .ok_or_else(|| format!("`{trimmed}` is not a phone number in E.164 format, e.g. +393471234567"))
     } else if kind == ChannelKind::Email {
@@ -38,34 +51,64 @@ pub fn normalize_address(kind: ChannelKind, raw: &str) -> Result<String, String>
     }
 }
 
-/// The contact behind a normalised address on a channel: its identity there, else the account's
-/// contact with the same phone number (one history per person across channels), else a new
-/// contact (`contact.created`). A contact without a name takes the one the channel reports
-/// (`contact.updated`).
+/// The contact behind a normalised address on a channel, with `aliases` (other addresses of the
+/// same person there, e.g. a WhatsApp user id next to the phone number): the identity of the
+/// address or of an alias, else the account's contact with the same phone number (one history per
+/// person across phone channels; addresses that are not phone numbers never join that way), else
+/// a new contact (`contact.created`). A contact without a name takes the one the channel reports
+/// (`contact.updated`). The address and aliases not yet linked to a contact on the channel are
+/// linked to this one.
 pub async fn find_or_create_by_address(
     conn: &mut Conn,
     kind: ChannelKind,
     channel: &ChannelRow,
     address: &str,
+    aliases: &[String],
     name: Option<&str>,
     now: i64,
 ) -> Result<i64> {
     let account_id = channel.account_id;
-    if let Some(identity) = contacts::find_identity(&mut *conn, channel.id, address).await? {
-        return Ok(identity.contact_id);
+    let addresses: Vec<&str> = std::iter::once(address).chain(aliases.iter().map(String::as_str)).collect();
+    let mut linked = Vec::with_capacity(addresses.len());
+    let mut known = None;
+    for candidate in &addresses {
+        if let Some(identity) = contacts::find_identity(&mut *conn, channel.id, candidate).await? {
+            known.get_or_insert(identity.contact_id);
+            linked.push(*candidate);
+        }
     }
-    let phone = uses_phone_numbers(kind).then(|| address.to_owned());
+    let contact_id = match known {
+        Some(id) => id,
+        None => find_or_create_contact(conn, kind, account_id, &addresses, name, now).await?,
+    };
+    for unlinked in addresses.iter().filter(|a| !linked.contains(a)) {
+        contacts::insert_identity(conn, account_id, contact_id, channel.id, unlinked, now).await?;
+    }
+    Ok(contact_id)
+}
+
+/// The account's contact with the first phone number among `addresses`, else a new contact.
+async fn find_or_create_contact(
+    conn: &mut Conn,
+    kind: ChannelKind,
+    account_id: i64,
+    addresses: &[&str],
+    name: Option<&str>,
+    now: i64,
+) -> Result<i64> {
+    let address = addresses.first().copied().unwrap_or_default();
+    let phone = addresses.iter().find(|a| is_phone_address(kind, a)).map(|a| (*a).to_owned());
     let existing = match &phone {
         Some(phone) => contacts::find_contact_by_phone(&mut *conn, account_id, phone).await?,
         None => None,
     };
-    let contact_id = match existing {
+    match existing {
         Some(contact) => {
             if contact.name.is_none() && name.is_some() {
                 let fields = ContactFields { name: name.map(str::to_owned), ..Default::default() };
                 apply_changes(conn, &contact, &fields, now).await?;
             }
-            contact.id
+            Ok(contact.id)
         }
         None => {
             let fields = ContactFields {
@@ -76,11 +119,9 @@ pub async fn find_or_create_by_address(
             };
             let row = contacts::insert_contact(conn, account_id, &fields, now).await?;
             record(conn, kind::CONTACT_CREATED, &row, now).await?;
-            row.id
+            Ok(row.id)
         }
-    };
-    contacts::insert_identity(conn, account_id, contact_id, channel.id, address, now).await?;
-    Ok(contact_id)
+    }
 }
 
 /// Records a contact event carrying the contact as lists show it (without identities).

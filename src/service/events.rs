@@ -12,7 +12,7 @@ use crate::store::{events, Conn};
 pub mod kind {
     /// A message was stored (inbound or outbound).
     pub const MESSAGE_CREATED: &str = "message.created";
-    /// A message changed (delivery status with the error on failure, read flag).
+    /// A message changed (delivery status with the error on failure, read flag, an edit by its sender).
     pub const MESSAGE_UPDATED: &str = "message.updated";
     /// A message was deleted: its content is gone, the record of it stays.
     pub const MESSAGE_DELETED: &str = "message.deleted";
@@ -48,7 +48,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         kind::MESSAGE_CREATED,
         "A message was stored: inbound from a contact, or outbound from an operator, bot or the API.",
     ),
-    (kind::MESSAGE_UPDATED, "A message changed: delivery status (with the error on failure) or read flag."),
+    (
+        kind::MESSAGE_UPDATED,
+        "A message changed: delivery status (with the error on failure), read flag, or content (its sender edited it: `edited_at`).",
+    ),
     (kind::MESSAGE_DELETED, "A message was deleted: its content is gone, the record of it stays."),
     (kind::CONVERSATION_CREATED, "A conversation started."),
     (kind::CONVERSATION_UPDATED, "A conversation changed in any way."),

@@ -1,25 +1,36 @@
-//! Ingestion: the one way a customer's message enters Parley, whichever door it came through.
+//! Ingestion: the one way a channel's reports enter Parley, whichever door they came through:
+//! customer messages, messages the business sent outside Parley, edits and deletions by a
+//! message's sender, and delivery statuses.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
-use crate::domain::{message_preview, ChannelKind, Direction, MessageType, SenderType};
+use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, SenderType};
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
 use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
+use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::views::{Conversation, Message};
 use crate::store::channels::ChannelRow;
 use crate::store::{conversations, media, messages, Conn};
 
-/// A customer message as a channel delivered it.
+/// A message as a channel delivered it: from the customer, or one the business sent outside
+/// Parley (e.g. from the WhatsApp Business app) that the channel reports back.
 #[derive(Debug, Clone)]
 pub struct InboundMessage {
-    /// The sender's address on the channel (phone, wa_id, PSID, email…).
+    /// The contact's address on the channel (phone, WhatsApp user id, PSID, email…): the sender
+    /// of an inbound message, the recipient of an outbound one.
     pub from: String,
-    /// The sender's profile name, when the channel gives one.
+    /// Other addresses of the same contact on the channel (e.g. the WhatsApp user id next to the
+    /// phone number): linked to the contact too. Invalid ones are dropped.
+    pub aliases: Vec<String>,
+    /// The contact's profile name, when the channel gives one.
     pub name: Option<String>,
+    /// Inbound from the contact; outbound for a message the business sent outside Parley, stored
+    /// as sent.
+    pub direction: Direction,
     pub kind: MessageType,
     pub text: Option<String>,
     /// The provider's id for the message, used to drop repeats.
@@ -27,8 +38,78 @@ pub struct InboundMessage {
     pub media_keys: Vec<String>,
     /// Structured content (location, buttons…).
     pub payload: Value,
-    /// When the customer sent it (Unix ms); receipt time when unknown.
+    /// Messages this one refers to by provider id (a reaction's target, a quoted reply).
+    pub references: Vec<Reference>,
+    /// When it was sent (Unix ms); receipt time when unknown.
     pub sent_at: Option<i64>,
+}
+
+impl InboundMessage {
+    /// A message from the contact at `from`, with no content yet.
+    pub fn new(from: impl Into<String>, kind: MessageType) -> InboundMessage {
+        InboundMessage {
+            from: from.into(),
+            aliases: Vec::new(),
+            name: None,
+            direction: Direction::Inbound,
+            kind,
+            text: None,
+            provider_message_id: None,
+            media_keys: Vec::new(),
+            payload: Value::Object(Map::new()),
+            references: Vec::new(),
+            sent_at: None,
+        }
+    }
+}
+
+/// A message referred to by its provider id. Ingestion writes Parley's id for it (`null` when
+/// Parley does not know it) at `pointer`, a JSON pointer into the payload that must exist.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub provider_message_id: String,
+    pub pointer: &'static str,
+}
+
+/// Its sender changed a message's content.
+#[derive(Debug, Clone)]
+pub struct MessageEdit {
+    /// The provider's id of the edited message.
+    pub provider_message_id: String,
+    /// Who sent (and edited) it: only a message in that direction is changed.
+    pub direction: Direction,
+    /// The new text (caption for media).
+    pub text: Option<String>,
+    /// Payload keys replacing the stored ones.
+    pub payload: Map<String, Value>,
+}
+
+/// A provider's delivery report for an outbound message.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    /// The provider's id of the message.
+    pub provider_message_id: String,
+    pub status: MessageStatus,
+    /// Provider error code and text, for failures.
+    pub error: Option<(String, String)>,
+}
+
+/// One report from a channel.
+#[derive(Debug, Clone)]
+pub enum InboundEvent {
+    /// A new message, stored once per provider message id.
+    Message(InboundMessage),
+    /// Its sender edited a message; unknown messages are ignored.
+    Edit(MessageEdit),
+    /// Its sender deleted a message for everyone; unknown messages are ignored.
+    Delete {
+        /// The provider's id of the deleted message.
+        provider_message_id: String,
+        /// Who sent (and deleted) it: only a message in that direction is deleted.
+        direction: Direction,
+    },
+    /// A delivery status: moves the outbound message forward, never back; unknown ids are ignored.
+    Status(StatusUpdate),
 }
 
 /// The outcome of ingesting one message.
@@ -41,8 +122,16 @@ pub struct Ingested {
 }
 
 /// Checks and normalises one message before anything is written.
-fn validate(kind: ChannelKind, mut message: InboundMessage) -> Result<InboundMessage> {
+pub fn validate(kind: ChannelKind, mut message: InboundMessage) -> Result<InboundMessage> {
     message.from = normalize_address(kind, &message.from).map_err(|problem| Error::field("from", problem))?;
+    let mut aliases: Vec<String> = Vec::new();
+    for alias in std::mem::take(&mut message.aliases) {
+        match normalize_address(kind, &alias) {
+            Ok(alias) if alias != message.from && !aliases.contains(&alias) => aliases.push(alias),
+            _ => {}
+        }
+    }
+    message.aliases = aliases;
     message.name = message.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     message.text = message.text.filter(|t| !t.is_empty());
     if message.kind == MessageType::Text && message.text.is_none() {
@@ -61,48 +150,113 @@ fn validate(kind: ChannelKind, mut message: InboundMessage) -> Result<InboundMes
 /// provider id and return the first result; contacts, conversations, counters, the reply window
 /// and events are updated together.
 pub async fn ingest(state: &AppState, channel: &ChannelRow, batch: Vec<InboundMessage>) -> Result<Vec<Ingested>> {
+    let outcomes = apply(state, channel, batch.into_iter().map(InboundEvent::Message).collect()).await?;
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Applies a batch of reports from one channel in order, in one transaction (see [`ingest`] for
+/// messages). Returns, per report, the ingestion result of a message and `None` for the others.
+/// Every message must pass [`validate`], or nothing is applied.
+pub async fn apply(state: &AppState, channel: &ChannelRow, batch: Vec<InboundEvent>) -> Result<Vec<Option<Ingested>>> {
     let kind =
         ChannelKind::parse(&channel.kind).ok_or_else(|| anyhow::anyhow!("stored channel kind {}", channel.kind))?;
-    let batch = batch.into_iter().map(|m| validate(kind, m)).collect::<Result<Vec<_>>>()?;
+    let batch = batch
+        .into_iter()
+        .map(|event| match event {
+            InboundEvent::Message(message) => validate(kind, message).map(InboundEvent::Message),
+            other => Ok(other),
+        })
+        .collect::<Result<Vec<_>>>()?;
     // Two deliveries racing to create the same contact or message collide on a unique index; the
     // retry then finds what the winner created.
     let mut attempt = 0;
-    let results = loop {
+    let (results, changed) = loop {
         attempt += 1;
-        match ingest_batch(state, kind, channel, &batch).await {
+        match apply_batch(state, kind, channel, &batch).await {
             Err(Error::Database(sqlx::Error::Database(e))) if e.is_unique_violation() && attempt < 3 => continue,
             other => break other?,
         }
     };
-    let created = results.iter().filter(|r| !r.duplicate).count();
-    if created > 0 {
-        metrics::counter!("parley_messages_total", "direction" => "inbound", "channel" => kind.as_str())
-            .increment(created as u64);
+    for direction in [Direction::Inbound, Direction::Outbound] {
+        let created =
+            results.iter().flatten().filter(|r| !r.duplicate && r.message.direction == direction.as_str()).count();
+        if created > 0 {
+            metrics::counter!("parley_messages_total", "direction" => direction.as_str(), "channel" => kind.as_str())
+                .increment(created as u64);
+        }
+    }
+    if changed {
         state.events.notify(channel.account_id);
     }
     Ok(results)
 }
 
-async fn ingest_batch(
+/// Applies the batch in one transaction; also tells whether anything changed.
+async fn apply_batch(
     state: &AppState,
     kind: ChannelKind,
     channel: &ChannelRow,
-    batch: &[InboundMessage],
-) -> Result<Vec<Ingested>> {
+    batch: &[InboundEvent],
+) -> Result<(Vec<Option<Ingested>>, bool)> {
     let mut tx = state.db.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
-    for message in batch {
-        results.push(ingest_one(&mut tx, kind, channel, message.clone()).await?);
+    let mut changed = false;
+    for event in batch {
+        let result = match event {
+            InboundEvent::Message(message) => {
+                let ingested = ingest_one(&mut tx, kind, channel, message.clone()).await?;
+                changed |= !ingested.duplicate;
+                Some(ingested)
+            }
+            InboundEvent::Edit(edit) => {
+                if let Some(message) = find_own(&mut tx, channel, &edit.provider_message_id, edit.direction).await? {
+                    changed |= message_changes::edit(&mut tx, &message, edit.text.as_deref(), edit.payload.clone())
+                        .await?
+                        .is_some();
+                }
+                None
+            }
+            InboundEvent::Delete { provider_message_id, direction } => {
+                if let Some(message) = find_own(&mut tx, channel, provider_message_id, *direction).await? {
+                    changed |= message_changes::remove(&mut tx, &message).await?;
+                }
+                None
+            }
+            InboundEvent::Status(update) => {
+                let found = find_own(&mut tx, channel, &update.provider_message_id, Direction::Outbound).await?;
+                if let Some(message) = found {
+                    let report = StatusReport {
+                        status: update.status,
+                        error: update.error.as_ref().map(|(code, text)| (code.as_str(), text.as_str())),
+                        provider_message_id: None,
+                    };
+                    changed |= message_changes::apply_status(&mut tx, &message, &report).await?.is_some();
+                }
+                None
+            }
+        };
+        results.push(result);
     }
     tx.commit().await?;
-    Ok(results)
+    Ok((results, changed))
+}
+
+/// The channel's message with this provider id, when it went in `direction`.
+async fn find_own(
+    conn: &mut Conn,
+    channel: &ChannelRow,
+    provider_message_id: &str,
+    direction: Direction,
+) -> Result<Option<messages::MessageRow>> {
+    let found = messages::find_by_provider_id(&mut *conn, channel.id, provider_message_id).await?;
+    Ok(found.filter(|message| message.direction == direction.as_str()))
 }
 
 async fn ingest_one(
     conn: &mut Conn,
     kind: ChannelKind,
     channel: &ChannelRow,
-    message: InboundMessage,
+    mut message: InboundMessage,
 ) -> Result<Ingested> {
     let account_id = channel.account_id;
     if let Some(provider_id) = &message.provider_message_id {
@@ -122,10 +276,25 @@ async fn ingest_one(
     {
         return Err(Error::field("media_key", "unknown media key"));
     }
+    for reference in &message.references {
+        let found = messages::find_by_provider_id(&mut *conn, channel.id, &reference.provider_message_id).await?;
+        if let Some(slot) = message.payload.pointer_mut(reference.pointer) {
+            *slot = found.map_or(Value::Null, |row| Value::from(row.id));
+        }
+    }
+    let outbound = message.direction == Direction::Outbound;
     let now = now_ms();
     let at = message.sent_at.unwrap_or(now);
-    let contact_id =
-        contacts::find_or_create_by_address(conn, kind, channel, &message.from, message.name.as_deref(), now).await?;
+    let contact_id = contacts::find_or_create_by_address(
+        conn,
+        kind,
+        channel,
+        &message.from,
+        &message.aliases,
+        message.name.as_deref(),
+        now,
+    )
+    .await?;
     // The active conversation's state before this message, to tell what the message changed.
     let before = conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?;
     let conversation_id = match &before {
@@ -139,24 +308,30 @@ async fn ingest_one(
             account_id,
             conversation_id,
             channel_id: channel.id,
-            direction: Direction::Inbound.as_str(),
-            sender_type: SenderType::Contact.as_str(),
-            sender_id: Some(contact_id),
+            direction: message.direction.as_str(),
+            // A message the business sent outside Parley was written by a person there.
+            sender_type: if outbound { SenderType::Operator } else { SenderType::Contact }.as_str(),
+            sender_id: (!outbound).then_some(contact_id),
             kind: message.kind.as_str(),
             text: message.text.as_deref(),
             media_keys: &media_keys,
             payload: &message.payload.to_string(),
             provider_message_id: message.provider_message_id.as_deref(),
-            status: None,
-            is_read: false,
+            status: outbound.then_some(MessageStatus::Sent.as_str()),
+            is_read: outbound,
             simulated: false,
             private: false,
             created_at: at,
+            sent_at: outbound.then_some(at),
         },
     )
     .await?;
     let preview = message_preview(message.kind, message.text.as_deref());
-    conversations::record_inbound(conn, conversation_id, &preview, at, kind.reply_window_expiry(at), now).await?;
+    if outbound {
+        conversations::record_outbound(conn, conversation_id, &preview, now).await?;
+    } else {
+        conversations::record_inbound(conn, conversation_id, &preview, at, kind.reply_window_expiry(at), now).await?;
+    }
     let conversation = conversations::find_conversation(&mut *conn, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;

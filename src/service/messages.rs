@@ -1,5 +1,7 @@
 //! Changes to stored messages: delivery status (shared by the sender job, the simulator and
-//! provider status webhooks) and deletion.
+//! provider status webhooks), edits by their sender, and deletion.
+
+use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
@@ -39,32 +41,76 @@ pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &Status
     Ok(Some(view))
 }
 
+/// Applies its sender's edit to a message inside the caller's transaction: `text` replaces the
+/// text, the keys of `payload` replace the stored ones, `edited_at` is set, and `message.updated`
+/// is recorded. A deleted message, or an edit that changes nothing (a repeated
+/// webhook), writes and records nothing. Returns the message when it changed.
+pub async fn edit(
+    conn: &mut Conn,
+    message: &MessageRow,
+    text: Option<&str>,
+    payload: Map<String, Value>,
+) -> Result<Option<Message>> {
+    if message.deleted_at.is_some() {
+        return Ok(None);
+    }
+    let stored = serde_json::from_str::<Value>(&message.payload).unwrap_or(Value::Null);
+    let mut merged = match &stored {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    merged.extend(payload);
+    let merged = Value::Object(merged);
+    if message.text.as_deref() == text && merged == stored {
+        return Ok(None);
+    }
+    let now = now_ms();
+    let row = messages::update_content(conn, message.id, text, &merged.to_string(), now).await?;
+    let view = Message::from(&row);
+    events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &view, now).await?;
+    Ok(Some(view))
+}
+
 /// Deletes a message of a conversation: its text, media and payload are cleared, the record of it
 /// stays in the thread, and `message.deleted` is recorded. When the conversation's preview came
 /// from it, the preview is cleared and `conversation.updated` follows. Deleting a deleted message
 /// changes and records nothing.
 pub async fn delete(state: &AppState, account_id: i64, conversation_id: i64, id: i64) -> Result<()> {
     let mut tx = state.db.begin().await?;
-    let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
+    conversations::find_conversation(&mut *tx, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
     let message =
         messages::find_conversation_message(&mut *tx, conversation_id, id).await?.ok_or(Error::NotFound("message"))?;
-    if message.deleted_at.is_some() {
-        return Ok(());
+    if remove(&mut tx, &message).await? {
+        tx.commit().await?;
+        state.events.notify(account_id);
     }
+    Ok(())
+}
+
+/// Deletes a message inside the caller's transaction, as [`delete`] describes (also used when
+/// its sender deletes it on the provider's side). Returns false when it was already deleted.
+pub async fn remove(conn: &mut Conn, message: &MessageRow) -> Result<bool> {
+    if message.deleted_at.is_some() {
+        return Ok(false);
+    }
+    let (account_id, conversation_id) = (message.account_id, message.conversation_id);
     let now = now_ms();
-    let row = messages::soft_delete(&mut tx, id, now).await?;
-    events::record(&mut tx, account_id, kind::MESSAGE_DELETED, &Message::from(&row), now).await?;
+    let row = messages::soft_delete(conn, message.id, now).await?;
+    events::record(conn, account_id, kind::MESSAGE_DELETED, &Message::from(&row), now).await?;
     // Private notes never set the preview.
-    if !flag(message.private) && conversations::clear_preview_of(&mut tx, conversation_id, id, now).await? {
-        let after = conversations::find_conversation(&mut *tx, account_id, conversation_id)
+    if flag(message.private) {
+        return Ok(true);
+    }
+    let before = conversations::find_conversation(&mut *conn, account_id, conversation_id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
+    if conversations::clear_preview_of(conn, conversation_id, message.id, now).await? {
+        let after = conversations::find_conversation(&mut *conn, account_id, conversation_id)
             .await?
             .ok_or(Error::NotFound("conversation"))?;
-        let before = ConversationState::from(&conversation);
-        record_changes(&mut tx, account_id, &before, &Conversation::from(&after), now).await?;
+        record_changes(conn, account_id, &ConversationState::from(&before), &Conversation::from(&after), now).await?;
     }
-    tx.commit().await?;
-    state.events.notify(account_id);
-    Ok(())
+    Ok(true)
 }

@@ -11,3 +11,4 @@ pub mod outbound;
 pub mod ratelimit;
 pub mod views;
 pub mod webhooks;
+pub mod whatsapp;

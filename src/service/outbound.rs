@@ -157,6 +157,7 @@ async fn queue(
             simulated,
             private: outgoing.private,
             created_at: now,
+            sent_at: None,
         },
     )
     .await?;
@@ -193,7 +194,7 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
         .map_err(|problem| Error::invalid("invalid_destination", format!("to: {problem}")))?;
     let now = now_ms();
     let contact_id =
-        contacts::find_or_create_by_address(&mut tx, kind, &channel, &to, new.name.as_deref(), now).await?;
+        contacts::find_or_create_by_address(&mut tx, kind, &channel, &to, &[], new.name.as_deref(), now).await?;
     let active = conversations::find_active_conversation(&mut *tx, channel.id, contact_id).await?;
     let started = active.is_none();
     let conversation_id = match active {

@@ -201,7 +201,8 @@ pub struct Sender {
     /// contact, operator, bot or system.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The contact's or operator's id.
+    /// The contact's or operator's id; `null` for a person writing outside Parley (e.g. in the
+    /// WhatsApp Business app).
     pub id: Option<i64>,
 }
 
@@ -222,7 +223,8 @@ pub struct Message {
     /// inbound or outbound.
     pub direction: String,
     pub sender: Sender,
-    /// text, image, video, audio, document, sticker, location, contacts, interactive, template, reaction or note.
+    /// text, image, video, audio, document, sticker, location, contacts, interactive, template, reaction,
+    /// order, system, unsupported or note.
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,
@@ -243,6 +245,8 @@ pub struct Message {
     pub private: bool,
     /// Deleted: its text, media and payload are gone; it keeps its place in the thread.
     pub deleted: bool,
+    /// When its sender last edited it (WhatsApp edits); `null` if never.
+    pub edited_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub sent_at: Option<String>,
@@ -272,6 +276,7 @@ impl From<&MessageRow> for Message {
             simulated: flag(row.simulated),
             private: flag(row.private),
             deleted: row.deleted_at.is_some(),
+            edited_at: opt_rfc3339(row.edited_at),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
             sent_at: opt_rfc3339(row.sent_at),

@@ -14,6 +14,8 @@ pub struct ChannelRow {
     pub name: String,
     pub simulation: i64,
     pub settings: String,
+    /// The provider's own id for the channel (WhatsApp: the phone number id), routing its webhooks.
+    pub provider_key: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -25,6 +27,7 @@ pub struct NewChannel<'a> {
     pub name: &'a str,
     pub simulation: bool,
     pub settings: &'a str,
+    pub provider_key: Option<&'a str>,
 }
 
 /// Partial update of a channel.
@@ -33,10 +36,11 @@ pub struct ChannelUpdate {
     pub name: Option<String>,
     pub address: Option<String>,
     pub simulation: Option<bool>,
-    pub settings: Option<String>,
+    /// New settings, with the provider key derived from them.
+    pub settings: Option<(String, Option<String>)>,
 }
 
-const COLUMNS: &str = "id, account_id, kind, address, name, simulation, settings, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, kind, address, name, simulation, settings, provider_key, created_at, updated_at";
 
 /// Inserts a channel.
 pub async fn insert_channel(
@@ -46,8 +50,8 @@ pub async fn insert_channel(
     now: i64,
 ) -> sqlx::Result<ChannelRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO channels (account_id, kind, address, name, simulation, settings, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
+        "INSERT INTO channels (account_id, kind, address, name, simulation, settings, provider_key, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
     ))
     .bind(account_id)
     .bind(new.kind)
@@ -55,6 +59,7 @@ pub async fn insert_channel(
     .bind(new.name)
     .bind(i64::from(new.simulation))
     .bind(new.settings)
+    .bind(new.provider_key)
     .bind(now)
     .fetch_one(conn)
     .await
@@ -66,6 +71,36 @@ pub async fn find_channel<'c>(db: impl AnyExecutor<'c>, account_id: i64, id: i64
         .bind(account_id)
         .bind(id)
         .fetch_optional(db)
+        .await
+}
+
+/// Live channels of a kind with one of these provider keys (any account: provider webhooks name
+/// the channel by the provider's id).
+pub async fn find_by_provider_keys<'c>(
+    db: impl AnyExecutor<'c>,
+    kind: &str,
+    keys: &[String],
+) -> sqlx::Result<Vec<ChannelRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM channels WHERE kind = $1 AND deleted_at IS NULL AND provider_key IN ({}) ORDER BY id",
+        super::placeholders(2, keys.len())
+    );
+    let mut query = sqlx::query_as(&sql).bind(kind);
+    for key in keys {
+        query = query.bind(key.as_str());
+    }
+    query.fetch_all(db).await
+}
+
+/// Every live channel of a kind, in all accounts (for provider-wide checks such as webhook
+/// verification handshakes).
+pub async fn list_live_by_kind<'c>(db: impl AnyExecutor<'c>, kind: &str) -> sqlx::Result<Vec<ChannelRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE kind = $1 AND deleted_at IS NULL ORDER BY id"))
+        .bind(kind)
+        .fetch_all(db)
         .await
 }
 
@@ -92,13 +127,15 @@ pub async fn update_channel(
 ) -> sqlx::Result<Option<ChannelRow>> {
     sqlx::query_as(&format!(
         "UPDATE channels SET name = COALESCE($1, name), address = COALESCE($2, address), \
-         simulation = COALESCE($3, simulation), settings = COALESCE($4, settings), updated_at = $5 \
-         WHERE account_id = $6 AND id = $7 AND deleted_at IS NULL RETURNING {COLUMNS}"
+         simulation = COALESCE($3, simulation), settings = COALESCE($4, settings), \
+         provider_key = CASE WHEN $4 IS NULL THEN provider_key ELSE $5 END, updated_at = $6 \
+         WHERE account_id = $7 AND id = $8 AND deleted_at IS NULL RETURNING {COLUMNS}"
     ))
     .bind(update.name.as_deref())
     .bind(update.address.as_deref())
     .bind(update.simulation.map(i64::from))
-    .bind(update.settings.as_deref())
+    .bind(update.settings.as_ref().map(|(settings, _)| settings.as_str()))
+    .bind(update.settings.as_ref().and_then(|(_, key)| key.as_deref()))
     .bind(now)
     .bind(account_id)
     .bind(id)

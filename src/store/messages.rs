@@ -33,6 +33,8 @@ pub struct MessageRow {
     pub read_at: Option<i64>,
     /// When the message was deleted (its content is gone).
     pub deleted_at: Option<i64>,
+    /// When its sender last edited it.
+    pub edited_at: Option<i64>,
 }
 
 /// Fields of a new message.
@@ -54,18 +56,20 @@ pub struct NewMessage<'a> {
     pub simulated: bool,
     pub private: bool,
     pub created_at: i64,
+    /// When it was sent, for outbound messages stored as already sent.
+    pub sent_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
      media_keys, payload, provider_message_id, status, error_code, error_text, is_read, simulated, private, \
-     created_at, updated_at, sent_at, delivered_at, read_at, deleted_at";
+     created_at, updated_at, sent_at, delivered_at, read_at, deleted_at, edited_at";
 
 /// Inserts a message.
 pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Result<MessageRow> {
     sqlx::query_as(&format!(
         "INSERT INTO messages (account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
-         media_keys, payload, provider_message_id, status, is_read, simulated, private, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING {COLUMNS}"
+         media_keys, payload, provider_message_id, status, is_read, simulated, private, created_at, updated_at, sent_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17) RETURNING {COLUMNS}"
     ))
     .bind(new.account_id)
     .bind(new.conversation_id)
@@ -83,6 +87,7 @@ pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Resu
     .bind(i64::from(new.simulated))
     .bind(i64::from(new.private))
     .bind(new.created_at)
+    .bind(new.sent_at)
     .fetch_one(conn)
     .await
 }
@@ -124,6 +129,25 @@ pub async fn soft_delete(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<Mes
         "UPDATE messages SET deleted_at = $1, text = NULL, media_keys = '[]', payload = '{{}}', updated_at = $1 \
          WHERE id = $2 RETURNING {COLUMNS}"
     ))
+    .bind(now)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Replaces a message's text and payload because its sender edited it. Returns the message.
+pub async fn update_content(
+    conn: &mut Conn,
+    id: i64,
+    text: Option<&str>,
+    payload: &str,
+    now: i64,
+) -> sqlx::Result<MessageRow> {
+    sqlx::query_as(&format!(
+        "UPDATE messages SET text = $1, payload = $2, edited_at = $3, updated_at = $3 WHERE id = $4 RETURNING {COLUMNS}"
+    ))
+    .bind(text)
+    .bind(payload)
     .bind(now)
     .bind(id)
     .fetch_one(conn)

@@ -127,15 +127,27 @@ async fn update_channel_keeps_its_kind(app: TestApp) {
     assert_eq!(reply.body["simulation"], true);
     assert_eq!(app.get(&path).await.body["name"], "Sales");
 
-    let reply = app.patch(&path, json!({"kind": "whatsapp", "simulation": false, "address": "+39 02 0000 1111"})).await;
+    let reply = app.patch(&path, json!({"simulation": false})).await;
+    assert_field_error(&reply, "settings.phone_number_id");
+    let live = json!({"phone_number_id": "1098765432", "app_secret": "app-secret", "verify_token": "verify",
+                      "access_token": "old-token"});
+    let reply = app
+        .patch(&path, json!({"kind": "whatsapp", "simulation": false, "address": "+39 02 0000 1111", "settings": live}))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "restating the same kind is fine: {reply:?}");
     assert_eq!(reply.body["simulation"], false);
     assert_eq!(reply.body["address"], "+390200001111");
 
     let reply = app.patch(&path, json!({"settings": {"access_token": SECRET}})).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.body["settings_configured"], json!(["access_token"]));
+    assert_eq!(
+        sorted_names(&reply.body["settings_configured"]),
+        ["access_token", "app_secret", "phone_number_id", "verify_token"],
+        "given settings replace the stored ones, the others stay"
+    );
     assert!(!reply.body.to_string().contains(SECRET));
+    let reply = app.patch(&path, json!({"settings": {"app_secret": null}})).await;
+    assert_field_error(&reply, "settings.app_secret");
 
     let before = app.get(&path).await;
     let reply = app.patch(&path, json!({"kind": "sms", "name": "Renamed"})).await;

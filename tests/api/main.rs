@@ -14,3 +14,4 @@ mod platform;
 mod process;
 mod receiver;
 mod webhooks;
+mod whatsapp;

@@ -28,7 +28,10 @@ pub struct ChannelBody {
     address: Option<String>,
     /// Never call the provider; simulate delivery.
     simulation: Option<bool>,
-    /// Provider settings (kept secret, never returned).
+    /// Provider settings (kept secret, never returned). WhatsApp: `phone_number_id`, `app_secret`,
+    /// `verify_token` and `access_token` (required unless `simulation` is true) and an optional
+    /// `graph_base_url`; one channel per `phone_number_id`. On PATCH the given keys replace the
+    /// stored ones and `null` removes one.
     #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
 }
@@ -59,7 +62,8 @@ pub async fn list(State(state): State<AppState>, Extension(me): Extension<Princi
 
 /// Add a channel.
 #[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = ChannelBody,
-    responses((status = 201, body = Channel), (status = 422, body = Problem)))]
+    responses((status = 201, body = Channel), (status = 409, description = "Another channel has this provider id", body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -80,7 +84,8 @@ pub async fn get(
 
 /// Change a channel.
 #[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", request_body = ChannelBody,
-    responses((status = 200, body = Channel), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Channel), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -105,7 +110,8 @@ pub async fn delete(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundBody {
-    /// The sender's address (E.164 on WhatsApp, SMS and RCS).
+    /// The sender's address: E.164 on SMS and RCS; E.164 or a business-scoped user id
+    /// (`US.1349…`) on WhatsApp.
     from: String,
     /// The sender's profile name.
     name: Option<String>,
@@ -144,16 +150,14 @@ pub async fn inbound(
     let channel =
         store::channels::find_channel(state.db.reader(), me.account_id, id).await?.ok_or(Error::NotFound("channel"))?;
     let kind = body.kind.unwrap_or(if body.media_key.is_some() { MessageType::Image } else { MessageType::Text });
-    let message = InboundMessage {
-        from: body.from,
-        name: body.name,
-        kind,
-        text: body.text,
-        provider_message_id: body.provider_message_id.filter(|id| !id.is_empty()),
-        media_keys: body.media_key.into_iter().collect(),
-        payload: body.payload.unwrap_or_else(|| Value::Object(Default::default())),
-        sent_at: None,
-    };
+    let mut message = InboundMessage::new(body.from, kind);
+    message.name = body.name;
+    message.text = body.text;
+    message.provider_message_id = body.provider_message_id.filter(|id| !id.is_empty());
+    message.media_keys = body.media_key.into_iter().collect();
+    if let Some(payload) = body.payload {
+        message.payload = payload;
+    }
     let mut results = inbound::ingest(&state, &channel, vec![message]).await?;
     let result = results.pop().ok_or_else(|| anyhow::anyhow!("ingestion returned no result"))?;
     let status = if result.duplicate { StatusCode::OK } else { StatusCode::CREATED };

@@ -27,7 +27,8 @@ pub fn handles(event_type: &str) -> bool {
 }
 
 /// The payload for an event carrying `message` (the API's message object), or `None` when the
-/// format has nothing to say about it (outbound message created, private notes, queued status).
+/// format has nothing to say about it (outbound message created, private notes, queued status, an
+/// edit: the update whose time is the message's edit time is not a delivery report).
 pub fn render(event_type: &str, message: &Value, addresses: &ConversationAddresses) -> Option<Value> {
     let text = |field: &str| message.get(field).and_then(Value::as_str);
     if message.get("private").and_then(Value::as_bool).unwrap_or(false) {
@@ -60,6 +61,9 @@ pub fn render(event_type: &str, message: &Value, addresses: &ConversationAddress
             Some(Value::Object(payload))
         }
         (kind::MESSAGE_UPDATED, "outbound") => {
+            if text("edited_at").is_some() && text("edited_at") == text("updated_at") {
+                return None;
+            }
             let status = text("status")?;
             let message_id = text("provider_message_id").map(str::to_owned).unwrap_or_else(|| id_text(message));
             if status == "read" {
@@ -135,5 +139,17 @@ mod tests {
         message["status"] = "queued".into();
         assert!(render(kind::MESSAGE_UPDATED, &message, &addresses()).is_none());
         assert!(render(kind::MESSAGE_CREATED, &message, &addresses()).is_none());
+    }
+
+    #[test]
+    fn edits_are_not_delivery_reports() {
+        let mut message = json!({"id": 7, "direction": "outbound", "type": "text", "status": "delivered",
+            "provider_message_id": "wamid.X", "updated_at": "2026-04-09T09:20:00.000Z",
+            "edited_at": "2026-04-09T09:20:00.000Z", "delivered_at": "2026-04-09T09:15:22.041Z", "private": false});
+        assert!(render(kind::MESSAGE_UPDATED, &message, &addresses()).is_none());
+        // A later status of the edited message is one.
+        message["status"] = "read".into();
+        message["updated_at"] = "2026-04-09T09:25:00.000Z".into();
+        assert_eq!(render(kind::MESSAGE_UPDATED, &message, &addresses()).unwrap()["eventType"], "READ");
     }
 }

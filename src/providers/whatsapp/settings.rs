@@ -1,0 +1,148 @@
+//! A WhatsApp channel's settings: the Cloud API phone number id that routes webhooks to it, the
+//! app secret that signs them, the token Meta's verification handshake presents, the access token
+//! for the Graph API and an optional Graph API base URL.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::FieldError;
+
+/// Settings a live (non-simulation) WhatsApp channel needs.
+pub const REQUIRED: [&str; 4] = ["phone_number_id", "app_secret", "verify_token", "access_token"];
+
+/// Optional setting: where the Graph API is reached (tests point it at a local stand-in).
+pub const GRAPH_BASE_URL: &str = "graph_base_url";
+
+/// A WhatsApp channel's stored settings, read leniently: a missing or mistyped value is `None`.
+/// Its `Debug` output never shows secret values.
+#[derive(Default, Deserialize)]
+pub struct Settings {
+    /// The Cloud API id of the business phone number (`metadata.phone_number_id` in webhooks).
+    #[serde(default, deserialize_with = "lenient")]
+    pub phone_number_id: Option<String>,
+    /// The Meta app secret: key of the `X-Hub-Signature-256` HMAC on webhooks.
+    #[serde(default, deserialize_with = "lenient")]
+    pub app_secret: Option<String>,
+    /// The token Meta presents in the webhook verification handshake.
+    #[serde(default, deserialize_with = "lenient")]
+    pub verify_token: Option<String>,
+    /// The bearer token for Graph API calls.
+    #[serde(default, deserialize_with = "lenient")]
+    pub access_token: Option<String>,
+    /// Graph API base URL; Meta's when absent.
+    #[serde(default, deserialize_with = "lenient")]
+    pub graph_base_url: Option<String>,
+}
+
+fn lenient<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(text) if !text.is_empty() => Some(text),
+        _ => None,
+    })
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("Settings")
+            .field("phone_number_id", &self.phone_number_id)
+            .field("app_secret", &secret(&self.app_secret))
+            .field("verify_token", &secret(&self.verify_token))
+            .field("access_token", &secret(&self.access_token))
+            .field("graph_base_url", &self.graph_base_url)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Reads a channel's stored settings text.
+    pub fn parse(text: &str) -> Settings {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+}
+
+/// What is wrong with a WhatsApp channel's settings, one entry per field, named
+/// `settings.<name>`. Present values must have the right shape; a live channel (`live`) must
+/// have every [`REQUIRED`] one.
+pub fn problems(settings: &Map<String, Value>, live: bool) -> Vec<FieldError> {
+    let mut problems = Vec::new();
+    let mut problem = |name: &str, message: &str| {
+        problems.push(FieldError { field: format!("settings.{name}"), message: message.to_owned() });
+    };
+    for name in REQUIRED {
+        match settings.get(name) {
+            None | Some(Value::Null) if live => {
+                problem(name, "is required for a live WhatsApp channel (or create it with \"simulation\": true)")
+            }
+            None | Some(Value::Null) => {}
+            Some(Value::String(text)) if text.trim().is_empty() => problem(name, "must not be empty"),
+            Some(Value::String(text)) if name == "phone_number_id" && !is_phone_number_id(text) => {
+                problem(name, "must be the numeric phone number id from the WhatsApp Manager, not the phone number")
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => problem(name, "must be a string"),
+        }
+    }
+    match settings.get(GRAPH_BASE_URL) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(text)) if is_http_url(text) => {}
+        Some(_) => problem(GRAPH_BASE_URL, "must be an http(s) URL such as https://graph.facebook.com/v23.0"),
+    }
+    problems
+}
+
+/// The key that routes webhooks to the channel: its phone number id, when set.
+pub fn provider_key(settings: &Map<String, Value>) -> Option<String> {
+    settings.get("phone_number_id").and_then(Value::as_str).filter(|id| is_phone_number_id(id)).map(str::to_owned)
+}
+
+fn is_phone_number_id(text: &str) -> bool {
+    (1..=32).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn live_channels_need_every_credential() {
+        let fields: Vec<String> = problems(&Map::new(), true).into_iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            ["settings.phone_number_id", "settings.app_secret", "settings.verify_token", "settings.access_token"]
+        );
+        assert!(problems(&Map::new(), false).is_empty(), "simulation channels need none");
+    }
+
+    #[test]
+    fn values_must_have_the_right_shape() {
+        let settings = object(json!({"phone_number_id": "+1 555", "app_secret": 12, "verify_token": " ",
+            "access_token": "EAAG", "graph_base_url": "ftp://x"}));
+        let fields: Vec<String> = problems(&settings, false).into_iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            ["settings.phone_number_id", "settings.app_secret", "settings.verify_token", "settings.graph_base_url"]
+        );
+        assert_eq!(provider_key(&settings), None);
+        let settings = object(json!({"phone_number_id": "106540352242922", "graph_base_url": "http://127.0.0.1:9"}));
+        assert!(problems(&settings, false).is_empty());
+        assert_eq!(provider_key(&settings).as_deref(), Some("106540352242922"));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let settings = Settings::parse(r#"{"phone_number_id": "1", "app_secret": "s3cr3t", "access_token": "EAAG"}"#);
+        let text = format!("{settings:?}");
+        assert!(!text.contains("s3cr3t") && !text.contains("EAAG"), "{text}");
+        assert_eq!(settings.app_secret.as_deref(), Some("s3cr3t"));
+    }
+}

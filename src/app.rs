@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::service::events::EventBus;
-use crate::service::{auth, ratelimit::KeyLimiter, webhooks};
+use crate::service::ratelimit::{ChannelLimiter, KeyLimiter};
+use crate::service::{auth, webhooks};
 use crate::store::Db;
 use crate::{http, jobs, telemetry};
 
@@ -33,6 +34,10 @@ pub struct Inner {
     pub webhook_client: reqwest::Client,
     /// Per-key request limits.
     pub limiter: KeyLimiter,
+    /// HTTP client for provider APIs (the WhatsApp Graph API).
+    pub provider_client: reqwest::Client,
+    /// Per-channel send pace (WhatsApp `messages_per_second`).
+    pub send_limiter: ChannelLimiter,
     /// Prometheus metrics renderer.
     pub metrics: PrometheusHandle,
     /// Cancelled when the server stops; long-lived responses (event streams) end with it.
@@ -59,12 +64,16 @@ impl AppState {
         let timeout = std::time::Duration::from_millis(config.webhook_timeout_ms);
         let webhook_client = webhooks::target::http_client(timeout, config.webhook_allow_private)
             .context("building the webhook HTTP client")?;
+        let provider_client = crate::providers::whatsapp::graph::http_client(std::time::Duration::from_secs(30))
+            .context("building the provider HTTP client")?;
         Ok(AppState(Arc::new(Inner {
             db,
             events: EventBus::default(),
             media,
             webhook_client,
             limiter,
+            provider_client,
+            send_limiter: ChannelLimiter::default(),
             metrics: telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),
             config,

@@ -1,9 +1,11 @@
 //! Background work over durable job rows. `run` loops until shutdown; tests call [`run_once`].
 
 pub mod webhooks;
+pub mod whatsapp;
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +16,7 @@ use crate::domain::MessageStatus;
 use crate::error::Result;
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
+use crate::store::jobs::JobRow;
 use crate::store::{channels, jobs, messages};
 
 /// Job kind that moves a simulated message one delivery step further.
@@ -24,6 +27,9 @@ const LEASE_MS: i64 = 60_000;
 
 /// Jobs claimed per round.
 const BATCH: i64 = 64;
+
+/// Jobs of a round run at the same time.
+const CONCURRENCY: usize = 16;
 
 #[derive(Debug, Deserialize)]
 struct MessageJob {
@@ -52,29 +58,89 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
 }
 
-/// Claims and runs the jobs due now; returns how many ran.
+/// Claims and runs the jobs due now, several at a time so one slow provider call holds up no
+/// other job; returns how many ran.
 pub async fn run_once(state: &AppState) -> Result<usize> {
     let claimed = jobs::claim_due_jobs(&state.db, now_ms(), LEASE_MS, BATCH).await?;
-    for job in &claimed {
-        let outcome = match job.kind.as_str() {
-            SEND_JOB | SIMULATE_JOB => match serde_json::from_str::<MessageJob>(&job.payload) {
-                Ok(payload) => deliver(state, job.id, &payload).await,
-                Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
-            },
-            other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
+    futures::stream::iter(in_order(&claimed))
+        .for_each_concurrent(CONCURRENCY, |group| async move {
+            for job in group {
+                if let Err(e) = run_job(state, job).await {
+                    tracing::error!(job = job.id, kind = %job.kind, error = %e, "could not record a job's outcome");
+                }
+            }
+        })
+        .await;
+    Ok(claimed.len())
+}
+
+/// Groups claimed jobs (in id order) so that the jobs of one message run one after another, in
+/// the order they were queued (a message's delivery steps must not overtake each other); the
+/// groups run concurrently.
+fn in_order(claimed: &[JobRow]) -> Vec<Vec<&JobRow>> {
+    let mut groups: Vec<(Option<i64>, Vec<&JobRow>)> = Vec::new();
+    for job in claimed {
+        let message = match job.kind.as_str() {
+            SEND_JOB | SIMULATE_JOB => serde_json::from_str::<MessageJob>(&job.payload).ok().map(|p| p.message_id),
+            _ => None,
         };
-        if let Err(e) = outcome {
-            let delay = 1000 * 2_i64.pow(job.attempts.clamp(0, 10) as u32);
-            tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed; retrying later");
-            jobs::retry_job(state.db.writer(), job.id, now_ms() + delay, &e.to_string()).await?;
+        match groups.iter_mut().find(|(key, _)| key.is_some() && *key == message) {
+            Some((_, group)) => group.push(job),
+            None => groups.push((message, vec![job])),
         }
     }
-    Ok(claimed.len())
+    groups.into_iter().map(|(_, group)| group).collect()
+}
+
+/// Runs one claimed job; a failure releases it to be retried with exponential backoff, a send
+/// held back by its channel's pace waits without counting as an attempt.
+async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
+    let outcome = match job.kind.as_str() {
+        SEND_JOB | SIMULATE_JOB => match serde_json::from_str::<MessageJob>(&job.payload) {
+            Ok(payload) => deliver(state, job.id, &payload).await,
+            Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
+        },
+        crate::service::whatsapp::MARK_READ_JOB => match serde_json::from_str(&job.payload) {
+            Ok(payload) => whatsapp::mark_read(state, job.id, &payload).await,
+            Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
+        },
+        other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
+    };
+    match outcome {
+        Ok(Outcome::Done) => Ok(()),
+        Ok(Outcome::Later(wait)) => {
+            let run_at = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2).max(1);
+            Ok(jobs::defer_job(state.db.writer(), job.id, run_at).await?)
+        }
+        Err(e) => {
+            let delay = 1000 * 2_i64.pow(job.attempts.clamp(0, 10) as u32);
+            tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed; retrying later");
+            Ok(jobs::retry_job(state.db.writer(), job.id, now_ms() + delay, &e.to_string()).await?)
+        }
+    }
+}
+
+/// How a job that did not fail ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Finished: the job is gone.
+    Done,
+    /// Not run yet (its channel's send pace): run it again after this long.
+    Later(Duration),
 }
 
 /// Hands a queued message to its channel, or moves a simulated one a step further; deletes the job
 /// in the same transaction as the change it made.
-async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> {
+async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<Outcome> {
+    if job.status.is_none() {
+        if let Some(message) = messages::find_message(state.db.reader(), job.message_id).await? {
+            if message.simulated == 0 && message.deleted_at.is_none() {
+                if let Some(outcome) = whatsapp::send(state, job_id, &message).await? {
+                    return Ok(outcome);
+                }
+            }
+        }
+    }
     let mut tx = state.db.begin().await?;
     let message = match messages::find_message(&mut *tx, job.message_id).await? {
         Some(message) if job.status.is_some() || message.deleted_at.is_none() => message,
@@ -82,7 +148,7 @@ async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> 
         _ => {
             jobs::delete_job(&mut tx, job_id).await?;
             tx.commit().await?;
-            return Ok(());
+            return Ok(Outcome::Done);
         }
     };
     let simulated_id = format!("sim-{}", message.id);
@@ -114,5 +180,5 @@ async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<()> 
     jobs::delete_job(&mut tx, job_id).await?;
     tx.commit().await?;
     state.events.notify(message.account_id);
-    Ok(())
+    Ok(Outcome::Done)
 }

@@ -7,16 +7,17 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
-use crate::domain::ConversationStatus;
+use crate::domain::{ChannelKind, ConversationStatus};
 use crate::error::{Error, Result};
 use crate::service::contacts::apply_changes as apply_contact_changes;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
+use crate::service::whatsapp::{MarkRead, MARK_READ_JOB};
 use crate::store::contacts::{self, ContactFields};
 use crate::store::conversations::{
     self, ConversationRow, ConversationState, ConversationUpdate, Filter, Param, SORT_COLUMNS,
 };
-use crate::store::{accounts, flag, messages, Conn, Tx};
+use crate::store::{accounts, channels, flag, jobs, messages, Conn, Tx};
 
 /// Which conversations to list and in what order.
 #[derive(Debug, Clone, Default)]
@@ -340,12 +341,21 @@ async fn commit_change(state: &AppState, mut tx: Tx, before: &ConversationRow, n
 }
 
 /// Marks every inbound message read, clears the unread count and records `conversation.updated`
-/// and `conversation.read`; nothing is written or recorded when nothing was unread.
+/// and `conversation.read`; nothing is written or recorded when nothing was unread. On a live
+/// WhatsApp channel a job tells Meta the newest inbound message was read.
 pub async fn mark_read(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
     let mut tx = state.db.begin().await?;
     let current =
         conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
     let now = now_ms();
+    if current.unread_count > 0 && ChannelKind::parse(&current.channel_kind) == Some(ChannelKind::Whatsapp) {
+        let live = channels::find_channel_any(&mut *tx, current.channel_id).await?.is_some_and(|c| c.simulation == 0);
+        if let (true, Some(wamid)) = (live, messages::latest_inbound_provider_id(&mut *tx, id).await?) {
+            let job = MarkRead { channel_id: current.channel_id, provider_message_id: wamid };
+            let payload = serde_json::to_string(&job).map_err(anyhow::Error::from)?;
+            jobs::insert_job(&mut tx, MARK_READ_JOB, &payload, now, now).await?;
+        }
+    }
     conversations::mark_read(&mut tx, account_id, id, now).await?;
     commit_change(state, tx, &current, now).await
 }

@@ -1,12 +1,13 @@
 //! Sending: replies and conversations started by the business. A message is stored as queued in
 //! the same transaction as the job that hands it to the channel, so nothing accepted is lost.
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, SenderType};
 use crate::error::{Error, Result};
+use crate::providers::whatsapp::graph::PAYLOAD_TYPES;
 use crate::service::contacts::{self, normalize_address};
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
@@ -27,6 +28,19 @@ pub struct Outgoing {
     pub simulation: bool,
     /// The operator writing, when known.
     pub operator_id: Option<i64>,
+    /// Structured content in Meta's message object shapes, under one key naming its type
+    /// (`location`, `contacts`, `interactive`, `template`, `reaction`, or `image`/`video`/`audio`/
+    /// `document`/`sticker` with an uploaded media `id` or a `link`).
+    pub payload: Map<String, Value>,
+    /// The Parley id of the message this one replies to (quoted on the channel).
+    pub reply_to: Option<i64>,
+}
+
+impl Outgoing {
+    /// The payload key that gives the message its type, if any.
+    fn payload_type(&self) -> Option<(&'static str, MessageType)> {
+        PAYLOAD_TYPES.iter().copied().find(|(key, _)| self.payload.contains_key(*key))
+    }
 }
 
 /// Who a new conversation is with and where.
@@ -45,6 +59,9 @@ async fn message_type(conn: &mut Conn, account_id: i64, outgoing: &Outgoing) -> 
     if outgoing.private {
         return Ok(MessageType::Note);
     }
+    if let Some((_, kind)) = outgoing.payload_type() {
+        return Ok(kind);
+    }
     let Some(first) = outgoing.media_keys.first() else { return Ok(MessageType::Text) };
     let row = media::find_media(&mut *conn, account_id, first)
         .await?
@@ -59,9 +76,78 @@ async fn message_type(conn: &mut Conn, account_id: i64, outgoing: &Outgoing) -> 
     })
 }
 
+/// Checks the structured payload: one known key, each in the shape Meta expects; interactive
+/// types are lowercased (`BUTTON` → `button`).
+fn validate_payload(outgoing: &mut Outgoing) -> Result<()> {
+    if let Some(key) = outgoing.payload.keys().find(|key| !PAYLOAD_TYPES.iter().any(|(name, _)| name == key)) {
+        return Err(Error::field(&format!("payload.{key}"), "unknown payload key"));
+    }
+    if outgoing.payload.len() > 1 {
+        return Err(Error::field("payload", "carries one message type at a time"));
+    }
+    if outgoing.private && !outgoing.payload.is_empty() {
+        return Err(Error::field("payload", "a private note carries text only"));
+    }
+    let Some((key, kind)) = outgoing.payload_type() else { return Ok(()) };
+    let value = outgoing.payload.get_mut(key).ok_or_else(|| anyhow::anyhow!("payload key vanished"))?;
+    let field = |name: &str| format!("payload.{key}.{name}");
+    let needs = |value: &Value, name: &str| -> Result<()> {
+        match value.get(name) {
+            Some(Value::Null) | None => Err(Error::field(&field(name), "is required")),
+            Some(_) => Ok(()),
+        }
+    };
+    match kind {
+        MessageType::Contacts if value.as_array().is_none_or(|list| list.is_empty()) => {
+            return Err(Error::field(&format!("payload.{key}"), "must be a non-empty list of contacts"))
+        }
+        MessageType::Contacts => {}
+        _ if !value.is_object() => return Err(Error::field(&format!("payload.{key}"), "must be an object")),
+        MessageType::Location => {
+            for name in ["latitude", "longitude"] {
+                let number = |v: &Value| v.is_number() || v.as_str().is_some_and(|t| t.trim().parse::<f64>().is_ok());
+                if !value.get(name).is_some_and(number) {
+                    return Err(Error::field(&field(name), "must be a number"));
+                }
+            }
+        }
+        MessageType::Interactive => {
+            let lowered = value.get("type").and_then(Value::as_str).map(str::to_ascii_lowercase);
+            match lowered {
+                Some(kind) => value["type"] = Value::String(kind),
+                None => return Err(Error::field(&field("type"), "is required (button, list, cta_url, …)")),
+            }
+            needs(value, "action")?;
+        }
+        MessageType::Template => {
+            needs(value, "name")?;
+            needs(value, "language")?;
+            // Meta's shape is `{"code": "en_US"}`; a plain code is accepted too.
+            if let Some(Value::String(code)) = value.get("language").cloned() {
+                value["language"] = json!({ "code": code });
+            }
+        }
+        MessageType::Reaction => {
+            if !value.get("message_id").is_some_and(Value::is_i64) {
+                return Err(Error::field(&field("message_id"), "must be the id of a message in this conversation"));
+            }
+            if !value.get("emoji").is_some_and(Value::is_string) {
+                return Err(Error::field(&field("emoji"), "must be an emoji, or empty to remove the reaction"));
+            }
+        }
+        _ => {
+            if !value.get("id").is_some_and(Value::is_string) && !value.get("link").is_some_and(Value::is_string) {
+                return Err(Error::field(&field("id"), "an uploaded media id or a link is required"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn validate(outgoing: &mut Outgoing) -> Result<()> {
     outgoing.text = outgoing.text.take().filter(|t| !t.trim().is_empty());
-    if outgoing.text.is_none() && outgoing.media_keys.is_empty() {
+    validate_payload(outgoing)?;
+    if outgoing.text.is_none() && outgoing.media_keys.is_empty() && outgoing.payload.is_empty() {
         return Err(Error::field("text", "a message needs text or at least one media key"));
     }
     if outgoing.text.as_ref().is_some_and(|t| t.chars().count() > 4096) {
@@ -78,7 +164,8 @@ fn validate(outgoing: &mut Outgoing) -> Result<()> {
 
 /// Refuses free-form messages outside the channel's reply window.
 fn check_window(conversation: &ConversationRow, outgoing: &Outgoing, now: i64) -> Result<()> {
-    if outgoing.private || ChannelKind::parse(&conversation.channel_kind) != Some(ChannelKind::Whatsapp) {
+    let template = outgoing.payload_type().is_some_and(|(_, kind)| kind == MessageType::Template);
+    if outgoing.private || template || ChannelKind::parse(&conversation.channel_kind) != Some(ChannelKind::Whatsapp) {
         return Ok(());
     }
     match conversation.window_expires_at {
@@ -137,6 +224,7 @@ async fn queue(
         return Err(Error::field("media_keys", "unknown media key"));
     }
     let media_keys = serde_json::to_string(&outgoing.media_keys).map_err(anyhow::Error::from)?;
+    let payload = stored_payload(conn, conversation, outgoing).await?;
     let row = messages::insert_message(
         conn,
         &messages::NewMessage {
@@ -150,7 +238,7 @@ async fn queue(
             kind: kind.as_str(),
             text: outgoing.text.as_deref(),
             media_keys: &media_keys,
-            payload: "{}",
+            payload: &payload,
             provider_message_id: None,
             status: (!outgoing.private).then_some(MessageStatus::Queued.as_str()),
             is_read: true,
@@ -176,6 +264,36 @@ async fn queue(
     events::record(conn, conversation.account_id, kind::CONVERSATION_UPDATED, &updated, now).await?;
     metrics::counter!("parley_messages_total", "direction" => "outbound", "channel" => conversation.channel_kind.clone()).increment(1);
     Ok((message, updated))
+}
+
+/// The provider id of a message in the conversation that `field` refers to.
+async fn referenced_provider_id(
+    conn: &mut Conn,
+    conversation: &ConversationRow,
+    id: i64,
+    field: &str,
+) -> Result<String> {
+    let message = messages::find_conversation_message(&mut *conn, conversation.id, id)
+        .await?
+        .ok_or_else(|| Error::field(field, "no such message in this conversation"))?;
+    message.provider_message_id.ok_or_else(|| Error::field(field, "that message has no id on the channel yet"))
+}
+
+/// The payload as stored: references to Parley messages (`reply_to`, a reaction's target) are
+/// resolved to the channel's message ids, which the provider needs.
+async fn stored_payload(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgoing) -> Result<String> {
+    let mut payload = outgoing.payload.clone();
+    if let Some(id) = outgoing.reply_to {
+        let wamid = referenced_provider_id(conn, conversation, id, "reply_to").await?;
+        payload.insert("context".to_owned(), json!({ "message_id": wamid, "id": id }));
+    }
+    if let Some(reaction) = payload.get_mut("reaction") {
+        if let Some(id) = reaction.get("message_id").and_then(Value::as_i64) {
+            reaction["message_id"] =
+                json!(referenced_provider_id(conn, conversation, id, "payload.reaction.message_id").await?);
+        }
+    }
+    Ok(Value::Object(payload).to_string())
 }
 
 /// Starts a conversation from the business side: finds or creates the contact on the channel,

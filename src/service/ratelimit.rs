@@ -3,7 +3,7 @@
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::{Error, Result};
 
@@ -31,4 +31,32 @@ impl KeyLimiter {
             Error::RateLimited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
         })
     }
+}
+
+/// A send queue's pace per channel: each business number has its own token bucket of
+/// `messages_per_second` (burst of one second's worth), so one busy number never slows another.
+#[derive(Default)]
+pub struct ChannelLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<i64, (u32, std::sync::Arc<DefaultDirectRateLimiter>)>>,
+    clock: DefaultClock,
+}
+
+impl ChannelLimiter {
+    /// Takes one send for `channel` at `per_second`, or answers how long until the next is allowed.
+    /// A changed rate starts a fresh bucket.
+    pub fn check(&self, channel: i64, per_second: u32) -> std::result::Result<(), std::time::Duration> {
+        let limiter = {
+            let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entry = buckets.entry(channel).or_insert_with(|| (0, std::sync::Arc::new(direct(per_second))));
+            if entry.0 != per_second {
+                *entry = (per_second, std::sync::Arc::new(direct(per_second)));
+            }
+            entry.1.clone()
+        };
+        limiter.check().map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+fn direct(per_second: u32) -> DefaultDirectRateLimiter {
+    RateLimiter::direct(Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN)))
 }

@@ -15,6 +15,16 @@ use crate::store::channels::{self, ChannelRow};
 
 const KIND: &str = "whatsapp";
 
+/// Job kind that marks an inbound WhatsApp message read on Meta's side.
+pub const MARK_READ_JOB: &str = "whatsapp_mark_read";
+
+/// A mark-as-read job: the channel and the newest inbound message the operator has seen.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MarkRead {
+    pub channel_id: i64,
+    pub provider_message_id: String,
+}
+
 /// Answers Meta's verification handshake (`hub.mode=subscribe`): the challenge, to be returned
 /// as is, when some live WhatsApp channel has this verify token.
 pub async fn verify_subscription(

@@ -76,6 +76,17 @@ pub async fn retry_job<'c>(db: impl AnyExecutor<'c>, id: i64, run_at: i64, error
     Ok(())
 }
 
+/// Releases a job to run again at `run_at` without counting the claim as an attempt (it was held
+/// back, not tried).
+pub async fn defer_job<'c>(db: impl AnyExecutor<'c>, id: i64, run_at: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, attempts = attempts - 1 WHERE id = $2")
+        .bind(run_at)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Number of jobs waiting per kind.
 pub async fn count_jobs_by_kind<'c>(db: impl AnyExecutor<'c>) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as("SELECT kind, COUNT(*) FROM jobs GROUP BY kind").fetch_all(db).await

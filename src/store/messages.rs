@@ -218,3 +218,17 @@ pub async fn set_status(
     .fetch_one(conn)
     .await
 }
+
+/// The provider id of a conversation's newest inbound message that has one.
+pub async fn latest_inbound_provider_id<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_id: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT provider_message_id FROM messages WHERE conversation_id = $1 AND direction = 'inbound' \
+         AND provider_message_id IS NOT NULL AND deleted_at IS NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(conversation_id)
+    .fetch_optional(db)
+    .await
+}

@@ -294,6 +294,15 @@ pub struct SendBody {
     simulation: bool,
     /// The operator writing, if any.
     operator_id: Option<i64>,
+    /// Structured content in Meta's message object shapes, under one key naming its type:
+    /// `location`, `contacts`, `interactive`, `template`, `reaction` (`message_id` is a Parley
+    /// message id), or `image`/`video`/`audio`/`document`/`sticker` with an uploaded media `id` or
+    /// a `link`. `text` becomes the caption of media.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    payload: Map<String, Value>,
+    /// The id of the message this one replies to.
+    reply_to: Option<i64>,
 }
 
 impl SendBody {
@@ -304,6 +313,8 @@ impl SendBody {
             private: self.private,
             simulation: self.simulation,
             operator_id: self.operator_id,
+            payload: self.payload,
+            reply_to: self.reply_to,
         }
     }
 }
@@ -342,6 +353,10 @@ pub struct StartBody {
     media_keys: Vec<String>,
     #[serde(default)]
     simulation: bool,
+    /// Structured content, as on sends (a template opens a conversation on WhatsApp).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    payload: Map<String, Value>,
 }
 
 /// The started conversation and its first message.
@@ -368,6 +383,7 @@ pub async fn start(
             text: body.text,
             media_keys: body.media_keys,
             simulation: body.simulation,
+            payload: body.payload,
             ..Default::default()
         },
     };

@@ -13,6 +13,18 @@ pub const REQUIRED: [&str; 4] = ["phone_number_id", "app_secret", "verify_token"
 /// Optional setting: where the Graph API is reached (tests point it at a local stand-in).
 pub const GRAPH_BASE_URL: &str = "graph_base_url";
 
+/// Optional setting: how many messages per second the business number may send.
+pub const MESSAGES_PER_SECOND: &str = "messages_per_second";
+
+/// The Graph API used when a channel names none.
+pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com/v21.0";
+
+/// Messages per second when a channel names no limit (Meta's default throughput).
+pub const DEFAULT_MESSAGES_PER_SECOND: u32 = 80;
+
+/// The highest `messages_per_second` Meta grants a business number.
+pub const MAX_MESSAGES_PER_SECOND: u32 = 1000;
+
 /// A WhatsApp channel's stored settings, read leniently: a missing or mistyped value is `None`.
 /// Its `Debug` output never shows secret values.
 #[derive(Default, Deserialize)]
@@ -32,6 +44,13 @@ pub struct Settings {
     /// Graph API base URL; Meta's when absent.
     #[serde(default, deserialize_with = "lenient")]
     pub graph_base_url: Option<String>,
+    /// The number's send limit; [`DEFAULT_MESSAGES_PER_SECOND`] when absent.
+    #[serde(default, deserialize_with = "lenient_rate")]
+    pub messages_per_second: Option<u32>,
+}
+
+fn lenient_rate<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    Ok(Value::deserialize(deserializer)?.as_u64().and_then(|n| u32::try_from(n).ok()))
 }
 
 fn lenient<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
@@ -50,6 +69,7 @@ impl std::fmt::Debug for Settings {
             .field("verify_token", &secret(&self.verify_token))
             .field("access_token", &secret(&self.access_token))
             .field("graph_base_url", &self.graph_base_url)
+            .field("messages_per_second", &self.messages_per_second)
             .finish()
     }
 }
@@ -58,6 +78,16 @@ impl Settings {
     /// Reads a channel's stored settings text.
     pub fn parse(text: &str) -> Settings {
         serde_json::from_str(text).unwrap_or_default()
+    }
+
+    /// The Graph API base URL, without a trailing slash.
+    pub fn graph_base_url(&self) -> &str {
+        self.graph_base_url.as_deref().unwrap_or(DEFAULT_GRAPH_BASE_URL).trim_end_matches('/')
+    }
+
+    /// The number's send limit per second.
+    pub fn messages_per_second(&self) -> u32 {
+        self.messages_per_second.unwrap_or(DEFAULT_MESSAGES_PER_SECOND).clamp(1, MAX_MESSAGES_PER_SECOND)
     }
 }
 
@@ -87,6 +117,11 @@ pub fn problems(settings: &Map<String, Value>, live: bool) -> Vec<FieldError> {
         None | Some(Value::Null) => {}
         Some(Value::String(text)) if is_http_url(text) => {}
         Some(_) => problem(GRAPH_BASE_URL, "must be an http(s) URL such as https://graph.facebook.com/v23.0"),
+    }
+    match settings.get(MESSAGES_PER_SECOND) {
+        None | Some(Value::Null) => {}
+        Some(value) if value.as_u64().is_some_and(|n| (1..=u64::from(MAX_MESSAGES_PER_SECOND)).contains(&n)) => {}
+        Some(_) => problem(MESSAGES_PER_SECOND, "must be a whole number from 1 to 1000"),
     }
     problems
 }
@@ -133,8 +168,16 @@ mod tests {
             ["settings.phone_number_id", "settings.app_secret", "settings.verify_token", "settings.graph_base_url"]
         );
         assert_eq!(provider_key(&settings), None);
-        let settings = object(json!({"phone_number_id": "106540352242922", "graph_base_url": "http://127.0.0.1:9"}));
+        let settings = object(json!({"phone_number_id": "106540352242922", "graph_base_url": "http://127.0.0.1:9",
+            "messages_per_second": 1000}));
         assert!(problems(&settings, false).is_empty());
+        for bad in [json!(0), json!(1001), json!(2.5), json!("80")] {
+            let fields: Vec<String> =
+                problems(&object(json!({"messages_per_second": bad})), false).into_iter().map(|p| p.field).collect();
+            assert_eq!(fields, ["settings.messages_per_second"]);
+        }
+        assert_eq!(Settings::parse("{}").messages_per_second(), 80);
+        assert_eq!(Settings::parse(r#"{"messages_per_second": 2}"#).messages_per_second(), 2);
         assert_eq!(provider_key(&settings).as_deref(), Some("106540352242922"));
     }
 

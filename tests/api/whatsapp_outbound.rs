@@ -1,0 +1,364 @@
+//! WhatsApp outbound against a local Graph API stand-in: every message type's request body, the
+//! bearer token, the round trip inbound → reply → statuses, Meta's error codes, read receipts and
+//! each business number's own send pace.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::IntoResponse;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::whatsapp::{deliver, message, statuses, webhook, whatsapp_channel, PHONE_NUMBER_ID, USER};
+
+const TOKEN: &str = "EAAG-access-token";
+const INBOUND: &str = "wamid.inbound-1";
+
+/// A request the stand-in received.
+#[derive(Debug, Clone)]
+struct Received {
+    method: Method,
+    path: String,
+    authorization: Option<String>,
+    body: Value,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct GraphState {
+    received: Vec<Received>,
+    /// Answers to give the next sends instead of accepting them: status and body.
+    failures: VecDeque<(u16, Value)>,
+    sent: u64,
+}
+
+/// A local server speaking the Graph API's message formats.
+#[derive(Clone, Default)]
+struct Graph {
+    state: Arc<Mutex<GraphState>>,
+    base: String,
+}
+
+impl Graph {
+    async fn start() -> Graph {
+        let mut graph = Graph::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        graph.base = format!("http://{}/v21.0", listener.local_addr().unwrap());
+        let router = axum::Router::new().fallback(answer).with_state(graph.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        graph
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    fn last(&self) -> Received {
+        self.received().pop().expect("a request reached the stand-in")
+    }
+
+    /// The next send is answered with Meta's error `code` and this HTTP status.
+    fn fail_next(&self, status: u16, code: i64) {
+        let body = json!({"error": {"message": format!("(#{code}) refused"), "type": "OAuthException", "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": "details of the refusal"},
+            "fbtrace_id": "AbCdEf"}});
+        self.state.lock().unwrap().failures.push_back((status, body));
+    }
+}
+
+async fn answer(
+    State(graph): State<Graph>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let authorization = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
+    let mut state = graph.state.lock().unwrap();
+    state.received.push(Received {
+        method: method.clone(),
+        path: uri.path().to_owned(),
+        authorization,
+        body: body.clone(),
+        at: Instant::now(),
+    });
+    if method != Method::POST || !uri.path().ends_with("/messages") {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"message": "unknown path", "code": 100}})))
+            .into_response();
+    }
+    if let Some((status, error)) = state.failures.pop_front() {
+        return (StatusCode::from_u16(status).unwrap(), axum::Json(error)).into_response();
+    }
+    if body["status"] == "read" {
+        return axum::Json(json!({"success": true})).into_response();
+    }
+    state.sent += 1;
+    let input = body["to"].clone();
+    axum::Json(json!({"messaging_product": "whatsapp", "contacts": [{"input": input, "wa_id": input}],
+        "messages": [{"id": format!("wamid.{}", state.sent)}]}))
+    .into_response()
+}
+
+/// A customer text from `USER` written just now (so the 24-hour window is open).
+fn text_message(phone_number_id: &str, id: &str, body: &str) -> Value {
+    let now = (parley::domain::time::now_ms() / 1000).to_string();
+    webhook(
+        phone_number_id,
+        "messages",
+        json!({"contacts": [{"profile": {"name": "Ann"}, "wa_id": USER}],
+               "messages": [{"from": USER, "id": id, "timestamp": now, "type": "text", "text": {"body": body}}]}),
+    )
+}
+
+/// A live WhatsApp channel with `phone_number_id` whose Graph API is the stand-in.
+async fn channel(app: &TestApp, graph: &Graph, phone_number_id: &str) -> i64 {
+    let id = whatsapp_channel(app, phone_number_id).await;
+    let reply = app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"graph_base_url": graph.base}})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    id
+}
+
+/// A live channel, a customer message on it (the 24-hour window opens) and its conversation id.
+async fn setup(app: &TestApp) -> (Graph, i64, i64) {
+    let graph = Graph::start().await;
+    let channel = channel(app, &graph, PHONE_NUMBER_ID).await;
+    deliver(app, &text_message(PHONE_NUMBER_ID, INBOUND, "Hello")).await;
+    let conversation = conversation_of(app, channel).await;
+    (graph, channel, conversation)
+}
+
+async fn conversation_of(app: &TestApp, channel: i64) -> i64 {
+    let reply = app.get(&format!("/api/v1/conversations?channel_id={channel}")).await;
+    reply.body["data"][0]["id"].as_i64().unwrap_or_else(|| panic!("a conversation on {channel}: {reply:?}"))
+}
+
+async fn send(app: &TestApp, conversation: i64, body: Value) -> Value {
+    let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), body.clone()).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?} for {body}");
+    reply.body
+}
+
+async fn stored_message(app: &TestApp, conversation: i64, id: i64) -> Value {
+    let reply = app.get(&format!("/api/v1/conversations/{conversation}/messages?limit=100")).await;
+    reply.body["data"].as_array().unwrap().iter().find(|m| m["id"] == id).cloned().expect("message listed")
+}
+
+fn fixture(n: u32) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/whatsapp/whatsapp-business-java-api/expectedMessage{n}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Makes every waiting job due now (instead of waiting out its backoff).
+async fn make_jobs_due(app: &TestApp) {
+    sqlx::query("UPDATE jobs SET run_at = 0").execute(app.state.db.writer()).await.unwrap();
+}
+
+async fn outbound_bodies_are_metas(app: TestApp) {
+    let (graph, channel, conversation) = setup(&app).await;
+    // The Java SDK's serialisations: each is sent through Parley and must arrive as Meta's shape
+    // (lowercase interactive types), addressed to the customer.
+    for n in [1, 2, 5, 6, 7, 10, 11, 12, 13, 14] {
+        let mut expected = fixture(n);
+        expected["to"] = json!(USER);
+        let kind = expected["type"].as_str().unwrap().to_owned();
+        let request = match kind.as_str() {
+            "text" => json!({"text": expected["text"]["body"]}),
+            _ => json!({"payload": {kind.clone(): expected[&kind]}}),
+        };
+        if let Some(kind) = expected["interactive"]["type"].as_str().map(str::to_ascii_lowercase) {
+            expected["interactive"]["type"] = json!(kind);
+        }
+        let sent = send(&app, conversation, request).await;
+        assert_eq!(sent["type"], json!(kind), "{sent}");
+        app.drain_jobs().await;
+        let received = graph.last();
+        assert_eq!(
+            (&received.method, received.path.as_str()),
+            (&Method::POST, format!("/v21.0/{PHONE_NUMBER_ID}/messages").as_str())
+        );
+        assert_eq!(received.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(received.body, expected, "expectedMessage{n}.json");
+    }
+
+    // Replies quote the customer's message; reactions name it by its Parley id.
+    let inbound = message(&app, channel, INBOUND).await.unwrap();
+    let inbound_id = inbound["id"].as_i64().unwrap();
+    send(&app, conversation, json!({"text": "Sure", "reply_to": inbound_id})).await;
+    app.drain_jobs().await;
+    assert_eq!(
+        graph.last().body,
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": USER,
+               "context": {"message_id": INBOUND}, "type": "text", "text": {"preview_url": false, "body": "Sure"}})
+    );
+    send(&app, conversation, json!({"payload": {"reaction": {"message_id": inbound_id, "emoji": "👍"}}})).await;
+    app.drain_jobs().await;
+    assert_eq!(graph.last().body["reaction"], json!({"message_id": INBOUND, "emoji": "👍"}));
+
+    // Media: an uploaded Graph media id with a caption, a link with a file name, and a file from
+    // Parley's media store (sent as a signed link Meta can fetch).
+    send(&app, conversation, json!({"text": "Your invoice", "payload": {"image": {"id": "1234567890"}}})).await;
+    app.drain_jobs().await;
+    assert_eq!(graph.last().body["image"], json!({"id": "1234567890", "caption": "Your invoice"}));
+    let document = json!({"link": "https://example.com/invoice.pdf", "filename": "invoice.pdf"});
+    send(&app, conversation, json!({"payload": {"document": document}})).await;
+    app.drain_jobs().await;
+    assert_eq!(graph.last().body["type"], "document");
+    assert_eq!(graph.last().body["document"], document);
+    let key = crate::media::upload_png(&app).await["key"].as_str().unwrap().to_owned();
+    send(&app, conversation, json!({"text": "Photo", "media_keys": [key]})).await;
+    app.drain_jobs().await;
+    let body = graph.last().body;
+    assert_eq!(body["type"], "image");
+    assert_eq!(body["image"]["caption"], "Photo");
+    let link = body["image"]["link"].as_str().unwrap();
+    assert!(link.starts_with(&format!("{}/media/{key}?expires=", app.base)), "{link}");
+    assert_eq!(app.client.get(link).send().await.unwrap().status(), StatusCode::OK, "Meta can fetch it");
+
+    // Payloads are checked before anything is queued.
+    for (body, field) in [
+        (json!({"payload": {"location": {"latitude": "north"}}}), "payload.location.latitude"),
+        (json!({"payload": {"interactive": {"action": {}}}}), "payload.interactive.type"),
+        (json!({"payload": {"template": {"language": "en_US"}}}), "payload.template.name"),
+        (json!({"payload": {"image": {"caption": "x"}}}), "payload.image.id"),
+        (json!({"payload": {"poll": {}}}), "payload.poll"),
+        (json!({"text": "x", "reply_to": 999999}), "reply_to"),
+    ] {
+        let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
+        assert_field_error(&reply, field);
+    }
+}
+
+async fn round_trip_with_statuses(app: TestApp) {
+    let (graph, channel, conversation) = setup(&app).await;
+    let sent = send(&app, conversation, json!({"text": "Your order ships today"})).await;
+    assert_eq!(sent["status"], "queued");
+    app.drain_jobs().await;
+    let received = graph.last();
+    assert_eq!(received.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(received.body["text"]["body"], "Your order ships today");
+    let id = sent["id"].as_i64().unwrap();
+    let stored = stored_message(&app, conversation, id).await;
+    assert_eq!((stored["status"].as_str(), stored["provider_message_id"].as_str()), (Some("sent"), Some("wamid.1")));
+
+    for (status, expected) in [("delivered", "delivered"), ("read", "read"), ("delivered", "read")] {
+        deliver(&app, &statuses("wamid.1", &[json!({"status": status})])).await;
+        let stored = message(&app, channel, "wamid.1").await.unwrap();
+        assert_eq!(stored["status"], expected, "{stored}");
+    }
+}
+
+/// Sends a text while the stand-in answers Meta's error `code`; the message after one job round.
+async fn outcome(app: &TestApp, graph: &Graph, conversation: i64, status: u16, code: i64) -> Value {
+    graph.fail_next(status, code);
+    let sent = send(app, conversation, json!({"text": format!("code {code}")})).await;
+    app.drain_jobs().await;
+    stored_message(app, conversation, sent["id"].as_i64().unwrap()).await
+}
+
+async fn graph_errors_map_to_outcomes(app: TestApp) {
+    let (graph, _, conversation) = setup(&app).await;
+    let failed = outcome(&app, &graph, conversation, 400, 131047).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["error"]["code"].as_str()),
+        (Some("failed"), Some("reply_window_expired"))
+    );
+    let failed = outcome(&app, &graph, conversation, 400, 131026).await;
+    assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("undeliverable")));
+    let failed = outcome(&app, &graph, conversation, 400, 131009).await;
+    assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("131009")));
+    assert!(failed["error"]["text"].as_str().unwrap().contains("(#131009) refused"), "{failed}");
+
+    // Throttling and Meta's outages are retried with backoff until Meta accepts.
+    for (status, code) in [(400, 130429), (400, 131056), (500, 1), (503, 2)] {
+        let queued = outcome(&app, &graph, conversation, status, code).await;
+        assert_eq!(queued["status"], "queued", "{code}: retried later, not failed: {queued}");
+        let (attempts, error): (i64, Option<String>) =
+            sqlx::query_as("SELECT attempts, last_error FROM jobs WHERE kind = 'send_message'")
+                .fetch_one(app.state.db.reader())
+                .await
+                .unwrap();
+        assert_eq!(attempts, 1);
+        assert!(error.unwrap_or_default().contains("refused"));
+        make_jobs_due(&app).await;
+        app.drain_jobs().await;
+        let sent = stored_message(&app, conversation, queued["id"].as_i64().unwrap()).await;
+        assert_eq!(sent["status"], "sent", "{code}: {sent}");
+    }
+}
+
+async fn reading_a_conversation_sends_a_read_receipt(app: TestApp) {
+    let (graph, _, conversation) = setup(&app).await;
+    let before = graph.received().len();
+    let reply = app.post(&format!("/api/v1/conversations/{conversation}/read"), json!({})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(graph.received().len(), before, "queued as a job, not sent inline");
+    app.drain_jobs().await;
+    let mut expected = fixture(17);
+    expected["message_id"] = json!(INBOUND);
+    let received = graph.last();
+    assert_eq!(received.body, expected);
+    assert_eq!(received.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+
+    // Nothing unread: no receipt.
+    app.post(&format!("/api/v1/conversations/{conversation}/read"), json!({})).await;
+    app.drain_jobs().await;
+    assert_eq!(graph.received().len(), before + 1);
+}
+
+async fn each_number_has_its_own_pace(app: TestApp) {
+    let (graph, busy, busy_conversation) = setup(&app).await;
+    let reply = app.patch(&format!("/api/v1/channels/{busy}"), json!({"settings": {"messages_per_second": 2}})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let reply = app.patch(&format!("/api/v1/channels/{busy}"), json!({"settings": {"messages_per_second": 0}})).await;
+    assert_field_error(&reply, "settings.messages_per_second");
+    let other_number = "106540352242923";
+    let quiet = channel(&app, &graph, other_number).await;
+    deliver(&app, &text_message(other_number, "wamid.other-in", "Hi")).await;
+    let quiet_conversation = conversation_of(&app, quiet).await;
+
+    let start = graph.received().len();
+    for n in 0..6 {
+        send(&app, busy_conversation, json!({"text": format!("busy {n}")})).await;
+    }
+    send(&app, quiet_conversation, json!({"text": "quiet"})).await;
+    parley::jobs::run_once(&app.state).await.unwrap();
+    let first_round: Vec<Received> = graph.received().split_off(start);
+    assert!(
+        first_round.iter().any(|r| r.path.contains(other_number)),
+        "the other number's message went out in the first round"
+    );
+    let busy_first = first_round.iter().filter(|r| r.path.contains(PHONE_NUMBER_ID)).count();
+    assert_eq!(busy_first, 2, "a burst of one second's worth, the rest wait their turn");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while graph.received().len() < start + 7 {
+        assert!(Instant::now() < deadline, "the busy number's queue drained");
+        parley::jobs::run_once(&app.state).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let busy: Vec<Instant> =
+        graph.received().split_off(start).iter().filter(|r| r.path.contains(PHONE_NUMBER_ID)).map(|r| r.at).collect();
+    assert_eq!(busy.len(), 6);
+    // 2 at once, then one every 500 ms: the sixth no sooner than 2 s after the first (margin kept).
+    assert!(busy[5] - busy[0] >= Duration::from_millis(1500), "{:?}", busy[5] - busy[0]);
+    let (waiting,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs").fetch_one(app.state.db.reader()).await.unwrap();
+    assert_eq!(waiting, 0);
+}
+
+crate::backend_tests!(
+    outbound_bodies_are_metas,
+    round_trip_with_statuses,
+    graph_errors_map_to_outcomes,
+    reading_a_conversation_sends_a_read_receipt,
+    each_number_has_its_own_pace,
+);

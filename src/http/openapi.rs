@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::api::{channels, contacts, conversations, events, keys, media, webhooks};
+use crate::http::api::{channels, contacts, conversations, events, keys, media, templates, webhooks};
 
 /// Parley's native API.
 #[derive(OpenApi)]
@@ -16,6 +16,7 @@ use crate::http::api::{channels, contacts, conversations, events, keys, media, w
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
         contacts::conversations,
         channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
+        templates::list, templates::create, templates::get, templates::delete, templates::sync,
         keys::list, keys::create, keys::revoke, keys::operators,
         media::upload, media::list, media::get,
         events::stream, webhooks::event, webhooks::event_attempts,

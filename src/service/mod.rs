@@ -9,6 +9,7 @@ pub mod inbound;
 pub mod messages;
 pub mod outbound;
 pub mod ratelimit;
+pub mod templates;
 pub mod views;
 pub mod webhooks;
 pub mod whatsapp;

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::providers::whatsapp::graph::PAYLOAD_TYPES;
 use crate::service::contacts::{self, normalize_address};
 use crate::service::events::{self, kind};
+use crate::service::templates;
 use crate::service::views::{Conversation, Message};
 use crate::store::conversations::{self, ConversationRow};
 use crate::store::{channels, jobs, media, messages, Conn};
@@ -222,6 +223,11 @@ async fn queue(
             != outgoing.media_keys.len() as i64
     {
         return Err(Error::field("media_keys", "unknown media key"));
+    }
+    if let (Some(Value::Object(template)), Some(ChannelKind::Whatsapp)) =
+        (outgoing.payload.get("template"), ChannelKind::parse(&conversation.channel_kind))
+    {
+        templates::check_send(conn, conversation.channel_id, template).await?;
     }
     let media_keys = serde_json::to_string(&outgoing.media_keys).map_err(anyhow::Error::from)?;
     let payload = stored_payload(conn, conversation, outgoing).await?;

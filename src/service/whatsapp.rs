@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::providers::whatsapp::settings::Settings;
 use crate::providers::whatsapp::{signature, webhook};
 use crate::service::inbound::{self, InboundEvent};
+use crate::service::templates;
 use crate::store::channels::{self, ChannelRow};
 
 const KIND: &str = "whatsapp";
@@ -74,6 +75,18 @@ pub async fn receive(state: &AppState, signature: Option<&str>, body: &[u8]) -> 
         let known = channels::list_live_by_kind(state.db.reader(), KIND).await?;
         if !known.iter().any(|channel| signed_by(channel, body, signature)) {
             return Err(Error::InvalidSignature("the signature matches no WhatsApp channel's app secret".to_owned()));
+        }
+        let parsed: Value =
+            serde_json::from_slice(body).map_err(|e| Error::MalformedBody(format!("malformed JSON: {e}")))?;
+        for (waba_id, value) in webhook::template_status_updates(&parsed) {
+            // Only the channels of that business account whose app secret signed the body.
+            let owners: Vec<i64> = known
+                .iter()
+                .filter(|c| Settings::parse(&c.settings).waba_id.as_deref() == Some(waba_id.as_str()))
+                .filter(|c| signed_by(c, body, signature))
+                .map(|c| c.id)
+                .collect();
+            templates::apply_status_update(state, &owners, value).await?;
         }
         tracing::debug!("WhatsApp webhook without a phone number id acknowledged");
         return Ok(());

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod media;
 pub mod messages;
+pub mod templates;
 pub mod webhooks;
 
 use std::str::FromStr;

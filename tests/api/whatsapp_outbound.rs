@@ -88,6 +88,16 @@ async fn answer(
         body: body.clone(),
         at: Instant::now(),
     });
+    if uri.path().ends_with("/message_templates") {
+        if method == Method::GET {
+            return axum::Json(
+                json!({"data": templates_on_meta(), "paging": {"cursors": {"before": "a", "after": "b"}}}),
+            )
+            .into_response();
+        }
+        return axum::Json(json!({"id": "594425479261596", "status": "PENDING", "category": body["category"]}))
+            .into_response();
+    }
     if method != Method::POST || !uri.path().ends_with("/messages") {
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"message": "unknown path", "code": 100}})))
             .into_response();
@@ -114,6 +124,18 @@ fn text_message(phone_number_id: &str, id: &str, body: &str) -> Value {
         json!({"contacts": [{"profile": {"name": "Ann"}, "wa_id": USER}],
                "messages": [{"from": USER, "id": id, "timestamp": now, "type": "text", "text": {"body": body}}]}),
     )
+}
+
+/// The templates the stand-in's business account has.
+fn templates_on_meta() -> Value {
+    json!([
+        {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY", "id": "111",
+         "components": [{"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
+                        {"type": "BODY", "text": "Hi {{1}}, your order ships on {{2}}."},
+                        {"type": "FOOTER", "text": "TechStore"}]},
+        {"name": "winter_sale", "language": "it", "status": "PENDING", "category": "MARKETING", "id": "222",
+         "components": [{"type": "BODY", "text": "Saldi!"}]}
+    ])
 }
 
 /// A live WhatsApp channel with `phone_number_id` whose Graph API is the stand-in.
@@ -177,6 +199,9 @@ async fn outbound_bodies_are_metas(app: TestApp) {
         if let Some(kind) = expected["interactive"]["type"].as_str().map(str::to_ascii_lowercase) {
             expected["interactive"]["type"] = json!(kind);
         }
+        if kind == "template" {
+            register_template(&app, channel, &expected["template"]).await;
+        }
         let sent = send(&app, conversation, request).await;
         assert_eq!(sent["type"], json!(kind), "{sent}");
         app.drain_jobs().await;
@@ -235,6 +260,144 @@ async fn outbound_bodies_are_metas(app: TestApp) {
         let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
         assert_field_error(&reply, field);
     }
+}
+
+/// Creates a local template that a template message in Meta's send shape fits: as many
+/// placeholders as it gives parameters, a media header when it sends media.
+async fn register_template(app: &TestApp, channel: i64, sent: &Value) {
+    let mut components = Vec::new();
+    for component in sent["components"].as_array().unwrap() {
+        let parameters = component["parameters"].as_array().unwrap();
+        let text: Vec<String> = (1..=parameters.len()).map(|n| format!("{{{{{n}}}}}")).collect();
+        match component["type"].as_str().unwrap() {
+            "header" if parameters[0]["type"] != "text" => components.push(
+                json!({"type": "HEADER", "format": parameters[0]["type"].as_str().unwrap().to_ascii_uppercase()}),
+            ),
+            "header" => components.push(json!({"type": "HEADER", "format": "TEXT", "text": text.join(" ")})),
+            "body" => components.push(json!({"type": "BODY", "text": format!("Hello {}", text.join(", "))})),
+            _ => {}
+        }
+    }
+    let body = json!({"name": sent["name"], "language": sent["language"]["code"], "category": "UTILITY",
+                      "components": components});
+    let reply = app.post(&format!("/api/v1/channels/{channel}/templates"), body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["status"], "APPROVED", "local templates are approved at once");
+}
+
+async fn templates_crud_sync_status_and_sending(app: TestApp) {
+    let (graph, channel, conversation) = setup(&app).await;
+    let path = format!("/api/v1/channels/{channel}/templates");
+
+    // Local templates (no waba_id): approved at once.
+    let body = json!({"name": "welcome", "language": "en_US", "category": "UTILITY",
+                      "components": [{"type": "BODY", "text": "Welcome {{1}}!"}]});
+    let reply = app.post(&path, body.clone()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let id = reply.body["id"].as_i64().unwrap();
+    assert_eq!(reply.body["status"], "APPROVED");
+    assert_problem(&app.post(&path, body).await, StatusCode::CONFLICT, "template_exists");
+    assert_field_error(
+        &app.post(&path, json!({"name": "Bad Name", "language": "en", "category": "UTILITY", "components": []})).await,
+        "name",
+    );
+    assert_eq!(app.get(&format!("{path}/{id}")).await.body["name"], "welcome");
+    assert_eq!(app.get(&path).await.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(app.delete(&format!("{path}/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("{path}/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_problem(&app.post(&format!("{path}/sync"), json!({})).await, StatusCode::CONFLICT, "waba_id_missing");
+
+    // With a business account id: sync from Meta, create through Meta.
+    let waba = "102290129340398";
+    let reply = app.patch(&format!("/api/v1/channels/{channel}"), json!({"settings": {"waba_id": waba}})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let reply = app.post(&format!("{path}/sync"), json!({})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let synced: Vec<(String, String)> = reply.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["status"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(synced, [("order_update".into(), "APPROVED".into()), ("winter_sale".into(), "PENDING".into())]);
+    let received = graph.last();
+    assert_eq!(
+        (received.method, received.path.as_str()),
+        (Method::GET, format!("/v21.0/{waba}/message_templates").as_str())
+    );
+    assert_eq!(received.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+    app.post(&format!("{path}/sync"), json!({})).await;
+    assert_eq!(app.get(&path).await.body["data"].as_array().unwrap().len(), 2, "sync upserts by name and language");
+
+    let reply = app
+        .post(
+            &path,
+            json!({"name": "shipping", "language": "en_US", "category": "UTILITY",
+                            "components": [{"type": "BODY", "text": "Shipped {{1}}"}]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(
+        (reply.body["status"].as_str(), reply.body["provider_template_id"].as_str()),
+        (Some("PENDING"), Some("594425479261596"))
+    );
+    assert_eq!(graph.last().body["name"], "shipping");
+
+    // Not approved yet: refused. Then Meta approves it by webhook.
+    let shipping = json!({"payload": {"template": {"name": "shipping", "language": {"code": "en_US"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "today"}]}]}}});
+    let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), shipping.clone()).await;
+    assert_field_error(&reply, "payload.template.name");
+    let update = json!({"object": "whatsapp_business_account", "entry": [{"id": waba, "time": 1604703141,
+        "changes": [{"field": "message_template_status_update", "value": {"event": "APPROVED",
+            "message_template_id": 594425479261596_i64, "message_template_name": "shipping",
+            "message_template_language": "en_US", "reason": null}}]}]});
+    deliver(&app, &update).await;
+    let list = app.get(&path).await.body["data"].clone();
+    let shipping_row = list.as_array().unwrap().iter().find(|t| t["name"] == "shipping").unwrap().clone();
+    assert_eq!(shipping_row["status"], "APPROVED");
+
+    // Parameter counts are checked against the template before anything leaves.
+    for (components, field) in [
+        (
+            json!([{"type": "body", "parameters": [{"type": "text", "text": "Ann"}, {"type": "text", "text": "Mon"}]}]),
+            "payload.template.components.header",
+        ),
+        (
+            json!([{"type": "header", "parameters": [{"type": "text", "text": "ORD-1"}]},
+                {"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}]),
+            "payload.template.components.body",
+        ),
+    ] {
+        let body =
+            json!({"payload": {"template": {"name": "order_update", "language": "en_US", "components": components}}});
+        let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
+        assert_field_error(&reply, field);
+    }
+    let unknown = json!({"payload": {"template": {"name": "nope", "language": "en_US"}}});
+    assert_field_error(
+        &app.post(&format!("/api/v1/conversations/{conversation}/messages"), unknown).await,
+        "payload.template.name",
+    );
+
+    // The window closes: free text is refused with a template hint, an approved template goes out.
+    let reply = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert!(reply.body["window_expires_at"].is_string(), "{reply:?}");
+    sqlx::query("UPDATE conversations SET window_expires_at = $1 WHERE id = $2")
+        .bind(parley::domain::time::now_ms() - 1000)
+        .bind(conversation)
+        .execute(app.state.db.writer())
+        .await
+        .unwrap();
+    let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), json!({"text": "Hi"})).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "reply_window_expired");
+    assert!(reply.body["detail"].as_str().unwrap().contains("template"), "{reply:?}");
+    let sent = send(&app, conversation, shipping).await;
+    app.drain_jobs().await;
+    let body = graph.last().body;
+    assert_eq!(body["type"], "template");
+    assert_eq!(body["template"]["name"], "shipping");
+    assert_eq!(stored_message(&app, conversation, sent["id"].as_i64().unwrap()).await["status"], "sent");
 }
 
 async fn round_trip_with_statuses(app: TestApp) {
@@ -361,4 +524,5 @@ crate::backend_tests!(
     graph_errors_map_to_outcomes,
     reading_a_conversation_sends_a_read_receipt,
     each_number_has_its_own_pace,
+    templates_crud_sync_status_and_sending,
 );

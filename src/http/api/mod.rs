@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod events;
 pub mod keys;
 pub mod media;
+pub mod templates;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -34,6 +35,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/channels/{id}/inbound", post(channels::inbound))
+        .route("/channels/{id}/templates", get(templates::list).post(templates::create))
+        .route("/channels/{id}/templates/sync", post(templates::sync))
+        .route("/channels/{id}/templates/{template_id}", get(templates::get).delete(templates::delete))
         .route("/api-keys", get(keys::list).post(keys::create))
         .route("/api-keys/{id}", delete(keys::revoke))
         .route("/operators", get(keys::operators))

@@ -153,6 +153,13 @@ pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build()
 }
 
+/// GETs `{base}/{path}` with the bearer token; answers the response body, or what to do about the
+/// failure.
+pub async fn get(client: &reqwest::Client, base: &str, path: &str, token: &str) -> Result<Value, Failure> {
+    let request = client.get(format!("{base}/{path}")).bearer_auth(token);
+    answer(request).await
+}
+
 /// POSTs `body` to `{base}/{path}` with the bearer token; answers the response body, or what to do
 /// about the failure.
 pub async fn post(
@@ -162,13 +169,11 @@ pub async fn post(
     token: &str,
     body: &Value,
 ) -> Result<Value, Failure> {
-    let response = client
-        .post(format!("{base}/{path}"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| Failure::Transient(format!("Graph API unreachable: {e}")))?;
+    answer(client.post(format!("{base}/{path}")).bearer_auth(token).json(body)).await
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Result<Value, Failure> {
+    let response = request.send().await.map_err(|e| Failure::Transient(format!("Graph API unreachable: {e}")))?;
     let status = response.status();
     let answer: Value = response.json().await.unwrap_or(Value::Null);
     if status.is_success() {
@@ -176,6 +181,22 @@ pub async fn post(
     } else {
         Err(classify(status.as_u16(), &answer))
     }
+}
+
+/// The distinct numbered placeholders (`{{1}}`, `{{2}}`…) in a template text.
+pub fn placeholder_count(text: &str) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        rest = &rest[start + 2..];
+        if let Some(end) = rest.find("}}") {
+            let inner = rest[..end].trim();
+            if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
+                seen.insert(inner.to_owned());
+            }
+        }
+    }
+    seen.len()
 }
 
 /// The message id (wamid) in a send answer.
@@ -206,6 +227,12 @@ mod tests {
         assert!(matches!(classify(500, &graph_error(1)), Failure::Transient(_)));
         assert!(matches!(classify(400, &graph_error(100)), Failure::Permanent { code, .. } if code == "100"));
         assert!(matches!(classify(404, &Value::Null), Failure::Permanent { code, .. } if code == "http_404"));
+    }
+
+    #[test]
+    fn placeholders_are_counted_once_each() {
+        assert_eq!(placeholder_count("Hi {{1}}, order {{2}} ships {{ 3 }}; {{1}} again {{x}}"), 3);
+        assert_eq!(placeholder_count("no parameters {{"), 0);
     }
 
     #[test]

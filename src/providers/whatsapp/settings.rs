@@ -13,6 +13,9 @@ pub const REQUIRED: [&str; 4] = ["phone_number_id", "app_secret", "verify_token"
 /// Optional setting: where the Graph API is reached (tests point it at a local stand-in).
 pub const GRAPH_BASE_URL: &str = "graph_base_url";
 
+/// Optional setting: the WhatsApp Business Account id, for templates.
+pub const WABA_ID: &str = "waba_id";
+
 /// Optional setting: how many messages per second the business number may send.
 pub const MESSAGES_PER_SECOND: &str = "messages_per_second";
 
@@ -44,6 +47,9 @@ pub struct Settings {
     /// Graph API base URL; Meta's when absent.
     #[serde(default, deserialize_with = "lenient")]
     pub graph_base_url: Option<String>,
+    /// The WhatsApp Business Account id that owns the number's templates.
+    #[serde(default, deserialize_with = "lenient")]
+    pub waba_id: Option<String>,
     /// The number's send limit; [`DEFAULT_MESSAGES_PER_SECOND`] when absent.
     #[serde(default, deserialize_with = "lenient_rate")]
     pub messages_per_second: Option<u32>,
@@ -69,6 +75,7 @@ impl std::fmt::Debug for Settings {
             .field("verify_token", &secret(&self.verify_token))
             .field("access_token", &secret(&self.access_token))
             .field("graph_base_url", &self.graph_base_url)
+            .field("waba_id", &self.waba_id)
             .field("messages_per_second", &self.messages_per_second)
             .finish()
     }
@@ -117,6 +124,11 @@ pub fn problems(settings: &Map<String, Value>, live: bool) -> Vec<FieldError> {
         None | Some(Value::Null) => {}
         Some(Value::String(text)) if is_http_url(text) => {}
         Some(_) => problem(GRAPH_BASE_URL, "must be an http(s) URL such as https://graph.facebook.com/v23.0"),
+    }
+    match settings.get(WABA_ID) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(text)) if !text.trim().is_empty() => {}
+        Some(_) => problem(WABA_ID, "must be the WhatsApp Business Account id"),
     }
     match settings.get(MESSAGES_PER_SECOND) {
         None | Some(Value::Null) => {}

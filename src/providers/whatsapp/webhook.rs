@@ -66,6 +66,21 @@ pub fn phone_number_ids(body: &[u8]) -> Option<BTreeSet<String>> {
     Some(ids)
 }
 
+/// The `message_template_status_update` changes of a (verified) body: the business account id
+/// (the entry's id) and the change's value.
+pub fn template_status_updates(body: &Value) -> Vec<(String, &Value)> {
+    list(body, "entry")
+        .iter()
+        .flat_map(|entry| {
+            let waba_id = entry.get("id").and_then(id_text);
+            list(entry, "changes").iter().filter_map(move |change| {
+                let wanted = text(change, "field") == Some("message_template_status_update");
+                wanted.then(|| Some((waba_id.clone()?, &change["value"])))?
+            })
+        })
+        .collect()
+}
+
 /// The events a (verified) body reports, grouped by business phone number id in order of first
 /// appearance, each group in the body's order. Parts that cannot be mapped are left out.
 pub fn events(body: &Value) -> Vec<(String, Vec<InboundEvent>)> {
@@ -321,7 +336,8 @@ fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// An id given as a string or a number.
-fn id_text(value: &Value) -> Option<String> {
+/// An id given as a string or a number, as text.
+pub fn id_text(value: &Value) -> Option<String> {
     match value {
         Value::String(text) if !text.is_empty() => Some(text.clone()),
         Value::Number(number) => Some(number.to_string()),

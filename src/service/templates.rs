@@ -1,0 +1,276 @@
+//! WhatsApp message templates per channel. On a live channel with a `waba_id` setting, creating a
+//! template submits it to Meta (`POST /{waba_id}/message_templates`) and keeps Meta's status
+//! (usually PENDING until reviewed); sync reads Meta's list. On a simulation channel, or one
+//! without `waba_id`, templates are kept locally and approved at once (nothing reviews them).
+//! Status updates arrive with the `message_template_status_update` webhook.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::domain::time::{now_ms, to_rfc3339};
+use crate::domain::ChannelKind;
+use crate::error::{Error, Result};
+use crate::providers::whatsapp::graph::{self, Failure};
+use crate::providers::whatsapp::settings::Settings;
+use crate::providers::whatsapp::webhook::id_text;
+use crate::store::channels::{self, ChannelRow};
+use crate::store::templates::{self, StatusUpdate, TemplateRow};
+use crate::store::Conn;
+
+/// Meta's status of a template that may be sent.
+pub const APPROVED: &str = "APPROVED";
+
+/// A message template as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Template {
+    pub id: i64,
+    pub channel_id: i64,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    /// Meta's review status: APPROVED, PENDING, REJECTED, PAUSED, DISABLED…
+    pub status: String,
+    /// Meta's component list (HEADER, BODY, FOOTER, BUTTONS).
+    #[schema(value_type = Vec<Object>)]
+    pub components: Value,
+    /// Meta's id for the template, when it came from or went to Meta.
+    pub provider_template_id: Option<String>,
+    /// Why Meta rejected or paused it.
+    pub reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&TemplateRow> for Template {
+    fn from(row: &TemplateRow) -> Self {
+        Template {
+            id: row.id,
+            channel_id: row.channel_id,
+            name: row.name.clone(),
+            language: row.language.clone(),
+            category: row.category.clone(),
+            status: row.status.clone(),
+            components: serde_json::from_str(&row.components).unwrap_or(Value::Array(Vec::new())),
+            provider_template_id: row.provider_template_id.clone(),
+            reason: row.reason.clone(),
+            created_at: to_rfc3339(row.created_at),
+            updated_at: to_rfc3339(row.updated_at),
+        }
+    }
+}
+
+/// A template to create.
+#[derive(Debug, Clone)]
+pub struct NewTemplate {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub components: Vec<Value>,
+}
+
+/// The WhatsApp channel of the account, and its Graph API access when it is live with a `waba_id`
+/// (base URL, WABA id, token).
+async fn whatsapp_channel(state: &AppState, account_id: i64, channel_id: i64) -> Result<(ChannelRow, Option<Graph>)> {
+    let channel =
+        channels::find_channel(state.db.reader(), account_id, channel_id).await?.ok_or(Error::NotFound("channel"))?;
+    if ChannelKind::parse(&channel.kind) != Some(ChannelKind::Whatsapp) {
+        return Err(Error::conflict("not_whatsapp", "message templates belong to WhatsApp channels"));
+    }
+    let settings = Settings::parse(&channel.settings);
+    let graph = match (channel.simulation, settings.waba_id.clone(), settings.access_token.clone()) {
+        (0, Some(waba_id), Some(token)) => Some(Graph { base: settings.graph_base_url().to_owned(), waba_id, token }),
+        _ => None,
+    };
+    Ok((channel, graph))
+}
+
+struct Graph {
+    base: String,
+    waba_id: String,
+    token: String,
+}
+
+fn graph_error(failure: Failure) -> Error {
+    let detail = match failure {
+        Failure::Permanent { code, text } => format!("the Graph API refused it ({code}): {text}"),
+        Failure::Transient(text) => format!("the Graph API is unavailable: {text}"),
+    };
+    Error::conflict("provider_error", detail)
+}
+
+fn validate(new: &NewTemplate) -> Result<()> {
+    let name_ok = (1..=512).contains(&new.name.len())
+        && new.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok {
+        return Err(Error::field("name", "lowercase letters, digits and underscores, at most 512"));
+    }
+    if new.language.trim().is_empty() {
+        return Err(Error::field("language", "is required, such as en_US"));
+    }
+    if !["MARKETING", "UTILITY", "AUTHENTICATION"].contains(&new.category.as_str()) {
+        return Err(Error::field("category", "must be MARKETING, UTILITY or AUTHENTICATION"));
+    }
+    if !new.components.iter().any(|c| component_type(c) == "BODY") {
+        return Err(Error::field("components", "a template needs a BODY component"));
+    }
+    Ok(())
+}
+
+fn component_type(component: &Value) -> String {
+    component["type"].as_str().unwrap_or_default().to_ascii_uppercase()
+}
+
+/// Creates a template: submitted to Meta when the channel is live with a `waba_id`, otherwise
+/// stored as APPROVED.
+pub async fn create(state: &AppState, account_id: i64, channel_id: i64, new: NewTemplate) -> Result<Template> {
+    validate(&new)?;
+    let (channel, graph) = whatsapp_channel(state, account_id, channel_id).await?;
+    if templates::find_by_name(state.db.reader(), channel.id, &new.name, &new.language).await?.is_some() {
+        return Err(Error::conflict("template_exists", "this channel has a template with this name and language"));
+    }
+    let (status, provider_id) = match &graph {
+        Some(graph) => {
+            let body = json!({"name": new.name, "language": new.language, "category": new.category,
+                              "components": new.components});
+            let path = format!("{}/message_templates", graph.waba_id);
+            let answer = graph::post(&state.provider_client, &graph.base, &path, &graph.token, &body)
+                .await
+                .map_err(graph_error)?;
+            (answer["status"].as_str().unwrap_or("PENDING").to_owned(), id_text(&answer["id"]))
+        }
+        None => (APPROVED.to_owned(), None),
+    };
+    let now = now_ms();
+    let row = TemplateRow {
+        id: 0,
+        account_id,
+        channel_id: channel.id,
+        name: new.name,
+        language: new.language,
+        category: new.category,
+        status,
+        components: Value::Array(new.components).to_string(),
+        provider_template_id: provider_id,
+        reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin().await?;
+    let row = templates::upsert(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(Template::from(&row))
+}
+
+/// A channel's templates.
+pub async fn list(state: &AppState, account_id: i64, channel_id: i64) -> Result<Vec<Template>> {
+    let (channel, _) = whatsapp_channel(state, account_id, channel_id).await?;
+    Ok(templates::list(state.db.reader(), channel.id).await?.iter().map(Template::from).collect())
+}
+
+/// One template.
+pub async fn get(state: &AppState, account_id: i64, channel_id: i64, id: i64) -> Result<Template> {
+    let (channel, _) = whatsapp_channel(state, account_id, channel_id).await?;
+    let row = templates::find(state.db.reader(), channel.id, id).await?.ok_or(Error::NotFound("template"))?;
+    Ok(Template::from(&row))
+}
+
+/// Deletes a template from Parley (Meta keeps its copy until removed in the WhatsApp Manager).
+pub async fn delete(state: &AppState, account_id: i64, channel_id: i64, id: i64) -> Result<()> {
+    let (channel, _) = whatsapp_channel(state, account_id, channel_id).await?;
+    let mut tx = state.db.begin().await?;
+    if !templates::delete(&mut tx, channel.id, id).await? {
+        return Err(Error::NotFound("template"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Reads Meta's templates for the channel's WABA and upserts them by name and language.
+pub async fn sync(state: &AppState, account_id: i64, channel_id: i64) -> Result<Vec<Template>> {
+    let (channel, graph) = whatsapp_channel(state, account_id, channel_id).await?;
+    let graph = graph.ok_or_else(|| {
+        Error::conflict("waba_id_missing", "sync needs a live channel with settings.waba_id and an access token")
+    })?;
+    let path = format!("{}/message_templates?limit=1000", graph.waba_id);
+    let answer = graph::get(&state.provider_client, &graph.base, &path, &graph.token).await.map_err(graph_error)?;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    for item in answer["data"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let (Some(name), Some(language)) = (item["name"].as_str(), item["language"].as_str()) else { continue };
+        let row = TemplateRow {
+            id: 0,
+            account_id,
+            channel_id: channel.id,
+            name: name.to_owned(),
+            language: language.to_owned(),
+            category: item["category"].as_str().unwrap_or("UTILITY").to_owned(),
+            status: item["status"].as_str().unwrap_or("PENDING").to_owned(),
+            components: item.get("components").cloned().unwrap_or(json!([])).to_string(),
+            provider_template_id: id_text(&item["id"]),
+            reason: item["rejected_reason"].as_str().filter(|r| *r != "NONE").map(str::to_owned),
+            created_at: now,
+            updated_at: now,
+        };
+        templates::upsert(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok(templates::list(state.db.reader(), channel.id).await?.iter().map(Template::from).collect())
+}
+
+/// Applies a `message_template_status_update` webhook value to the templates of these channels.
+pub async fn apply_status_update(state: &AppState, channel_ids: &[i64], value: &Value) -> Result<()> {
+    let (Some(event), Some(name), Some(language)) =
+        (value["event"].as_str(), value["message_template_name"].as_str(), value["message_template_language"].as_str())
+    else {
+        tracing::warn!("template status update without event, name or language; skipped");
+        return Ok(());
+    };
+    let provider_id = id_text(&value["message_template_id"]);
+    let reason = value["reason"].as_str().filter(|r| *r != "NONE");
+    let mut tx = state.db.begin().await?;
+    let update = StatusUpdate { provider_template_id: provider_id.as_deref(), name, language, status: event, reason };
+    templates::set_status(&mut tx, channel_ids, &update, now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Checks a template message before it is queued: the template must exist on the channel and be
+/// APPROVED, and each component's parameters must match its placeholders (`{{1}}`…; a media
+/// header takes one).
+pub async fn check_send(conn: &mut Conn, channel_id: i64, template: &Map<String, Value>) -> Result<()> {
+    let name = template.get("name").and_then(Value::as_str).unwrap_or_default();
+    let language = template.get("language").and_then(|l| l.get("code")).and_then(Value::as_str).unwrap_or_default();
+    let row = templates::find_by_name(&mut *conn, channel_id, name, language).await?.ok_or_else(|| {
+        Error::field("payload.template.name", format!("this channel has no template `{name}` in `{language}`"))
+    })?;
+    if row.status != APPROVED {
+        return Err(Error::field(
+            "payload.template.name",
+            format!("template `{name}` is {}, only APPROVED templates can be sent", row.status),
+        ));
+    }
+    let defined: Vec<Value> = serde_json::from_str(&row.components).unwrap_or_default();
+    let given = template.get("components").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for part in ["HEADER", "BODY"] {
+        let expected = defined.iter().find(|c| component_type(c) == part).map_or(0, |c| {
+            match c["format"].as_str().map(str::to_ascii_uppercase).as_deref() {
+                Some("TEXT") | None => graph::placeholder_count(c["text"].as_str().unwrap_or_default()),
+                Some(_) => 1,
+            }
+        });
+        let sent = given
+            .iter()
+            .find(|c| component_type(c) == part)
+            .and_then(|c| c["parameters"].as_array())
+            .map_or(0, Vec::len);
+        if expected != sent {
+            return Err(Error::field(
+                &format!("payload.template.components.{}", part.to_ascii_lowercase()),
+                format!("template `{name}` expects {expected} {} parameter(s), got {sent}", part.to_ascii_lowercase()),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -392,12 +392,23 @@ async fn templates_crud_sync_status_and_sending(app: TestApp) {
     let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), json!({"text": "Hi"})).await;
     assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "reply_window_expired");
     assert!(reply.body["detail"].as_str().unwrap().contains("template"), "{reply:?}");
-    let sent = send(&app, conversation, shipping).await;
+    let sent = send(&app, conversation, shipping.clone()).await;
     app.drain_jobs().await;
     let body = graph.last().body;
     assert_eq!(body["type"], "template");
     assert_eq!(body["template"]["name"], "shipping");
     assert_eq!(stored_message(&app, conversation, sent["id"].as_i64().unwrap()).await["status"], "sent");
+
+    // A conversation the business starts opens with a template; free text cannot open one.
+    let start = |payload: Value| json!({"channel_id": channel, "to": "+16505550199", "payload": payload});
+    let reply =
+        app.post("/api/v1/conversations", json!({"channel_id": channel, "to": "+16505550199", "text": "Hi"})).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "reply_window_expired");
+    let reply = app.post("/api/v1/conversations", start(shipping["payload"].clone())).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    app.drain_jobs().await;
+    assert_eq!(graph.last().body["to"], "16505550199");
+    assert_eq!(graph.last().body["type"], "template");
 }
 
 async fn round_trip_with_statuses(app: TestApp) {

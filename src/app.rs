@@ -31,6 +31,8 @@ pub struct Inner {
     pub media: MediaStore,
     /// HTTP client for webhook deliveries (no redirects, internal addresses refused unless allowed).
     pub webhook_client: reqwest::Client,
+    /// HTTP client for provider APIs (the WhatsApp Graph API).
+    pub provider_client: reqwest::Client,
     /// Per-key request limits.
     pub limiter: KeyLimiter,
     /// Prometheus metrics renderer.
@@ -54,16 +56,23 @@ impl AppState {
         let db = Db::connect(&config.effective_database_url()).await?;
         db.migrate().await?;
         let signing_key = auth::installation_secret(&db).await?;
-        let media = MediaStore::new(config.data_dir.join("media"), config.effective_public_url(), signing_key);
+        let media = MediaStore::new(&config.media_backing()?, config.effective_public_url(), signing_key)
+            .context("opening the media store")?;
         let limiter = KeyLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
         let timeout = std::time::Duration::from_millis(config.webhook_timeout_ms);
         let webhook_client = webhooks::target::http_client(timeout, config.webhook_allow_private)
             .context("building the webhook HTTP client")?;
+        let provider_client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("building the provider HTTP client")?;
         Ok(AppState(Arc::new(Inner {
             db,
             events: EventBus::default(),
             media,
             webhook_client,
+            provider_client,
             limiter,
             metrics: telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),

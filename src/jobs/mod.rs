@@ -14,6 +14,7 @@ use crate::domain::MessageStatus;
 use crate::error::Result;
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
+use crate::service::whatsapp_media;
 use crate::store::{channels, jobs, messages};
 
 /// Job kind that moves a simulated message one delivery step further.
@@ -61,6 +62,7 @@ pub async fn run_once(state: &AppState) -> Result<usize> {
                 Ok(payload) => deliver(state, job.id, &payload).await,
                 Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
             },
+            whatsapp_media::FETCH_JOB => whatsapp_media::run(state, job).await,
             other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
         };
         if let Err(e) = outcome {

@@ -12,3 +12,4 @@ pub mod ratelimit;
 pub mod views;
 pub mod webhooks;
 pub mod whatsapp;
+pub mod whatsapp_media;

@@ -15,3 +15,4 @@ mod process;
 mod receiver;
 mod webhooks;
 mod whatsapp;
+mod whatsapp_media;

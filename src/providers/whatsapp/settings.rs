@@ -13,6 +13,9 @@ pub const REQUIRED: [&str; 4] = ["phone_number_id", "app_secret", "verify_token"
 /// Optional setting: where the Graph API is reached (tests point it at a local stand-in).
 pub const GRAPH_BASE_URL: &str = "graph_base_url";
 
+/// Meta's Graph API, used when a channel sets no `graph_base_url`.
+pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com/v23.0";
+
 /// A WhatsApp channel's stored settings, read leniently: a missing or mistyped value is `None`.
 /// Its `Debug` output never shows secret values.
 #[derive(Default, Deserialize)]
@@ -58,6 +61,11 @@ impl Settings {
     /// Reads a channel's stored settings text.
     pub fn parse(text: &str) -> Settings {
         serde_json::from_str(text).unwrap_or_default()
+    }
+
+    /// The Graph API base URL in effect, without a trailing slash.
+    pub fn graph_base(&self) -> &str {
+        self.graph_base_url.as_deref().unwrap_or(DEFAULT_GRAPH_BASE_URL).trim_end_matches('/')
     }
 }
 

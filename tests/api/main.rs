@@ -13,6 +13,7 @@ mod media;
 mod platform;
 mod process;
 mod receiver;
+mod s3;
 mod webhooks;
 mod whatsapp;
 mod whatsapp_media;

@@ -38,6 +38,8 @@ pub struct S3Settings {
 /// Where media bytes live and how links to them are signed.
 pub struct MediaStore {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local store, whose files are flushed to disk after writing.
+    local_root: Option<PathBuf>,
     public_url: String,
     signing_key: Vec<u8>,
 }
@@ -68,7 +70,11 @@ impl MediaStore {
                 Arc::new(builder.build()?)
             }
         };
-        Ok(MediaStore { store, public_url, signing_key })
+        let local_root = match backing {
+            Backing::Local(root) => Some(root.clone()),
+            Backing::S3(_) => None,
+        };
+        Ok(MediaStore { store, local_root, public_url, signing_key })
     }
 
     /// A fresh, unguessable media key shaped like `b394ab72/efd4987c/39b4879f6fed01f0d622453be1488c93`.
@@ -89,9 +95,14 @@ impl MediaStore {
                 .all(|(len, part)| part.len() == *len && part.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 
-    /// Stores bytes under `key` before returning (a local file appears whole or not at all).
+    /// Stores bytes under `key`, durably, before returning (a local file appears whole or not
+    /// at all, and is flushed to disk).
     pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.store.put(&Path::from(key), PutPayload::from(bytes.to_vec())).await?;
+        if let Some(root) = &self.local_root {
+            let flush = async { tokio::fs::File::open(root.join(key)).await?.sync_all().await };
+            flush.await.map_err(|e| StoreError::Generic { store: "local", source: Box::new(e) })?;
+        }
         Ok(())
     }
 

@@ -67,7 +67,7 @@ impl Failure {
 
 /// A downloaded, checked file.
 struct Fetched {
-    bytes: bytes::Bytes,
+    bytes: Vec<u8>,
     content_type: String,
 }
 
@@ -131,13 +131,18 @@ async fn fetch(state: &AppState, settings: &Settings, media: &Value) -> std::res
         .get("url")
         .and_then(Value::as_str)
         .ok_or_else(|| Failure::new("media_fetch_failed", "the Graph API media lookup gave no url"))?;
-    let response = checked(state.provider_client.get(url).bearer_auth(token).send().await, "media file").await?;
+    let mut response = checked(state.provider_client.get(url).bearer_auth(token).send().await, "media file").await?;
+    let too_large = || Failure::new("media_too_large", format!("files are limited to {MAX_BYTES} bytes"));
     if response.content_length().is_some_and(|length| length > MAX_BYTES as u64) {
-        return Err(Failure::new("media_too_large", format!("files are limited to {MAX_BYTES} bytes")));
+        return Err(too_large());
     }
-    let bytes = response.bytes().await.map_err(Failure::network)?;
-    if bytes.len() > MAX_BYTES {
-        return Err(Failure::new("media_too_large", format!("files are limited to {MAX_BYTES} bytes")));
+    // Read chunk by chunk, so a body without a length cannot grow past the limit.
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Failure::network)? {
+        if bytes.len() + chunk.len() > MAX_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
     }
     let digest = Sha256::digest(&bytes);
     for reported in [lookup.get("sha256"), media.get("sha256")].into_iter().flatten().filter_map(Value::as_str) {

@@ -306,6 +306,10 @@ async fn ingest_one(
         Some(state) => state.id,
         None => conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, now).await?,
     };
+    let fetch_media = message.fetch_media && channel.simulation == 0;
+    if let (true, Some(payload)) = (fetch_media, message.payload.as_object_mut()) {
+        payload.insert(whatsapp_media::MEDIA_STATUS.to_owned(), whatsapp_media::PENDING.into());
+    }
     let media_keys = serde_json::to_string(&message.media_keys).map_err(anyhow::Error::from)?;
     let row = messages::insert_message(
         conn,
@@ -331,7 +335,7 @@ async fn ingest_one(
         },
     )
     .await?;
-    if message.fetch_media && channel.simulation == 0 {
+    if fetch_media {
         whatsapp_media::queue(conn, row.id, now).await?;
     }
     let preview = message_preview(message.kind, message.text.as_deref());

@@ -32,6 +32,15 @@ pub const MAX_ATTEMPTS: i64 = 12;
 /// Payload key of the error left on a message whose media could not be fetched.
 pub const MEDIA_ERROR: &str = "media_error";
 
+/// Payload key of where the fetch stands: [`PENDING`], [`STORED`] or [`FAILED`].
+pub const MEDIA_STATUS: &str = "media_status";
+/// The fetch is queued or being retried.
+pub const PENDING: &str = "pending";
+/// The file is in the media store and its key in `media_keys`.
+pub const STORED: &str = "stored";
+/// The fetch was given up; `media_error` says why.
+pub const FAILED: &str = "failed";
+
 /// The largest file WhatsApp carries (documents, 100 MB).
 const MAX_BYTES: usize = 100 * 1024 * 1024;
 
@@ -83,9 +92,13 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
     };
     let (Some(message), Some(channel)) = (message, channel) else { return finish(state, job.id).await };
     let media = payload(&message).get(MEDIA).cloned().unwrap_or(Value::Null);
-    // Simulation channels never call Meta; deleted messages need no file.
-    if channel.simulation != 0 || message.deleted_at.is_some() || !media.is_object() {
+    // Deleted messages need no file; simulation channels never call Meta.
+    if message.deleted_at.is_some() || !media.is_object() {
         return finish(state, job.id).await;
+    }
+    if channel.simulation != 0 {
+        let failure = Failure::new("media_fetch_skipped", "the channel is in simulation mode: Meta is not called");
+        return give_up(state, job.id, &message, &failure).await;
     }
     match fetch(state, &Settings::parse(&channel.settings), &media).await {
         Ok(fetched) => attach(state, job.id, &message, &media, fetched).await,
@@ -220,6 +233,7 @@ async fn attach(state: &AppState, job_id: i64, message: &MessageRow, media: &Val
         keys.push(key);
         let mut payload = payload(&current);
         payload.remove(MEDIA_ERROR);
+        payload.insert(MEDIA_STATUS.to_owned(), STORED.into());
         update(&mut tx, &current, &keys, payload, now).await?;
     }
     jobs::delete_job(&mut tx, job_id).await?;
@@ -236,6 +250,7 @@ async fn give_up(state: &AppState, job_id: i64, message: &MessageRow, failure: &
         let mut payload = payload(&current);
         let error = json!({ "code": failure.code, "detail": failure.detail, "at": to_rfc3339(now) });
         payload.insert(MEDIA_ERROR.to_owned(), error);
+        payload.insert(MEDIA_STATUS.to_owned(), FAILED.into());
         let keys: Vec<String> = serde_json::from_str(&current.media_keys).unwrap_or_default();
         update(&mut tx, &current, &keys, payload, now).await?;
     }

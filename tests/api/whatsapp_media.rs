@@ -172,6 +172,7 @@ async fn inbound_media_is_fetched_after_receipt(app: TestApp) {
     let received = message(&app, channel, "wamid.media1").await.unwrap();
     assert_eq!(received["media_keys"], json!([]), "not fetched inline: {received}");
     assert_eq!(received["payload"]["media"]["id"], MEDIA_ID);
+    assert_eq!(received["payload"]["media_status"], "pending");
     assert_eq!(graph.hits.load(Ordering::SeqCst), 0, "the webhook answer does not wait for Meta");
     assert_eq!(job_errors(&app).await.len(), 1, "a fetch job was queued with the message");
 
@@ -181,6 +182,7 @@ async fn inbound_media_is_fetched_after_receipt(app: TestApp) {
     let fetched = message(&app, channel, "wamid.media1").await.unwrap();
     let key = fetched["media_keys"][0].as_str().unwrap().to_owned();
     assert!(fetched["payload"].get("media_error").is_none(), "{fetched}");
+    assert_eq!(fetched["payload"]["media_status"], "stored");
     assert!(job_errors(&app).await.is_empty());
 
     // The seed platform's files endpoint: a signed link with the requested lifetime.
@@ -253,6 +255,7 @@ async fn checksum_mismatch_is_retried_then_shown(app: TestApp) {
     let failed = message(&app, channel, "wamid.media2").await.unwrap();
     assert_eq!(failed["media_keys"], json!([]));
     assert_eq!(failed["payload"]["media_error"]["code"], "media_checksum_mismatch", "{failed}");
+    assert_eq!(failed["payload"]["media_status"], "failed");
     assert_eq!(media_rows(&app).await, 0);
 }
 
@@ -291,7 +294,9 @@ async fn simulation_channels_never_call_meta(app: TestApp) {
     assert!(job_errors(&app).await.is_empty());
     app.drain_jobs().await;
     assert_eq!(graph.hits.load(Ordering::SeqCst), 0);
-    assert_eq!(message(&app, channel, "wamid.media4").await.unwrap()["media_keys"], json!([]));
+    let skipped = message(&app, channel, "wamid.media4").await.unwrap();
+    assert_eq!(skipped["media_keys"], json!([]));
+    assert_eq!(skipped["payload"]["media_error"]["code"], "media_fetch_skipped", "{skipped}");
 }
 
 crate::backend_tests!(

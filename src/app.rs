@@ -32,10 +32,10 @@ pub struct Inner {
     pub media: MediaStore,
     /// HTTP client for webhook deliveries (no redirects, internal addresses refused unless allowed).
     pub webhook_client: reqwest::Client,
-    /// Per-key request limits.
-    pub limiter: KeyLimiter,
     /// HTTP client for provider APIs (the WhatsApp Graph API).
     pub provider_client: reqwest::Client,
+    /// Per-key request limits.
+    pub limiter: KeyLimiter,
     /// Per-channel send pace (WhatsApp `messages_per_second`).
     pub send_limiter: ChannelLimiter,
     /// Prometheus metrics renderer.
@@ -59,7 +59,8 @@ impl AppState {
         let db = Db::connect(&config.effective_database_url()).await?;
         db.migrate().await?;
         let signing_key = auth::installation_secret(&db).await?;
-        let media = MediaStore::new(config.data_dir.join("media"), config.effective_public_url(), signing_key);
+        let media = MediaStore::new(&config.media_backing()?, config.effective_public_url(), signing_key)
+            .context("opening the media store")?;
         let limiter = KeyLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
         let timeout = std::time::Duration::from_millis(config.webhook_timeout_ms);
         let webhook_client = webhooks::target::http_client(timeout, config.webhook_allow_private)
@@ -71,8 +72,8 @@ impl AppState {
             events: EventBus::default(),
             media,
             webhook_client,
-            limiter,
             provider_client,
+            limiter,
             send_limiter: ChannelLimiter::default(),
             metrics: telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),

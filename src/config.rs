@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::media::{Backing, S3Settings};
+
 /// Parley: one inbox for every customer conversation.
 #[derive(Debug, Parser)]
 #[command(name = "parley", version, about)]
@@ -74,6 +76,36 @@ pub struct Config {
     /// Webhook requests in flight at once (each subscription gets at most a quarter of them).
     #[arg(long, env = "PARLEY_WEBHOOK_CONCURRENCY", default_value_t = 64, global = true)]
     pub webhook_concurrency: usize,
+    /// Where media files are kept: the data directory, or an S3-compatible bucket.
+    #[arg(long, env = "PARLEY_MEDIA_STORE", value_enum, default_value = "local", global = true)]
+    pub media_store: MediaStoreKind,
+    /// S3 bucket for media files (with `--media-store s3`).
+    #[arg(long, env = "PARLEY_S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+    /// Endpoint of an S3-compatible server (MinIO, Ceph, R2…); AWS when omitted.
+    #[arg(long, env = "PARLEY_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "PARLEY_S3_REGION", default_value = "us-east-1", global = true)]
+    pub s3_region: String,
+    /// S3 access key id; from the usual `AWS_*` environment when omitted.
+    #[arg(long, env = "PARLEY_S3_ACCESS_KEY_ID", global = true)]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key; from the usual `AWS_*` environment when omitted.
+    #[arg(long, env = "PARLEY_S3_SECRET_ACCESS_KEY", global = true, hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// Address objects as `endpoint/bucket/key` (most self-hosted servers) instead of `bucket.endpoint/key`.
+    #[arg(long, env = "PARLEY_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub s3_path_style: bool,
+}
+
+/// Where media files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MediaStoreKind {
+    /// Files under `<data dir>/media`.
+    Local,
+    /// An S3-compatible bucket (`PARLEY_S3_*`).
+    S3,
 }
 
 /// How logs are written.
@@ -192,6 +224,13 @@ impl std::fmt::Debug for Config {
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("webhook_max_payload_bytes", &self.webhook_max_payload_bytes)
             .field("webhook_concurrency", &self.webhook_concurrency)
+            .field("media_store", &self.media_store)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field("s3_secret_access_key", &redacted(&self.s3_secret_access_key))
+            .field("s3_path_style", &self.s3_path_style)
             .finish()
     }
 }
@@ -216,6 +255,24 @@ impl Config {
         }
     }
 
+    /// Where media bytes live, from the media store settings.
+    pub fn media_backing(&self) -> anyhow::Result<Backing> {
+        Ok(match self.media_store {
+            MediaStoreKind::Local => Backing::Local(self.data_dir.join("media")),
+            MediaStoreKind::S3 => Backing::S3(S3Settings {
+                bucket: self
+                    .s3_bucket
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("PARLEY_S3_BUCKET is required with PARLEY_MEDIA_STORE=s3"))?,
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                path_style: self.s3_path_style,
+            }),
+        })
+    }
+
     /// Base URL for links this server hands out.
     pub fn effective_public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
@@ -238,9 +295,12 @@ mod tests {
             "hunter2hunter2",
             "--database-url",
             "postgres://parley:dbpass@localhost/parley",
+            "--s3-secret-access-key",
+            "s3-very-secret",
         ]);
         let text = format!("{:?}", cli.config);
         assert!(!text.contains("pk_very_secret") && !text.contains("hunter2") && !text.contains("dbpass"), "{text}");
+        assert!(!text.contains("s3-very-secret"), "{text}");
         assert!(text.contains("<redacted>"));
     }
 }

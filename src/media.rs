@@ -1,22 +1,80 @@
-//! Media bytes on disk under the data directory, and expiring signed download links.
+//! Media bytes in an object store (a directory under the data directory by default, or an
+//! S3-compatible bucket), and expiring signed download links.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, PutPayload};
 use rand::RngCore;
 use sha2::Sha256;
 
+/// Where the bytes live.
+#[derive(Debug, Clone)]
+pub enum Backing {
+    /// Files under this directory (created when missing).
+    Local(PathBuf),
+    /// An S3-compatible bucket.
+    S3(S3Settings),
+}
+
+/// An S3-compatible bucket and how to reach it.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Endpoint of an S3-compatible server (MinIO, Ceph, R2…); AWS's when `None`.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Credentials; when absent they come from the environment (`AWS_*`, instance metadata).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), which most self-hosted servers need.
+    pub path_style: bool,
+}
+
 /// Where media bytes live and how links to them are signed.
 pub struct MediaStore {
-    root: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    /// The directory of a local store, whose files are flushed to disk after writing.
+    local_root: Option<PathBuf>,
     public_url: String,
     signing_key: Vec<u8>,
 }
 
+/// A failure to store or read media bytes.
+pub type StoreError = object_store::Error;
+
 impl MediaStore {
-    /// A store rooted at `root` whose links start with `public_url`.
-    pub fn new(root: PathBuf, public_url: String, signing_key: Vec<u8>) -> MediaStore {
-        MediaStore { root, public_url, signing_key }
+    /// A store over `backing` whose links start with `public_url`.
+    pub fn new(backing: &Backing, public_url: String, signing_key: Vec<u8>) -> Result<MediaStore, StoreError> {
+        let store: Arc<dyn ObjectStore> = match backing {
+            Backing::Local(root) => {
+                std::fs::create_dir_all(root)
+                    .map_err(|e| StoreError::Generic { store: "local", source: Box::new(e) })?;
+                Arc::new(LocalFileSystem::new_with_prefix(root)?)
+            }
+            Backing::S3(s3) => {
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(&s3.bucket)
+                    .with_region(&s3.region)
+                    .with_virtual_hosted_style_request(!s3.path_style);
+                if let Some(endpoint) = &s3.endpoint {
+                    builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+                }
+                if let (Some(id), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
+                    builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+                }
+                Arc::new(builder.build()?)
+            }
+        };
+        let local_root = match backing {
+            Backing::Local(root) => Some(root.clone()),
+            Backing::S3(_) => None,
+        };
+        Ok(MediaStore { store, local_root, public_url, signing_key })
     }
 
     /// A fresh, unguessable media key shaped like `b394ab72/efd4987c/39b4879f6fed01f0d622453be1488c93`.
@@ -27,7 +85,7 @@ impl MediaStore {
         format!("{}/{}/{}", &hex[..8], &hex[8..16], &hex[16..])
     }
 
-    /// Whether `key` has the shape of a media key (so it is safe as a relative path).
+    /// Whether `key` has the shape of a media key (so it is safe as an object path).
     pub fn is_valid_key(key: &str) -> bool {
         let parts: Vec<&str> = key.split('/').collect();
         parts.len() == 3
@@ -37,26 +95,20 @@ impl MediaStore {
                 .all(|(len, part)| part.len() == *len && part.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.root.join(key)
-    }
-
-    /// Stores bytes under `key`, durably, before returning.
-    pub async fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self.path(key);
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await?;
+    /// Stores bytes under `key`, durably, before returning (a local file appears whole or not
+    /// at all, and is flushed to disk).
+    pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.store.put(&Path::from(key), PutPayload::from(bytes.to_vec())).await?;
+        if let Some(root) = &self.local_root {
+            let flush = async { tokio::fs::File::open(root.join(key)).await?.sync_all().await };
+            flush.await.map_err(|e| StoreError::Generic { store: "local", source: Box::new(e) })?;
         }
-        let partial = path.with_extension("partial");
-        let mut file = tokio::fs::File::create(&partial).await?;
-        tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
-        file.sync_all().await?;
-        tokio::fs::rename(&partial, &path).await
+        Ok(())
     }
 
     /// Reads the bytes stored under `key`.
-    pub async fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {
-        tokio::fs::read(self.path(key)).await
+    pub async fn get(&self, key: &str) -> Result<bytes::Bytes, StoreError> {
+        self.store.get(&Path::from(key)).await?.bytes().await
     }
 
     fn signature(&self, key: &str, expires: i64) -> String {
@@ -92,7 +144,8 @@ mod tests {
 
     #[test]
     fn signatures_bind_key_and_expiry() {
-        let store = MediaStore::new(PathBuf::from("/tmp"), "http://x".into(), vec![7; 32]);
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::new(&Backing::Local(dir.path().into()), "http://x".into(), vec![7; 32]).unwrap();
         let url = store.signed_url("a/b/c", 100);
         let signature = url.rsplit("signature=").next().unwrap();
         assert!(store.verify("a/b/c", 100, signature));

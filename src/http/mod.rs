@@ -27,6 +27,7 @@ use crate::error::Error;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))
+        .nest("/api/files", api::files_routes(state.clone()))
         .nest("/hooks", hooks::routes())
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))
@@ -53,7 +54,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics_text(State(state): State<AppState>) -> Response {
     match crate::store::jobs::count_jobs_by_kind(state.db.reader()).await {
         Ok(depths) => {
-            for kind in [crate::service::outbound::SEND_JOB, crate::jobs::SIMULATE_JOB] {
+            let kinds = [
+                crate::service::outbound::SEND_JOB,
+                crate::jobs::SIMULATE_JOB,
+                crate::service::whatsapp_media::FETCH_JOB,
+            ];
+            for kind in kinds {
                 let depth = depths.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
                 metrics::gauge!("parley_queue_depth", "queue" => kind).set(depth as f64);
             }

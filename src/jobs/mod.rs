@@ -16,6 +16,7 @@ use crate::domain::MessageStatus;
 use crate::error::Result;
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
+use crate::service::whatsapp_media;
 use crate::store::jobs::JobRow;
 use crate::store::{channels, jobs, messages};
 
@@ -104,6 +105,7 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
             Ok(payload) => whatsapp::mark_read(state, job.id, &payload).await,
             Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
         },
+        whatsapp_media::FETCH_JOB => whatsapp_media::run(state, job).await.map(|()| Outcome::Done),
         other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
     };
     match outcome {

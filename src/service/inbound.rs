@@ -13,6 +13,7 @@ use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
 use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::views::{Conversation, Message};
+use crate::service::whatsapp_media;
 use crate::store::channels::ChannelRow;
 use crate::store::{conversations, media, messages, Conn};
 
@@ -42,6 +43,9 @@ pub struct InboundMessage {
     pub references: Vec<Reference>,
     /// When it was sent (Unix ms); receipt time when unknown.
     pub sent_at: Option<i64>,
+    /// The provider's media object in the payload is to be fetched after ingestion: a job is
+    /// queued in the same transaction (never for simulation channels).
+    pub fetch_media: bool,
 }
 
 impl InboundMessage {
@@ -59,6 +63,7 @@ impl InboundMessage {
             payload: Value::Object(Map::new()),
             references: Vec::new(),
             sent_at: None,
+            fetch_media: false,
         }
     }
 }
@@ -301,6 +306,10 @@ async fn ingest_one(
         Some(state) => state.id,
         None => conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, now).await?,
     };
+    let fetch_media = message.fetch_media && channel.simulation == 0;
+    if let (true, Some(payload)) = (fetch_media, message.payload.as_object_mut()) {
+        payload.insert(whatsapp_media::MEDIA_STATUS.to_owned(), whatsapp_media::PENDING.into());
+    }
     let media_keys = serde_json::to_string(&message.media_keys).map_err(anyhow::Error::from)?;
     let row = messages::insert_message(
         conn,
@@ -326,6 +335,9 @@ async fn ingest_one(
         },
     )
     .await?;
+    if fetch_media {
+        whatsapp_media::queue(conn, row.id, now).await?;
+    }
     let preview = message_preview(message.kind, message.text.as_deref());
     if outbound {
         conversations::record_outbound(conn, conversation_id, &preview, now).await?;

@@ -13,3 +13,4 @@ pub mod templates;
 pub mod views;
 pub mod webhooks;
 pub mod whatsapp;
+pub mod whatsapp_media;

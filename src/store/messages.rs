@@ -154,6 +154,25 @@ pub async fn update_content(
     .await
 }
 
+/// Replaces a message's media keys and payload (media fetched after receipt). Returns the message.
+pub async fn set_media(
+    conn: &mut Conn,
+    id: i64,
+    media_keys: &str,
+    payload: &str,
+    now: i64,
+) -> sqlx::Result<MessageRow> {
+    sqlx::query_as(&format!(
+        "UPDATE messages SET media_keys = $1, payload = $2, updated_at = $3 WHERE id = $4 RETURNING {COLUMNS}"
+    ))
+    .bind(media_keys)
+    .bind(payload)
+    .bind(now)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
 /// Messages of a conversation with `min_id <= id <= max_id`, ascending, at most `limit`.
 pub async fn list_messages<'c>(
     db: impl AnyExecutor<'c>,

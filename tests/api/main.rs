@@ -13,6 +13,8 @@ mod media;
 mod platform;
 mod process;
 mod receiver;
+mod s3;
 mod webhooks;
 mod whatsapp;
+mod whatsapp_media;
 mod whatsapp_outbound;

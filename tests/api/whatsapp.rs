@@ -10,21 +10,21 @@ use sha2::Sha256;
 
 use crate::helpers::*;
 
-pub(crate) const PHONE_NUMBER_ID: &str = "106540352242922";
-pub(crate) const APP_SECRET: &str = "wa-app-secret-for-tests";
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const APP_SECRET: &str = "wa-app-secret-for-tests";
 const VERIFY_TOKEN: &str = "wa-verify-token-for-tests";
 /// The customer the tests' own messages come from (and placeholders in fixtures become).
-pub(crate) const USER: &str = "16505550100";
+pub const USER: &str = "16505550100";
 const USER_ID: &str = "US.13491208655302741918";
 
 /// Settings of a live WhatsApp channel with this phone number id.
-pub(crate) fn settings(phone_number_id: &str) -> Value {
+pub fn settings(phone_number_id: &str) -> Value {
     json!({"phone_number_id": phone_number_id, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN,
            "access_token": "EAAG-access-token"})
 }
 
 /// Creates a live WhatsApp channel and returns its id.
-pub(crate) async fn whatsapp_channel(app: &TestApp, phone_number_id: &str) -> i64 {
+pub async fn whatsapp_channel(app: &TestApp, phone_number_id: &str) -> i64 {
     let body = json!({"kind": "whatsapp", "name": "WhatsApp", "address": "+15550783881", "settings": settings(phone_number_id)});
     let reply = app.post("/api/v1/channels", body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
@@ -89,14 +89,14 @@ async fn live_channels_need_credentials(app: TestApp) {
 }
 
 /// `X-Hub-Signature-256` for `body`, computed here independently of Parley's code.
-pub(crate) fn sign_with(secret: &str, body: &[u8]) -> String {
+pub fn sign_with(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Posts a raw body to the WhatsApp webhook with this signature header (none when `None`).
-pub(crate) async fn post_hook(app: &TestApp, body: &[u8], signature: Option<&str>) -> Reply {
+pub async fn post_hook(app: &TestApp, body: &[u8], signature: Option<&str>) -> Reply {
     let mut request = app
         .client
         .post(format!("{}/hooks/whatsapp", app.base))
@@ -113,14 +113,14 @@ pub(crate) async fn post_hook(app: &TestApp, body: &[u8], signature: Option<&str
 }
 
 /// Posts `body` signed with the tests' app secret and expects 200.
-pub(crate) async fn deliver(app: &TestApp, body: &Value) {
+pub async fn deliver(app: &TestApp, body: &Value) {
     let bytes = body.to_string().into_bytes();
     let reply = post_hook(app, &bytes, Some(&sign_with(APP_SECRET, &bytes))).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?} for {body}");
 }
 
 /// A webhook body with one change of `field` for phone number id `phone_number_id`.
-pub(crate) fn webhook(phone_number_id: &str, field: &str, mut value: Value) -> Value {
+pub fn webhook(phone_number_id: &str, field: &str, mut value: Value) -> Value {
     value["messaging_product"] = json!("whatsapp");
     value["metadata"] = json!({"display_phone_number": "15550783881", "phone_number_id": phone_number_id});
     json!({"object": "whatsapp_business_account",
@@ -161,7 +161,7 @@ pub(crate) fn statuses(id: &str, reports: &[Value]) -> Value {
 }
 
 /// The channel's message with this provider id, as the API shows it.
-pub(crate) async fn message(app: &TestApp, channel: i64, provider_message_id: &str) -> Option<Value> {
+pub async fn message(app: &TestApp, channel: i64, provider_message_id: &str) -> Option<Value> {
     let row = parley::store::messages::find_by_provider_id(app.state.db.reader(), channel, provider_message_id)
         .await
         .unwrap()?;

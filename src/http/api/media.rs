@@ -61,6 +61,18 @@ pub struct LinkParams {
     expire_minutes: Option<i64>,
 }
 
+/// Longest lifetime of a signed link, in minutes (a week).
+const MAX_LINK_MINUTES: i64 = 10_080;
+
+/// A requested link lifetime, checked against its bounds; `default` when not given.
+fn link_minutes(requested: Option<i64>, default: i64, field: &str) -> Result<i64> {
+    let minutes = requested.unwrap_or(default);
+    if !(1..=MAX_LINK_MINUTES).contains(&minutes) {
+        return Err(Error::field(field, format!("must be between 1 and {MAX_LINK_MINUTES}")));
+    }
+    Ok(minutes)
+}
+
 fn link(state: &AppState, row: &MediaRow, minutes: i64) -> MediaLink {
     let expires = now_ms() / 1000 + minutes * 60;
     MediaLink {
@@ -139,12 +151,55 @@ pub async fn get(
     ApiPath(key): ApiPath<String>,
     ApiQuery(params): ApiQuery<LinkParams>,
 ) -> Result<Json<MediaLink>> {
-    let minutes = params.expire_minutes.unwrap_or(60);
-    if !(1..=10_080).contains(&minutes) {
-        return Err(Error::field("expire_minutes", "must be between 1 and 10080"));
-    }
+    let minutes = link_minutes(params.expire_minutes, 60, "expire_minutes")?;
     let row = media::find_media(state.db.reader(), me.account_id, &key).await?.ok_or(Error::NotFound("media"))?;
     Ok(Json(link(&state, &row, minutes)))
+}
+
+/// Lifetime of a link from the seed platform's files endpoint.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct FileParams {
+    /// Minutes the link stays valid, 1 to 10080 (default 180).
+    expire_minutes: Option<i64>,
+}
+
+/// A file's signed download link, in the seed platform's (camelCase) shape.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileLink {
+    media_key: String,
+    /// Signed download link, valid until `expiresAt`.
+    url: String,
+    expires_at: String,
+    expire_minutes: i64,
+    mime_type: String,
+    size: i64,
+    file_name: Option<String>,
+}
+
+/// Get a signed download link for a media key (the seed platform's `GET /api/files/{mediaKey}`).
+#[utoipa::path(get, path = "/api/files/{mediaKey}", tag = "media", params(("mediaKey" = String, Path), FileParams),
+    responses((status = 200, body = FileLink), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn file(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(params): ApiQuery<FileParams>,
+) -> Result<Json<FileLink>> {
+    let minutes = link_minutes(params.expire_minutes, 180, "expireMinutes")?;
+    let row = media::find_media(state.db.reader(), me.account_id, &key).await?.ok_or(Error::NotFound("media"))?;
+    let MediaLink { url, expires_at, .. } = link(&state, &row, minutes);
+    Ok(Json(FileLink {
+        media_key: row.key,
+        url,
+        expires_at,
+        expire_minutes: minutes,
+        mime_type: row.content_type,
+        size: row.size,
+        file_name: row.filename,
+    }))
 }
 
 /// The account's files.

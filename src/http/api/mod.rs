@@ -16,6 +16,11 @@ use axum::{middleware, Router};
 use crate::app::AppState;
 use crate::http::auth;
 
+/// The seed platform's `/api/files/{mediaKey}`, with the same API key authentication.
+pub fn files_routes(state: AppState) -> Router<AppState> {
+    Router::new().route("/{*key}", get(media::file)).layer(middleware::from_fn_with_state(state, auth::require_api_key))
+}
+
 /// Routes that need an API key.
 pub fn routes(state: AppState) -> Router<AppState> {
     let upload_limit = state.config.max_media_bytes + 64 * 1024;

@@ -20,7 +20,7 @@ pub const WABA_ID: &str = "waba_id";
 pub const MESSAGES_PER_SECOND: &str = "messages_per_second";
 
 /// The Graph API used when a channel names none.
-pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com/v21.0";
+pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com/v23.0";
 
 /// Messages per second when a channel names no limit (Meta's default throughput).
 pub const DEFAULT_MESSAGES_PER_SECOND: u32 = 80;

@@ -17,8 +17,8 @@ use crate::domain::{is_whatsapp_user_id, Direction, MessageStatus, MessageType};
 use crate::service::inbound::{InboundEvent, InboundMessage, MessageEdit, Reference, StatusUpdate};
 
 /// Payload key of a media message's Graph API media object (`id`, `mime_type`, `sha256`, and
-/// `filename`, `voice`, `animated` or `url` when given). The file itself is not fetched on
-/// receipt yet: `media_keys` stay empty and a fetch job can find the Graph media id here.
+/// `filename`, `voice`, `animated` or `url` when given). Such messages are marked for a fetch
+/// job, which downloads the file and adds its media key to `media_keys`.
 pub const MEDIA: &str = "media";
 
 #[derive(Deserialize)]
@@ -186,6 +186,7 @@ fn new_message(
     message.direction = direction;
     message.text = body;
     message.provider_message_id = text(m, "id").map(str::to_owned);
+    message.fetch_media = payload.contains_key(MEDIA);
     message.payload = Value::Object(payload);
     message.references = references;
     message.sent_at = timestamp_ms(&m["timestamp"]);

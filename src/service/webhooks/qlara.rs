@@ -8,6 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::service::events::kind;
+use crate::service::whatsapp_media;
 use crate::store::webhooks::ConversationAddresses;
 
 /// `statusCode` of a delivery status, as the seed platform numbers them.
@@ -36,8 +37,18 @@ pub fn render(event_type: &str, message: &Value, addresses: &ConversationAddress
     }
     let channel = addresses.channel_kind.to_uppercase();
     let contact = addresses.contact_address.clone().unwrap_or_default();
+    let is_edit = text("edited_at").is_some() && text("edited_at") == text("updated_at");
+    let media_status = message.pointer("/payload/media_status").and_then(Value::as_str);
     match (event_type, text("direction")?) {
-        (kind::MESSAGE_CREATED, "inbound") => {
+        // A message whose media is being fetched is reported once the fetch settled (the seed
+        // reports a media message with its key).
+        (kind::MESSAGE_CREATED, "inbound") if media_status == Some(whatsapp_media::PENDING) => None,
+        (kind::MESSAGE_UPDATED, "inbound")
+            if is_edit || !matches!(media_status, Some(whatsapp_media::STORED | whatsapp_media::FAILED)) =>
+        {
+            None
+        }
+        (kind::MESSAGE_CREATED | kind::MESSAGE_UPDATED, "inbound") => {
             let message_type = text("type")?.to_uppercase();
             let mut payload = Map::new();
             payload.insert("channel".into(), channel.into());
@@ -61,7 +72,7 @@ pub fn render(event_type: &str, message: &Value, addresses: &ConversationAddress
             Some(Value::Object(payload))
         }
         (kind::MESSAGE_UPDATED, "outbound") => {
-            if text("edited_at").is_some() && text("edited_at") == text("updated_at") {
+            if is_edit {
                 return None;
             }
             let status = text("status")?;
@@ -139,6 +150,29 @@ mod tests {
         message["status"] = "queued".into();
         assert!(render(kind::MESSAGE_UPDATED, &message, &addresses()).is_none());
         assert!(render(kind::MESSAGE_CREATED, &message, &addresses()).is_none());
+    }
+
+    #[test]
+    fn fetched_media_is_reported_once_settled() {
+        let mut message = json!({"id": 8, "direction": "inbound", "type": "image", "media_keys": [],
+            "provider_message_id": "wamid.M", "created_at": "2026-04-09T09:15:22.041Z",
+            "updated_at": "2026-04-09T09:15:22.041Z", "private": false, "payload": {"media_status": "pending"}});
+        assert!(render(kind::MESSAGE_CREATED, &message, &addresses()).is_none(), "waits for the file");
+        message["media_keys"] = json!(["b394ab72/efd4987c/39b4879f6fed01f0d622453be1488c93"]);
+        message["payload"]["media_status"] = "stored".into();
+        message["updated_at"] = "2026-04-09T09:15:23.000Z".into();
+        let inbound = render(kind::MESSAGE_UPDATED, &message, &addresses()).unwrap();
+        assert_eq!(inbound["eventType"], "INBOUND");
+        assert_eq!(inbound["mediaKey"], "b394ab72/efd4987c/39b4879f6fed01f0d622453be1488c93");
+        // A later edit of the caption is no new message.
+        message["edited_at"] = "2026-04-09T09:20:00.000Z".into();
+        message["updated_at"] = "2026-04-09T09:20:00.000Z".into();
+        assert!(render(kind::MESSAGE_UPDATED, &message, &addresses()).is_none());
+        // Messages without fetched media are reported on creation only.
+        let text = json!({"id": 9, "direction": "inbound", "type": "text", "text": "hi", "media_keys": [],
+            "created_at": "2026-04-09T09:15:22.041Z", "updated_at": "2026-04-09T09:15:22.041Z", "payload": {}});
+        assert!(render(kind::MESSAGE_CREATED, &text, &addresses()).is_some());
+        assert!(render(kind::MESSAGE_UPDATED, &text, &addresses()).is_none());
     }
 
     #[test]

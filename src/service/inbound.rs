@@ -113,7 +113,8 @@ pub enum InboundEvent {
         /// Who sent (and deleted) it: only a message in that direction is deleted.
         direction: Direction,
     },
-    /// A delivery status: moves the outbound message forward, never back; unknown ids are ignored.
+    /// A delivery status: moves the outbound message forward, never back; a status for an id no
+    /// message has yet waits (a day) for the send that records it.
     Status(StatusUpdate),
 }
 
@@ -229,13 +230,18 @@ async fn apply_batch(
             }
             InboundEvent::Status(update) => {
                 let found = find_own(&mut tx, channel, &update.provider_message_id, Direction::Outbound).await?;
-                if let Some(message) = found {
-                    let report = StatusReport {
-                        status: update.status,
-                        error: update.error.as_ref().map(|(code, text)| (code.as_str(), text.as_str())),
-                        provider_message_id: None,
-                    };
-                    changed |= message_changes::apply_status(&mut tx, &message, &report).await?.is_some();
+                let report = StatusReport {
+                    status: update.status,
+                    error: update.error.as_ref().map(|(code, text)| (code.as_str(), text.as_str())),
+                    provider_message_id: None,
+                };
+                match found {
+                    Some(message) => {
+                        changed |= message_changes::apply_status(&mut tx, &message, &report).await?.is_some()
+                    }
+                    None => {
+                        message_changes::park_status(&mut tx, channel.id, &update.provider_message_id, &report).await?
+                    }
                 }
                 None
             }

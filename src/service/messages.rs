@@ -25,9 +25,29 @@ pub struct StatusReport<'a> {
 }
 
 /// Moves a message forward to the reported status and records `message.updated`; reports that
-/// would move it backwards (late or repeated webhooks) change nothing. Returns the message when it
-/// changed.
+/// would move it backwards (late or repeated webhooks) change nothing. When the report records
+/// the provider's id, statuses that arrived for that id before it was known are applied too.
+/// Returns the message when it changed.
 pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &StatusReport<'_>) -> Result<Option<Message>> {
+    let mut changed = advance(conn, message, report).await?;
+    let Some(provider_id) = report.provider_message_id else { return Ok(changed.map(|row| Message::from(&row))) };
+    for early in messages::take_early_statuses(conn, message.channel_id, provider_id).await? {
+        let Some(status) = MessageStatus::parse(&early.status) else { continue };
+        let error = early.error_code.as_deref().zip(early.error_text.as_deref());
+        let latest = match &changed {
+            Some(row) => row.clone(),
+            None => messages::find_message(&mut *conn, message.id).await?.ok_or(Error::NotFound("message"))?,
+        };
+        let report = StatusReport { status, error, provider_message_id: None };
+        if let Some(row) = advance(conn, &latest, &report).await? {
+            changed = Some(row);
+        }
+    }
+    Ok(changed.map(|row| Message::from(&row)))
+}
+
+/// One monotonic status step with its `message.updated` event.
+async fn advance(conn: &mut Conn, message: &MessageRow, report: &StatusReport<'_>) -> Result<Option<MessageRow>> {
     let current = message.status.as_deref().and_then(MessageStatus::parse).unwrap_or(MessageStatus::Queued);
     if !current.can_advance_to(report.status) {
         return Ok(None);
@@ -36,9 +56,24 @@ pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &Status
     let row =
         messages::set_status(conn, message.id, report.status.as_str(), report.error, report.provider_message_id, now)
             .await?;
-    let view = Message::from(&row);
-    events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &view, now).await?;
-    Ok(Some(view))
+    events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &Message::from(&row), now).await?;
+    Ok(Some(row))
+}
+
+/// Keeps a provider status for a message not known by that provider id yet (its send may not have
+/// recorded the id); [`apply_status`] applies it when the id is recorded.
+pub async fn park_status(
+    conn: &mut Conn,
+    channel_id: i64,
+    provider_message_id: &str,
+    report: &StatusReport<'_>,
+) -> Result<()> {
+    let early = messages::EarlyStatus {
+        status: report.status.as_str().to_owned(),
+        error_code: report.error.map(|(code, _)| code.to_owned()),
+        error_text: report.error.map(|(_, text)| text.to_owned()),
+    };
+    Ok(messages::park_status(conn, channel_id, provider_message_id, &early, now_ms()).await?)
 }
 
 /// Applies its sender's edit to a message inside the caller's transaction: `text` replaces the

@@ -251,3 +251,65 @@ pub async fn latest_inbound_provider_id<'c>(
     .fetch_optional(db)
     .await
 }
+
+/// A delivery status that arrived before its message's provider id was recorded.
+#[derive(Debug, Clone, FromRow)]
+pub struct EarlyStatus {
+    pub status: String,
+    pub error_code: Option<String>,
+    pub error_text: Option<String>,
+}
+
+/// How long an early status waits for its message.
+const EARLY_STATUS_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// Keeps a status whose message is not known (yet), dropping those that waited over a day.
+pub async fn park_status(
+    conn: &mut Conn,
+    channel_id: i64,
+    provider_message_id: &str,
+    status: &EarlyStatus,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM early_statuses WHERE received_at < $1")
+        .bind(now - EARLY_STATUS_TTL_MS)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO early_statuses (channel_id, provider_message_id, status, error_code, error_text, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(channel_id)
+    .bind(provider_message_id)
+    .bind(&status.status)
+    .bind(&status.error_code)
+    .bind(&status.error_text)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the statuses that waited for this provider message id, in arrival order.
+pub async fn take_early_statuses(
+    conn: &mut Conn,
+    channel_id: i64,
+    provider_message_id: &str,
+) -> sqlx::Result<Vec<EarlyStatus>> {
+    let found: Vec<EarlyStatus> = sqlx::query_as(
+        "SELECT status, error_code, error_text FROM early_statuses WHERE channel_id = $1 \
+         AND provider_message_id = $2 ORDER BY id",
+    )
+    .bind(channel_id)
+    .bind(provider_message_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !found.is_empty() {
+        sqlx::query("DELETE FROM early_statuses WHERE channel_id = $1 AND provider_message_id = $2")
+            .bind(channel_id)
+            .bind(provider_message_id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(found)
+}

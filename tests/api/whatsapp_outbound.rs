@@ -430,6 +430,22 @@ async fn round_trip_with_statuses(app: TestApp) {
     }
 }
 
+async fn statuses_that_overtake_the_send_are_kept(app: TestApp) {
+    let (_graph, _channel, conversation) = setup(&app).await;
+    let sent = send(&app, conversation, json!({"text": "Fast network"})).await;
+    let id = sent["id"].as_i64().unwrap();
+    // Meta reports the status before Parley has recorded the wamid its send answer carries.
+    deliver(&app, &statuses("wamid.1", &[json!({"status": "delivered"})])).await;
+    assert_eq!(stored_message(&app, conversation, id).await["status"], "queued");
+    app.drain_jobs().await;
+    let stored = stored_message(&app, conversation, id).await;
+    assert_eq!(
+        (stored["status"].as_str(), stored["provider_message_id"].as_str()),
+        (Some("delivered"), Some("wamid.1"))
+    );
+    assert!(stored["delivered_at"].is_string(), "{stored}");
+}
+
 /// Sends a text while the stand-in answers Meta's error `code`; the message after one job round.
 async fn outcome(app: &TestApp, graph: &Graph, conversation: i64, status: u16, code: i64) -> Value {
     graph.fail_next(status, code);
@@ -532,6 +548,7 @@ async fn each_number_has_its_own_pace(app: TestApp) {
 crate::backend_tests!(
     outbound_bodies_are_metas,
     round_trip_with_statuses,
+    statuses_that_overtake_the_send_are_kept,
     graph_errors_map_to_outcomes,
     reading_a_conversation_sends_a_read_receipt,
     each_number_has_its_own_pace,

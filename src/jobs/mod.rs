@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::MessageStatus;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
 use crate::service::whatsapp_media;
@@ -114,12 +114,41 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
             let run_at = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2).max(1);
             Ok(jobs::defer_job(state.db.writer(), job.id, run_at).await?)
         }
+        Err(e) if job.kind == SEND_JOB && job.attempts >= MAX_SEND_ATTEMPTS => give_up_send(state, job, &e).await,
         Err(e) => {
             let delay = 1000 * 2_i64.pow(job.attempts.clamp(0, 10) as u32);
             tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed; retrying later");
             Ok(jobs::retry_job(state.db.writer(), job.id, now_ms() + delay, &e.to_string()).await?)
         }
     }
+}
+
+/// Attempts of a send that keeps failing transiently (throttled, provider errors, network) before
+/// the message fails: with the backoff doubling from 1 s up to 17 min, about 1.7 hours.
+pub const MAX_SEND_ATTEMPTS: i64 = 15;
+
+/// Fails a message whose send kept failing, with the last error, and drops its job.
+async fn give_up_send(state: &AppState, job: &JobRow, error: &Error) -> Result<()> {
+    tracing::warn!(job = job.id, attempts = job.attempts, error = %error, "send failed too often; message failed");
+    let payload: MessageJob =
+        serde_json::from_str(&job.payload).map_err(|e| anyhow::anyhow!("malformed {SEND_JOB} job payload: {e}"))?;
+    let mut tx = state.db.begin().await?;
+    let message = messages::find_message(&mut *tx, payload.message_id).await?;
+    if let Some(message) = &message {
+        let text = format!("the provider did not accept the message after {} attempts: {error}", job.attempts);
+        let report = StatusReport {
+            status: MessageStatus::Failed,
+            error: Some(("retries_exhausted", &text)),
+            provider_message_id: None,
+        };
+        apply_status(&mut tx, message, &report).await?;
+    }
+    jobs::delete_job(&mut tx, job.id).await?;
+    tx.commit().await?;
+    if let Some(message) = message {
+        state.events.notify(message.account_id);
+    }
+    Ok(())
 }
 
 /// How a job that did not fail ended.

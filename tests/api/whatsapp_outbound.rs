@@ -446,6 +446,29 @@ async fn statuses_that_overtake_the_send_are_kept(app: TestApp) {
     assert!(stored["delivered_at"].is_string(), "{stored}");
 }
 
+async fn sends_that_keep_failing_give_up(app: TestApp) {
+    let (graph, _channel, conversation) = setup(&app).await;
+    graph.fail_next(500, 1);
+    let sent = send(&app, conversation, json!({"text": "Anyone there?"})).await;
+    let id = sent["id"].as_i64().unwrap();
+    app.drain_jobs().await;
+    assert_eq!(stored_message(&app, conversation, id).await["status"], "queued", "a 500 is retried");
+    // Skip the backoff: the job's next attempt is its last.
+    let last = parley::jobs::MAX_SEND_ATTEMPTS - 1;
+    sqlx::query(&format!("UPDATE jobs SET attempts = {last}, run_at = 0"))
+        .execute(app.state.db.writer())
+        .await
+        .unwrap();
+    graph.fail_next(500, 1);
+    app.drain_jobs().await;
+    let stored = stored_message(&app, conversation, id).await;
+    assert_eq!(
+        (stored["status"].as_str(), stored["error"]["code"].as_str()),
+        (Some("failed"), Some("retries_exhausted"))
+    );
+    assert!(stored["error"]["text"].as_str().unwrap().contains("15 attempts"), "{stored}");
+}
+
 /// Sends a text while the stand-in answers Meta's error `code`; the message after one job round.
 async fn outcome(app: &TestApp, graph: &Graph, conversation: i64, status: u16, code: i64) -> Value {
     graph.fail_next(status, code);
@@ -549,6 +572,7 @@ crate::backend_tests!(
     outbound_bodies_are_metas,
     round_trip_with_statuses,
     statuses_that_overtake_the_send_are_kept,
+    sends_that_keep_failing_give_up,
     graph_errors_map_to_outcomes,
     reading_a_conversation_sends_a_read_receipt,
     each_number_has_its_own_pace,

@@ -50,9 +50,16 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
     if let Err(wait) = state.send_limiter.check(channel.id, live.settings.messages_per_second()) {
         return Ok(Some(Outcome::Later(wait)));
     }
-    let body = request_body(state, message).await?;
     let path = format!("{}/messages", live.phone_number_id);
-    let answer = graph::post(&state.provider_client, live.settings.graph_base_url(), &path, &live.token, &body).await;
+    let answer = match request_body(state, message).await? {
+        Some(body) => {
+            graph::post(&state.provider_client, live.settings.graph_base_url(), &path, &live.token, &body).await
+        }
+        None => Err(Failure::Permanent {
+            code: "no_recipient".to_owned(),
+            text: "the contact has no WhatsApp phone number or user id on this channel".to_owned(),
+        }),
+    };
     let report_error;
     let report = match &answer {
         Ok(answer) => match graph::sent_id(answer) {
@@ -76,8 +83,8 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
     Ok(Some(Outcome::Done))
 }
 
-/// The Graph API body for a stored message.
-async fn request_body(state: &AppState, message: &MessageRow) -> Result<Value> {
+/// The Graph API body for a stored message; `None` when its contact has no address to send to.
+async fn request_body(state: &AppState, message: &MessageRow) -> Result<Option<Value>> {
     let db = state.db.reader();
     let conversation = conversations::find_conversation(db, message.account_id, message.conversation_id)
         .await?
@@ -93,8 +100,8 @@ async fn request_body(state: &AppState, message: &MessageRow) -> Result<Value> {
         .find(|address| address.starts_with('+'))
         .or(on_channel.first())
         .map(|address| (*address).to_owned())
-        .or(conversation.contact_phone.clone())
-        .ok_or_else(|| anyhow::anyhow!("the contact of message {} has no WhatsApp address", message.id))?;
+        .or(conversation.contact_phone.clone());
+    let Some(address) = address else { return Ok(None) };
     let recipient = Recipient::from_address(&address);
     let keys: Vec<String> = serde_json::from_str(&message.media_keys).unwrap_or_default();
     let media = match keys.first() {
@@ -109,13 +116,13 @@ async fn request_body(state: &AppState, message: &MessageRow) -> Result<Value> {
         _ => Map::new(),
     };
     let kind = MessageType::parse(&message.kind).unwrap_or(MessageType::Text);
-    Ok(graph::message_body(&Outbound {
+    Ok(Some(graph::message_body(&Outbound {
         recipient: &recipient,
         kind,
         text: message.text.as_deref(),
         media,
         payload: &payload,
-    }))
+    })))
 }
 
 /// Tells Meta the business read a message (blue ticks for the customer). Permanent refusals are

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::service::events::EventBus;
-use crate::service::ratelimit::{ChannelLimiter, KeyLimiter};
+use crate::service::ratelimit::{ChannelLimiter, KeyLimiter, WindowLimiter};
 use crate::service::{auth, webhooks};
 use crate::store::Db;
 use crate::{http, jobs, telemetry};
@@ -36,6 +36,8 @@ pub struct Inner {
     pub provider_client: reqwest::Client,
     /// Per-key request limits.
     pub limiter: KeyLimiter,
+    /// Per-key request windows of the seed platform's API.
+    pub qlara_limiter: WindowLimiter,
     /// Per-channel send pace (WhatsApp `messages_per_second`).
     pub send_limiter: ChannelLimiter,
     /// Prometheus metrics renderer.
@@ -74,6 +76,7 @@ impl AppState {
             webhook_client,
             provider_client,
             limiter,
+            qlara_limiter: WindowLimiter::new(config.qlara_rate_limit_per_minute, config.qlara_rate_limit_burst),
             send_limiter: ChannelLimiter::default(),
             metrics: telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),

@@ -61,6 +61,13 @@ pub struct Config {
     /// Requests allowed in a burst per API key on the native API.
     #[arg(long, env = "PARLEY_RATE_LIMIT_BURST", default_value_t = 200, global = true)]
     pub rate_limit_burst: u32,
+    /// Requests per minute allowed per API key (or operator) on the seed platform's API
+    /// (`/api/partner-gateway/v1`).
+    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_PER_MINUTE", default_value_t = 1000, global = true)]
+    pub qlara_rate_limit_per_minute: u32,
+    /// Requests per second allowed per API key (or operator) on the seed platform's API (bursts).
+    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_BURST", default_value_t = 50, global = true)]
+    pub qlara_rate_limit_burst: u32,
     /// Milliseconds the background jobs wait between polls when idle.
     #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250, global = true)]
     pub job_poll_ms: u64,
@@ -219,6 +226,8 @@ impl std::fmt::Debug for Config {
             .field("max_media_bytes", &self.max_media_bytes)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("qlara_rate_limit_per_minute", &self.qlara_rate_limit_per_minute)
+            .field("qlara_rate_limit_burst", &self.qlara_rate_limit_burst)
             .field("job_poll_ms", &self.job_poll_ms)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)

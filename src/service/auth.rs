@@ -1,7 +1,7 @@
 //! Accounts, API keys, operators and first-start bootstrap.
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
@@ -109,6 +109,22 @@ pub async fn authenticate(state: &AppState, value: &str) -> Result<Principal> {
         });
     }
     Ok(Principal { account_id: row.account_id, key_id: row.id })
+}
+
+/// Resolves an operator's email and password (HTTP Basic on the seed platform's API) to the
+/// operator's account and id; a wrong pair is refused like an unknown key.
+pub async fn authenticate_operator(state: &AppState, email: &str, password: &str) -> Result<(i64, i64)> {
+    let rows = accounts::find_operators_by_email(state.db.reader(), email.trim()).await?;
+    let password = password.to_owned();
+    let verified = tokio::task::spawn_blocking(move || {
+        rows.into_iter().find(|row| {
+            PasswordHash::new(&row.password_hash)
+                .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        })
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("verifying a password: {e}"))?;
+    verified.map(|row| (row.account_id, row.id)).ok_or(Error::Unauthorized)
 }
 
 /// The account's API keys.

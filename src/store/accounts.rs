@@ -161,6 +161,14 @@ pub async fn find_operator<'c>(
         .await
 }
 
+/// Operators with this email (case-insensitive), in any account.
+pub async fn find_operators_by_email<'c>(db: impl AnyExecutor<'c>, email: &str) -> sqlx::Result<Vec<OperatorRow>> {
+    sqlx::query_as(&format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE LOWER(email) = LOWER($1) ORDER BY id"))
+        .bind(email)
+        .fetch_all(db)
+        .await
+}
+
 /// Reads an installation setting.
 pub async fn find_setting<'c>(db: impl AnyExecutor<'c>, key: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(db).await

@@ -392,6 +392,26 @@ async fn basic_auth_and_filters(app: TestApp) {
         call(&app, Method::GET, &format!("/inbox/conversations/{first}/messages?idTo={}", message_ids[0]), None).await;
     assert_eq!(older.body["messages"][0]["text"], "primo");
 
+    // Media arrive as attachments with their key.
+    let media = crate::media::upload_png(&app).await;
+    let key = media["key"].as_str().unwrap();
+    let image = app
+        .post(
+            &format!("/api/v1/channels/{wa}/inbound"),
+            json!({"from": "+393471234567", "type": "image", "media_key": key}),
+        )
+        .await;
+    assert_eq!(image.status, StatusCode::CREATED, "{image:?}");
+    let thread = call(&app, Method::GET, &format!("/inbox/conversations/{first}/messages"), None).await;
+    let last = thread.body["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["attachments"],
+        json!([{"mediaKey": key, "type": "IMAGE", "url": format!("/api/files/{key}")}]),
+        "{last}"
+    );
+    let link = app.get(last["attachments"][0]["url"].as_str().unwrap()).await;
+    assert_eq!((link.status, link.body["mediaKey"].as_str()), (StatusCode::OK, Some(key)));
+
     // A reply by an operator signed in with Basic is theirs.
     let reply = app
         .client

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod channels;
 pub mod contacts;
+pub mod credit;
 pub mod conversations;
 pub mod events;
 pub mod inbound;

@@ -138,6 +138,26 @@ pub enum Command {
     /// Manage channels.
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// Manage credit.
+    #[command(subcommand)]
+    Credit(CreditCommand),
+}
+
+/// `parley credit …`
+#[derive(Debug, Subcommand)]
+pub enum CreditCommand {
+    /// Add credit to an account and print the balance after.
+    TopUp {
+        /// Account to credit.
+        #[arg(long)]
+        account: i64,
+        /// Thousandths of the currency unit to add (1000 = 1.000).
+        #[arg(long)]
+        amount: i64,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// `parley accounts …`

@@ -7,6 +7,7 @@ mod docs;
 pub mod extract;
 pub mod hooks;
 pub mod openapi;
+pub mod qlara_sends;
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))
         .nest("/api/files", api::files_routes(state.clone()))
+        .merge(qlara_sends::routes(state.clone()))
         .nest("/hooks", hooks::routes())
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))

@@ -98,7 +98,15 @@ fn uuid() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::thread_rng().gen();
     let hex = hex::encode(bytes);
-    format!("{}-{}-4{}-{:x}{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], 8 | (bytes[8] & 3), &hex[17..20], &hex[20..32])
+    format!(
+        "{}-{}-4{}-{:x}{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        8 | (bytes[8] & 3),
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 /// Reasons a send is answered with `accepted: false` rather than an error.
@@ -221,8 +229,15 @@ async fn statuses(
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<Value>> {
     let kind = query_kind(&query)?;
-    let mut ids: Vec<String> =
-        query.ids.as_deref().unwrap_or_default().split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
+    let mut ids: Vec<String> = query
+        .ids
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
     ids.dedup();
     if ids.len() > 500 {
         return Err(Error::field("ids", "at most 500 ids per call"));
@@ -232,7 +247,10 @@ async fn statuses(
 }
 
 /// `GET /api/v1/partner-gateway/subscription/credit`.
-pub async fn subscription_credit(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<Value>> {
+pub async fn subscription_credit(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+) -> Result<Json<Value>> {
     let balance = credit::balance(&state, me.account_id).await?;
     let units = |thousandths: i64| thousandths as f64 / 1000.0;
     Ok(Json(json!({

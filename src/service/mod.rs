@@ -3,8 +3,8 @@
 pub mod auth;
 pub mod channels;
 pub mod contacts;
-pub mod credit;
 pub mod conversations;
+pub mod credit;
 pub mod events;
 pub mod inbound;
 pub mod messages;

@@ -18,11 +18,10 @@ pub struct LedgerRow {
 
 /// An account's `(balance, frozen)`; `(0, 0)` when it never had credit.
 pub async fn balance<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx::Result<(i64, i64)> {
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT balance, frozen FROM credit_balances WHERE account_id = $1")
-            .bind(account_id)
-            .fetch_optional(db)
-            .await?;
+    let row: Option<(i64, i64)> = sqlx::query_as("SELECT balance, frozen FROM credit_balances WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_optional(db)
+        .await?;
     Ok(row.unwrap_or((0, 0)))
 }
 

@@ -12,6 +12,7 @@ mod keys;
 mod media;
 mod platform;
 mod process;
+mod qlara_sends;
 mod receiver;
 mod s3;
 mod webhooks;

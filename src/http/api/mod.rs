@@ -2,8 +2,8 @@
 
 pub mod channels;
 pub mod contacts;
-pub mod credit;
 pub mod conversations;
+pub mod credit;
 pub mod events;
 pub mod keys;
 pub mod media;

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, AppState};
 use crate::config::Config;
-use crate::service::{auth, channels};
+use crate::service::{auth, channels, credit};
 use crate::store::Db;
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -149,5 +149,13 @@ pub async fn list_channels(config: Config, account: i64) -> anyhow::Result<()> {
             if channel.simulation { "\tsimulation" } else { "" }
         );
     }
+    Ok(())
+}
+
+/// Tops up an account's credit and prints the balance after.
+pub async fn top_up_credit(config: Config, account: i64, amount: i64, reason: Option<String>) -> anyhow::Result<()> {
+    let state = AppState::open(config).await?;
+    let entry = credit::top_up(&state, account, amount, reason.as_deref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("account {account} credited {amount}; balance {}", entry.balance_after);
     Ok(())
 }

@@ -68,6 +68,11 @@ pub struct Config {
     /// Requests per second allowed per API key (or operator) on the seed platform's API (bursts).
     #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_BURST", default_value_t = 50, global = true)]
     pub qlara_rate_limit_burst: u32,
+    /// Price of one outbound message per channel kind, in thousandths of the currency unit, e.g.
+    /// `sms=70,whatsapp=50,rcs=40`. Only kinds listed here are charged and need credit; with none
+    /// listed (the default) sends are free and never refused for credit.
+    #[arg(long, env = "PARLEY_CREDIT_PRICES", global = true)]
+    pub credit_prices: Option<String>,
     /// Milliseconds the background jobs wait between polls when idle.
     #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250, global = true)]
     pub job_poll_ms: u64,
@@ -140,6 +145,26 @@ pub enum Command {
     /// Manage channels.
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// Manage credit.
+    #[command(subcommand)]
+    Credit(CreditCommand),
+}
+
+/// `parley credit …`
+#[derive(Debug, Subcommand)]
+pub enum CreditCommand {
+    /// Add credit to an account and print the balance after.
+    TopUp {
+        /// Account to credit.
+        #[arg(long)]
+        account: i64,
+        /// Thousandths of the currency unit to add (1000 = 1.000).
+        #[arg(long)]
+        amount: i64,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// `parley accounts …`
@@ -209,6 +234,16 @@ pub enum ChannelsCommand {
     },
 }
 
+impl Config {
+    /// The configured price of one message on a channel of `kind` (thousandths), if it is charged.
+    pub fn message_price(&self, kind: &str) -> Option<i64> {
+        self.credit_prices.as_deref()?.split(',').find_map(|entry| {
+            let (name, price) = entry.split_once('=')?;
+            (name.trim().eq_ignore_ascii_case(kind)).then(|| price.trim().parse().ok()).flatten()
+        })
+    }
+}
+
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
@@ -228,6 +263,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("qlara_rate_limit_per_minute", &self.qlara_rate_limit_per_minute)
             .field("qlara_rate_limit_burst", &self.qlara_rate_limit_burst)
+            .field("credit_prices", &self.credit_prices)
             .field("job_poll_ms", &self.job_poll_ms)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)

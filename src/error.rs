@@ -54,6 +54,9 @@ pub enum Error {
     /// The body or upload exceeds a size limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The account's credit does not cover the message (`insufficient_credit`).
+    #[error("{0}")]
+    InsufficientCredit(String),
     /// Too many requests for this key; retry after the given seconds.
     #[error("rate limit exceeded, retry in {0} s")]
     RateLimited(u64),
@@ -126,6 +129,7 @@ impl Error {
             Error::MalformedBody(_) => StatusCode::BAD_REQUEST,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::InsufficientCredit(_) => StatusCode::PAYMENT_REQUIRED,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -141,6 +145,7 @@ impl Error {
             Error::Invalid { code, .. } | Error::Conflict { code, .. } | Error::Forbidden { code, .. } => code,
             Error::MalformedBody(_) => "malformed_body",
             Error::TooLarge(_) => "payload_too_large",
+            Error::InsufficientCredit(_) => "insufficient_credit",
             Error::RateLimited(_) => "rate_limited",
             Error::Database(_) | Error::Internal(_) => "internal_error",
         }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use parley::config::{AccountsCommand, ChannelsCommand, Cli, Command, KeysCommand};
+use parley::config::{AccountsCommand, ChannelsCommand, Cli, Command, CreditCommand, KeysCommand};
 use parley::{cli, telemetry};
 
 #[tokio::main]
@@ -25,6 +25,9 @@ async fn main() -> ExitCode {
             }
             ChannelsCommand::List { account } => cli::list_channels(args.config, account).await,
         },
+        Command::Credit(CreditCommand::TopUp { account, amount, reason }) => {
+            cli::top_up_credit(args.config, account, amount, reason).await
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod hooks;
 pub mod openapi;
 pub mod qlara;
+pub mod qlara_sends;
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes(state.clone()))
         .nest("/api/files", api::files_routes(state.clone()))
         .nest("/api/partner-gateway/v1", qlara::routes(state.clone()))
+        .merge(qlara_sends::routes(state.clone()))
         .nest("/hooks", hooks::routes())
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))

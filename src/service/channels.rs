@@ -178,3 +178,25 @@ pub async fn delete(state: &AppState, account_id: i64, id: i64) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// The account's channel of `kind` that `reference` names: its id, provider key (WhatsApp phone
+/// number id), address or name. Without a reference, the account's only channel of that kind.
+pub async fn find_sender(state: &AppState, account_id: i64, kind: &str, reference: Option<&str>) -> Result<i64> {
+    let candidates: Vec<_> = channels::list_channels(state.db.reader(), account_id)
+        .await?
+        .into_iter()
+        .filter(|channel| channel.kind == kind)
+        .collect();
+    let found = match reference.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(reference) => candidates.iter().find(|channel| {
+            channel.id.to_string() == reference
+                || channel.provider_key.as_deref() == Some(reference)
+                || channel.address == reference
+                || crate::domain::normalize_e164(reference).is_some_and(|phone| phone == channel.address)
+                || channel.name == reference
+        }),
+        None if candidates.len() == 1 => candidates.first(),
+        None => None,
+    };
+    found.map(|channel| channel.id).ok_or(Error::NotFound("sender channel"))
+}

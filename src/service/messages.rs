@@ -149,3 +149,15 @@ pub async fn remove(conn: &mut Conn, message: &MessageRow) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// The account's newest message for each of the caller's ids (`customer_message_id`) sent on a
+/// channel of `kind`; ids with no such message are left out.
+pub async fn find_by_customer_ids(
+    state: &AppState,
+    account_id: i64,
+    kind: &str,
+    ids: &[String],
+) -> Result<Vec<(String, MessageRow)>> {
+    let mut conn = state.db.reader().acquire().await?;
+    Ok(messages::find_by_customer_ids(&mut conn, account_id, kind, ids).await?)
+}

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
+pub mod credit;
 pub mod events;
 pub mod inbound;
 pub mod messages;

@@ -9,6 +9,7 @@ use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, Mess
 use crate::error::{Error, Result};
 use crate::providers::whatsapp::graph::PAYLOAD_TYPES;
 use crate::service::contacts::{self, normalize_address};
+use crate::service::credit;
 use crate::service::events::{self, kind};
 use crate::service::templates;
 use crate::service::views::{Conversation, Message};
@@ -35,6 +36,11 @@ pub struct Outgoing {
     pub payload: Map<String, Value>,
     /// The Parley id of the message this one replies to (quoted on the channel).
     pub reply_to: Option<i64>,
+    /// The caller's own id for the message (the seed platform's `messageId`), for status polling
+    /// and delivery reports; stored in the payload as `customer_message_id` too.
+    pub customer_message_id: Option<String>,
+    /// Extra facts kept in the stored payload (e.g. `campaign_id`), never sent.
+    pub extra: Map<String, Value>,
 }
 
 impl Outgoing {
@@ -220,19 +226,22 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
         .await?
         .ok_or_else(|| Error::conflict("channel_removed", "the conversation's channel has been removed"))?;
     let simulated = outgoing.simulation || channel.simulation != 0;
-    let (message, _) = queue(&mut tx, &conversation, &outgoing, simulated).await?;
+    let price = credit::price(state, &channel.kind);
+    let (message, _) = queue(&mut tx, &conversation, &outgoing, simulated, price).await?;
     tx.commit().await?;
     state.events.notify(account_id);
     Ok(message)
 }
 
-/// Stores a message for a conversation, with its send job unless it is a private note; returns
-/// the message and the conversation as it stands afterwards.
+/// Stores a message for a conversation, with its send job unless it is a private note, and
+/// debits its `price` unless it is simulated; returns the message and the conversation as it
+/// stands afterwards.
 async fn queue(
     conn: &mut Conn,
     conversation: &ConversationRow,
     outgoing: &Outgoing,
     simulated: bool,
+    price: Option<i64>,
 ) -> Result<(Message, Conversation)> {
     let now = now_ms();
     let kind = message_type(conn, conversation.account_id, outgoing).await?;
@@ -273,6 +282,12 @@ async fn queue(
         },
     )
     .await?;
+    if let Some(customer_id) = &outgoing.customer_message_id {
+        messages::set_customer_message_id(&mut *conn, row.id, customer_id).await?;
+    }
+    if let (Some(price), false, false) = (price, simulated, outgoing.private) {
+        credit::debit(conn, conversation.account_id, price, row.id).await?;
+    }
     let message = Message::from(&row);
     events::record(conn, conversation.account_id, kind::MESSAGE_CREATED, &message, now).await?;
     if outgoing.private {
@@ -307,6 +322,10 @@ async fn referenced_provider_id(
 /// resolved to the channel's message ids, which the provider needs.
 async fn stored_payload(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgoing) -> Result<String> {
     let mut payload = outgoing.payload.clone();
+    payload.extend(outgoing.extra.clone());
+    if let Some(id) = &outgoing.customer_message_id {
+        payload.insert("customer_message_id".to_owned(), json!(id));
+    }
     if let Some(id) = outgoing.reply_to {
         let wamid = referenced_provider_id(conn, conversation, id, "reply_to").await?;
         payload.insert("context".to_owned(), json!({ "message_id": wamid, "id": id }));
@@ -355,7 +374,8 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
     }
     check_window(&conversation, &new.message, now)?;
     let simulated = new.message.simulation || channel.simulation != 0;
-    let (message, conversation) = queue(&mut tx, &conversation, &new.message, simulated).await?;
+    let price = credit::price(state, &channel.kind);
+    let (message, conversation) = queue(&mut tx, &conversation, &new.message, simulated, price).await?;
     tx.commit().await?;
     state.events.notify(account_id);
     Ok((conversation, message))

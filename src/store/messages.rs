@@ -313,3 +313,40 @@ pub async fn take_early_statuses(
     }
     Ok(found)
 }
+
+/// Records the caller's own id of a message.
+pub async fn set_customer_message_id(conn: &mut Conn, id: i64, customer_message_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE messages SET customer_message_id = $1 WHERE id = $2")
+        .bind(customer_message_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The newest messages of an account with one of the caller's ids, on channels of `kind`.
+pub async fn find_by_customer_ids(
+    conn: &mut Conn,
+    account_id: i64,
+    kind: &str,
+    customer_ids: &[String],
+) -> sqlx::Result<Vec<(String, MessageRow)>> {
+    let mut found = Vec::new();
+    for customer_id in customer_ids {
+        let row: Option<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM messages m WHERE m.account_id = $1 AND m.customer_message_id = $2 \
+             AND m.channel_id IN (SELECT id FROM channels WHERE account_id = $1 AND kind = $3) \
+             ORDER BY m.id DESC LIMIT 1",
+            COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(account_id)
+        .bind(customer_id)
+        .bind(kind)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = row {
+            found.push((customer_id.clone(), row));
+        }
+    }
+    Ok(found)
+}

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
+pub mod credit;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;

@@ -13,6 +13,7 @@ mod media;
 mod platform;
 mod process;
 mod qlara_inbox;
+mod qlara_sends;
 mod receiver;
 mod s3;
 mod webhooks;

@@ -315,6 +315,7 @@ impl SendBody {
             operator_id: self.operator_id,
             payload: self.payload,
             reply_to: self.reply_to,
+            ..Default::default()
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
+pub mod credit;
 pub mod events;
 pub mod keys;
 pub mod media;
@@ -43,6 +44,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/channels/{id}/templates", get(templates::list).post(templates::create))
         .route("/channels/{id}/templates/sync", post(templates::sync))
         .route("/channels/{id}/templates/{template_id}", get(templates::get).delete(templates::delete))
+        .route("/credit", get(credit::balance))
+        .route("/credit/top-ups", post(credit::top_up))
+        .route("/credit/ledger", get(credit::ledger))
+        .route("/partner-gateway/subscription/credit", get(crate::http::qlara_sends::subscription_credit))
         .route("/api-keys", get(keys::list).post(keys::create))
         .route("/api-keys/{id}", delete(keys::revoke))
         .route("/operators", get(keys::operators))

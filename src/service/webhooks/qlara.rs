@@ -72,7 +72,8 @@ pub fn render(event_type: &str, message: &Value, addresses: &ConversationAddress
             Some(Value::Object(payload))
         }
         (kind::MESSAGE_UPDATED, "outbound") => {
-            if is_edit {
+            // A seed send with `"enableNotification": false` asked for no DELIVERY or READ reports.
+            if is_edit || message.pointer("/payload/enable_notification") == Some(&Value::Bool(false)) {
                 return None;
             }
             let status = text("status")?;
@@ -173,6 +174,14 @@ mod tests {
             "created_at": "2026-04-09T09:15:22.041Z", "updated_at": "2026-04-09T09:15:22.041Z", "payload": {}});
         assert!(render(kind::MESSAGE_CREATED, &text, &addresses()).is_some());
         assert!(render(kind::MESSAGE_UPDATED, &text, &addresses()).is_none());
+    }
+
+    #[test]
+    fn sends_without_notification_report_nothing() {
+        let message = json!({"id": 7, "direction": "outbound", "type": "text", "status": "delivered",
+            "updated_at": "2026-04-09T09:15:22.041Z", "private": false,
+            "payload": {"enable_notification": false, "customer_message_id": "c-1"}});
+        assert!(render(kind::MESSAGE_UPDATED, &message, &addresses()).is_none());
     }
 
     #[test]

@@ -1,0 +1,23 @@
+-- Credit: a balance per account in thousandths of the currency unit (1000 = 1.000 EUR), and a
+-- ledger row for every debit and credit. Sends carry the caller's own message id
+-- (`customer_message_id`, the seed platform's `messageId`) for status polling.
+ALTER TABLE messages ADD COLUMN customer_message_id TEXT;
+CREATE INDEX messages_customer_id ON messages(account_id, customer_message_id);
+
+CREATE TABLE credit_balances (
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+    balance    INTEGER NOT NULL,
+    frozen     INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE credit_ledger (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id    INTEGER NOT NULL REFERENCES accounts(id),
+    amount        INTEGER NOT NULL,
+    balance_after INTEGER NOT NULL,
+    reason        TEXT NOT NULL,
+    message_id    INTEGER REFERENCES messages(id),
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX credit_ledger_account ON credit_ledger(account_id, id);

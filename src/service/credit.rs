@@ -1,0 +1,96 @@
+//! Credit: a balance per account and a ledger of every debit and credit.
+//!
+//! Amounts are integers in thousandths of the currency unit (`1000` = 1.000 EUR), so prices like
+//! 0.045 EUR per SMS are exact. Each accepted outbound message on a channel kind with a configured
+//! price (`--credit-prices`) is debited in the transaction that queues it; simulated messages and
+//! private notes cost nothing. Kinds without a price are free and never refused for credit, so an
+//! installation that configures no prices never enforces credit.
+
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::domain::time::{now_ms, to_rfc3339};
+use crate::error::{Error, Result};
+use crate::store::credit::{self, LedgerRow};
+use crate::store::Conn;
+
+/// An account's credit: `available = credit - frozen`.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct Balance {
+    pub credit: i64,
+    pub frozen: i64,
+    pub available: i64,
+}
+
+/// One ledger entry as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LedgerEntry {
+    pub id: i64,
+    /// Positive for a top-up, negative for a debit.
+    pub amount: i64,
+    pub balance_after: i64,
+    pub reason: String,
+    pub message_id: Option<i64>,
+    pub created_at: String,
+}
+
+impl From<LedgerRow> for LedgerEntry {
+    fn from(row: LedgerRow) -> Self {
+        LedgerEntry {
+            id: row.id,
+            amount: row.amount,
+            balance_after: row.balance_after,
+            reason: row.reason,
+            message_id: row.message_id,
+            created_at: to_rfc3339(row.created_at),
+        }
+    }
+}
+
+/// The account's balance.
+pub async fn balance(state: &AppState, account_id: i64) -> Result<Balance> {
+    let (credit, frozen) = credit::balance(state.db.reader(), account_id).await?;
+    Ok(Balance { credit, frozen, available: credit - frozen })
+}
+
+/// Adds credit to an account; answers with the ledger entry.
+pub async fn top_up(state: &AppState, account_id: i64, amount: i64, reason: Option<&str>) -> Result<LedgerEntry> {
+    if amount <= 0 {
+        return Err(Error::field("amount", "must be a positive number of thousandths"));
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("top-up");
+    if reason.chars().count() > 255 {
+        return Err(Error::field("reason", "must be at most 255 characters"));
+    }
+    let mut tx = state.db.begin().await?;
+    let now = now_ms();
+    let after = credit::add(&mut tx, account_id, amount, now).await?;
+    let row = credit::insert_entry(&mut tx, account_id, amount, after, reason, None, now).await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+/// The newest ledger entries.
+pub async fn ledger(state: &AppState, account_id: i64, limit: Option<i64>) -> Result<Vec<LedgerEntry>> {
+    let limit = limit.unwrap_or(100).clamp(1, 1000);
+    Ok(credit::list_entries(state.db.reader(), account_id, limit).await?.into_iter().map(Into::into).collect())
+}
+
+/// The price of a message on a channel of `kind`, when that kind is charged.
+pub fn price(state: &AppState, kind: &str) -> Option<i64> {
+    state.config.message_price(kind).filter(|price| *price > 0)
+}
+
+/// Debits `price` for message `message_id` inside the transaction that queues it.
+pub async fn debit(conn: &mut Conn, account_id: i64, price: i64, message_id: i64) -> Result<()> {
+    let now = now_ms();
+    let after = credit::take(conn, account_id, price, now).await?.ok_or_else(|| insufficient(0, price))?;
+    credit::insert_entry(conn, account_id, -price, after, "message", Some(message_id), now).await?;
+    Ok(())
+}
+
+fn insufficient(available: i64, price: i64) -> Error {
+    Error::InsufficientCredit(format!(
+        "insufficient credit: the message costs {price} thousandths and {available} are available; top up the account"
+    ))
+}

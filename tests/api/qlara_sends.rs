@@ -1,0 +1,284 @@
+//! The seed platform's sends (`/api/message-server/{kind}/send`), delivery status polling, credit
+//! and simulation.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const PRICES: &[&str] = &["--credit-prices", "sms=70,whatsapp=50,rcs=40"];
+
+async fn priced(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, PRICES).await
+}
+
+async fn balance(app: &TestApp) -> i64 {
+    app.get("/api/v1/credit").await.body["credit"].as_i64().unwrap()
+}
+
+async fn top_up(app: &TestApp, amount: i64) {
+    let reply = app.post("/api/v1/credit/top-ups", json!({"amount": amount, "reason": "test"})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+}
+
+async fn message_count(app: &TestApp) -> usize {
+    let mut total = 0;
+    for conversation in app.get("/api/v1/conversations").await.body["data"].as_array().unwrap() {
+        let thread = app.get(&format!("/api/v1/conversations/{}/messages", conversation["id"])).await;
+        total += thread.body["data"].as_array().unwrap().len();
+    }
+    total
+}
+
+async fn sends_on_each_channel_kind(app: TestApp) {
+    let sms = app.channel("sms", "+393209998800", false).await;
+    let rcs = app.channel("rcs", "+393209998811", false).await;
+    let live = app
+        .post(
+            "/api/v1/channels",
+            json!({"kind": "whatsapp", "name": "WA", "address": "+393209998877", "settings": {"phone_number_id": "106540352242922",
+                   "app_secret": "s", "verify_token": "v", "access_token": "t", "graph_base_url": "http://127.0.0.1:9"}}),
+        )
+        .await;
+    assert_eq!(live.status, StatusCode::CREATED, "{live:?}");
+    let wa = live.body["id"].as_i64().unwrap();
+    top_up(&app, 1000).await;
+
+    let reply = app
+        .post(
+            "/api/message-server/sms/send",
+            json!({"destination": "+393471234567", "sender": "+393209998800", "body": "Ciao {name}, il tuo ordine è pronto",
+                   "placeholders": {"name": "Marco"}, "messageId": "sms-1", "campaignId": "spring"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["messageId"], "sms-1");
+    assert_eq!(reply.body["simulation"], false);
+    assert_eq!(reply.body["results"]["sms"]["accepted"], true);
+    assert_eq!(reply.body["results"]["sms"]["reasons"], json!([]));
+    assert_eq!(reply.body["results"]["sms"]["parts"], 1);
+    assert_eq!(balance(&app).await, 930);
+
+    let rcs_reply = app
+        .post(
+            "/api/message-server/rcs/send",
+            json!({"destination": "+393471234567", "agentId": rcs, "body": {"type": "TEXT", "body": {"text": "Promemoria"}}}),
+        )
+        .await;
+    assert_eq!(rcs_reply.body["results"]["rcs"]["accepted"], true, "{rcs_reply:?}");
+    let generated = rcs_reply.body["messageId"].as_str().unwrap();
+    assert_eq!(generated.len(), 36, "a UUID when the caller gives none: {generated}");
+    assert_eq!(balance(&app).await, 890);
+
+    // WhatsApp: free-form inside the customer's window.
+    app.inbound(wa, "+393471234567", "Marco", "Ciao").await;
+    let wa_reply = app
+        .post(
+            "/api/message-server/whatsapp/send",
+            json!({"destination": "+393471234567", "phoneNumberId": 106540352242922_i64, "body": {"text": "Ecco il tracking"}, "messageId": "wa-1"}),
+        )
+        .await;
+    assert_eq!(wa_reply.body["results"]["whatsapp"]["accepted"], true, "{wa_reply:?}");
+    assert_eq!(balance(&app).await, 840);
+    // Outside a window a free-form WhatsApp message is refused, and costs nothing.
+    let closed = app
+        .post(
+            "/api/message-server/whatsapp/send",
+            json!({"destination": "+393470000001", "phoneNumberId": wa, "body": "hi"}),
+        )
+        .await;
+    assert_eq!(closed.body["results"]["whatsapp"]["accepted"], false);
+    assert_eq!(closed.body["results"]["whatsapp"]["reasons"], json!(["reply_window_expired"]));
+    assert_eq!(balance(&app).await, 840);
+
+    // The WhatsApp message joined the customer's conversation, carrying the caller's id.
+    let conversations = app.get("/api/v1/conversations").await.body["data"].clone();
+    let on_wa = conversations.as_array().unwrap().iter().find(|c| c["channel"]["id"] == wa).unwrap().clone();
+    let thread = app.get(&format!("/api/v1/conversations/{}/messages", on_wa["id"])).await.body["data"].clone();
+    assert_eq!(thread.as_array().unwrap().len(), 2);
+    let sent = thread.as_array().unwrap().iter().find(|m| m["direction"] == "outbound").unwrap();
+    assert_eq!(sent["payload"]["customer_message_id"], "wa-1");
+    let _ = sms;
+
+    // The ledger lists each debit with its message.
+    let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
+    let amounts: Vec<i64> = ledger.as_array().unwrap().iter().map(|e| e["amount"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, vec![-50, -40, -70, 1000]);
+    assert_eq!(ledger[0]["balance_after"], 840);
+    assert!(ledger[0]["message_id"].is_i64());
+
+    // Unknown channel kinds and senders.
+    let unknown = app.post("/api/message-server/fax/send", json!({"destination": "+393471234567", "body": "x"})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let no_sender = app
+        .post("/api/message-server/sms/send", json!({"destination": "+393471234567", "sender": "NOPE", "body": "x"}))
+        .await;
+    assert_eq!(no_sender.status, StatusCode::NOT_FOUND);
+}
+
+async fn refusals_send_and_debit_nothing(app: TestApp) {
+    app.channel("sms", "+393209998800", false).await;
+    let before = message_count(&app).await;
+    let poor = app.post("/api/message-server/sms/send", json!({"destination": "+393471234567", "body": "hi"})).await;
+    assert_eq!(poor.status, StatusCode::OK, "{poor:?}");
+    assert_eq!(poor.body["results"]["sms"]["accepted"], false);
+    assert_eq!(poor.body["results"]["sms"]["reasons"], json!(["insufficient_credit"]));
+    assert_eq!(message_count(&app).await, before);
+    assert_eq!(app.get("/api/v1/conversations").await.body["total"], 0, "no conversation either");
+
+    top_up(&app, 500).await;
+    let bad = app.post("/api/message-server/sms/send", json!({"destination": "347-nope", "body": "hi"})).await;
+    assert_eq!(bad.body["results"]["sms"]["accepted"], false);
+    assert_eq!(bad.body["results"]["sms"]["reasons"], json!(["invalid_destination"]));
+    assert_eq!(balance(&app).await, 500);
+    assert_eq!(app.get("/api/v1/credit/ledger").await.body["data"].as_array().unwrap().len(), 1);
+}
+
+async fn native_api_answers_402_and_422(app: TestApp) {
+    let sms = app.channel("sms", "+393209998800", false).await;
+    let poor = app.post("/api/v1/conversations", json!({"channel_id": sms, "to": "+393471234567", "text": "hi"})).await;
+    assert_problem(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credit");
+    let bad = app.post("/api/v1/conversations", json!({"channel_id": sms, "to": "nope", "text": "hi"})).await;
+    assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_destination");
+    // A simulated send needs no credit.
+    let simulated = app
+        .post(
+            "/api/v1/conversations",
+            json!({"channel_id": sms, "to": "+393471234567", "text": "hi", "simulation": true}),
+        )
+        .await;
+    assert_eq!(simulated.status, StatusCode::CREATED, "{simulated:?}");
+    let top = app.post("/api/v1/credit/top-ups", json!({"amount": -5})).await;
+    assert_eq!(top.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn simulation_spends_nothing_and_ends_delivered(app: TestApp) {
+    let rcs = app.channel("rcs", "+393209998811", false).await;
+    let reply = app
+        .post(
+            "/api/message-server/rcs/send",
+            json!({"destination": "+393471234567", "agentId": "+393209998811", "body": {"type": "TEXT", "body": {"text": "Prova"}},
+                   "messageId": "sim-1", "simulation": true}),
+        )
+        .await;
+    assert_eq!(reply.body["simulation"], true);
+    assert_eq!(reply.body["results"]["rcs"]["accepted"], true, "{reply:?}");
+    app.drain_jobs().await;
+    let status = app.get("/api/partner-gateway/v1/messages/status/sim-1?channel=RCS").await;
+    assert_eq!(status.status, StatusCode::OK, "{status:?}");
+    assert_eq!(status.body["customerMessageId"], "sim-1");
+    assert_eq!(status.body["deliveryStatus"], "DELIVERED");
+    assert_eq!(balance(&app).await, 0);
+    assert_eq!(app.get("/api/v1/credit/ledger").await.body["data"], json!([]));
+    let _ = rcs;
+}
+
+async fn status_polling_single_batch_and_channel_mismatch(app: TestApp) {
+    app.channel("sms", "+393209998800", true).await;
+    top_up(&app, 1000).await;
+    for id in ["a", "b"] {
+        let reply = app
+            .post("/api/message-server/sms/send", json!({"destination": "+393471234567", "body": "x", "messageId": id}))
+            .await;
+        assert_eq!(reply.body["results"]["sms"]["accepted"], true, "{reply:?}");
+    }
+    let queued = app.get("/api/partner-gateway/v1/messages/status/a?channel=SMS").await;
+    assert_eq!(queued.body["deliveryStatus"], "UNKNOWN", "{queued:?}");
+    app.drain_jobs().await;
+    let one = app.get("/api/partner-gateway/v1/messages/status/a?channel=SMS").await;
+    assert_eq!(one.body["deliveryStatus"], "DELIVERED", "{one:?}");
+    assert!(one.body["deliveryStatusDescription"].is_string());
+    let mismatch = app.get("/api/partner-gateway/v1/messages/status/a?channel=WHATSAPP").await;
+    assert_eq!(mismatch.status, StatusCode::NOT_FOUND);
+    let unknown = app.get("/api/partner-gateway/v1/messages/status/zzz?channel=SMS").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let missing_channel = app.get("/api/partner-gateway/v1/messages/status/a").await;
+    assert_eq!(missing_channel.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let batch = app.get("/api/partner-gateway/v1/messages/status?ids=a,b,zzz&channel=SMS").await;
+    let mut ids: Vec<String> =
+        batch.body.as_array().unwrap().iter().map(|s| s["customerMessageId"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["a", "b"]);
+    let none = app.get("/api/partner-gateway/v1/messages/status?ids=zzz&channel=SMS").await;
+    assert_eq!(none.body, json!([]));
+    let other = app.other_account_key().await;
+    let hidden =
+        app.call_as(&other, reqwest::Method::GET, "/api/partner-gateway/v1/messages/status/a?channel=SMS", None).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+}
+
+async fn dental_reminder_reply_threads(app: TestApp) {
+    let rcs = app.channel("rcs", "+393209998811", true).await;
+    top_up(&app, 1000).await;
+    let reminder = app
+        .post(
+            "/api/message-server/rcs/send",
+            json!({"destination": "+39 347 123 4567", "agentId": rcs,
+                   "body": {"type": "TEXT", "body": {"text": "Gentile {name}, le ricordiamo la visita di domani alle 10:00. Risponda SI per confermare."}},
+                   "placeholders": {"name": "Sig.ra Rossi"}, "messageId": "remind-42"}),
+        )
+        .await;
+    assert_eq!(reminder.body["results"]["rcs"]["accepted"], true, "{reminder:?}");
+    app.drain_jobs().await;
+    let answer = app.inbound(rcs, "+393471234567", "Anna Rossi", "SI, confermo").await;
+    let conversations = app.get("/api/v1/conversations").await;
+    assert_eq!(conversations.body["total"], 1);
+    assert_eq!(answer["conversation"]["id"], conversations.body["data"][0]["id"]);
+    let thread = app.get(&format!("/api/v1/conversations/{}/messages", answer["conversation"]["id"])).await;
+    let texts: Vec<Value> = thread.body["data"].as_array().unwrap().iter().map(|m| m["text"].clone()).collect();
+    assert!(texts.contains(&json!(
+        "Gentile Sig.ra Rossi, le ricordiamo la visita di domani alle 10:00. Risponda SI per confermare."
+    )));
+    assert!(texts.contains(&json!("SI, confermo")));
+}
+
+async fn subscription_credit_top_up_and_cli(app: TestApp) {
+    let empty = app.get("/api/v1/partner-gateway/subscription/credit").await;
+    assert_eq!(empty.body, json!({"credit": 0.0, "frozenCredit": 0.0, "availableCredit": 0.0}));
+    top_up(&app, 10_324).await;
+    parley::cli::top_up_credit(app.state.config.clone(), 1, 1000, Some("CLI".into())).await.unwrap();
+    let credit = app.get("/api/v1/partner-gateway/subscription/credit").await;
+    assert_eq!(credit.status, StatusCode::OK);
+    assert_eq!(credit.body["credit"], 11.324);
+    assert_eq!(credit.body["availableCredit"], 11.324);
+    assert_eq!(credit.body["frozenCredit"], 0.0);
+    let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
+    assert_eq!(ledger[0]["reason"], "CLI");
+    assert_eq!(ledger[0]["balance_after"], 11_324);
+    let unauthenticated =
+        app.call_as("nope", reqwest::Method::GET, "/api/v1/partner-gateway/subscription/credit", None).await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+}
+
+macro_rules! priced_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::priced(crate::helpers::Backend::Sqlite).await.unwrap()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = super::priced(crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+priced_tests!(
+    sends_on_each_channel_kind,
+    refusals_send_and_debit_nothing,
+    native_api_answers_402_and_422,
+    simulation_spends_nothing_and_ends_delivered,
+    status_polling_single_batch_and_channel_mismatch,
+    dental_reminder_reply_threads,
+    subscription_credit_top_up_and_cli,
+);

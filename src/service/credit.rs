@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::error::{Error, Result};
 use crate::store::credit::{self, LedgerRow};
-use crate::store::Conn;
+use crate::store::{accounts, Conn};
 
 /// An account's credit: `available = credit - frozen`.
 #[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
@@ -51,6 +51,29 @@ impl From<LedgerRow> for LedgerEntry {
 pub async fn balance(state: &AppState, account_id: i64) -> Result<Balance> {
     let (credit, frozen) = credit::balance(state.db.reader(), account_id).await?;
     Ok(Balance { credit, frozen, available: credit - frozen })
+}
+
+/// Adds credit on behalf of `caller`: only keys of the installation's first account (the one
+/// created on first start, which runs the installation) may top up, any account (`target`, their
+/// own when absent); other accounts cannot give themselves credit.
+pub async fn top_up_as(
+    state: &AppState,
+    caller: i64,
+    target: Option<i64>,
+    amount: i64,
+    reason: Option<&str>,
+) -> Result<LedgerEntry> {
+    if accounts::first_account_id(state.db.reader()).await? != Some(caller) {
+        return Err(Error::Forbidden {
+            code: "installation_admin_only",
+            detail: "credit is topped up by the installation's own account (or `parley credit top-up`)".to_owned(),
+        });
+    }
+    let target = target.unwrap_or(caller);
+    if accounts::find_account(state.db.reader(), target).await?.is_none() {
+        return Err(Error::field("account_id", "no such account"));
+    }
+    top_up(state, target, amount, reason).await
 }
 
 /// Adds credit to an account; answers with the ledger entry.

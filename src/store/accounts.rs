@@ -54,6 +54,11 @@ pub async fn find_account<'c>(db: impl AnyExecutor<'c>, id: i64) -> sqlx::Result
     sqlx::query_as("SELECT id, name, created_at FROM accounts WHERE id = $1").bind(id).fetch_optional(db).await
 }
 
+/// The installation's first account (the one created on first start), if any.
+pub async fn first_account_id<'c>(db: impl AnyExecutor<'c>) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MIN(id) FROM accounts").fetch_one(db).await
+}
+
 /// Number of accounts.
 pub async fn count_accounts<'c>(db: impl AnyExecutor<'c>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(db).await

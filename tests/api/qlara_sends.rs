@@ -248,6 +248,19 @@ async fn subscription_credit_top_up_and_cli(app: TestApp) {
     let unauthenticated =
         app.call_as("nope", reqwest::Method::GET, "/api/v1/partner-gateway/subscription/credit", None).await;
     assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+
+    // Only the installation's own account tops up; another account cannot give itself credit.
+    let other = app.other_account_key().await;
+    let body = json!({"amount": 5_000});
+    let refused = app.call_as(&other, reqwest::Method::POST, "/api/v1/credit/top-ups", Some(body)).await;
+    assert_problem(&refused, StatusCode::FORBIDDEN, "installation_admin_only");
+    let their_credit = app.call_as(&other, reqwest::Method::GET, "/api/v1/credit", None).await;
+    assert_eq!(their_credit.body["credit"], 0);
+    let granted = app.post("/api/v1/credit/top-ups", json!({"account_id": 2, "amount": 5_000})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{granted:?}");
+    let their_credit = app.call_as(&other, reqwest::Method::GET, "/api/v1/credit", None).await;
+    assert_eq!(their_credit.body["credit"], 5_000);
+    assert_field_error(&app.post("/api/v1/credit/top-ups", json!({"account_id": 99, "amount": 1})).await, "account_id");
 }
 
 macro_rules! priced_tests {

@@ -16,6 +16,8 @@ use crate::service::credit::{self, Balance, LedgerEntry};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopUpBody {
+    /// The account to credit (default: the caller's own).
+    account_id: Option<i64>,
     /// Thousandths of the currency unit to add (positive).
     amount: i64,
     reason: Option<String>,
@@ -26,13 +28,14 @@ pub async fn balance(State(state): State<AppState>, Extension(me): Extension<Pri
     Ok(Json(credit::balance(&state, me.account_id).await?))
 }
 
-/// Adds credit to the account.
+/// Adds credit to an account; only the installation's own account (the first one) may.
 pub async fn top_up(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
     ApiJson(body): ApiJson<TopUpBody>,
 ) -> Result<(StatusCode, Json<LedgerEntry>)> {
-    let entry = credit::top_up(&state, me.account_id, body.amount, body.reason.as_deref()).await?;
+    let reason = body.reason.as_deref();
+    let entry = credit::top_up_as(&state, me.account_id, body.account_id, body.amount, reason).await?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
 

@@ -25,9 +25,8 @@ use serde_json::{json, Map, Value};
 use crate::app::AppState;
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
-use crate::http::auth;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::service::auth::Principal;
+use crate::http::qlara::{authenticate, Caller};
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::{channels, credit, messages};
 use crate::store::messages::MessageRow;
@@ -38,7 +37,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/message-server/{kind}/send", post(send))
         .route("/api/partner-gateway/v1/messages/status", get(statuses))
         .route("/api/partner-gateway/v1/messages/status/{id}", get(status))
-        .layer(middleware::from_fn_with_state(state, auth::require_api_key))
+        .route("/api/v1/partner-gateway/subscription/credit", get(subscription_credit))
+        .layer(middleware::from_fn_with_state(state, authenticate))
 }
 
 /// A send as the seed platform's message-server takes it.
@@ -114,7 +114,7 @@ const REFUSALS: &[&str] = &["invalid_destination", "insufficient_credit", "reply
 
 async fn send(
     State(state): State<AppState>,
-    Extension(me): Extension<Principal>,
+    Extension(me): Extension<Caller>,
     ApiPath(kind): ApiPath<String>,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Json<Value>> {
@@ -213,7 +213,7 @@ fn delivery_status(customer_id: &str, row: &MessageRow) -> Value {
 
 async fn status(
     State(state): State<AppState>,
-    Extension(me): Extension<Principal>,
+    Extension(me): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<Value>> {
@@ -225,7 +225,7 @@ async fn status(
 
 async fn statuses(
     State(state): State<AppState>,
-    Extension(me): Extension<Principal>,
+    Extension(me): Extension<Caller>,
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<Value>> {
     let kind = query_kind(&query)?;
@@ -249,7 +249,7 @@ async fn statuses(
 /// `GET /api/v1/partner-gateway/subscription/credit`.
 pub async fn subscription_credit(
     State(state): State<AppState>,
-    Extension(me): Extension<Principal>,
+    Extension(me): Extension<Caller>,
 ) -> Result<Json<Value>> {
     let balance = credit::balance(&state, me.account_id).await?;
     let units = |thousandths: i64| thousandths as f64 / 1000.0;

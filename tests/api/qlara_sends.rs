@@ -239,6 +239,15 @@ async fn subscription_credit_top_up_and_cli(app: TestApp) {
     parley::cli::top_up_credit(app.state.config.clone(), 1, 1000, Some("CLI".into())).await.unwrap();
     let credit = app.get("/api/v1/partner-gateway/subscription/credit").await;
     assert_eq!(credit.status, StatusCode::OK);
+    assert!(credit.headers.contains_key("x-ratelimit-remaining"), "the dialect's rate-limit headers: {credit:?}");
+    let basic = app
+        .client
+        .get(format!("{}/api/v1/partner-gateway/subscription/credit", app.base))
+        .basic_auth("admin@example.com", Some("correct horse battery"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::OK, "operators sign in with Basic auth on the seed's routes");
     assert_eq!(credit.body["credit"], 11.324);
     assert_eq!(credit.body["availableCredit"], 11.324);
     assert_eq!(credit.body["frozenCredit"], 0.0);

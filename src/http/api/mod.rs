@@ -47,7 +47,6 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/credit", get(credit::balance))
         .route("/credit/top-ups", post(credit::top_up))
         .route("/credit/ledger", get(credit::ledger))
-        .route("/partner-gateway/subscription/credit", get(crate::http::qlara_sends::subscription_credit))
         .route("/api-keys", get(keys::list).post(keys::create))
         .route("/api-keys/{id}", delete(keys::revoke))
         .route("/operators", get(keys::operators))

@@ -196,7 +196,7 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Failu
 }
 
 /// Authenticates, applies the caller's rate limit windows and sets the `X-RateLimit-*` headers.
-async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let caller = match identify(&state, request.headers()).await {
         Ok(caller) => caller,
         Err(failure) => return failure.into_response(),

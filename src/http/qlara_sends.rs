@@ -26,7 +26,7 @@ use crate::app::AppState;
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::qlara::{authenticate, Caller};
+use crate::http::qlara::{authenticate, Answer, Caller};
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::{channels, credit, messages};
 use crate::store::messages::MessageRow;
@@ -117,10 +117,10 @@ async fn send(
     Extension(me): Extension<Caller>,
     ApiPath(kind): ApiPath<String>,
     ApiJson(body): ApiJson<SendBody>,
-) -> Result<Json<Value>> {
+) -> Answer<Json<Value>> {
     let kind = match ChannelKind::parse(&kind) {
         Some(kind @ (ChannelKind::Whatsapp | ChannelKind::Sms | ChannelKind::Rcs)) => kind,
-        _ => return Err(Error::NotFound("route")),
+        _ => return Err(Error::NotFound("route").into()),
     };
     let destination = body.destination.clone().ok_or_else(|| Error::field("destination", "is required"))?;
     let sender = reference(&body.phone_number_id).or(reference(&body.sender)).or(reference(&body.agent_id));
@@ -128,17 +128,17 @@ async fn send(
     let placeholders = body.placeholders.clone().unwrap_or_default();
     let mut payload = Map::new();
     let text = match (&body.body, &body.template) {
-        (Some(_), Some(_)) => return Err(Error::field("template", "send either a body or a template")),
+        (Some(_), Some(_)) => return Err(Error::field("template", "send either a body or a template").into()),
         (Some(content), None) => Some(fill(&body_text(content)?, &placeholders)),
         (None, Some(template)) if kind == ChannelKind::Whatsapp => {
             payload.insert("template".to_owned(), Value::Object(template.clone()));
             None
         }
-        _ => return Err(Error::field("body", "is required")),
+        _ => return Err(Error::field("body", "is required").into()),
     };
     let message_id = body.message_id.clone().filter(|id| !id.trim().is_empty()).unwrap_or_else(uuid);
     if message_id.chars().count() > 255 {
-        return Err(Error::field("messageId", "must be at most 255 characters"));
+        return Err(Error::field("messageId", "must be at most 255 characters").into());
     }
     let mut extra = Map::new();
     if let Some(campaign) = &body.campaign_id {
@@ -162,7 +162,7 @@ async fn send(
     let (accepted, reasons) = match outbound::start(&state, me.account_id, new).await {
         Ok(_) => (true, Vec::new()),
         Err(refused) if REFUSALS.contains(&refused.code()) => (false, vec![refused.code()]),
-        Err(other) => return Err(other),
+        Err(other) => return Err(other.into()),
     };
     let mut result = json!({ "accepted": accepted, "reasons": reasons });
     if kind == ChannelKind::Sms {
@@ -216,7 +216,7 @@ async fn status(
     Extension(me): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<StatusQuery>,
-) -> Result<Json<Value>> {
+) -> Answer<Json<Value>> {
     let kind = query_kind(&query)?;
     let found = messages::find_by_customer_ids(&state, me.account_id, kind, std::slice::from_ref(&id)).await?;
     let (customer_id, row) = found.into_iter().next().ok_or(Error::NotFound("message"))?;
@@ -227,7 +227,7 @@ async fn statuses(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
     ApiQuery(query): ApiQuery<StatusQuery>,
-) -> Result<Json<Value>> {
+) -> Answer<Json<Value>> {
     let kind = query_kind(&query)?;
     let mut ids: Vec<String> = query
         .ids
@@ -240,7 +240,7 @@ async fn statuses(
         .collect();
     ids.dedup();
     if ids.len() > 500 {
-        return Err(Error::field("ids", "at most 500 ids per call"));
+        return Err(Error::field("ids", "at most 500 ids per call").into());
     }
     let found = messages::find_by_customer_ids(&state, me.account_id, kind, &ids).await?;
     Ok(Json(Value::Array(found.iter().map(|(id, row)| delivery_status(id, row)).collect())))
@@ -250,7 +250,7 @@ async fn statuses(
 pub async fn subscription_credit(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
-) -> Result<Json<Value>> {
+) -> Answer<Json<Value>> {
     let balance = credit::balance(&state, me.account_id).await?;
     let units = |thousandths: i64| thousandths as f64 / 1000.0;
     Ok(Json(json!({

@@ -193,7 +193,12 @@ async fn status_polling_single_batch_and_channel_mismatch(app: TestApp) {
     let unknown = app.get("/api/partner-gateway/v1/messages/status/zzz?channel=SMS").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let missing_channel = app.get("/api/partner-gateway/v1/messages/status/a").await;
-    assert_eq!(missing_channel.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing_channel.status, StatusCode::BAD_REQUEST, "the seed platform's 400 for invalid requests");
+    assert_eq!(missing_channel.body["status"], 400, "a seed-style error body: {missing_channel:?}");
+    assert!(
+        missing_channel.body["message"].as_str().unwrap().to_lowercase().contains("channel"),
+        "{missing_channel:?}"
+    );
     let batch = app.get("/api/partner-gateway/v1/messages/status?ids=a,b,zzz&channel=SMS").await;
     let mut ids: Vec<String> =
         batch.body.as_array().unwrap().iter().map(|s| s["customerMessageId"].as_str().unwrap().to_owned()).collect();

@@ -184,6 +184,24 @@ fn check_window(conversation: &ConversationRow, outgoing: &Outgoing, now: i64) -
     }
 }
 
+/// Replies from an inbox integration (the seed platform's `POST /inbox/conversations/reply`): like
+/// [`send`], but an archived conversation is refused (`conversation_archived`, 409) because such
+/// integrations treat archived conversations as done.
+pub async fn reply_from_inbox(
+    state: &AppState,
+    account_id: i64,
+    conversation_id: i64,
+    outgoing: Outgoing,
+) -> Result<Message> {
+    let conversation = conversations::find_conversation(state.db.reader(), account_id, conversation_id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
+    if crate::store::flag(conversation.archived) {
+        return Err(Error::conflict("conversation_archived", "this conversation is archived; unarchive it to reply"));
+    }
+    send(state, account_id, conversation_id, outgoing).await
+}
+
 /// Sends a message in an existing conversation; answers with the queued message.
 pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut outgoing: Outgoing) -> Result<Message> {
     validate(&mut outgoing)?;

@@ -210,19 +210,13 @@ pub async fn reply(
     .ok_or_else(invalid_chat_id)?;
     let text =
         body.message.filter(|m| !m.trim().is_empty()).ok_or_else(|| Failure::bad_request("message is required"))?;
-    let conversation = match conversations::get(&state, me.account_id, chat_id).await {
-        Ok(c) => c,
-        Err(Error::NotFound(_)) => return Err(invalid_chat_id()),
-        Err(other) => return Err(other.into()),
-    };
-    if conversation.archived {
-        return Err(invalid_chat_id());
-    }
     let outgoing =
         Outgoing { text: Some(text), simulation: body.simulation, operator_id: me.operator_id, ..Default::default() };
-    match outbound::send(&state, me.account_id, chat_id, outgoing).await {
+    match outbound::reply_from_inbox(&state, me.account_id, chat_id, outgoing).await {
         Ok(_) => Ok(StatusCode::ACCEPTED),
-        Err(Error::NotFound(_) | Error::Conflict { code: "conversation_closed", .. }) => Err(invalid_chat_id()),
+        Err(Error::NotFound(_) | Error::Conflict { code: "conversation_closed" | "conversation_archived", .. }) => {
+            Err(invalid_chat_id())
+        }
         Err(Error::Invalid { code: "reply_window_expired", detail, .. }) => {
             Err(Failure::bad_request(format!("Window expired: {detail}")))
         }

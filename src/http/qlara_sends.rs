@@ -93,22 +93,6 @@ fn fill(text: &str, placeholders: &Map<String, Value>) -> String {
     })
 }
 
-/// A random UUID (version 4) as text.
-fn uuid() -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::thread_rng().gen();
-    let hex = hex::encode(bytes);
-    format!(
-        "{}-{}-4{}-{:x}{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        8 | (bytes[8] & 3),
-        &hex[17..20],
-        &hex[20..32]
-    )
-}
-
 /// Reasons a send is answered with `accepted: false` rather than an error.
 const REFUSALS: &[&str] = &["invalid_destination", "insufficient_credit", "reply_window_expired"];
 
@@ -136,7 +120,8 @@ async fn send(
         }
         _ => return Err(Error::field("body", "is required").into()),
     };
-    let message_id = body.message_id.clone().filter(|id| !id.trim().is_empty()).unwrap_or_else(uuid);
+    let message_id =
+        body.message_id.clone().filter(|id| !id.trim().is_empty()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     if message_id.chars().count() > 255 {
         return Err(Error::field("messageId", "must be at most 255 characters").into());
     }

@@ -17,15 +17,23 @@ pub enum Backend {
 }
 
 /// Generates one test per backend from `async fn name(app: TestApp)` functions; the PostgreSQL
-/// variant is skipped unless `PARLEY_TEST_POSTGRES_URL` is set.
+/// variant is skipped unless `PARLEY_TEST_POSTGRES_URL` is set. `with FLAGS;` first starts every
+/// app with those extra settings (an expression of the calling module, e.g. a `const`).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
+        $crate::backend_tests!(with &[]; $($name),*);
+    };
+    (with $flags:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.expect("sqlite app");
+                    #[allow(unused_imports)]
+                    use super::*;
+                    let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $flags)
+                        .await
+                        .expect("sqlite app");
                     super::$name(app).await;
                 }
             )*
@@ -34,7 +42,9 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                    #[allow(unused_imports)]
+                    use super::*;
+                    if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $flags).await {
                         super::$name(app).await;
                     }
                 }
@@ -73,12 +83,8 @@ fn random_suffix() -> String {
     format!("{n:016x}")
 }
 
-/// Starts Parley on a fresh database of `backend`; `None` for PostgreSQL when not configured.
-pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(backend, &[]).await
-}
-
-/// Like [`spawn_app`], with extra command-line settings.
+/// Starts Parley on a fresh database of `backend` with extra command-line settings; `None` for
+/// PostgreSQL when not configured.
 pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut postgres = None;

@@ -8,10 +8,6 @@ use crate::helpers::*;
 
 const PRICES: &[&str] = &["--credit-prices", "sms=70,whatsapp=50,rcs=40"];
 
-async fn priced(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(backend, PRICES).await
-}
-
 async fn balance(app: &TestApp) -> i64 {
     app.get("/api/v1/credit").await.body["credit"].as_i64().unwrap()
 }
@@ -277,30 +273,8 @@ async fn subscription_credit_top_up_and_cli(app: TestApp) {
     assert_field_error(&app.post("/api/v1/credit/top-ups", json!({"account_id": 99, "amount": 1})).await, "account_id");
 }
 
-macro_rules! priced_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::priced(crate::helpers::Backend::Sqlite).await.unwrap()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(app) = super::priced(crate::helpers::Backend::Postgres).await {
-                        super::$name(app).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-priced_tests!(
+crate::backend_tests!(
+    with PRICES;
     sends_on_each_channel_kind,
     refusals_send_and_debit_nothing,
     native_api_answers_402_and_422,

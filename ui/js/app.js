@@ -34,44 +34,44 @@ import { renderAddressBook } from './addressbook.js';
 
 addMessages({
   en: {
-    app_name: 'Parley',
-    sign_in: 'Sign in',
-    sign_in_title: 'Sign in to your inbox',
-    email: 'Email',
-    password: 'Password',
-    login_invalid: 'Wrong email or password.',
-    login_locked: 'Too many failed attempts. Try again in a few minutes.',
-    login_failed: 'Could not sign in: {reason}',
-    session_expired: 'Your session has ended. Please sign in again.',
-    logout: 'Log out',
-    nav: 'Main',
-    nav_inbox: 'Inbox',
-    nav_contacts: 'Address book',
-    contact_pane: 'Contact',
-    toggle_contact: 'Show or hide contact details',
-    pick_conversation: 'Choose a conversation to read it here.',
-    not_found: 'This conversation does not exist or was removed.',
-    start_failed: 'Parley could not start: {reason}',
+    'app.app_name': 'Parley',
+    'app.sign_in': 'Sign in',
+    'app.sign_in_title': 'Sign in to your inbox',
+    'app.email': 'Email',
+    'app.password': 'Password',
+    'app.login_invalid': 'Wrong email or password.',
+    'app.login_locked': 'Too many failed attempts. Try again in a few minutes.',
+    'app.login_failed': 'Could not sign in: {reason}',
+    'app.session_expired': 'Your session has ended. Please sign in again.',
+    'app.logout': 'Log out',
+    'app.nav': 'Main',
+    'app.nav_inbox': 'Inbox',
+    'app.nav_contacts': 'Address book',
+    'app.contact_pane': 'Contact',
+    'app.toggle_contact': 'Show or hide contact details',
+    'app.pick_conversation': 'Choose a conversation to read it here.',
+    'app.not_found': 'This conversation does not exist or was removed.',
+    'app.start_failed': 'Parley could not start: {reason}',
   },
   it: {
-    app_name: 'Parley',
-    sign_in: 'Accedi',
-    sign_in_title: 'Accedi alla tua Inbox',
-    email: 'Email',
-    password: 'Password',
-    login_invalid: 'Email o password errati.',
-    login_locked: 'Troppi tentativi falliti. Riprova tra qualche minuto.',
-    login_failed: 'Accesso non riuscito: {reason}',
-    session_expired: 'La sessione è scaduta. Accedi di nuovo.',
-    logout: 'Esci',
-    nav: 'Principale',
-    nav_inbox: 'Inbox',
-    nav_contacts: 'Rubrica',
-    contact_pane: 'Contatto',
-    toggle_contact: 'Mostra o nascondi i dettagli del contatto',
-    pick_conversation: 'Scegli una conversazione per leggerla qui.',
-    not_found: 'Questa conversazione non esiste o è stata rimossa.',
-    start_failed: 'Impossibile avviare Parley: {reason}',
+    'app.app_name': 'Parley',
+    'app.sign_in': 'Accedi',
+    'app.sign_in_title': 'Accedi alla tua Inbox',
+    'app.email': 'Email',
+    'app.password': 'Password',
+    'app.login_invalid': 'Email o password errati.',
+    'app.login_locked': 'Troppi tentativi falliti. Riprova tra qualche minuto.',
+    'app.login_failed': 'Accesso non riuscito: {reason}',
+    'app.session_expired': 'La sessione è scaduta. Accedi di nuovo.',
+    'app.logout': 'Esci',
+    'app.nav': 'Principale',
+    'app.nav_inbox': 'Inbox',
+    'app.nav_contacts': 'Rubrica',
+    'app.contact_pane': 'Contatto',
+    'app.toggle_contact': 'Mostra o nascondi i dettagli del contatto',
+    'app.pick_conversation': 'Scegli una conversazione per leggerla qui.',
+    'app.not_found': 'Questa conversazione non esiste o è stata rimossa.',
+    'app.start_failed': 'Impossibile avviare Parley: {reason}',
   },
 });
 
@@ -91,7 +91,7 @@ function showLogin(notice = '') {
     required: true,
     'data-testid': 'login-password',
   });
-  const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, t('sign_in'));
+  const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, t('app.sign_in'));
   const form = h(
     'form',
     {
@@ -108,19 +108,19 @@ function showLogin(notice = '') {
           const code = failure instanceof ApiError ? failure.problem.code : '';
           error.textContent =
             code === 'invalid_credentials'
-              ? t('login_invalid')
+              ? t('app.login_invalid')
               : code === 'login_locked'
-                ? t('login_locked')
-                : t('login_failed', { reason: failure.message });
+                ? t('app.login_locked')
+                : t('app.login_failed', { reason: failure.message });
           submit.disabled = false;
           password.select();
         }
       },
     },
-    h('div', { class: 'brand big', html: `${glyph('send', 28)}<span>${t('app_name')}</span>` }),
-    h('h1', {}, t('sign_in_title')),
-    h('label', { class: 'field' }, h('span', {}, t('email')), email),
-    h('label', { class: 'field' }, h('span', {}, t('password')), password),
+    h('div', { class: 'brand big', html: `${glyph('send', 28)}<span>${t('app.app_name')}</span>` }),
+    h('h1', {}, t('app.sign_in_title')),
+    h('label', { class: 'field' }, h('span', {}, t('app.email')), email),
+    h('label', { class: 'field' }, h('span', {}, t('app.password')), password),
     error,
     submit,
   );
@@ -135,13 +135,13 @@ async function start() {
   const { data: channels } = await api('GET', '/api/v1/channels');
   const cleanups = [];
 
-  const inboxLink = h('a', { href: '#/', 'data-testid': 'nav-inbox' }, t('nav_inbox'));
-  const contactsLink = h('a', { href: '#/contacts', 'data-testid': 'nav-contacts' }, t('nav_contacts'));
+  const inboxLink = h('a', { href: '#/', 'data-testid': 'nav-inbox' }, t('app.nav_inbox'));
+  const contactsLink = h('a', { href: '#/contacts', 'data-testid': 'nav-contacts' }, t('app.nav_contacts'));
   const topbar = h(
     'header',
     { class: 'topbar' },
-    h('div', { class: 'brand', html: `${glyph('send', 22)}<span>${t('app_name')}</span>` }),
-    h('nav', { 'aria-label': t('nav') }, inboxLink, contactsLink),
+    h('div', { class: 'brand', html: `${glyph('send', 22)}<span>${t('app.app_name')}</span>` }),
+    h('nav', { 'aria-label': t('app.nav') }, inboxLink, contactsLink),
     h('span', { class: 'spacer' }),
     h('span', { class: 'operator', 'data-testid': 'operator-name' }, session.operator.name || session.operator.email),
     h(
@@ -149,8 +149,8 @@ async function start() {
       {
         type: 'button',
         class: 'icon-button',
-        'aria-label': t('logout'),
-        title: t('logout'),
+        'aria-label': t('app.logout'),
+        title: t('app.logout'),
         'data-testid': 'logout-button',
         html: glyph('logout', 20),
         onclick: async () => {
@@ -161,11 +161,11 @@ async function start() {
     ),
   );
 
-  const listPane = h('aside', { class: 'pane-list', 'aria-label': t('nav_inbox') });
+  const listPane = h('aside', { class: 'pane-list', 'aria-label': t('app.nav_inbox') });
   const threadEl = h('div', { class: 'thread', hidden: true });
   const composerEl = h('div', { class: 'composer', hidden: true });
-  const placeholder = h('div', { class: 'no-conversation', 'data-testid': 'no-conversation' }, t('pick_conversation'));
-  const contactPane = h('aside', { class: 'pane-contact', id: 'contact-pane', 'aria-label': t('contact_pane'), 'data-testid': 'contact-pane' });
+  const placeholder = h('div', { class: 'no-conversation', 'data-testid': 'no-conversation' }, t('app.pick_conversation'));
+  const contactPane = h('aside', { class: 'pane-contact', id: 'contact-pane', 'aria-label': t('app.contact_pane'), 'data-testid': 'contact-pane' });
   const inboxView = h(
     'div',
     { class: 'inbox-view', 'data-testid': 'inbox-view' },
@@ -182,8 +182,8 @@ async function start() {
   const paneToggle = h('button', {
     type: 'button',
     class: 'icon-button',
-    'aria-label': t('toggle_contact'),
-    title: t('toggle_contact'),
+    'aria-label': t('app.toggle_contact'),
+    title: t('app.toggle_contact'),
     'aria-controls': 'contact-pane',
     'aria-expanded': String(wide.matches),
     'data-testid': 'contact-pane-toggle',
@@ -274,7 +274,7 @@ async function start() {
     } catch (error) {
       if (token !== openToken) return;
       closeConversation();
-      placeholder.textContent = error instanceof ApiError && error.status === 404 ? t('not_found') : error.message;
+      placeholder.textContent = error instanceof ApiError && error.status === 404 ? t('app.not_found') : error.message;
     }
   }
 
@@ -282,7 +282,7 @@ async function start() {
     current = null;
     openToken += 1;
     inbox.setActive(null);
-    placeholder.textContent = t('pick_conversation');
+    placeholder.textContent = t('app.pick_conversation');
     placeholder.hidden = false;
     threadEl.hidden = true;
     composerEl.hidden = true;
@@ -344,13 +344,13 @@ async function start() {
   route();
 }
 
-window.addEventListener('parley:logged-out', () => showLogin(t('session_expired')));
+window.addEventListener('parley:logged-out', () => showLogin(t('app.session_expired')));
 
 (async () => {
   try {
     if (await loadSession()) await start();
     else showLogin();
   } catch (error) {
-    root.replaceChildren(h('p', { class: 'fatal', role: 'alert' }, t('start_failed', { reason: error.message })));
+    root.replaceChildren(h('p', { class: 'fatal', role: 'alert' }, t('app.start_failed', { reason: error.message })));
   }
 })();

@@ -13,50 +13,50 @@ import { snippet } from './thread.js';
 
 addMessages({
   en: {
-    message_input: 'Write a message',
-    note_input: 'Write a private note for your team',
-    send: 'Send',
-    emoji: 'Insert emoji',
-    emoji_picker: 'Emoji',
-    attach: 'Attach media',
-    remove_attachment: 'Remove {name}',
-    private_toggle: 'Private note',
-    replying_to: 'Replying to',
-    cancel_reply: 'Cancel reply',
-    window_closed:
+    'composer.message_input': 'Write a message',
+    'composer.note_input': 'Write a private note for your team',
+    'composer.send': 'Send',
+    'composer.emoji': 'Insert emoji',
+    'composer.emoji_picker': 'Emoji',
+    'composer.attach': 'Attach media',
+    'composer.remove_attachment': 'Remove {name}',
+    'composer.private_toggle': 'Private note',
+    'composer.replying_to': 'Replying to',
+    'composer.cancel_reply': 'Cancel reply',
+    'composer.window_closed':
       'The 24-hour window for free replies has closed. You can send an approved template, or write a private note.',
-    template: 'Template',
-    choose_template: 'Choose a template',
-    no_templates: 'This channel has no approved templates.',
-    header_param: 'Header value {n}',
-    header_media: 'Header {format} link (URL)',
-    body_param: 'Value {n}',
-    send_template: 'Send template',
-    send_failed: 'Not sent: {reason}',
-    fill_params: 'Fill in every value of the template.',
+    'composer.template': 'Template',
+    'composer.choose_template': 'Choose a template',
+    'composer.no_templates': 'This channel has no approved templates.',
+    'composer.header_param': 'Header value {n}',
+    'composer.header_media': 'Header {format} link (URL)',
+    'composer.body_param': 'Value {n}',
+    'composer.send_template': 'Send template',
+    'composer.send_failed': 'Not sent: {reason}',
+    'composer.fill_params': 'Fill in every value of the template.',
   },
   it: {
-    message_input: 'Scrivi un messaggio',
-    note_input: 'Scrivi una nota privata per il team',
-    send: 'Invia',
-    emoji: 'Inserisci emoji',
-    emoji_picker: 'Emoji',
-    attach: 'Allega contenuto multimediale',
-    remove_attachment: 'Rimuovi {name}',
-    private_toggle: 'Nota privata',
-    replying_to: 'Risposta a',
-    cancel_reply: 'Annulla risposta',
-    window_closed:
+    'composer.message_input': 'Scrivi un messaggio',
+    'composer.note_input': 'Scrivi una nota privata per il team',
+    'composer.send': 'Invia',
+    'composer.emoji': 'Inserisci emoji',
+    'composer.emoji_picker': 'Emoji',
+    'composer.attach': 'Allega contenuto multimediale',
+    'composer.remove_attachment': 'Rimuovi {name}',
+    'composer.private_toggle': 'Nota privata',
+    'composer.replying_to': 'Risposta a',
+    'composer.cancel_reply': 'Annulla risposta',
+    'composer.window_closed':
       'La finestra di 24 ore per le risposte libere è chiusa. Puoi inviare un modello approvato o scrivere una nota privata.',
-    template: 'Modello',
-    choose_template: 'Scegli un modello',
-    no_templates: 'Questo canale non ha modelli approvati.',
-    header_param: 'Valore intestazione {n}',
-    header_media: 'Link {format} dell’intestazione (URL)',
-    body_param: 'Valore {n}',
-    send_template: 'Invia modello',
-    send_failed: 'Non inviato: {reason}',
-    fill_params: 'Compila tutti i valori del modello.',
+    'composer.template': 'Modello',
+    'composer.choose_template': 'Scegli un modello',
+    'composer.no_templates': 'Questo canale non ha modelli approvati.',
+    'composer.header_param': 'Valore intestazione {n}',
+    'composer.header_media': 'Link {format} dell’intestazione (URL)',
+    'composer.body_param': 'Valore {n}',
+    'composer.send_template': 'Invia modello',
+    'composer.send_failed': 'Non inviato: {reason}',
+    'composer.fill_params': 'Compila tutti i valori del modello.',
   },
 });
 
@@ -92,17 +92,17 @@ export function createComposer(element, { onSent }) {
   let templatesChannel = null;
   const drafts = new Map();
 
-  const banner = h('div', { class: 'window-banner', role: 'status', 'data-testid': 'window-closed-banner', hidden: true }, t('window_closed'));
+  const banner = h('div', { class: 'window-banner', role: 'status', 'data-testid': 'window-closed-banner', hidden: true }, t('composer.window_closed'));
   const replyText = h('span', { class: 'reply-text' });
   const replyBox = h(
     'div',
     { class: 'reply-preview', 'data-testid': 'reply-preview', hidden: true },
-    h('span', { class: 'reply-label' }, t('replying_to')),
+    h('span', { class: 'reply-label' }, t('composer.replying_to')),
     replyText,
     h('button', {
       type: 'button',
       class: 'icon-button',
-      'aria-label': t('cancel_reply'),
+      'aria-label': t('composer.cancel_reply'),
       'data-testid': 'reply-cancel',
       html: glyph('close', 16),
       onclick: () => replyTo(null),
@@ -114,8 +114,8 @@ export function createComposer(element, { onSent }) {
   const input = h('textarea', {
     class: 'composer-input',
     rows: '1',
-    'aria-label': t('message_input'),
-    placeholder: t('message_input'),
+    'aria-label': t('composer.message_input'),
+    placeholder: t('composer.message_input'),
     'data-testid': 'composer-input',
     onkeydown: (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
@@ -129,8 +129,8 @@ export function createComposer(element, { onSent }) {
   const emojiButton = h('button', {
     type: 'button',
     class: 'icon-button',
-    'aria-label': t('emoji'),
-    title: t('emoji'),
+    'aria-label': t('composer.emoji'),
+    title: t('composer.emoji'),
     'aria-haspopup': 'dialog',
     'aria-expanded': 'false',
     'data-testid': 'emoji-button',
@@ -140,8 +140,8 @@ export function createComposer(element, { onSent }) {
   const attachButton = h('button', {
     type: 'button',
     class: 'icon-button',
-    'aria-label': t('attach'),
-    title: t('attach'),
+    'aria-label': t('composer.attach'),
+    title: t('composer.attach'),
     'data-testid': 'attach-button',
     html: glyph('clip', 22),
     onclick: () => openMediaLibrary({ onProceed: attach }),
@@ -149,14 +149,14 @@ export function createComposer(element, { onSent }) {
   const sendButton = h('button', {
     type: 'submit',
     class: 'send-button',
-    'aria-label': t('send'),
-    title: t('send'),
+    'aria-label': t('composer.send'),
+    title: t('composer.send'),
     'data-testid': 'send-button',
     html: glyph('send', 22),
   });
   const picker = h(
     'div',
-    { class: 'emoji-picker', role: 'dialog', 'aria-label': t('emoji_picker'), 'data-testid': 'emoji-picker', hidden: true, onkeydown: pickerKeys },
+    { class: 'emoji-picker', role: 'dialog', 'aria-label': t('composer.emoji_picker'), 'data-testid': 'emoji-picker', hidden: true, onkeydown: pickerKeys },
     h(
       'div',
       { class: 'emoji-grid', role: 'grid' },
@@ -180,7 +180,7 @@ export function createComposer(element, { onSent }) {
 
   const templateSelect = h('select', {
     'data-testid': 'template-select',
-    'aria-label': t('template'),
+    'aria-label': t('composer.template'),
     onchange: () => showTemplate(),
   });
   const templateFields = h('div', { class: 'template-fields' });
@@ -188,10 +188,10 @@ export function createComposer(element, { onSent }) {
   const templatePicker = h(
     'div',
     { class: 'template-picker', 'data-testid': 'template-picker', hidden: true },
-    h('label', { class: 'field' }, h('span', {}, t('template')), templateSelect),
+    h('label', { class: 'field' }, h('span', {}, t('composer.template')), templateSelect),
     templateFields,
     templatePreview,
-    h('button', { type: 'button', class: 'primary', 'data-testid': 'template-send', onclick: () => sendTemplate() }, t('send_template')),
+    h('button', { type: 'button', class: 'primary', 'data-testid': 'template-send', onclick: () => sendTemplate() }, t('composer.send_template')),
   );
 
   const form = h(
@@ -205,7 +205,7 @@ export function createComposer(element, { onSent }) {
     },
     templatePicker,
     freeText,
-    h('label', { class: 'note-toggle' }, noteToggle, h('span', {}, t('private_toggle'))),
+    h('label', { class: 'note-toggle' }, noteToggle, h('span', {}, t('composer.private_toggle'))),
   );
   element.replaceChildren(banner, replyBox, chips, form, error, picker);
 
@@ -216,6 +216,7 @@ export function createComposer(element, { onSent }) {
   function grow() {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+    input.style.overflowY = input.scrollHeight > 160 ? 'auto' : 'hidden';
   }
 
   function showPicker() {
@@ -276,7 +277,7 @@ export function createComposer(element, { onSent }) {
           h('button', {
             type: 'button',
             class: 'icon-button',
-            'aria-label': t('remove_attachment', { name }),
+            'aria-label': t('composer.remove_attachment', { name }),
             'data-testid': 'attachment-remove',
             html: glyph('close', 14),
             onclick: () => {
@@ -305,7 +306,7 @@ export function createComposer(element, { onSent }) {
     templatePicker.hidden = !closed || note;
     freeText.hidden = closed && !note;
     element.classList.toggle('note-mode', note);
-    input.placeholder = note ? t('note_input') : t('message_input');
+    input.placeholder = note ? t('composer.note_input') : t('composer.message_input');
     input.setAttribute('aria-label', input.placeholder);
     clearTimeout(closedTimer);
     if (!closed && conversation?.window_expires_at) {
@@ -319,20 +320,20 @@ export function createComposer(element, { onSent }) {
     const channel = conversation.channel.id;
     templatesChannel = channel;
     templates = [];
-    templateSelect.replaceChildren(h('option', { value: '' }, t('choose_template')));
+    templateSelect.replaceChildren(h('option', { value: '' }, t('composer.choose_template')));
     try {
       const list = await api('GET', `/api/v1/channels/${channel}/templates`);
       if (conversation?.channel.id !== channel) return;
       templates = list.data.filter((template) => template.status === 'APPROVED');
     } catch (failure) {
       templatesChannel = null;
-      error.textContent = t('send_failed', { reason: failure.message });
+      error.textContent = t('composer.send_failed', { reason: failure.message });
       return;
     }
     templateSelect.append(
       ...templates.map((template, index) => h('option', { value: String(index) }, `${template.name} (${template.language})`)),
     );
-    templatePreview.textContent = templates.length ? '' : t('no_templates');
+    templatePreview.textContent = templates.length ? '' : t('composer.no_templates');
   }
 
   function component(template, type) {
@@ -355,11 +356,11 @@ export function createComposer(element, { onSent }) {
         h('input', { type, required: true, 'data-testid': 'template-param', 'data-part': part, 'data-n': n, oninput: preview }),
       );
     if (header && String(header.format || 'TEXT').toUpperCase() === 'TEXT') {
-      for (let n = 1; n <= placeholders(header.text); n += 1) templateFields.append(field(t('header_param', { n }), 'header', n));
+      for (let n = 1; n <= placeholders(header.text); n += 1) templateFields.append(field(t('composer.header_param', { n }), 'header', n));
     } else if (header && ['IMAGE', 'VIDEO', 'DOCUMENT'].includes(String(header.format).toUpperCase())) {
-      templateFields.append(field(t('header_media', { format: String(header.format).toLowerCase() }), 'media', 1, 'url'));
+      templateFields.append(field(t('composer.header_media', { format: String(header.format).toLowerCase() }), 'media', 1, 'url'));
     }
-    for (let n = 1; n <= placeholders(body?.text); n += 1) templateFields.append(field(t('body_param', { n }), 'body', n));
+    for (let n = 1; n <= placeholders(body?.text); n += 1) templateFields.append(field(t('composer.body_param', { n }), 'body', n));
     preview();
   }
 
@@ -397,7 +398,7 @@ export function createComposer(element, { onSent }) {
 
   function explain(failure) {
     const detail = failure instanceof ApiError ? failure.problem.errors?.[0]?.detail || failure.message : failure.message;
-    error.textContent = t('send_failed', { reason: detail });
+    error.textContent = t('composer.send_failed', { reason: detail });
     if (failure instanceof ApiError && failure.problem.code === 'reply_window_expired') {
       conversation = { ...conversation, window_expires_at: new Date(0).toISOString() };
       update();
@@ -409,7 +410,7 @@ export function createComposer(element, { onSent }) {
     if (!template) return;
     const inputs = [...templateFields.querySelectorAll('input')];
     if (inputs.some((i) => !i.value.trim())) {
-      error.textContent = t('fill_params');
+      error.textContent = t('composer.fill_params');
       return;
     }
     try {

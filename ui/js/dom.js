@@ -4,8 +4,8 @@ import { t, addMessages } from './i18n.js';
 import { glyph } from './icons.js';
 
 addMessages({
-  en: { unknown_user: 'Unknown user' },
-  it: { unknown_user: 'Utente sconosciuto' },
+  en: { 'common.unknown_user': 'Unknown user' },
+  it: { 'common.unknown_user': 'Utente sconosciuto' },
 });
 
 const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -36,7 +36,7 @@ export function h(tag, attributes = {}, ...children) {
  */
 export function contactLabel(contact) {
   if (contact?.in_address_book && contact.name) return { primary: contact.name, secondary: '' };
-  return { primary: t('unknown_user'), secondary: contact?.name || contact?.phone || contact?.email || '' };
+  return { primary: t('common.unknown_user'), secondary: contact?.name || contact?.phone || contact?.email || '' };
 }
 
 function initials(name) {

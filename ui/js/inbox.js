@@ -11,44 +11,44 @@ import { h, esc, avatarHtml, contactLabel } from './dom.js';
 
 addMessages({
   en: {
-    conversations: 'Conversations',
-    all_inboxes: 'All inboxes',
-    inboxes: 'Inboxes',
-    search: 'Search contacts and messages',
-    filter_unread: 'Unread',
-    filter_mine: 'Assigned to me',
-    filter_archived: 'Archived',
-    status: 'Status',
-    status_any: 'Any status',
-    status_open: 'Open',
-    status_pending: 'Pending',
-    status_resolved: 'Resolved',
-    status_closed: 'Closed',
-    no_conversations: 'No conversations',
-    loading: 'Loading…',
-    unread_count: '{count} unread',
-    conversation_count: '{count} conversations',
-    load_failed: 'Could not load conversations: {reason}',
+    'inbox.conversations': 'Conversations',
+    'inbox.all_inboxes': 'All inboxes',
+    'inbox.inboxes': 'Inboxes',
+    'inbox.search': 'Search contacts and messages',
+    'inbox.filter_unread': 'Unread',
+    'inbox.filter_mine': 'Assigned to me',
+    'inbox.filter_archived': 'Archived',
+    'inbox.status': 'Status',
+    'inbox.status_any': 'Any status',
+    'inbox.status_open': 'Open',
+    'inbox.status_pending': 'Pending',
+    'inbox.status_resolved': 'Resolved',
+    'inbox.status_closed': 'Closed',
+    'inbox.no_conversations': 'No conversations',
+    'inbox.loading': 'Loading…',
+    'inbox.unread_count': '{count} unread',
+    'inbox.conversation_count': '{count} conversations',
+    'inbox.load_failed': 'Could not load conversations: {reason}',
   },
   it: {
-    conversations: 'Conversazioni',
-    all_inboxes: 'Tutte le Inbox',
-    inboxes: 'Inbox',
-    search: 'Cerca contatti e messaggi',
-    filter_unread: 'Non letti',
-    filter_mine: 'Assegnate a me',
-    filter_archived: 'Archiviate',
-    status: 'Stato',
-    status_any: 'Qualsiasi stato',
-    status_open: 'Aperta',
-    status_pending: 'In attesa',
-    status_resolved: 'Risolta',
-    status_closed: 'Chiusa',
-    no_conversations: 'Nessuna conversazione',
-    loading: 'Caricamento…',
-    unread_count: '{count} non letti',
-    conversation_count: '{count} conversazioni',
-    load_failed: 'Impossibile caricare le conversazioni: {reason}',
+    'inbox.conversations': 'Conversazioni',
+    'inbox.all_inboxes': 'Tutte le Inbox',
+    'inbox.inboxes': 'Inbox',
+    'inbox.search': 'Cerca contatti e messaggi',
+    'inbox.filter_unread': 'Non letti',
+    'inbox.filter_mine': 'Assegnate a me',
+    'inbox.filter_archived': 'Archiviate',
+    'inbox.status': 'Stato',
+    'inbox.status_any': 'Qualsiasi stato',
+    'inbox.status_open': 'Aperta',
+    'inbox.status_pending': 'In attesa',
+    'inbox.status_resolved': 'Risolta',
+    'inbox.status_closed': 'Chiusa',
+    'inbox.no_conversations': 'Nessuna conversazione',
+    'inbox.loading': 'Caricamento…',
+    'inbox.unread_count': '{count} non letti',
+    'inbox.conversation_count': '{count} conversazioni',
+    'inbox.load_failed': 'Impossibile caricare le conversazioni: {reason}',
   },
 });
 
@@ -92,27 +92,27 @@ export function createInbox(element, { channels, onOpen }) {
         'data-testid': 'inbox-filter',
         'data-kind': kind,
         'aria-pressed': String(kind === filters.kind),
-        title: kind ? channelName(kind) : t('all_inboxes'),
-        'aria-label': kind ? channelName(kind) : t('all_inboxes'),
-        html: kind ? channelIcon(kind, { decorative: true, size: 22 }) : `${glyph('inboxes', 18)}<span>${esc(t('all_inboxes'))}</span>`,
+        title: kind ? channelName(kind) : t('inbox.all_inboxes'),
+        'aria-label': kind ? channelName(kind) : t('inbox.all_inboxes'),
+        html: kind ? channelIcon(kind, { decorative: true, size: 22 }) : `${glyph('inboxes', 18)}<span>${esc(t('inbox.all_inboxes'))}</span>`,
         onclick: () => {
           filters.kind = kind;
           for (const button of picker.children) button.setAttribute('aria-pressed', String(button.dataset.kind === kind));
-          title.textContent = kind ? channelName(kind) : t('all_inboxes');
+          title.textContent = kind ? channelName(kind) : t('inbox.all_inboxes');
           reload();
         },
       },
     );
-  const picker = h('div', { class: 'inbox-kinds', role: 'group', 'aria-label': t('inboxes') }, ['', ...kinds].map(kindButton));
-  const title = h('h2', { class: 'inbox-title', 'data-testid': 'inbox-title' }, t('all_inboxes'));
+  const picker = h('div', { class: 'inbox-kinds', role: 'group', 'aria-label': t('inbox.inboxes') }, ['', ...kinds].map(kindButton));
+  const title = h('h2', { class: 'inbox-title', 'data-testid': 'inbox-title' }, t('inbox.all_inboxes'));
   const counter = h('span', { class: 'inbox-count', 'data-testid': 'conversation-count', 'aria-live': 'polite' });
 
   let searchTimer = 0;
   const search = h('input', {
     type: 'search',
     class: 'search',
-    placeholder: t('search'),
-    'aria-label': t('search'),
+    placeholder: t('inbox.search'),
+    'aria-label': t('inbox.search'),
     'data-testid': 'search-input',
     oninput: () => {
       clearTimeout(searchTimer);
@@ -133,12 +133,12 @@ export function createInbox(element, { channels, onOpen }) {
         event.currentTarget.setAttribute('aria-pressed', String(filters[name]));
         reload();
       },
-    }, t(`filter_${name}`));
+    }, t(`inbox.filter_${name}`));
   const status = h(
     'select',
     {
       class: 'chip',
-      'aria-label': t('status'),
+      'aria-label': t('inbox.status'),
       'data-testid': 'filter-status',
       onchange: () => {
         filters.status = status.value;
@@ -146,7 +146,7 @@ export function createInbox(element, { channels, onOpen }) {
       },
     },
     ['', 'open', 'pending', 'resolved', 'closed'].map((value) =>
-      h('option', { value }, t(value ? `status_${value}` : 'status_any')),
+      h('option', { value }, t(value ? `inbox.status_${value}` : 'inbox.status_any')),
     ),
   );
 
@@ -158,7 +158,7 @@ export function createInbox(element, { channels, onOpen }) {
       class: 'list-scroller',
       role: 'listbox',
       tabindex: '0',
-      'aria-label': t('conversations'),
+      'aria-label': t('inbox.conversations'),
       'data-testid': 'conversation-list',
       onscroll: () => schedule(),
       onkeydown: onKey,
@@ -216,7 +216,7 @@ export function createInbox(element, { channels, onOpen }) {
       if (!nextCursor) total = items.length;
       failure = '';
     } catch (error) {
-      if (mine === generation) failure = t('load_failed', { reason: error.message });
+      if (mine === generation) failure = t('inbox.load_failed', { reason: error.message });
     } finally {
       if (mine === generation) loading = false;
     }
@@ -234,7 +234,7 @@ export function createInbox(element, { channels, onOpen }) {
     scroller.scrollTop = 0;
     for (const [index, row] of rows) release(index, row);
     empty.hidden = true;
-    counter.textContent = t('loading');
+    counter.textContent = t('inbox.loading');
     loadMore();
   }
 
@@ -280,7 +280,7 @@ export function createInbox(element, { channels, onOpen }) {
           label.secondary ? `<span class="conv-alias">~${esc(label.secondary)}</span>` : ''
         }<time class="conv-time" datetime="${esc(item.last_message_at)}" data-testid="conversation-time">${esc(shortTime(item.last_message_at))}</time></span>
         <span class="conv-bottom"><span class="conv-preview" data-testid="conversation-preview">${esc(item.last_message_preview || '')}</span>${
-          unread ? `<span class="badge" data-testid="unread-badge" aria-label="${esc(t('unread_count', { count: item.unread_count }))}">${item.unread_count}</span>` : ''
+          unread ? `<span class="badge" data-testid="unread-badge" aria-label="${esc(t('inbox.unread_count', { count: item.unread_count }))}">${item.unread_count}</span>` : ''
         }</span>
       </span>`;
   }
@@ -289,9 +289,9 @@ export function createInbox(element, { channels, onOpen }) {
     frame = 0;
     const count = Math.max(total, items.length);
     spacer.style.height = `${count * ROW}px`;
-    counter.textContent = loading && !items.length ? t('loading') : t('conversation_count', { count });
+    counter.textContent = loading && !items.length ? t('inbox.loading') : t('inbox.conversation_count', { count });
     empty.hidden = loading || count > 0;
-    empty.textContent = failure || t('no_conversations');
+    empty.textContent = failure || t('inbox.no_conversations');
     const top = scroller.scrollTop;
     const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
     const last = Math.min(count - 1, Math.ceil((top + scroller.clientHeight) / ROW) + OVERSCAN);

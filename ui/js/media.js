@@ -10,56 +10,56 @@ import { h } from './dom.js';
 
 addMessages({
   en: {
-    media_library: 'Media library',
-    close: 'Close',
-    drop_here: 'Drop files here, or',
-    choose_files: 'choose files',
-    upload_files: 'Upload files',
-    origin: 'Origin',
-    origin_all: 'All',
-    origin_original: 'Originals',
-    origin_ai_generated: 'AI-generated',
-    sort: 'Sort',
-    sort_newest: 'Newest first',
-    sort_oldest: 'Oldest first',
-    sort_format: 'Format (A–Z)',
-    sort_format_desc: 'Format (Z–A)',
-    uploading: 'Uploading {name}…',
-    upload_failed: '{name} was not uploaded: {reason}',
-    no_media: 'No media yet: upload a file above.',
-    selected: '{count} selected',
-    cancel: 'Cancel',
-    proceed: 'Proceed',
+    'media.media_library': 'Media library',
+    'media.close': 'Close',
+    'media.drop_here': 'Drop files here, or',
+    'media.choose_files': 'choose files',
+    'media.upload_files': 'Upload files',
+    'media.origin': 'Origin',
+    'media.origin_all': 'All',
+    'media.origin_original': 'Originals',
+    'media.origin_ai_generated': 'AI-generated',
+    'media.sort': 'Sort',
+    'media.sort_newest': 'Newest first',
+    'media.sort_oldest': 'Oldest first',
+    'media.sort_format': 'Format (A–Z)',
+    'media.sort_format_desc': 'Format (Z–A)',
+    'media.uploading': 'Uploading {name}…',
+    'media.upload_failed': '{name} was not uploaded: {reason}',
+    'media.no_media': 'No media yet: upload a file above.',
+    'media.selected': '{count} selected',
+    'media.cancel': 'Cancel',
+    'media.proceed': 'Proceed',
   },
   it: {
-    media_library: 'Libreria media',
-    close: 'Chiudi',
-    drop_here: 'Trascina qui i file, oppure',
-    choose_files: 'scegli i file',
-    upload_files: 'Carica file',
-    origin: 'Origine',
-    origin_all: 'Tutti',
-    origin_original: 'Originali',
-    origin_ai_generated: 'Generati AI',
-    sort: 'Ordinamento',
-    sort_newest: 'Più recenti',
-    sort_oldest: 'Meno recenti',
-    sort_format: 'Formato (A–Z)',
-    sort_format_desc: 'Formato (Z–A)',
-    uploading: 'Caricamento di {name}…',
-    upload_failed: '{name} non è stato caricato: {reason}',
-    no_media: 'Nessun contenuto: carica un file qui sopra.',
-    selected: '{count} selezionati',
-    cancel: 'Annulla',
-    proceed: 'Procedi',
+    'media.media_library': 'Libreria media',
+    'media.close': 'Chiudi',
+    'media.drop_here': 'Trascina qui i file, oppure',
+    'media.choose_files': 'scegli i file',
+    'media.upload_files': 'Carica file',
+    'media.origin': 'Origine',
+    'media.origin_all': 'Tutti',
+    'media.origin_original': 'Originali',
+    'media.origin_ai_generated': 'Generati AI',
+    'media.sort': 'Ordinamento',
+    'media.sort_newest': 'Più recenti',
+    'media.sort_oldest': 'Meno recenti',
+    'media.sort_format': 'Formato (A–Z)',
+    'media.sort_format_desc': 'Formato (Z–A)',
+    'media.uploading': 'Caricamento di {name}…',
+    'media.upload_failed': '{name} non è stato caricato: {reason}',
+    'media.no_media': 'Nessun contenuto: carica un file qui sopra.',
+    'media.selected': '{count} selezionati',
+    'media.cancel': 'Annulla',
+    'media.proceed': 'Procedi',
   },
 });
 
 const SORTS = [
-  ['-created_at', 'sort_newest'],
-  ['created_at', 'sort_oldest'],
-  ['content_type', 'sort_format'],
-  ['-content_type', 'sort_format_desc'],
+  ['-created_at', 'media.sort_newest'],
+  ['created_at', 'media.sort_oldest'],
+  ['content_type', 'media.sort_format'],
+  ['-content_type', 'media.sort_format_desc'],
 ];
 
 function size(bytes) {
@@ -74,16 +74,16 @@ export function openMediaLibrary({ onProceed }) {
   const selected = new Map();
 
   const status = h('div', { class: 'media-status', role: 'status', 'data-testid': 'media-status' });
-  const grid = h('div', { class: 'media-grid', role: 'listbox', 'aria-multiselectable': 'true', 'aria-label': t('media_library'), 'data-testid': 'media-grid' });
+  const grid = h('div', { class: 'media-grid', role: 'listbox', 'aria-multiselectable': 'true', 'aria-label': t('media.media_library'), 'data-testid': 'media-grid' });
   const sentinel = h('div', { class: 'media-sentinel', 'aria-hidden': 'true' });
   const count = h('span', { class: 'media-count', 'data-testid': 'media-selected-count' });
-  const proceed = h('button', { type: 'button', class: 'primary', disabled: true, 'data-testid': 'media-proceed', onclick: () => finish(true) }, t('proceed'));
+  const proceed = h('button', { type: 'button', class: 'primary', disabled: true, 'data-testid': 'media-proceed', onclick: () => finish(true) }, t('media.proceed'));
   const fileInput = h('input', {
     type: 'file',
     multiple: true,
     class: 'visually-hidden',
     'data-testid': 'media-file-input',
-    'aria-label': t('upload_files'),
+    'aria-label': t('media.upload_files'),
     onchange: () => {
       upload([...fileInput.files]);
       fileInput.value = '';
@@ -106,8 +106,8 @@ export function openMediaLibrary({ onProceed }) {
       },
     },
     h('span', { html: glyph('upload', 28) }),
-    h('span', {}, t('drop_here'), ' '),
-    h('label', { class: 'link' }, fileInput, t('choose_files')),
+    h('span', {}, t('media.drop_here'), ' '),
+    h('label', { class: 'link' }, fileInput, t('media.choose_files')),
   );
   const originButtons = ['', 'original', 'ai_generated'].map((origin) =>
     h(
@@ -124,13 +124,13 @@ export function openMediaLibrary({ onProceed }) {
           reload();
         },
       },
-      t(origin ? `origin_${origin}` : 'origin_all'),
+      t(origin ? `media.origin_${origin}` : 'media.origin_all'),
     ),
   );
   const sort = h(
     'select',
     {
-      'aria-label': t('sort'),
+      'aria-label': t('media.sort'),
       'data-testid': 'media-sort',
       onchange: () => {
         state.sort = sort.value;
@@ -146,22 +146,22 @@ export function openMediaLibrary({ onProceed }) {
     h(
       'header',
       { class: 'dialog-head' },
-      h('h2', { id: 'media-title' }, t('media_library')),
-      h('button', { type: 'button', class: 'icon-button', 'aria-label': t('close'), 'data-testid': 'media-close', html: glyph('close', 18), onclick: () => finish(false) }),
+      h('h2', { id: 'media-title' }, t('media.media_library')),
+      h('button', { type: 'button', class: 'icon-button', 'aria-label': t('media.close'), 'data-testid': 'media-close', html: glyph('close', 18), onclick: () => finish(false) }),
     ),
     dropzone,
     h(
       'div',
       { class: 'media-toolbar' },
-      h('div', { class: 'chips', role: 'group', 'aria-label': t('origin') }, originButtons),
-      h('label', { class: 'field inline' }, h('span', {}, t('sort')), sort),
+      h('div', { class: 'chips', role: 'group', 'aria-label': t('media.origin') }, originButtons),
+      h('label', { class: 'field inline' }, h('span', {}, t('media.sort')), sort),
     ),
     h('div', { class: 'media-scroll' }, grid, sentinel, status),
     h(
       'footer',
       { class: 'dialog-foot' },
       count,
-      h('button', { type: 'button', 'data-testid': 'media-cancel', onclick: () => finish(false) }, t('cancel')),
+      h('button', { type: 'button', 'data-testid': 'media-cancel', onclick: () => finish(false) }, t('media.cancel')),
       proceed,
     ),
   );
@@ -183,7 +183,7 @@ export function openMediaLibrary({ onProceed }) {
     if (selected.has(item.key)) selected.delete(item.key);
     else selected.set(item.key, item);
     tile.setAttribute('aria-selected', String(selected.has(item.key)));
-    count.textContent = selected.size ? t('selected', { count: selected.size }) : '';
+    count.textContent = selected.size ? t('media.selected', { count: selected.size }) : '';
     proceed.disabled = selected.size === 0;
   }
 
@@ -228,7 +228,7 @@ export function openMediaLibrary({ onProceed }) {
       if (mine !== state.generation) return;
       grid.append(...page.data.map(tile));
       state.cursor = page.next_cursor || null;
-      status.textContent = grid.children.length ? '' : t('no_media');
+      status.textContent = grid.children.length ? '' : t('media.no_media');
     } catch (error) {
       if (mine === state.generation) status.textContent = error.message;
     } finally {
@@ -238,7 +238,7 @@ export function openMediaLibrary({ onProceed }) {
 
   async function upload(files) {
     for (const file of files) {
-      status.textContent = t('uploading', { name: file.name });
+      status.textContent = t('media.uploading', { name: file.name });
       const form = new FormData();
       form.append('origin', 'original');
       form.append('file', file, file.name);
@@ -249,7 +249,7 @@ export function openMediaLibrary({ onProceed }) {
         toggle(item, node);
         status.textContent = '';
       } catch (error) {
-        status.textContent = t('upload_failed', { name: file.name, reason: error.message });
+        status.textContent = t('media.upload_failed', { name: file.name, reason: error.message });
       }
     }
   }

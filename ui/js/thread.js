@@ -11,58 +11,58 @@ import { h, esc, avatarHtml, contactLabel } from './dom.js';
 
 addMessages({
   en: {
-    thread: 'Messages',
-    status_queued: 'Queued',
-    status_sent: 'Sent',
-    status_delivered: 'Delivered',
-    status_read: 'Read',
-    status_failed: 'Not delivered',
-    failed_reason: 'Not delivered: {reason}',
-    private_note: 'Private note',
-    deleted: 'This message was deleted',
-    edited: 'edited',
-    unsupported: 'Unsupported message',
-    image: 'Image',
-    video: 'Video',
-    audio: 'Audio',
-    document: 'Document',
-    location: 'Location',
-    open_map: 'Open map',
-    contacts_card: 'Contact card',
-    template: 'Template: {name}',
-    reply: 'Reply',
-    original_missing: 'Original message not available',
-    loading_older: 'Loading earlier messages…',
-    thread_start: 'Start of the conversation',
-    new_messages: 'New messages',
-    media_pending: 'Media is being downloaded…',
+    'thread.thread': 'Messages',
+    'thread.status_queued': 'Queued',
+    'thread.status_sent': 'Sent',
+    'thread.status_delivered': 'Delivered',
+    'thread.status_read': 'Read',
+    'thread.status_failed': 'Not delivered',
+    'thread.failed_reason': 'Not delivered: {reason}',
+    'thread.private_note': 'Private note',
+    'thread.deleted': 'This message was deleted',
+    'thread.edited': 'edited',
+    'thread.unsupported': 'Unsupported message',
+    'thread.image': 'Image',
+    'thread.video': 'Video',
+    'thread.audio': 'Audio',
+    'thread.document': 'Document',
+    'thread.location': 'Location',
+    'thread.open_map': 'Open map',
+    'thread.contacts_card': 'Contact card',
+    'thread.template': 'Template: {name}',
+    'thread.reply': 'Reply',
+    'thread.original_missing': 'Original message not available',
+    'thread.loading_older': 'Loading earlier messages…',
+    'thread.thread_start': 'Start of the conversation',
+    'thread.new_messages': 'New messages',
+    'thread.media_pending': 'Media is being downloaded…',
   },
   it: {
-    thread: 'Messaggi',
-    status_queued: 'In coda',
-    status_sent: 'Inviato',
-    status_delivered: 'Consegnato',
-    status_read: 'Letto',
-    status_failed: 'Non consegnato',
-    failed_reason: 'Non consegnato: {reason}',
-    private_note: 'Nota privata',
-    deleted: 'Questo messaggio è stato eliminato',
-    edited: 'modificato',
-    unsupported: 'Messaggio non supportato',
-    image: 'Immagine',
-    video: 'Video',
-    audio: 'Audio',
-    document: 'Documento',
-    location: 'Posizione',
-    open_map: 'Apri mappa',
-    contacts_card: 'Scheda contatto',
-    template: 'Modello: {name}',
-    reply: 'Rispondi',
-    original_missing: 'Messaggio originale non disponibile',
-    loading_older: 'Caricamento dei messaggi precedenti…',
-    thread_start: 'Inizio della conversazione',
-    new_messages: 'Nuovi messaggi',
-    media_pending: 'Download del contenuto in corso…',
+    'thread.thread': 'Messaggi',
+    'thread.status_queued': 'In coda',
+    'thread.status_sent': 'Inviato',
+    'thread.status_delivered': 'Consegnato',
+    'thread.status_read': 'Letto',
+    'thread.status_failed': 'Non consegnato',
+    'thread.failed_reason': 'Non consegnato: {reason}',
+    'thread.private_note': 'Nota privata',
+    'thread.deleted': 'Questo messaggio è stato eliminato',
+    'thread.edited': 'modificato',
+    'thread.unsupported': 'Messaggio non supportato',
+    'thread.image': 'Immagine',
+    'thread.video': 'Video',
+    'thread.audio': 'Audio',
+    'thread.document': 'Documento',
+    'thread.location': 'Posizione',
+    'thread.open_map': 'Apri mappa',
+    'thread.contacts_card': 'Scheda contatto',
+    'thread.template': 'Modello: {name}',
+    'thread.reply': 'Rispondi',
+    'thread.original_missing': 'Messaggio originale non disponibile',
+    'thread.loading_older': 'Caricamento dei messaggi precedenti…',
+    'thread.thread_start': 'Inizio della conversazione',
+    'thread.new_messages': 'Nuovi messaggi',
+    'thread.media_pending': 'Download del contenuto in corso…',
   },
 });
 
@@ -75,10 +75,11 @@ const TICKS = { queued: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓'
 
 /** A one-line summary of a message, for quotes and reply previews. */
 export function snippet(message) {
-  if (message.deleted) return t('deleted');
+  if (message.deleted) return t('thread.deleted');
   if (message.text) return message.text.length > 120 ? `${message.text.slice(0, 120)}…` : message.text;
-  if (message.type === 'template') return t('template', { name: message.payload?.template?.name || '' });
-  return t(message.type) === message.type ? t('unsupported') : t(message.type);
+  if (message.type === 'template') return t('thread.template', { name: message.payload?.template?.name || '' });
+  const key = `thread.${message.type}`;
+  return t(key) === key ? t('thread.unsupported') : t(key);
 }
 
 /** The id of the message a reaction points at, or its provider id when Parley has not resolved it. */
@@ -99,11 +100,11 @@ function mediaHtml(message) {
       switch (message.type) {
         case 'image':
         case 'sticker':
-          return `<a class="msg-image" href="${url}" target="_blank" rel="noopener"><img data-testid="message-image" src="${url}" alt="${esc(caption || t('image'))}" loading="lazy" decoding="async"></a>`;
+          return `<a class="msg-image" href="${url}" target="_blank" rel="noopener"><img data-testid="message-image" src="${url}" alt="${esc(caption || t('thread.image'))}" loading="lazy" decoding="async"></a>`;
         case 'video':
-          return `<video data-testid="message-video" controls preload="metadata" src="${url}" aria-label="${esc(t('video'))}"></video>`;
+          return `<video data-testid="message-video" controls preload="metadata" src="${url}" aria-label="${esc(t('thread.video'))}"></video>`;
         case 'audio':
-          return `<audio data-testid="message-audio" controls preload="none" src="${url}" aria-label="${esc(t('audio'))}"></audio>`;
+          return `<audio data-testid="message-audio" controls preload="none" src="${url}" aria-label="${esc(t('thread.audio'))}"></audio>`;
         default: {
           const name = p.document?.filename || key.split('/').pop();
           return `<a class="msg-document" data-testid="message-document" href="${url}" download="${esc(name)}">${glyph('file', 18)}<span>${esc(name)}</span></a>`;
@@ -122,33 +123,37 @@ function locationHtml(message) {
   const label = [place.name, place.address].filter(Boolean).join(' — ') || `${lat.toFixed(5)}, ${lon.toFixed(5)}`;
   const link = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
   return `<div class="msg-location" data-testid="message-location">${glyph('pin', 18)}<span>${esc(label)}</span>
-    <a href="${esc(link)}" target="_blank" rel="noopener noreferrer">${esc(t('open_map'))}</a></div>`;
+    <a href="${esc(link)}" target="_blank" rel="noopener noreferrer">${esc(t('thread.open_map'))}</a></div>`;
 }
 
 function bodyHtml(message) {
-  if (message.deleted) return `<div class="msg-text deleted">${esc(t('deleted'))}</div>`;
+  if (message.deleted) return `<div class="msg-text deleted">${esc(t('thread.deleted'))}</div>`;
   const p = message.payload || {};
   let html = mediaHtml(message);
   if (!message.media_keys.length && ['image', 'video', 'audio', 'document', 'sticker'].includes(message.type)) {
-    html += `<div class="msg-pending">${esc(t('media_pending'))}</div>`;
+    html += `<div class="msg-pending">${esc(t('thread.media_pending'))}</div>`;
   }
   if (message.type === 'location') html += locationHtml(message);
   if (message.type === 'contacts' && Array.isArray(p.contacts)) {
     const names = p.contacts.map((c) => c.name?.formatted_name || c.name?.first_name || '').filter(Boolean);
-    html += `<div class="msg-contacts">${glyph('person', 16)} ${esc(t('contacts_card'))}: ${esc(names.join(', '))}</div>`;
+    html += `<div class="msg-contacts">${glyph('person', 16)} ${esc(t('thread.contacts_card'))}: ${esc(names.join(', '))}</div>`;
   }
   if (message.text) html += `<div class="msg-text" data-testid="message-text">${esc(message.text)}</div>`;
-  else if (message.type === 'template') html += `<div class="msg-text">${esc(snippet(message))}</div>`;
-  else if (!html) html = `<div class="msg-text muted">${esc(t('unsupported'))}</div>`;
+  else if (message.type === 'template') {
+    const values = (p.template?.components || []).flatMap((c) => c.parameters || []).map((v) => v.text).filter(Boolean);
+    html += `<div class="msg-template">${esc(snippet(message))}</div>`;
+    if (values.length) html += `<div class="msg-text">${esc(values.join(' · '))}</div>`;
+  }
+  else if (!html) html = `<div class="msg-text muted">${esc(t('thread.unsupported'))}</div>`;
   return html;
 }
 
 function metaHtml(message) {
   const status = message.direction === 'outbound' && !message.private ? message.status : null;
   const ticks = status
-    ? `<span class="ticks ${esc(status)}" data-testid="message-status" role="img" aria-label="${esc(t(`status_${status}`))}" title="${esc(t(`status_${status}`))}">${TICKS[status] || ''}</span>`
+    ? `<span class="ticks ${esc(status)}" data-testid="message-status" role="img" aria-label="${esc(t(`thread.status_${status}`))}" title="${esc(t(`thread.status_${status}`))}">${TICKS[status] || ''}</span>`
     : '';
-  const edited = message.edited_at ? `<span class="edited">${esc(t('edited'))}</span>` : '';
+  const edited = message.edited_at ? `<span class="edited">${esc(t('thread.edited'))}</span>` : '';
   return `<div class="msg-meta">${edited}<time datetime="${esc(message.created_at)}" title="${esc(fullTime(message.created_at))}">${esc(clockTime(message.created_at))}</time>${ticks}</div>`;
 }
 
@@ -164,14 +169,14 @@ export function createThread(element, { onReply }) {
   const list = h('div', { class: 'thread-messages' });
   const scroller = h(
     'div',
-    { class: 'thread-scroll', role: 'log', 'aria-label': t('thread'), tabindex: '0', 'data-testid': 'thread' },
+    { class: 'thread-scroll', role: 'log', 'aria-label': t('thread.thread'), tabindex: '0', 'data-testid': 'thread' },
     top,
     list,
   );
   const pill = h(
     'button',
     { type: 'button', class: 'new-pill', hidden: true, 'data-testid': 'new-messages-pill', onclick: () => scrollToBottom() },
-    `${t('new_messages')} ↓`,
+    `${t('thread.new_messages')} ↓`,
   );
   element.replaceChildren(header, h('div', { class: 'thread-body' }, scroller, pill));
 
@@ -269,7 +274,7 @@ export function createThread(element, { onReply }) {
     if (!context) return '';
     const id = typeof context.id === 'number' ? context.id : context.message_id;
     const original = typeof id === 'number' ? shown.get(id) : undefined;
-    const text = original ? snippet(original) : typeof id === 'number' ? '…' : t('original_missing');
+    const text = original ? snippet(original) : typeof id === 'number' ? '…' : t('thread.original_missing');
     return `<blockquote class="quote" data-testid="message-quote" ${typeof id === 'number' ? `data-quote-id="${id}"` : ''}>${esc(text)}</blockquote>`;
   }
 
@@ -280,9 +285,9 @@ export function createThread(element, { onReply }) {
     const id = Number(quote.dataset.quoteId);
     try {
       const page = await api('GET', `/api/v1/conversations/${conversation.id}/messages${query({ id_from: id, id_to: id, limit: 1 })}`);
-      if (mine === generation) quote.textContent = page.data[0] ? snippet(page.data[0]) : t('original_missing');
+      if (mine === generation) quote.textContent = page.data[0] ? snippet(page.data[0]) : t('thread.original_missing');
     } catch {
-      if (mine === generation) quote.textContent = t('original_missing');
+      if (mine === generation) quote.textContent = t('thread.original_missing');
     }
   }
 
@@ -303,14 +308,14 @@ export function createThread(element, { onReply }) {
     const failed =
       message.status === 'failed'
         ? `<div class="msg-error" data-testid="message-error" role="note">${esc(
-            t('failed_reason', { reason: message.error?.text || message.error?.code || '?' }),
+            t('thread.failed_reason', { reason: message.error?.text || message.error?.code || '?' }),
           )}</div>`
         : '';
-    const note = message.private ? `<div class="note-label">${glyph('lock', 14)} ${esc(t('private_note'))}</div>` : '';
+    const note = message.private ? `<div class="note-label">${glyph('lock', 14)} ${esc(t('thread.private_note'))}</div>` : '';
     node.innerHTML = `<div class="bubble">${note}${quoteHtml(message)}${bodyHtml(message)}${metaHtml(message)}${failed}</div>${
       message.private || message.deleted || message.type === 'system'
         ? ''
-        : `<button type="button" class="msg-reply" data-testid="reply-button" aria-label="${esc(t('reply'))}" title="${esc(t('reply'))}">${glyph('reply', 16)}</button>`
+        : `<button type="button" class="msg-reply" data-testid="reply-button" aria-label="${esc(t('thread.reply'))}" title="${esc(t('thread.reply'))}">${glyph('reply', 16)}</button>`
     }`;
     node.querySelector('.msg-reply')?.addEventListener('click', () => onReply(message));
     node.querySelector('.quote[data-quote-id]')?.addEventListener('click', (event) => {
@@ -340,7 +345,7 @@ export function createThread(element, { onReply }) {
   }
 
   function setTop() {
-    top.textContent = cursor ? t('loading_older') : t('thread_start');
+    top.textContent = cursor ? t('thread.loading_older') : t('thread.thread_start');
   }
 
   /** Shows a conversation: the newest page of its thread, scrolled to the bottom. */
@@ -355,7 +360,7 @@ export function createThread(element, { onReply }) {
     cursor = null;
     loadingOlder = true;
     list.replaceChildren();
-    top.textContent = t('loading_older');
+    top.textContent = t('thread.loading_older');
     pill.hidden = true;
     try {
       const page = await api('GET', `/api/v1/conversations/${next.id}/messages${query({ limit: PAGE })}`);

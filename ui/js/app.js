@@ -4,7 +4,7 @@
  *
  * Test ids (data-testid) the browser tests rely on:
  * - login: login-form, login-email, login-password, login-submit, login-error
- * - shell: app, operator-name, logout-button, nav-inbox, nav-contacts, inbox-view, address-book
+ * - shell: app, operator-name, logout-button, nav-inbox, nav-contacts, inbox (the three-pane view), address-book
  * - left pane: inbox-filter (data-kind: '' for all inboxes, or whatsapp, rcs, messenger, instagram, sms, email,
  *   webchat), inbox-title, conversation-count, search-input, filter-unread, filter-mine, filter-archived,
  *   filter-status, conversation-list, conversation-row (data-id, data-channel-kind), conversation-row-loading,
@@ -168,7 +168,7 @@ async function start() {
   const contactPane = h('aside', { class: 'pane-contact', id: 'contact-pane', 'aria-label': t('app.contact_pane'), 'data-testid': 'contact-pane' });
   const inboxView = h(
     'div',
-    { class: 'inbox-view', 'data-testid': 'inbox-view' },
+    { class: 'inbox-view', 'data-testid': 'inbox' },
     listPane,
     h('section', { class: 'pane-thread' }, placeholder, threadEl, composerEl),
     contactPane,

@@ -56,3 +56,19 @@ export function avatarHtml(contact, size = 40) {
     known ? esc(initials(contact.name)) : glyph('person', Math.round(size * 0.6))
   }</span>`;
 }
+
+/** A contact photo that cannot load (gone, or another origin the page's policy refuses) becomes a silhouette. */
+document.addEventListener(
+  'error',
+  (event) => {
+    const image = event.target;
+    if (!(image instanceof HTMLImageElement) || !image.classList.contains('avatar')) return;
+    const fallback = document.createElement('span');
+    fallback.className = 'avatar';
+    fallback.setAttribute('style', image.getAttribute('style') || '');
+    fallback.setAttribute('aria-hidden', 'true');
+    fallback.innerHTML = glyph('person', Math.round(image.width * 0.6) || 24);
+    image.replaceWith(fallback);
+  },
+  true,
+);

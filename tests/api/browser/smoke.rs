@@ -1,0 +1,46 @@
+//! The harness itself: a page renders in headless Chromium, options reach the browser, failures explain.
+
+use std::time::Duration;
+
+use super::{Browser, Options};
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+
+async fn app() -> TestApp {
+    spawn_app_with(Backend::Sqlite, &[]).await.expect("sqlite app")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_reference_renders_in_chromium() {
+    let app = app().await;
+    let browser = Browser::open(&app).await;
+    browser.goto("/docs").await;
+    browser.wait_for("h1").await;
+    browser.wait_for_text("h2", "Endpoints").await;
+    assert!(browser.count("h2").await >= 2);
+    assert_eq!(browser.attr("a[href='/api/v1/openapi.json']", "href").await.as_deref(), Some("/api/v1/openapi.json"));
+    let shot = browser.screenshot("api-reference").await;
+    assert!(std::fs::metadata(&shot).expect("screenshot").len() > 1000, "{}", shot.display());
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_language_and_window_size_follow_the_options() {
+    let app = app().await;
+    let options = Options { lang: "it", width: 800, height: 600, ..Options::default() };
+    let browser = Browser::open_with(&app, options).await;
+    browser.goto("/docs").await;
+    browser.wait_until("document.readyState === 'complete'").await;
+    assert_eq!(browser.exec("return navigator.languages[0];").await, "it");
+    assert_eq!(browser.exec("return window.innerWidth;").await, 800);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "no visible element matches `#nowhere`")]
+async fn a_timed_out_wait_names_the_selector_and_the_page() {
+    let app = app().await;
+    let options = Options { timeout: Duration::from_millis(300), ..Options::default() };
+    let browser = Browser::open_with(&app, options).await;
+    browser.goto("/docs").await;
+    browser.wait_for("#nowhere").await;
+}

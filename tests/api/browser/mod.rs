@@ -26,7 +26,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
@@ -77,7 +77,7 @@ pub struct Browser {
     session: String,
     timeout: Duration,
     closed: bool,
-    _slot: SemaphorePermit<'static>,
+    _slots: Arc<SemaphorePermit<'static>>,
 }
 
 impl Browser {
@@ -89,7 +89,30 @@ impl Browser {
     /// Opens a browser for `app` with a language, window size or timeout.
     pub async fn open_with(app: &TestApp, options: Options) -> Browser {
         let driver = driver();
-        let slot = SLOTS.acquire().await.expect("browser slots");
+        let slots = Arc::new(SLOTS.acquire().await.expect("browser slots"));
+        Browser::start(app, options, driver, slots).await
+    }
+
+    /// Opens `n` browsers at once (e.g. two operators watching the same account). A test that needs
+    /// more than one browser must open them together like this: opening them one by one could wait
+    /// forever for a slot held by another test doing the same.
+    pub async fn open_many(app: &TestApp, n: usize, options: Options) -> Vec<Browser> {
+        assert!(n <= MAX_BROWSERS, "at most {MAX_BROWSERS} browsers at once");
+        let driver = driver();
+        let slots = Arc::new(SLOTS.acquire_many(n as u32).await.expect("browser slots"));
+        let mut browsers = Vec::with_capacity(n);
+        for _ in 0..n {
+            browsers.push(Browser::start(app, options.clone(), driver, slots.clone()).await);
+        }
+        browsers
+    }
+
+    async fn start(
+        app: &TestApp,
+        options: Options,
+        driver: &'static str,
+        slots: Arc<SemaphorePermit<'static>>,
+    ) -> Browser {
         let chromium = chromium_binary();
         let capabilities = json!({
             "browserName": "chrome",
@@ -118,7 +141,7 @@ impl Browser {
             session,
             timeout: options.timeout,
             closed: false,
-            _slot: slot,
+            _slots: slots,
         }
     }
 
@@ -131,6 +154,11 @@ impl Browser {
     pub async fn goto(&self, path: &str) {
         let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
         self.client.goto(&url).await.unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    /// Reloads the page.
+    pub async fn reload(&self) {
+        self.client.refresh().await.unwrap_or_else(|e| panic!("reload: {e}"));
     }
 
     /// The page's current URL.

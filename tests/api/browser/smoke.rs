@@ -36,6 +36,19 @@ async fn browser_language_and_window_size_follow_the_options() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_open_together_see_the_same_server() {
+    let app = app().await;
+    let browsers = Browser::open_many(&app, 2, Options::default()).await;
+    for browser in &browsers {
+        browser.goto("/docs").await;
+        browser.wait_for_text("h2", "Endpoints").await;
+    }
+    for browser in browsers {
+        browser.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[should_panic(expected = "no visible element matches `#nowhere`")]
 async fn a_timed_out_wait_names_the_selector_and_the_page() {
     let app = app().await;

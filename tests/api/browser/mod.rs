@@ -3,7 +3,7 @@
 //! One chromedriver serves the whole test binary: started on first use on a free port, killed when the
 //! process exits. At most [`MAX_BROWSERS`] browsers run at once; [`Browser::open`] waits for a slot.
 //! Every `wait_*` helper polls every 50 ms for up to 10 s (no fixed sleeps) and on time-out panics with
-//! what it waited for, the page's URL and text, and a screenshot of the page.
+//! what it waited for, the page's URL and text, and a screenshot in `<screenshot dir>/failures`.
 //!
 //! Environment: `PARLEY_CHROMEDRIVER` (default `chromedriver` on `PATH`), `PARLEY_CHROMIUM` (default
 //! `/usr/bin/chromium`), `PARLEY_SCREENSHOT_DIR` (default `<target dir>/screenshots`).
@@ -350,8 +350,9 @@ impl Browser {
         let name = failure_name();
         let shot = match self.client.screenshot().await {
             Ok(png) => {
-                let path = screenshot_dir().join(format!("{name}.png"));
-                let saved = std::fs::create_dir_all(screenshot_dir()).and_then(|()| std::fs::write(&path, png));
+                let dir = screenshot_dir().join("failures");
+                let path = dir.join(format!("{name}.png"));
+                let saved = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, png));
                 match saved {
                     Ok(()) => path.display().to_string(),
                     Err(e) => format!("not saved: {e}"),
@@ -397,7 +398,8 @@ fn is_script_error(e: &CmdError) -> bool {
     matches!(e, CmdError::Standard(w) if w.error == fantoccini::error::ErrorStatus::JavascriptError)
 }
 
-/// A file name for a failure screenshot: the test's name (its thread's) and a counter.
+/// A file name for a failure screenshot (in `<screenshot dir>/failures`): the test's name (its
+/// thread's) and a counter.
 fn failure_name() -> String {
     let thread = std::thread::current();
     let test: String = thread
@@ -406,7 +408,7 @@ fn failure_name() -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .collect();
-    format!("failure-{test}-{}", FAILURES.fetch_add(1, Ordering::Relaxed))
+    format!("{test}-{}", FAILURES.fetch_add(1, Ordering::Relaxed))
 }
 
 fn chromium_binary() -> String {

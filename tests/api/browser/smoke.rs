@@ -23,6 +23,29 @@ async fn api_reference_renders_in_chromium() {
     browser.close().await;
 }
 
+/// Until the login form lands this drives the session API from the served page; the UI's own tests
+/// log in through the form with `Browser::login`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_page_holds_an_operator_session() {
+    let app = app().await;
+    let browser = Browser::open(&app).await;
+    browser.goto("/").await;
+    browser.wait_until("document.title === 'Parley' && document.getElementById('app') !== null").await;
+    let login = |password: &str| {
+        format!(
+            "return fetch('/ui/session', {{method: 'POST', headers: {{'Content-Type': 'application/json'}}, \
+             body: JSON.stringify({{email: 'admin@example.com', password: {password:?}}})}}).then(r => r.status);"
+        )
+    };
+    assert_eq!(browser.exec(&login("wrong horse battery")).await, 401);
+    assert_eq!(browser.exec("return fetch('/ui/session').then(r => r.status);").await, 401);
+    assert_eq!(browser.exec(&login("correct horse battery")).await, 200);
+    let me = browser.exec("return fetch('/ui/session').then(r => r.json());").await;
+    assert_eq!(me["operator"]["email"], "admin@example.com", "{me}");
+    assert_eq!(browser.exec("return document.cookie;").await, "", "the session cookie is HttpOnly");
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_language_and_window_size_follow_the_options() {
     let app = app().await;

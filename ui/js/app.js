@@ -203,27 +203,31 @@ async function start() {
 
   const paneContext = {
     openConversation: (id) => (location.hash = `#/c/${id}`),
-    refresh: () => current && refresh(current.id),
+    refresh: () => current && refresh(current.id, true),
   };
 
   function renderPane() {
     if (current) renderContactPane(contactPane, current, paneContext);
   }
 
-  /** Takes in a newer state of a conversation: list row, and the open views when it is the open one. */
-  function apply(conversation) {
+  /**
+   * Takes in a newer state of a conversation: its list row, and the open views when it is the open one.
+   * The right pane is redrawn when asked (`force`) or when it changed, unless the operator is typing in it.
+   */
+  function apply(conversation, force = false) {
     inbox.upsert(conversation);
     if (!current || conversation.id !== current.id || conversation.updated_at < current.updated_at) return;
     const changed = conversation.updated_at !== current.updated_at;
     current = conversation;
     thread.setConversation(conversation);
     composer.setConversation(conversation);
-    if (changed && !contactPane.contains(document.activeElement)) renderPane();
+    const typing = contactPane.contains(document.activeElement) && document.activeElement.matches('input, textarea, select');
+    if (force || (changed && !typing)) renderPane();
   }
 
-  async function refresh(id) {
+  async function refresh(id, force = false) {
     try {
-      apply(await api('GET', `/api/v1/conversations/${id}`));
+      apply(await api('GET', `/api/v1/conversations/${id}`), force);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) throw error;
     }
@@ -320,7 +324,7 @@ async function start() {
       'conversation.assigned',
       'conversation.archived',
       'conversation.read',
-    ].map((type) => events.on(type, apply)),
+    ].map((type) => events.on(type, (conversation) => apply(conversation))),
     events.on('contact.updated', (contact) => {
       inbox.patchContact(contact);
       if (current?.contact.id === contact.id) refresh(current.id);

@@ -246,18 +246,21 @@ async function start() {
     );
   }
 
-  let readTimer = 0;
   /** Marks the open conversation read while the operator is looking at it. */
+  async function markRead() {
+    if (!current || document.hidden || !current.unread_count) return;
+    try {
+      apply(await api('POST', `/api/v1/conversations/${current.id}/read`));
+    } catch {
+      // The next message or visit marks it read again.
+    }
+  }
+
+  let readTimer = 0;
+  /** Marks the open conversation read shortly after messages arrive (one request for a burst). */
   function readSoon() {
     clearTimeout(readTimer);
-    readTimer = setTimeout(async () => {
-      if (!current || document.hidden || !current.unread_count) return;
-      try {
-        apply(await api('POST', `/api/v1/conversations/${current.id}/read`));
-      } catch {
-        // The next message or visit marks it read again.
-      }
-    }, 300);
+    readTimer = setTimeout(markRead, 300);
   }
 
   async function showConversation(id) {
@@ -274,7 +277,7 @@ async function start() {
       thread.open(conversation);
       composer.setConversation(conversation);
       renderPane();
-      readSoon();
+      markRead();
     } catch (error) {
       if (token !== openToken) return;
       closeConversation();

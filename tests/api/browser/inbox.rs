@@ -141,7 +141,6 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
     app.drain_jobs().await;
     browser.wait_for(&format!("{}[data-status=read] .ticks.read", bubble(id))).await;
     assert_eq!(browser.text(&format!("{} [data-testid=message-status]", bubble(id))).await, "✓✓");
-    browser.screenshot("inbox-thread").await;
 
     // On a channel without a provider connection the send fails, and the bubble says why.
     let sms = app.channel("sms", "+390212349999", false).await;
@@ -154,6 +153,68 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
     browser.wait_for("[data-testid=message][data-direction=outbound][data-status=queued]").await;
     app.drain_jobs().await;
     browser.wait_for_text("[data-testid=message][data-status=failed] [data-testid=message-error]", "provider").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
+    let app = app().await;
+    let (channel, conversation) = whatsapp_conversation(&app).await;
+    for (kind, address, from, name, text) in [
+        ("messenger", "1029384756", "9000001", "Sara Verdi", "Avete il maglione in rosso?"),
+        ("instagram", "17841400000", "17841400001", "Luca Neri", "Bellissima la nuova collezione!"),
+        ("sms", "+390212345680", "+393471000003", "Anna Conti", "Confermo il ritiro per domani"),
+        ("email", "support@example.com", "paolo@example.org", "Paolo Gallo", "Richiesta fattura ordine 1542"),
+    ] {
+        let other = app.channel(kind, address, true).await;
+        app.inbound(other, from, name, text).await;
+    }
+    let mario = app.get(&format!("/api/v1/conversations/{conversation}")).await.body["contact"]["id"].clone();
+    let reply = app.patch(&format!("/api/v1/contacts/{mario}"), json!({"in_address_book": true})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let inbound_path = format!("/api/v1/channels/{channel}/inbound");
+    let inbound = |body: Value| app.post(&inbound_path, body);
+    let photo = crate::media::upload_png(&app).await;
+    inbound(json!({"from": "+393471488489", "type": "image", "media_key": photo["key"], "text": "La foto del pacco"}))
+        .await;
+    inbound(json!({"from": "+393471488489", "type": "location", "payload": {"location":
+        {"latitude": 45.4642, "longitude": 9.19, "name": "Duomo", "address": "Piazza del Duomo, Milano"}}}))
+    .await;
+    let answer = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"text": "Arriva domani entro le 12", "simulation": true}),
+        )
+        .await;
+    let answer = answer.body["id"].as_i64().unwrap();
+    app.drain_jobs().await;
+    let asked = newest_message(&app, conversation).await;
+    inbound(json!({"from": "+393471488489", "provider_message_id": "wamid.quote",
+        "text": "Perfetto, grazie!", "payload": {"context": {"message_id": answer}}}))
+    .await;
+    inbound(json!({"from": "+393471488489", "type": "reaction", "payload": {"message_id": answer, "emoji": "❤️"}}))
+        .await;
+    app.post(
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        json!({"text": "Cliente VIP: spedizione prioritaria", "private": true}),
+    )
+    .await;
+    assert_eq!(asked["id"], answer);
+
+    let browser = Browser::open(&app).await;
+    browser.login().await;
+    browser.goto(&format!("/#/c/{conversation}")).await;
+    browser.wait_for_text("[data-testid=thread-contact-name]", "Mario Esposito").await;
+    browser.wait_for("[data-testid=message][data-type=image] [data-testid=message-image]").await;
+    browser.wait_for_text("[data-testid=message-location]", "Piazza del Duomo, Milano").await;
+    browser.wait_for_text(&format!("{} [data-testid=reactions]", bubble(answer)), "❤️").await;
+    browser.wait_for_text("[data-testid=message-quote]", "Arriva domani entro le 12").await;
+    browser.wait_for_text("[data-testid=message][data-private=true]", "Cliente VIP").await;
+    assert_eq!(browser.attr(&bubble(answer), "data-status").await.as_deref(), Some("read"));
+    // Reactions decorate their message instead of showing as messages of their own.
+    assert_eq!(browser.count("[data-testid=message][data-type=reaction]").await, 0);
+    browser.wait_for_text("[data-testid=conversation-list]", "Richiesta fattura ordine 1542").await;
+    browser.screenshot("inbox-thread").await;
     browser.close().await;
 }
 

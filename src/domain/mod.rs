@@ -75,6 +75,11 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a media file came from: uploaded or received, or made by an AI tool.
+    MediaOrigin { Original => "original", AiGenerated => "ai_generated" }
+);
+
+string_enum!(
     /// Delivery state of an outbound message.
     MessageStatus { Queued => "queued", Sent => "sent", Delivered => "delivered", Read => "read", Failed => "failed" }
 );

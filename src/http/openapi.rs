@@ -18,7 +18,7 @@ use crate::http::api::{channels, contacts, conversations, events, keys, media, t
         channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
         templates::list, templates::create, templates::get, templates::delete, templates::sync,
         keys::list, keys::create, keys::revoke, keys::operators,
-        media::upload, media::list, media::get, media::file,
+        media::upload, media::list, media::get, media::content, media::file,
         events::stream, webhooks::event, webhooks::event_attempts,
         webhooks::create, webhooks::list, webhooks::event_types, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::test, webhooks::redeliver, webhooks::replay, webhooks::deliveries,

@@ -343,6 +343,8 @@ pub struct Media {
     pub size: i64,
     pub filename: Option<String>,
     pub sha256: String,
+    /// `original` (uploaded or received) or `ai_generated`.
+    pub origin: String,
     pub created_at: String,
 }
 
@@ -354,6 +356,7 @@ impl From<&MediaRow> for Media {
             size: row.size,
             filename: row.filename.clone(),
             sha256: row.sha256.clone(),
+            origin: row.origin.clone(),
             created_at: to_rfc3339(row.created_at),
         }
     }

@@ -14,7 +14,7 @@ use crate::http::api::{channels, contacts, conversations, events, keys, media, t
         conversations::archive, conversations::unarchive, conversations::close, conversations::messages, conversations::send,
         conversations::delete_message,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
-        contacts::conversations,
+        contacts::conversations, contacts::duplicates,
         channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
         templates::list, templates::create, templates::get, templates::delete, templates::sync,
         keys::list, keys::create, keys::revoke, keys::operators,

@@ -85,6 +85,15 @@ pub struct Contact {
     pub updated_at: String,
 }
 
+/// Two contacts that are likely the same person.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateContacts {
+    /// The most certain reason: `same_phone`, `same_email` or `same_name`.
+    pub reason: String,
+    /// The two contacts, older first.
+    pub contacts: Vec<Contact>,
+}
+
 impl From<&ContactRow> for Contact {
     fn from(row: &ContactRow) -> Self {
         Contact {

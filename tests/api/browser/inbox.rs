@@ -218,12 +218,60 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     browser.close().await;
 }
 
+/// Uploads [`PNG`] to the media library with an origin (`original` or `ai_generated`); returns its key.
+async fn upload(app: &TestApp, filename: &str, origin: &str) -> String {
+    let boundary = "parley-inbox-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"origin\"\r\n\r\n{origin}\r\n--{boundary}\r\n\
+         Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(PNG);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let response = app
+        .client
+        .post(format!("{}/api/v1/media", app.base))
+        .header("X-Api-Key", &app.key)
+        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let stored: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    stored["key"].as_str().unwrap().to_owned()
+}
+
+/// Drops a 320×200 PNG drawn on a canvas onto the media library's drop zone.
+const DROP_A_PICTURE: &str = "
+    const canvas = Object.assign(document.createElement('canvas'), {width: 320, height: 200});
+    const g = canvas.getContext('2d');
+    const fill = g.createLinearGradient(0, 0, 320, 200);
+    fill.addColorStop(0, '#2563eb');
+    fill.addColorStop(1, '#25d366');
+    g.fillStyle = fill;
+    g.fillRect(0, 0, 320, 200);
+    g.fillStyle = '#fff';
+    g.font = 'bold 28px sans-serif';
+    g.fillText('Maglione rosso', 60, 110);
+    canvas.toBlob((blob) => {
+        const files = new DataTransfer();
+        files.items.add(new File([blob], 'maglione.png', {type: 'image/png'}));
+        const zone = document.querySelector('[data-testid=media-dropzone]');
+        zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: files, bubbles: true, cancelable: true}));
+        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true}));
+    }, 'image/png');";
+
+fn media_items(n: usize) -> String {
+    format!("document.querySelectorAll('[data-testid=media-item]').length === {n}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_from_the_media_library_is_attached_to_the_reply() {
     let app = app().await;
     let (_, conversation) = whatsapp_conversation(&app).await;
-    let stored = crate::media::upload_png(&app).await;
-    let key = stored["key"].as_str().unwrap().to_owned();
+    let original = upload(&app, "original.png", "original").await;
+    let generated = upload(&app, "generated.png", "ai_generated").await;
 
     let browser = Browser::open(&app).await;
     browser.login().await;
@@ -231,30 +279,51 @@ async fn an_image_from_the_media_library_is_attached_to_the_reply() {
     browser.wait_for_text("[data-testid=thread]", "il mio ordine?").await;
     browser.click("[data-testid=attach-button]").await;
     browser.wait_for("[data-testid=media-library]").await;
-    // A second file arrives through the file picker and is selected at once.
-    let upload = std::env::temp_dir().join(format!("parley-inbox-upload-{}.png", std::process::id()));
-    std::fs::write(&upload, PNG).unwrap();
-    let picker = browser.client().find(Locator::Css("[data-testid=media-file-input]")).await.unwrap();
-    picker.send_keys(&upload.display().to_string()).await.unwrap();
-    browser.wait_until("document.querySelectorAll('[data-testid=media-item]').length === 2").await;
+    browser.wait_until(&media_items(2)).await;
+
+    // Filter by origin, sort by date.
+    browser.click("[data-testid=media-origin][data-origin=ai_generated]").await;
+    browser.wait_until(&media_items(1)).await;
+    browser.wait_for(&format!("[data-testid=media-item][data-key='{generated}']")).await;
+    browser.click("[data-testid=media-origin][data-origin=original]").await;
+    browser.wait_for(&format!("[data-testid=media-item][data-key='{original}']")).await;
+    browser.wait_until(&media_items(1)).await;
+    browser.click("[data-testid=media-origin][data-origin='']").await;
+    browser.wait_until(&media_items(2)).await;
+    assert_eq!(browser.attr("[data-testid=media-item]", "data-key").await, Some(generated.clone()));
+    browser.wait_for("[data-testid=media-sort]").await.select_by_value("created_at").await.unwrap();
+    browser.wait_for(&format!("[data-testid=media-grid] > :first-child[data-key='{original}']")).await;
+
+    // Files arrive by drag-and-drop and through the file picker, each selected at once.
+    browser.exec(DROP_A_PICTURE).await;
+    browser.wait_until(&media_items(3)).await;
     browser.wait_for_text("[data-testid=media-selected-count]", "1").await;
-    browser.click("[data-testid=media-item][aria-selected=true]").await;
-    browser.click(&format!("[data-testid=media-item][data-key='{key}']")).await;
+    let dropped = browser.attr("[data-testid=media-item][aria-selected=true]", "data-key").await.unwrap();
+    let picked = std::env::temp_dir().join(format!("parley-inbox-upload-{}.png", std::process::id()));
+    std::fs::write(&picked, PNG).unwrap();
+    let picker = browser.client().find(Locator::Css("[data-testid=media-file-input]")).await.unwrap();
+    picker.send_keys(&picked.display().to_string()).await.unwrap();
+    browser.wait_until(&media_items(4)).await;
+    browser.wait_for_text("[data-testid=media-selected-count]", "2").await;
+    let _ = std::fs::remove_file(picked);
+    browser.click("[data-testid=media-grid] > :first-child").await;
     browser.wait_for_text("[data-testid=media-selected-count]", "1").await;
     browser.screenshot("media-library").await;
     browser.click("[data-testid=media-proceed]").await;
     browser.wait_gone("[data-testid=media-library]").await;
-    browser.wait_for(&format!("[data-testid=attachment][data-key='{key}']")).await;
+    browser.wait_for(&format!("[data-testid=attachment][data-key='{dropped}']")).await;
     browser.type_into("[data-testid=composer-input]", "Ecco la foto").await;
     browser.click("[data-testid=send-button]").await;
 
-    browser.wait_for("[data-testid=message][data-type=image] [data-testid=message-image]").await;
+    // The picture shows in the thread, loaded from the media library.
+    browser
+        .wait_until("[...document.querySelectorAll('[data-testid=message-image]')].some(i => i.naturalWidth === 320)")
+        .await;
     let sent = newest_message(&app, conversation).await;
     assert_eq!(sent["type"], "image");
-    assert_eq!(sent["media_keys"], json!([key]));
+    assert_eq!(sent["media_keys"], json!([dropped]));
     assert_eq!(sent["text"], "Ecco la foto");
     browser.wait_gone("[data-testid=attachment]").await;
-    let _ = std::fs::remove_file(upload);
     browser.close().await;
 }
 

@@ -193,10 +193,18 @@ export function createThread(element, { onReply }) {
   /** Reactions whose target is not loaded yet, keyed `id:<n>` or `p:<provider id>`. */
   let pendingReactions = new Map();
 
+  /** Whether the view follows the newest message (the user has not scrolled up). */
+  let pinned = true;
+
   scroller.addEventListener('scroll', () => {
+    pinned = nearBottom();
     if (scroller.scrollTop < NEAR_TOP) loadOlder();
-    if (nearBottom()) pill.hidden = true;
+    if (pinned) pill.hidden = true;
   });
+  // Pictures and players that finish loading grow the thread: stay at the bottom if the user was there.
+  new ResizeObserver(() => {
+    if (pinned) scroller.scrollTop = scroller.scrollHeight;
+  }).observe(list);
 
   function nearBottom() {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
@@ -205,6 +213,7 @@ export function createThread(element, { onReply }) {
   /** Scrolls to the newest message. */
   function scrollToBottom() {
     scroller.scrollTop = scroller.scrollHeight;
+    pinned = true;
     pill.hidden = true;
   }
 

@@ -174,9 +174,10 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     let inbound_path = format!("/api/v1/channels/{channel}/inbound");
     let inbound = |body: Value| app.post(&inbound_path, body);
-    let photo = crate::media::upload_png(&app).await;
-    inbound(json!({"from": "+393471488489", "type": "image", "media_key": photo["key"], "text": "La foto del pacco"}))
-        .await;
+    let browser = Browser::open(&app).await;
+    browser.login().await;
+    let photo = browser.exec(&format!("{DRAW_A_PICTURE}{UPLOAD_A_PICTURE}")).await;
+    inbound(json!({"from": "+393471488489", "type": "image", "media_key": photo, "text": "La foto del pacco"})).await;
     inbound(json!({"from": "+393471488489", "type": "location", "payload": {"location":
         {"latitude": 45.4642, "longitude": 9.19, "name": "Duomo", "address": "Piazza del Duomo, Milano"}}}))
     .await;
@@ -201,8 +202,6 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     .await;
     assert_eq!(asked["id"], answer);
 
-    let browser = Browser::open(&app).await;
-    browser.login().await;
     browser.goto(&format!("/#/c/{conversation}")).await;
     browser.wait_for_text("[data-testid=thread-contact-name]", "Mario Esposito").await;
     browser.wait_for("[data-testid=message][data-type=image] [data-testid=message-image]").await;
@@ -242,25 +241,40 @@ async fn upload(app: &TestApp, filename: &str, origin: &str) -> String {
     stored["key"].as_str().unwrap().to_owned()
 }
 
-/// Drops a 320×200 PNG drawn on a canvas onto the media library's drop zone.
+/// Draws a 320×200 picture on a canvas and calls `then(blob)` with it as a PNG (JavaScript).
+const DRAW_A_PICTURE: &str = "
+    const draw = (then) => {
+        const canvas = Object.assign(document.createElement('canvas'), {width: 320, height: 200});
+        const g = canvas.getContext('2d');
+        const fill = g.createLinearGradient(0, 0, 320, 200);
+        fill.addColorStop(0, '#2563eb');
+        fill.addColorStop(1, '#25d366');
+        g.fillStyle = fill;
+        g.fillRect(0, 0, 320, 200);
+        g.fillStyle = '#fff';
+        g.font = 'bold 28px sans-serif';
+        g.fillText('Maglione rosso', 60, 110);
+        canvas.toBlob(then, 'image/png');
+    };";
+
+/// Uploads a drawn picture to the media library through the page's session; returns its key.
+const UPLOAD_A_PICTURE: &str = "
+    return new Promise((done) => draw(async (blob) => {
+        const { api } = await import('/ui/assets/js/api.js');
+        const form = new FormData();
+        form.append('file', new File([blob], 'pacco.png', {type: 'image/png'}));
+        done((await api('POST', '/api/v1/media', form)).key);
+    }));";
+
+/// Drops a drawn picture onto the media library's drop zone.
 const DROP_A_PICTURE: &str = "
-    const canvas = Object.assign(document.createElement('canvas'), {width: 320, height: 200});
-    const g = canvas.getContext('2d');
-    const fill = g.createLinearGradient(0, 0, 320, 200);
-    fill.addColorStop(0, '#2563eb');
-    fill.addColorStop(1, '#25d366');
-    g.fillStyle = fill;
-    g.fillRect(0, 0, 320, 200);
-    g.fillStyle = '#fff';
-    g.font = 'bold 28px sans-serif';
-    g.fillText('Maglione rosso', 60, 110);
-    canvas.toBlob((blob) => {
+    draw((blob) => {
         const files = new DataTransfer();
         files.items.add(new File([blob], 'maglione.png', {type: 'image/png'}));
         const zone = document.querySelector('[data-testid=media-dropzone]');
         zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: files, bubbles: true, cancelable: true}));
         zone.dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true}));
-    }, 'image/png');";
+    });";
 
 fn media_items(n: usize) -> String {
     format!("document.querySelectorAll('[data-testid=media-item]').length === {n}")
@@ -295,7 +309,7 @@ async fn an_image_from_the_media_library_is_attached_to_the_reply() {
     browser.wait_for(&format!("[data-testid=media-grid] > :first-child[data-key='{original}']")).await;
 
     // Files arrive by drag-and-drop and through the file picker, each selected at once.
-    browser.exec(DROP_A_PICTURE).await;
+    browser.exec(&format!("{DRAW_A_PICTURE}{DROP_A_PICTURE}")).await;
     browser.wait_until(&media_items(3)).await;
     browser.wait_for_text("[data-testid=media-selected-count]", "1").await;
     let dropped = browser.attr("[data-testid=media-item][aria-selected=true]", "data-key").await.unwrap();

@@ -134,6 +134,20 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
     let id = sent["id"].as_i64().unwrap();
     assert_eq!(browser.exec("return document.querySelector('[data-testid=composer-input]').value;").await, "");
 
+    // The emoji picker works from the keyboard: arrows move, Enter inserts, Escape closes.
+    browser.click("[data-testid=emoji-button]").await;
+    browser.wait_for("[data-testid=emoji-picker]").await;
+    browser.press(&[Key::Right]).await;
+    browser.press_enter().await;
+    browser.wait_gone("[data-testid=emoji-picker]").await;
+    assert_eq!(browser.exec("return document.activeElement.dataset.testid;").await, "composer-input");
+    assert_eq!(browser.exec("return document.querySelector('[data-testid=composer-input]').value;").await, "😂");
+    browser.click("[data-testid=emoji-button]").await;
+    browser.press(&[Key::Escape]).await;
+    browser.wait_gone("[data-testid=emoji-picker]").await;
+    assert_eq!(browser.exec("return document.activeElement.dataset.testid;").await, "emoji-button");
+    browser.clear("[data-testid=composer-input]").await;
+
     run_jobs_once(&app).await;
     browser.wait_for(&format!("{}[data-status=sent]", bubble(id))).await;
     assert_eq!(browser.text(&format!("{} [data-testid=message-status]", bubble(id))).await, "✓");

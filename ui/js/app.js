@@ -83,7 +83,13 @@ let teardown = () => {};
 function showLogin(notice = '') {
   teardown();
   const error = h('p', { class: 'login-error', role: 'alert', 'data-testid': 'login-error' }, notice);
-  const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true, 'data-testid': 'login-email' });
+  const email = h('input', {
+    type: 'email',
+    name: 'email',
+    autocomplete: 'username',
+    required: true,
+    'data-testid': 'login-email',
+  });
   const password = h('input', {
     type: 'password',
     name: 'password',
@@ -165,7 +171,12 @@ async function start() {
   const threadEl = h('div', { class: 'thread', hidden: true });
   const composerEl = h('div', { class: 'composer', hidden: true });
   const placeholder = h('div', { class: 'no-conversation', 'data-testid': 'no-conversation' }, t('app.pick_conversation'));
-  const contactPane = h('aside', { class: 'pane-contact', id: 'contact-pane', 'aria-label': t('app.contact_pane'), 'data-testid': 'contact-pane' });
+  const contactPane = h('aside', {
+    class: 'pane-contact',
+    id: 'contact-pane',
+    'aria-label': t('app.contact_pane'),
+    'data-testid': 'contact-pane',
+  });
   const inboxView = h(
     'div',
     { class: 'inbox-view', 'data-testid': 'inbox' },
@@ -221,7 +232,8 @@ async function start() {
     current = conversation;
     thread.setConversation(conversation);
     composer.setConversation(conversation);
-    const typing = contactPane.contains(document.activeElement) && document.activeElement.matches('input, textarea, select');
+    const focused = document.activeElement;
+    const typing = contactPane.contains(focused) && focused.matches('input, textarea, select');
     if (force || (changed && !typing)) renderPane();
   }
 

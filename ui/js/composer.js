@@ -92,7 +92,11 @@ export function createComposer(element, { onSent }) {
   let templatesChannel = null;
   const drafts = new Map();
 
-  const banner = h('div', { class: 'window-banner', role: 'status', 'data-testid': 'window-closed-banner', hidden: true }, t('composer.window_closed'));
+  const banner = h(
+    'div',
+    { class: 'window-banner', role: 'status', 'data-testid': 'window-closed-banner', hidden: true },
+    t('composer.window_closed'),
+  );
   const replyText = h('span', { class: 'reply-text' });
   const replyBox = h(
     'div',
@@ -156,7 +160,14 @@ export function createComposer(element, { onSent }) {
   });
   const picker = h(
     'div',
-    { class: 'emoji-picker', role: 'dialog', 'aria-label': t('composer.emoji_picker'), 'data-testid': 'emoji-picker', hidden: true, onkeydown: pickerKeys },
+    {
+      class: 'emoji-picker',
+      role: 'dialog',
+      'aria-label': t('composer.emoji_picker'),
+      'data-testid': 'emoji-picker',
+      hidden: true,
+      onkeydown: pickerKeys,
+    },
     h(
       'div',
       { class: 'emoji-grid', role: 'grid' },
@@ -191,7 +202,11 @@ export function createComposer(element, { onSent }) {
     h('label', { class: 'field' }, h('span', {}, t('composer.template')), templateSelect),
     templateFields,
     templatePreview,
-    h('button', { type: 'button', class: 'primary', 'data-testid': 'template-send', onclick: () => sendTemplate() }, t('composer.send_template')),
+    h(
+      'button',
+      { type: 'button', class: 'primary', 'data-testid': 'template-send', onclick: () => sendTemplate() },
+      t('composer.send_template'),
+    ),
   );
 
   const form = h(
@@ -331,7 +346,9 @@ export function createComposer(element, { onSent }) {
       return;
     }
     templateSelect.append(
-      ...templates.map((template, index) => h('option', { value: String(index) }, `${template.name} (${template.language})`)),
+      ...templates.map((template, index) =>
+        h('option', { value: String(index) }, `${template.name} (${template.language})`),
+      ),
     );
     templatePreview.textContent = templates.length ? '' : t('composer.no_templates');
   }
@@ -353,14 +370,26 @@ export function createComposer(element, { onSent }) {
         'label',
         { class: 'field' },
         h('span', {}, labelText),
-        h('input', { type, required: true, 'data-testid': 'template-param', 'data-part': part, 'data-n': n, oninput: preview }),
+        h('input', {
+          type,
+          required: true,
+          'data-testid': 'template-param',
+          'data-part': part,
+          'data-n': n,
+          oninput: preview,
+        }),
       );
     if (header && String(header.format || 'TEXT').toUpperCase() === 'TEXT') {
-      for (let n = 1; n <= placeholders(header.text); n += 1) templateFields.append(field(t('composer.header_param', { n }), 'header', n));
+      for (let n = 1; n <= placeholders(header.text); n += 1) {
+        templateFields.append(field(t('composer.header_param', { n }), 'header', n));
+      }
     } else if (header && ['IMAGE', 'VIDEO', 'DOCUMENT'].includes(String(header.format).toUpperCase())) {
-      templateFields.append(field(t('composer.header_media', { format: String(header.format).toLowerCase() }), 'media', 1, 'url'));
+      const format = String(header.format).toLowerCase();
+      templateFields.append(field(t('composer.header_media', { format }), 'media', 1, 'url'));
     }
-    for (let n = 1; n <= placeholders(body?.text); n += 1) templateFields.append(field(t('composer.body_param', { n }), 'body', n));
+    for (let n = 1; n <= placeholders(body?.text); n += 1) {
+      templateFields.append(field(t('composer.body_param', { n }), 'body', n));
+    }
     preview();
   }
 
@@ -374,7 +403,8 @@ export function createComposer(element, { onSent }) {
   /** The `payload.template` object in Meta's send shape for the chosen template and the values typed. */
   function templatePayload(template) {
     const inputs = [...templateFields.querySelectorAll('input')];
-    const values = (part) => inputs.filter((i) => i.dataset.part === part).map((i) => ({ type: 'text', text: i.value.trim() }));
+    const values = (part) =>
+      inputs.filter((i) => i.dataset.part === part).map((i) => ({ type: 'text', text: i.value.trim() }));
     const components = [];
     const media = inputs.find((i) => i.dataset.part === 'media');
     const headerText = values('header');

@@ -59,6 +59,11 @@ const OVERSCAN = 6;
 /** Conversations per page. */
 const PAGE = 100;
 
+/** A row whose conversation is not loaded yet. */
+const SKELETON =
+  '<span class="avatar skeleton"></span>' +
+  '<span class="conv-main"><span class="skeleton line"></span><span class="skeleton line short"></span></span>';
+
 /** Newest activity first, then the higher id: the server's order. */
 function before(a, b) {
   return a.last_message_at === b.last_message_at ? a.id > b.id : a.last_message_at > b.last_message_at;
@@ -94,7 +99,9 @@ export function createInbox(element, { channels, onOpen }) {
         'aria-pressed': String(kind === filters.kind),
         title: kind ? channelName(kind) : t('inbox.all_inboxes'),
         'aria-label': kind ? channelName(kind) : t('inbox.all_inboxes'),
-        html: kind ? channelIcon(kind, { decorative: true, size: 22 }) : `${glyph('inboxes', 18)}<span>${esc(t('inbox.all_inboxes'))}</span>`,
+        html: kind
+          ? channelIcon(kind, { decorative: true, size: 22 })
+          : `${glyph('inboxes', 18)}<span>${esc(t('inbox.all_inboxes'))}</span>`,
         onclick: () => {
           filters.kind = kind;
           for (const button of picker.children) button.setAttribute('aria-pressed', String(button.dataset.kind === kind));
@@ -103,7 +110,11 @@ export function createInbox(element, { channels, onOpen }) {
         },
       },
     );
-  const picker = h('div', { class: 'inbox-kinds', role: 'group', 'aria-label': t('inbox.inboxes') }, ['', ...kinds].map(kindButton));
+  const picker = h(
+    'div',
+    { class: 'inbox-kinds', role: 'group', 'aria-label': t('inbox.inboxes') },
+    ['', ...kinds].map(kindButton),
+  );
   const title = h('h2', { class: 'inbox-title', 'data-testid': 'inbox-title' }, t('inbox.all_inboxes'));
   const counter = h('span', { class: 'inbox-count', 'data-testid': 'conversation-count', 'aria-live': 'polite' });
 
@@ -172,7 +183,14 @@ export function createInbox(element, { channels, onOpen }) {
 
   element.replaceChildren(
     h('div', { class: 'inbox-head' }, picker, h('div', { class: 'inbox-heading' }, title, counter), search),
-    h('div', { class: 'inbox-filters' }, toggle('unread', 'filter-unread'), toggle('mine', 'filter-mine'), toggle('archived', 'filter-archived'), status),
+    h(
+      'div',
+      { class: 'inbox-filters' },
+      toggle('unread', 'filter-unread'),
+      toggle('mine', 'filter-mine'),
+      toggle('archived', 'filter-archived'),
+      status,
+    ),
     scroller,
     empty,
   );
@@ -259,29 +277,40 @@ export function createInbox(element, { channels, onOpen }) {
       row.removeAttribute('id');
       row.setAttribute('data-testid', 'conversation-row-loading');
       row.setAttribute('aria-hidden', 'true');
-      row.innerHTML = '<span class="avatar skeleton"></span><span class="conv-main"><span class="skeleton line"></span><span class="skeleton line short"></span></span>';
+      row.innerHTML = SKELETON;
       return;
     }
-    const key = `${item.id}:${item.updated_at}:${item.last_message_at}:${item.unread_count}:${item._v || 0}:${item.id === activeId}:${index === focusIndex}`;
+    const active = item.id === activeId;
+    const focused = index === focusIndex;
+    const key = [item.id, item.updated_at, item.last_message_at, item.unread_count, item._v, active, focused].join();
     if (row.dataset.key === key) return;
     row.dataset.key = key;
     const label = contactLabel(item.contact);
     const unread = item.unread_count > 0;
-    row.className = `conv-row${unread ? ' unread' : ''}${item.id === activeId ? ' active' : ''}${index === focusIndex ? ' focused' : ''}`;
+    row.className = `conv-row${unread ? ' unread' : ''}${active ? ' active' : ''}${focused ? ' focused' : ''}`;
     row.id = `conv-row-${item.id}`;
     row.dataset.id = item.id;
     row.dataset.channelKind = item.channel.kind;
     row.setAttribute('data-testid', 'conversation-row');
-    row.setAttribute('aria-selected', String(item.id === activeId));
+    row.setAttribute('aria-selected', String(active));
     row.removeAttribute('aria-hidden');
-    row.innerHTML = `<span class="avatar-wrap">${avatarHtml(item.contact, 44)}<span class="channel-badge">${channelIcon(item.channel.kind, { size: 18 })}</span></span>
+    const alias = label.secondary ? `<span class="conv-alias">~${esc(label.secondary)}</span>` : '';
+    const unreadLabel = esc(t('inbox.unread_count', { count: item.unread_count }));
+    const badge = unread
+      ? `<span class="badge" data-testid="unread-badge" aria-label="${unreadLabel}">${item.unread_count}</span>`
+      : '';
+    row.innerHTML = `
+      <span class="avatar-wrap">${avatarHtml(item.contact, 44)}
+        <span class="channel-badge">${channelIcon(item.channel.kind, { size: 18 })}</span></span>
       <span class="conv-main">
-        <span class="conv-top"><span class="conv-name" data-testid="conversation-name">${esc(label.primary)}</span>${
-          label.secondary ? `<span class="conv-alias">~${esc(label.secondary)}</span>` : ''
-        }<time class="conv-time" datetime="${esc(item.last_message_at)}" data-testid="conversation-time">${esc(shortTime(item.last_message_at))}</time></span>
-        <span class="conv-bottom"><span class="conv-preview" data-testid="conversation-preview">${esc(item.last_message_preview || '')}</span>${
-          unread ? `<span class="badge" data-testid="unread-badge" aria-label="${esc(t('inbox.unread_count', { count: item.unread_count }))}">${item.unread_count}</span>` : ''
-        }</span>
+        <span class="conv-top">
+          <span class="conv-name" data-testid="conversation-name">${esc(label.primary)}</span>${alias}
+          <time class="conv-time" datetime="${esc(item.last_message_at)}" data-testid="conversation-time">${esc(
+            shortTime(item.last_message_at),
+          )}</time></span>
+        <span class="conv-bottom">
+          <span class="conv-preview" data-testid="conversation-preview">${esc(item.last_message_preview || '')}</span>
+          ${badge}</span>
       </span>`;
   }
 

@@ -74,10 +74,20 @@ export function openMediaLibrary({ onProceed }) {
   const selected = new Map();
 
   const status = h('div', { class: 'media-status', role: 'status', 'data-testid': 'media-status' });
-  const grid = h('div', { class: 'media-grid', role: 'listbox', 'aria-multiselectable': 'true', 'aria-label': t('media.media_library'), 'data-testid': 'media-grid' });
+  const grid = h('div', {
+    class: 'media-grid',
+    role: 'listbox',
+    'aria-multiselectable': 'true',
+    'aria-label': t('media.media_library'),
+    'data-testid': 'media-grid',
+  });
   const sentinel = h('div', { class: 'media-sentinel', 'aria-hidden': 'true' });
   const count = h('span', { class: 'media-count', 'data-testid': 'media-selected-count' });
-  const proceed = h('button', { type: 'button', class: 'primary', disabled: true, 'data-testid': 'media-proceed', onclick: () => finish(true) }, t('media.proceed'));
+  const proceed = h(
+    'button',
+    { type: 'button', class: 'primary', disabled: true, 'data-testid': 'media-proceed', onclick: () => finish(true) },
+    t('media.proceed'),
+  );
   const fileInput = h('input', {
     type: 'file',
     multiple: true,
@@ -142,12 +152,24 @@ export function openMediaLibrary({ onProceed }) {
 
   const dialog = h(
     'dialog',
-    { class: 'media-dialog', 'aria-labelledby': 'media-title', 'data-testid': 'media-library', onclose: () => dialog.remove() },
+    {
+      class: 'media-dialog',
+      'aria-labelledby': 'media-title',
+      'data-testid': 'media-library',
+      onclose: () => dialog.remove(),
+    },
     h(
       'header',
       { class: 'dialog-head' },
       h('h2', { id: 'media-title' }, t('media.media_library')),
-      h('button', { type: 'button', class: 'icon-button', 'aria-label': t('media.close'), 'data-testid': 'media-close', html: glyph('close', 18), onclick: () => finish(false) }),
+      h('button', {
+        type: 'button',
+        class: 'icon-button',
+        'aria-label': t('media.close'),
+        'data-testid': 'media-close',
+        html: glyph('close', 18),
+        onclick: () => finish(false),
+      }),
     ),
     dropzone,
     h(
@@ -224,7 +246,8 @@ export function openMediaLibrary({ onProceed }) {
     const mine = state.generation;
     state.loading = true;
     try {
-      const page = await api('GET', `/api/v1/media${query({ origin: state.origin, sort: state.sort, cursor: state.cursor })}`);
+      const params = query({ origin: state.origin, sort: state.sort, cursor: state.cursor });
+      const page = await api('GET', `/api/v1/media${params}`);
       if (mine !== state.generation) return;
       grid.append(...page.data.map(tile));
       state.cursor = page.next_cursor || null;

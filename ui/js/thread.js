@@ -100,14 +100,18 @@ function mediaHtml(message) {
       switch (message.type) {
         case 'image':
         case 'sticker':
-          return `<a class="msg-image" href="${url}" target="_blank" rel="noopener"><img data-testid="message-image" src="${url}" alt="${esc(caption || t('thread.image'))}" loading="lazy" decoding="async"></a>`;
+          return `<a class="msg-image" href="${url}" target="_blank" rel="noopener">
+            <img data-testid="message-image" src="${url}" alt="${esc(caption || t('thread.image'))}" loading="lazy"></a>`;
         case 'video':
-          return `<video data-testid="message-video" controls preload="metadata" src="${url}" aria-label="${esc(t('thread.video'))}"></video>`;
+          return `<video data-testid="message-video" controls preload="metadata" src="${url}"
+            aria-label="${esc(t('thread.video'))}"></video>`;
         case 'audio':
-          return `<audio data-testid="message-audio" controls preload="none" src="${url}" aria-label="${esc(t('thread.audio'))}"></audio>`;
+          return `<audio data-testid="message-audio" controls preload="none" src="${url}"
+            aria-label="${esc(t('thread.audio'))}"></audio>`;
         default: {
           const name = p.document?.filename || key.split('/').pop();
-          return `<a class="msg-document" data-testid="message-document" href="${url}" download="${esc(name)}">${glyph('file', 18)}<span>${esc(name)}</span></a>`;
+          return `<a class="msg-document" data-testid="message-document" href="${url}" download="${esc(name)}">
+            ${glyph('file', 18)}<span>${esc(name)}</span></a>`;
         }
       }
     })
@@ -150,11 +154,16 @@ function bodyHtml(message) {
 
 function metaHtml(message) {
   const status = message.direction === 'outbound' && !message.private ? message.status : null;
+  const label = status ? esc(t(`thread.status_${status}`)) : '';
   const ticks = status
-    ? `<span class="ticks ${esc(status)}" data-testid="message-status" role="img" aria-label="${esc(t(`thread.status_${status}`))}" title="${esc(t(`thread.status_${status}`))}">${TICKS[status] || ''}</span>`
+    ? `<span class="ticks ${esc(status)}" data-testid="message-status" role="img" aria-label="${label}"
+        title="${label}">${TICKS[status] || ''}</span>`
     : '';
   const edited = message.edited_at ? `<span class="edited">${esc(t('thread.edited'))}</span>` : '';
-  return `<div class="msg-meta">${edited}<time datetime="${esc(message.created_at)}" title="${esc(fullTime(message.created_at))}">${esc(clockTime(message.created_at))}</time>${ticks}</div>`;
+  const at = esc(message.created_at);
+  return `<div class="msg-meta">${edited}<time datetime="${at}" title="${esc(fullTime(message.created_at))}">${esc(
+    clockTime(message.created_at),
+  )}</time>${ticks}</div>`;
 }
 
 /**

@@ -84,6 +84,51 @@ async fn log_in_filter_by_channel_search_and_open_a_conversation() {
     assert!(browser.current_url().await.ends_with(&format!("#/c/{sara}")));
     browser.wait_gone(&format!("{} [data-testid=unread-badge]", row(sara))).await;
     assert_eq!(app.get(&format!("/api/v1/conversations/{sara}")).await.body["unread_count"], 0);
+    browser.clear("[data-testid=search-input]").await;
+    browser.type_into("[data-testid=search-input]", " ").await;
+    browser.wait_until("document.querySelectorAll('[data-testid=conversation-row]').length === 3").await;
+
+    // Filters: unread, status, assigned to me.
+    browser.click("[data-testid=filter-unread]").await;
+    browser.wait_until("document.querySelectorAll('[data-testid=conversation-row]').length === 2").await;
+    browser.click("[data-testid=filter-unread]").await;
+    let operators = app.get("/api/v1/operators").await.body["data"].clone();
+    let me = operators.as_array().unwrap().iter().find(|o| o["email"] == "admin@example.com").unwrap()["id"].clone();
+    let reply =
+        app.patch(&format!("/api/v1/conversations/{sara}"), json!({"assignee_id": me, "status": "resolved"})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    browser.click("[data-testid=filter-mine]").await;
+    browser.wait_until("document.querySelectorAll('[data-testid=conversation-row]').length === 1").await;
+    browser.wait_for(&row(sara)).await;
+    browser.click("[data-testid=filter-mine]").await;
+    browser.wait_for("[data-testid=filter-status]").await.select_by_value("open").await.unwrap();
+    browser.wait_until("document.querySelectorAll('[data-testid=conversation-row]').length === 2").await;
+    browser.wait_gone(&row(sara)).await;
+
+    // Logging out returns to the login form, and the API no longer answers the page.
+    browser.click("[data-testid=logout-button]").await;
+    browser.wait_for("[data-testid=login-form]").await;
+    let status = browser.exec("return fetch('/api/v1/conversations').then((r) => r.status);").await;
+    assert_eq!(status, 401);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_windows_keep_the_contact_pane_behind_a_toggle() {
+    let app = app().await;
+    let (_, conversation) = whatsapp_conversation(&app).await;
+    let browser = Browser::open_with(&app, Options { width: 768, height: 700, ..Options::default() }).await;
+    browser.login().await;
+    browser.goto(&format!("/#/c/{conversation}")).await;
+    browser.wait_for_text("[data-testid=thread]", "il mio ordine?").await;
+    browser.wait_for(&row(conversation)).await;
+    browser.wait_gone("[data-testid=contact-pane]").await;
+    browser.click("[data-testid=contact-pane-toggle]").await;
+    browser.wait_for("[data-testid=contact-pane]").await;
+    assert_eq!(browser.attr("[data-testid=contact-pane-toggle]", "aria-expanded").await.as_deref(), Some("true"));
+    browser.screenshot("inbox-768-contact-pane").await;
+    browser.click("[data-testid=contact-pane-toggle]").await;
+    browser.wait_gone("[data-testid=contact-pane]").await;
     browser.close().await;
 }
 

@@ -273,6 +273,23 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     assert_eq!(browser.count("[data-testid=message][data-type=reaction]").await, 0);
     browser.wait_for_text("[data-testid=conversation-list]", "Richiesta fattura ordine 1542").await;
     browser.screenshot("inbox-thread").await;
+
+    // Replying to a message quotes it (the reply button shows on hover and focus, so click it by script).
+    let recent = app.get(&format!("/api/v1/conversations/{conversation}/messages?limit=3")).await.body;
+    let thanks = recent["data"].as_array().unwrap().iter().find(|m| m["text"] == "Perfetto, grazie!").unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let reply_button = format!("{} [data-testid=reply-button]", bubble(thanks));
+    browser.exec(&format!("document.querySelector({reply_button:?}).click();")).await;
+    browser.wait_for_text("[data-testid=reply-preview]", "Perfetto, grazie!").await;
+    browser.type_into("[data-testid=composer-input]", "Prego!").await;
+    browser.press_enter().await;
+    browser.wait_gone("[data-testid=reply-preview]").await;
+    browser
+        .wait_for_text("[data-testid=message][data-direction=outbound] [data-testid=message-quote]", "Perfetto")
+        .await;
+    let sent = newest_message(&app, conversation).await;
+    assert_eq!((sent["text"].clone(), sent["payload"]["context"]["id"].clone()), (json!("Prego!"), json!(thanks)));
     browser.close().await;
 }
 

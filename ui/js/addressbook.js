@@ -251,7 +251,11 @@ export function renderAddressBook(element) {
         'data-testid': 'contact-delete-confirm',
         async onclick() {
           clearMessages();
-          if (await attempt(() => api('DELETE', `/api/v1/contacts/${contact.id}`)) === undefined) return;
+          if (await attempt(() => api('DELETE', `/api/v1/contacts/${contact.id}`)) === undefined) {
+            showActions();
+            actions.querySelector('[data-testid="contact-delete"]')?.focus();
+            return;
+          }
           state.selected.delete(contact.id);
           drawMergePanel();
           status.textContent = t('book.deleted', { name });

@@ -194,6 +194,24 @@ export function uid(prefix) {
 }
 
 const renders = new WeakMap();
+const focusAfterChange = new WeakMap();
+
+/** Where focus goes when the control that had it is gone after a change (e.g. Archive became Unarchive). */
+const FOCUS_FALLBACK = {
+  'archive-button': 'unarchive-button',
+  'unarchive-button': 'archive-button',
+  'resolve-button': 'reopen-button',
+  'reopen-button': 'resolve-button',
+  'close-button': 'reopen-button',
+  'tag-remove': 'tag-input',
+  'attribute-remove': 'attribute-key',
+};
+
+/** Focuses the control with test id `testid` in `element`, else its fallback, else the contact's name. */
+function restoreFocus(element, testid) {
+  const find = (id) => (id ? element.querySelector(`[data-testid="${id}"]`) : null);
+  (find(testid) ?? find(FOCUS_FALLBACK[testid]) ?? find('contact-name')).focus();
+}
 
 /**
  * Renders the right pane for `conversation` (the API's Conversation) into `element`. `ctx` is the shell's
@@ -222,7 +240,9 @@ export async function renderContactPane(element, conversation, ctx) {
   }
   if (renders.get(element) !== token) return;
   const [contact, others, operators] = loaded;
-  const focused = element.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
+  const focused = focusAfterChange.get(element)
+    ?? (element.contains(document.activeElement) ? document.activeElement.dataset.testid : null);
+  focusAfterChange.delete(element);
   const view = {
     element,
     ctx,
@@ -241,7 +261,7 @@ export async function renderContactPane(element, conversation, ctx) {
     otherConversations(view, others.data),
   );
   element.removeAttribute('aria-busy');
-  if (focused) element.querySelector(`[data-testid="${focused}"]`)?.focus();
+  if (focused) restoreFocus(element, focused);
 }
 
 /**
@@ -249,6 +269,7 @@ export async function renderContactPane(element, conversation, ctx) {
  * `request` resolves to and calls `ctx.refresh()`; a failure is announced and the control re-enabled.
  */
 async function change(view, control, request) {
+  focusAfterChange.set(view.element, control.dataset.testid);
   control.disabled = true;
   view.error.textContent = '';
   try {
@@ -256,8 +277,10 @@ async function change(view, control, request) {
     view.ctx.refresh();
     await renderContactPane(view.element, conversation, view.ctx);
   } catch (error) {
+    focusAfterChange.delete(view.element);
     view.error.textContent = describeError(error);
     control.disabled = false;
+    control.focus();
   }
 }
 
@@ -285,7 +308,7 @@ function header(contact) {
   return el('header', { class: 'cp-head' },
     avatar(contact),
     el('div', { class: 'cp-head-text' },
-      el('h2', { class: 'cp-name', 'data-testid': 'contact-name' }, displayName(contact)),
+      el('h2', { class: 'cp-name', tabindex: '-1', 'data-testid': 'contact-name' }, displayName(contact)),
       !known && contact.name
         ? el('p', { class: 'cp-muted', 'data-testid': 'contact-profile-name' },
           t('contact.profile_name', { name: contact.name }))

@@ -356,9 +356,9 @@ function identities(contact) {
     list.length === 0
       ? el('p', { class: 'cp-muted' }, t('contact.no_identities'))
       : el('ul', { class: 'cp-list', 'data-testid': 'identity-list' }, list.map((identity) =>
-        el('li', { class: 'cp-identity', 'data-testid': 'identity', title: channelName(identity.channel_kind) },
+        el('li', { class: 'cp-identity', 'data-testid': 'identity', 'data-channel-kind': identity.channel_kind },
           channelIcon(identity.channel_kind),
-          el('span', { class: 'cp-sr' }, `${channelName(identity.channel_kind)}: `),
+          el('span', { class: 'cp-identity-kind' }, channelName(identity.channel_kind)),
           el('span', { class: 'cp-address' }, identity.external_id)))));
 }
 

@@ -9,9 +9,15 @@ use utoipa::ToSchema;
 /// A problem the caller can act on, or an internal failure whose cause is logged, not shown.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No API key, or one that is unknown or revoked.
-    #[error("a valid API key is required")]
+    /// No API key or operator session, or one that is unknown, revoked or expired.
+    #[error("a valid API key or operator session is required")]
     Unauthorized,
+    /// An operator login with a wrong email or password.
+    #[error("the email or password is incorrect")]
+    InvalidCredentials,
+    /// Too many failed logins for this email; retry after the given seconds.
+    #[error("too many failed logins; try again in {0} s")]
+    LoginLocked(u64),
     /// A provider webhook whose signature is missing or does not verify, or that names no
     /// channel Parley knows; the detail says which.
     #[error("{0}")]
@@ -121,7 +127,7 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthorized | Error::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::InvalidCredentials | Error::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -130,7 +136,7 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::InsufficientCredit(_) => StatusCode::PAYMENT_REQUIRED,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited(_) | Error::LoginLocked(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -139,6 +145,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthorized => "unauthorized",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::LoginLocked(_) => "login_locked",
             Error::InvalidSignature(_) => "invalid_signature",
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
@@ -182,7 +190,7 @@ impl IntoResponse for Error {
         let mut response = (self.status(), axum::Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Error::RateLimited(seconds) = self {
+        if let Error::RateLimited(seconds) | Error::LoginLocked(seconds) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response

@@ -1,4 +1,5 @@
-//! API key authentication, rate limiting and idempotent POSTs for the native API.
+//! Authentication (API keys, or the web UI's session cookie with its CSRF token), rate limiting and
+//! idempotent POSTs for the native API.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -10,7 +11,8 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::error::{Error, Result};
-use crate::service::auth::{self, Principal};
+use crate::service::auth::{self, Caller, Principal};
+use crate::service::sessions::{self, ActiveSession};
 use crate::store::idempotency;
 
 /// The API key of a request: `X-Api-Key: <key>` or `Authorization: Bearer <key>`.
@@ -23,12 +25,49 @@ pub fn api_key(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Authenticates the request, applies the key's rate limit and makes the account available to
-/// handlers as a [`Principal`] extension.
-pub async fn require_api_key(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response> {
-    let key = api_key(request.headers()).filter(|k| !k.is_empty()).ok_or(Error::Unauthorized)?;
-    let principal = auth::authenticate(&state, key).await?;
-    state.limiter.check(principal.key_id)?;
+/// The name of the web UI's session cookie.
+pub const SESSION_COOKIE: &str = "parley_session";
+
+/// The web UI's session token from the request's cookies.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+/// Resolves the session cookie; requests that may change something (any method but GET and
+/// HEAD) must also carry the session's token in `X-CSRF-Token`.
+pub async fn require_session(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<ActiveSession> {
+    let token = session_token(headers).ok_or(Error::Unauthorized)?;
+    let session = sessions::authenticate(state, token).await?;
+    if method != Method::GET && method != Method::HEAD {
+        let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !session.csrf_matches(sent) {
+            return Err(Error::Forbidden {
+                code: "csrf_failed",
+                detail: "this request needs the session's X-CSRF-Token header".to_owned(),
+            });
+        }
+    }
+    Ok(session)
+}
+
+/// Authenticates the request by API key or, failing that, by the web UI's session, applies the
+/// caller's rate limit and makes the account available to handlers as a [`Principal`] extension.
+pub async fn require_caller(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response> {
+    let principal = match api_key(request.headers()).filter(|k| !k.is_empty()) {
+        Some(key) => auth::authenticate(&state, key).await?,
+        None => {
+            let session = require_session(&state, request.headers(), request.method()).await?;
+            Principal { account_id: session.account_id, caller: Caller::Operator(session.operator_id) }
+        }
+    };
+    state.limiter.check(principal.caller)?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }

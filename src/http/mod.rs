@@ -1,5 +1,5 @@
-//! HTTP faces of Parley: the native API, provider webhooks, operations endpoints and the API
-//! reference.
+//! HTTP faces of Parley: the native API, the operator web UI, provider webhooks, operations
+//! endpoints and the API reference.
 
 pub mod api;
 pub mod auth;
@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod openapi;
 pub mod qlara;
 pub mod qlara_sends;
+pub mod ui;
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/partner-gateway/v1", qlara::routes(state.clone()))
         .merge(qlara_sends::routes(state.clone()))
         .nest("/hooks", hooks::routes())
+        .merge(ui::routes())
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))
         .route("/media/{*key}", get(api::media::download))

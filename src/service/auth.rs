@@ -19,8 +19,27 @@ use crate::store::{accounts, Db};
 pub struct Principal {
     /// The account every query is scoped to.
     pub account_id: i64,
-    /// The API key used.
-    pub key_id: i64,
+    /// Who authenticated the request.
+    pub caller: Caller,
+}
+
+/// An API key, or an operator logged in to the web UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// The id of the API key used.
+    ApiKey(i64),
+    /// The id of the logged-in operator.
+    Operator(i64),
+}
+
+impl Principal {
+    /// The logged-in operator, when the request comes from the web UI.
+    pub fn operator_id(&self) -> Option<i64> {
+        match self.caller {
+            Caller::Operator(id) => Some(id),
+            Caller::ApiKey(_) => None,
+        }
+    }
 }
 
 /// A new API key with its value, shown once.
@@ -45,11 +64,13 @@ pub struct Bootstrap {
 /// How long a key's "last used" date may lag, so authentication does not write on every request.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
-fn hash_key(value: &str) -> String {
+/// The stored form of a high-entropy secret (API key, session token): its SHA-256 in hex.
+pub(crate) fn hash_key(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-fn random_token(len: usize) -> String {
+/// A random alphanumeric token of `len` characters.
+pub(crate) fn random_token(len: usize) -> String {
     Alphanumeric.sample_string(&mut OsRng, len)
 }
 
@@ -108,7 +129,7 @@ pub async fn authenticate(state: &AppState, value: &str) -> Result<Principal> {
             }
         });
     }
-    Ok(Principal { account_id: row.account_id, key_id: row.id })
+    Ok(Principal { account_id: row.account_id, caller: Caller::ApiKey(row.id) })
 }
 
 /// Resolves an operator's email and password (HTTP Basic on the seed platform's API) to the

@@ -10,6 +10,7 @@ pub mod inbound;
 pub mod messages;
 pub mod outbound;
 pub mod ratelimit;
+pub mod sessions;
 pub mod templates;
 pub mod views;
 pub mod webhooks;

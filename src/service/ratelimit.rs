@@ -1,4 +1,4 @@
-//! Per-API-key request limits.
+//! Per-caller request limits.
 
 use std::num::NonZeroU32;
 
@@ -6,10 +6,11 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::{Error, Result};
+use crate::service::auth::Caller;
 
-/// A token bucket per API key: a sustained rate per minute and a burst.
+/// A token bucket per caller (API key or logged-in operator): a sustained rate per minute and a burst.
 pub struct KeyLimiter {
-    limiter: DefaultKeyedRateLimiter<i64>,
+    limiter: DefaultKeyedRateLimiter<Caller>,
     clock: DefaultClock,
 }
 
@@ -25,7 +26,7 @@ impl KeyLimiter {
     }
 
     /// Admits one request for `key`, or says how many seconds to wait.
-    pub fn check(&self, key: i64) -> Result<()> {
+    pub fn check(&self, key: Caller) -> Result<()> {
         self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             Error::RateLimited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))

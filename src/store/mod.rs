@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod media;
 pub mod messages;
+pub mod sessions;
 pub mod templates;
 pub mod webhooks;
 

@@ -16,6 +16,7 @@ mod qlara_inbox;
 mod qlara_sends;
 mod receiver;
 mod s3;
+mod sessions;
 mod webhooks;
 mod whatsapp;
 mod whatsapp_media;

@@ -49,7 +49,7 @@ pub fn parse_order(order: &str) -> (String, bool) {
     }
 }
 
-fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
+fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQuery> {
     let mut query = ConversationQuery {
         archived: Some(false),
         sort: "last_message_at".into(),
@@ -79,7 +79,13 @@ fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
             "archived" => query.archived = if value == "any" { None } else { Some(parse_bool("archived", &value)?) },
             "unread" | "unread_only" => query.unread_only = parse_bool("unread", &value)?,
             "assignee_id" => {
-                query.assignee_id = Some(if value == "none" { None } else { Some(parse_int("assignee_id", &value)?) })
+                query.assignee_id = Some(match value.as_str() {
+                    "none" => None,
+                    "me" => Some(me.operator_id().ok_or_else(|| {
+                        Error::field("assignee_id", "`me` needs an operator session; API keys name the operator id")
+                    })?),
+                    id => Some(parse_int("assignee_id", id)?),
+                })
             }
             "contact_id" => query.contact_id = Some(parse_int("contact_id", &value)?),
             "tag" => query.tag = Some(value.to_lowercase()),
@@ -116,7 +122,7 @@ fn parse_list_query(raw: Option<&str>) -> Result<ConversationQuery> {
         ("status" = Option<String>, Query, description = "Statuses, comma-separated: open, pending, resolved, closed."),
         ("archived" = Option<String>, Query, description = "`false` (default) hides archived conversations, `true` shows only them, `any` both."),
         ("unread" = Option<bool>, Query, description = "`true` keeps only conversations with unread messages."),
-        ("assignee_id" = Option<String>, Query, description = "Operator id, or `none` for unassigned."),
+        ("assignee_id" = Option<String>, Query, description = "Operator id, `none` for unassigned, or `me` (the logged-in operator of a web UI session)."),
         ("contact_id" = Option<i64>, Query, description = "Only this contact's conversations."),
         ("tag" = Option<String>, Query, description = "Only conversations with this tag."),
         ("q" = Option<String>, Query, description = "Free text matched against contact name, phone and message text."),
@@ -133,7 +139,7 @@ pub async fn list(
     Extension(me): Extension<Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ConversationPage>> {
-    let query = parse_list_query(raw.as_deref())?;
+    let query = parse_list_query(raw.as_deref(), &me)?;
     Ok(Json(conversations::list(&state, me.account_id, &query).await?))
 }
 
@@ -335,7 +341,9 @@ pub async fn send(
             .await?
             .ok_or_else(|| Error::field("operator_id", "no such operator in this account"))?;
     }
-    let message = outbound::send(&state, me.account_id, id, body.into_outgoing()).await?;
+    let mut outgoing = body.into_outgoing();
+    outgoing.operator_id = outgoing.operator_id.or(me.operator_id());
+    let message = outbound::send(&state, me.account_id, id, outgoing).await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
 }
 

@@ -19,7 +19,7 @@ use crate::http::auth;
 
 /// The seed platform's `/api/files/{mediaKey}`, with the same API key authentication.
 pub fn files_routes(state: AppState) -> Router<AppState> {
-    Router::new().route("/{*key}", get(media::file)).layer(middleware::from_fn_with_state(state, auth::require_api_key))
+    Router::new().route("/{*key}", get(media::file)).layer(middleware::from_fn_with_state(state, auth::require_caller))
 }
 
 /// Routes that need an API key.
@@ -65,5 +65,5 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/webhooks/{id}/attempts", get(webhooks::attempts))
         .layer(middleware::from_fn_with_state(state.clone(), auth::idempotency))
-        .layer(middleware::from_fn_with_state(state, auth::require_api_key))
+        .layer(middleware::from_fn_with_state(state, auth::require_caller))
 }

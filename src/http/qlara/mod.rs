@@ -176,7 +176,7 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Failu
         return Ok(Caller {
             account_id: principal.account_id,
             operator_id: None,
-            bucket: format!("key:{}", principal.key_id),
+            bucket: format!("{:?}", principal.caller),
         });
     }
     let basic = headers

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod browser;
 mod channels;
 mod contacts;
 mod conversations;

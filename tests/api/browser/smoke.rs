@@ -1,0 +1,82 @@
+//! The harness itself: a page renders in headless Chromium, options reach the browser, failures explain.
+
+use std::time::Duration;
+
+use super::{Browser, Options};
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+
+async fn app() -> TestApp {
+    spawn_app_with(Backend::Sqlite, &[]).await.expect("sqlite app")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_reference_renders_in_chromium() {
+    let app = app().await;
+    let browser = Browser::open(&app).await;
+    browser.goto("/docs").await;
+    browser.wait_for("h1").await;
+    browser.wait_for_text("h2", "Endpoints").await;
+    assert!(browser.count("h2").await >= 2);
+    assert_eq!(browser.attr("a[href='/api/v1/openapi.json']", "href").await.as_deref(), Some("/api/v1/openapi.json"));
+    let shot = browser.screenshot("api-reference").await;
+    assert!(std::fs::metadata(&shot).expect("screenshot").len() > 1000, "{}", shot.display());
+    browser.close().await;
+}
+
+/// Until the login form lands this drives the session API from the served page; the UI's own tests
+/// log in through the form with `Browser::login`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_page_holds_an_operator_session() {
+    let app = app().await;
+    let browser = Browser::open(&app).await;
+    browser.goto("/").await;
+    browser.wait_until("document.title === 'Parley' && document.getElementById('app') !== null").await;
+    let login = |password: &str| {
+        format!(
+            "return fetch('/ui/session', {{method: 'POST', headers: {{'Content-Type': 'application/json'}}, \
+             body: JSON.stringify({{email: 'admin@example.com', password: {password:?}}})}}).then(r => r.status);"
+        )
+    };
+    assert_eq!(browser.exec(&login("wrong horse battery")).await, 401);
+    assert_eq!(browser.exec("return fetch('/ui/session').then(r => r.status);").await, 401);
+    assert_eq!(browser.exec(&login("correct horse battery")).await, 200);
+    let me = browser.exec("return fetch('/ui/session').then(r => r.json());").await;
+    assert_eq!(me["operator"]["email"], "admin@example.com", "{me}");
+    assert_eq!(browser.exec("return document.cookie;").await, "", "the session cookie is HttpOnly");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_language_and_window_size_follow_the_options() {
+    let app = app().await;
+    let options = Options { lang: "it", width: 800, height: 600, ..Options::default() };
+    let browser = Browser::open_with(&app, options).await;
+    browser.goto("/docs").await;
+    browser.wait_until("document.readyState === 'complete'").await;
+    assert_eq!(browser.exec("return navigator.languages[0];").await, "it");
+    assert_eq!(browser.exec("return window.innerWidth;").await, 800);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_open_together_see_the_same_server() {
+    let app = app().await;
+    let browsers = Browser::open_many(&app, 2, Options::default()).await;
+    for browser in &browsers {
+        browser.goto("/docs").await;
+        browser.wait_for_text("h2", "Endpoints").await;
+    }
+    for browser in browsers {
+        browser.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "no visible element matches `#nowhere`")]
+async fn a_timed_out_wait_names_the_selector_and_the_page() {
+    let app = app().await;
+    let options = Options { timeout: Duration::from_millis(300), ..Options::default() };
+    let browser = Browser::open_with(&app, options).await;
+    browser.goto("/docs").await;
+    browser.wait_for("#nowhere").await;
+}

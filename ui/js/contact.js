@@ -250,7 +250,7 @@ export async function renderContactPane(element, conversation, ctx) {
     contact,
     error: el('p', { class: 'cp-error', role: 'alert', 'data-testid': 'contact-error' }),
   };
-  element.replaceChildren(
+  const sections = [
     header(contact),
     view.error,
     contact.in_address_book ? null : addForm(view),
@@ -259,7 +259,8 @@ export async function renderContactPane(element, conversation, ctx) {
     tagSection(view),
     attributeSection(view),
     otherConversations(view, others.data),
-  );
+  ];
+  element.replaceChildren(...sections.filter(Boolean));
   element.removeAttribute('aria-busy');
   if (focused) restoreFocus(element, focused);
 }

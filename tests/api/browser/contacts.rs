@@ -50,6 +50,8 @@ async fn unknown_user_is_added_to_contacts_from_the_pane() {
     browser.click("[data-testid=add-contact-submit]").await;
     browser.wait_for_text("[data-testid=contact-pane] [data-testid=contact-name]", "Ada Lovelace").await;
     browser.wait_gone("[data-testid=add-contact-form]").await;
+    let pane = browser.text("[data-testid=contact-pane]").await;
+    assert!(!pane.contains("Unknown user") && !pane.contains("null"), "{pane}");
 
     let saved = json_of(&app, &format!("/api/v1/contacts/{contact}")).await;
     assert_eq!(saved["in_address_book"], true, "{saved}");

@@ -148,16 +148,29 @@ export function channelIcon(kind) {
   return svg;
 }
 
-/** Up to two initials of a name, or "?" without one. */
+/** Up to two initials of a name, or an empty string without one. */
 function initials(name) {
   const letters = (name || '').trim().split(/\s+/).filter(Boolean).map((word) => [...word][0]);
-  return (letters.length > 1 ? letters[0] + letters[letters.length - 1] : letters[0] || '?').toUpperCase();
+  return (letters.length > 1 ? letters[0] + letters[letters.length - 1] : letters[0] || '').toUpperCase();
 }
 
-/** A contact's photo, or its initials on a colour chosen by its id; decorative (the name is shown beside it). */
+/** A person's silhouette, for contacts without a known name. */
+function silhouette() {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'cp-silhouette');
+  svg.innerHTML = '<circle cx="12" cy="8.5" r="4" fill="currentColor"/><path fill="currentColor" d="M4 20a8 8 0 0 1 16 0z"/>';
+  return svg;
+}
+
+/**
+ * A contact's photo, else its initials (a silhouette for unknown users) on a colour chosen by its id;
+ * decorative, as the name is shown beside it.
+ */
 export function avatar(contact) {
+  const letters = initials(contact.in_address_book ? contact.name : '');
   const fallback = el('span', { class: 'cp-avatar', 'aria-hidden': 'true', 'data-testid': 'contact-avatar' },
-    initials(contact.in_address_book ? contact.name : ''));
+    letters || silhouette());
   fallback.style.setProperty('--cp-hue', String((contact.id * 67) % 360));
   if (!contact.avatar_url) return fallback;
   const img = el('img', { class: 'cp-avatar', src: contact.avatar_url, alt: '', 'data-testid': 'contact-avatar' });

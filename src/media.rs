@@ -47,6 +47,9 @@ pub struct MediaStore {
 /// A failure to store or read media bytes.
 pub type StoreError = object_store::Error;
 
+/// The bytes of a stored file, chunk by chunk.
+pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, StoreError>>;
+
 impl MediaStore {
     /// A store over `backing` whose links start with `public_url`.
     pub fn new(backing: &Backing, public_url: String, signing_key: Vec<u8>) -> Result<MediaStore, StoreError> {
@@ -109,6 +112,12 @@ impl MediaStore {
     /// Reads the bytes stored under `key`.
     pub async fn get(&self, key: &str) -> Result<bytes::Bytes, StoreError> {
         self.store.get(&Path::from(key)).await?.bytes().await
+    }
+
+    /// Opens the bytes stored under `key` as a stream, with their length.
+    pub async fn open(&self, key: &str) -> Result<(u64, ByteStream), StoreError> {
+        let result = self.store.get(&Path::from(key)).await?;
+        Ok((result.meta.size, result.into_stream()))
     }
 
     fn signature(&self, key: &str, expires: i64) -> String {

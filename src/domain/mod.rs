@@ -75,6 +75,11 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a media file came from: uploaded or received, or made by an AI tool.
+    MediaOrigin { Original => "original", AiGenerated => "ai_generated" }
+);
+
+string_enum!(
     /// Delivery state of an outbound message.
     MessageStatus { Queued => "queued", Sent => "sent", Delivered => "delivered", Read => "read", Failed => "failed" }
 );
@@ -163,6 +168,47 @@ pub fn normalize_e164(raw: &str) -> Option<String> {
     ((8..=15).contains(&count) && !digits[1..].starts_with('0')).then_some(digits)
 }
 
+/// A phone number reduced to its digits for comparison, however it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PhoneDigits {
+    /// With a country code (written with `+` or the `00` international prefix), without the prefix.
+    International(String),
+    /// Without a country code, as dialled within the country.
+    National(String),
+}
+
+impl PhoneDigits {
+    /// The digits of a phone number, ignoring every other character; `None` below 8 digits.
+    pub fn of(raw: &str) -> Option<PhoneDigits> {
+        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+        let number = if raw.trim_start().starts_with('+') {
+            PhoneDigits::International(digits)
+        } else if let Some(rest) = digits.strip_prefix("00") {
+            PhoneDigits::International(rest.to_owned())
+        } else {
+            PhoneDigits::National(digits)
+        };
+        (number.digits().len() >= 8).then_some(number)
+    }
+
+    fn digits(&self) -> &str {
+        match self {
+            PhoneDigits::International(d) | PhoneDigits::National(d) => d,
+        }
+    }
+}
+
+/// The national numbers an international one (its digits after the prefix) may also be written
+/// as: what follows a country code of 1 to 3 digits, with or without a leading trunk `0`, when at
+/// least 8 digits remain.
+pub fn national_forms(international: &str) -> Vec<String> {
+    (1..=3)
+        .filter_map(|code| international.get(code..))
+        .filter(|rest| rest.len() >= 8)
+        .flat_map(|rest| [rest.to_owned(), format!("0{rest}")])
+        .collect()
+}
+
 /// Whether `text` is a WhatsApp business-scoped user id (BSUID), the address WhatsApp gives users
 /// who hide their phone number: a two-letter country code, a dot and an alphanumeric id, e.g.
 /// `US.13491208655302741918`. Parent ids (`US.ENT.…`) name a business portfolio, not a user.
@@ -195,6 +241,19 @@ mod tests {
         assert_eq!(normalize_e164("+12"), None);
         assert_eq!(normalize_e164("+39abc"), None);
         assert_eq!(normalize_e164("++393471234567"), None);
+    }
+
+    #[test]
+    fn phone_digits_tell_international_from_national() {
+        let international = Some(PhoneDigits::International("393331234567".to_owned()));
+        assert_eq!(PhoneDigits::of("+39 333 123 4567"), international);
+        assert_eq!(PhoneDigits::of("0039 333-1234567"), international);
+        assert_eq!(PhoneDigits::of("333 1234567"), Some(PhoneDigits::National("3331234567".to_owned())));
+        assert_eq!(PhoneDigits::of("+39 12"), None);
+        assert!(national_forms("393331234567").contains(&"3331234567".to_owned()));
+        let forms = national_forms("442079460000");
+        assert!(forms.contains(&"02079460000".to_owned()) && forms.contains(&"2079460000".to_owned()));
+        assert!(national_forms("3912345").is_empty());
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! Contacts: finding the person behind an address, and the address book.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 use sqlx::AnyExecutor;
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
-use crate::domain::{is_whatsapp_user_id, normalize_e164, ChannelKind};
+use crate::domain::{is_whatsapp_user_id, national_forms, normalize_e164, ChannelKind, PhoneDigits};
 use crate::error::{Error, Result};
 use crate::service::events::{self, kind};
-use crate::service::views::{Contact, Conversation, Identity, MergedContact};
+use crate::service::views::{Contact, Conversation, DuplicateContacts, Identity, MergedContact};
 use crate::store::channels::ChannelRow;
-use crate::store::contacts::{self, ContactFields, ContactRow};
+use crate::store::contacts::{self, ContactFields, ContactKeys, ContactRow};
 use crate::store::conversations::{self, Filter, Param};
 use crate::store::{flag, Conn};
 
@@ -354,4 +356,182 @@ pub async fn conversations_of(state: &AppState, account_id: i64, id: i64) -> Res
     filter.push(format!("c.account_id = {account} AND c.contact_id = {contact}"));
     let rows = conversations::list_conversations(state.db.reader(), &filter, "last_message_at", true, 500).await?;
     Ok(rows.iter().map(Conversation::from).collect())
+}
+
+/// Most pairs of likely duplicates one suggestion list shows.
+pub const MAX_DUPLICATE_PAIRS: usize = 50;
+
+/// Why two contacts may be the same person (the same phone, email or name), most certain first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DuplicateReason {
+    Phone,
+    Email,
+    Name,
+}
+
+impl DuplicateReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            DuplicateReason::Phone => "same_phone",
+            DuplicateReason::Email => "same_email",
+            DuplicateReason::Name => "same_name",
+        }
+    }
+}
+
+/// Ids grouped by a key, groups in order of their first (lowest) id.
+#[derive(Default)]
+struct Groups {
+    index: HashMap<String, usize>,
+    groups: Vec<(String, Vec<i64>)>,
+}
+
+impl Groups {
+    fn add(&mut self, key: String, id: i64) {
+        match self.index.get(&key) {
+            Some(&at) => self.groups[at].1.push(id),
+            None => {
+                self.index.insert(key.clone(), self.groups.len());
+                self.groups.push((key, vec![id]));
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> &[i64] {
+        self.index.get(key).map_or(&[], |&at| &self.groups[at].1)
+    }
+}
+
+/// Collects distinct pairs (lower id first) up to [`MAX_DUPLICATE_PAIRS`].
+#[derive(Default)]
+struct Pairs {
+    seen: HashSet<(i64, i64)>,
+    list: Vec<(DuplicateReason, i64, i64)>,
+}
+
+impl Pairs {
+    fn full(&self) -> bool {
+        self.list.len() >= MAX_DUPLICATE_PAIRS
+    }
+
+    fn add(&mut self, reason: DuplicateReason, a: i64, b: i64) {
+        let pair = (a.min(b), a.max(b));
+        if !self.full() && self.seen.insert(pair) {
+            self.list.push((reason, pair.0, pair.1));
+        }
+    }
+
+    fn add_group(&mut self, reason: DuplicateReason, ids: &[i64]) {
+        for (i, &a) in ids.iter().enumerate() {
+            for &b in &ids[i + 1..] {
+                if self.full() {
+                    return;
+                }
+                self.add(reason, a, b);
+            }
+        }
+    }
+}
+
+/// Pairs of contacts that are likely the same person, each pair once with its most certain
+/// reason: the same phone number however written (an international number also matches its
+/// national form), the same email ignoring case, the same name ignoring case and spaces.
+fn duplicate_pairs(contacts: &[ContactKeys]) -> Vec<(DuplicateReason, i64, i64)> {
+    let (mut international, mut national, mut emails, mut names) =
+        (Groups::default(), Groups::default(), Groups::default(), Groups::default());
+    for (id, name, phone, email) in contacts {
+        match phone.as_deref().and_then(PhoneDigits::of) {
+            Some(PhoneDigits::International(digits)) => international.add(digits, *id),
+            Some(PhoneDigits::National(digits)) => national.add(digits, *id),
+            None => {}
+        }
+        if let Some(email) = email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()) {
+            emails.add(email, *id);
+        }
+        let name: Option<String> = name.as_deref().map(|n| n.split_whitespace().collect::<String>().to_lowercase());
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            names.add(name, *id);
+        }
+    }
+    let mut pairs = Pairs::default();
+    for (digits, ids) in &international.groups {
+        pairs.add_group(DuplicateReason::Phone, ids);
+        for form in national_forms(digits) {
+            for &a in ids {
+                for &b in national.get(&form) {
+                    pairs.add(DuplicateReason::Phone, a, b);
+                }
+            }
+        }
+    }
+    for (_, ids) in &national.groups {
+        pairs.add_group(DuplicateReason::Phone, ids);
+    }
+    for (_, ids) in &emails.groups {
+        pairs.add_group(DuplicateReason::Email, ids);
+    }
+    for (_, ids) in &names.groups {
+        pairs.add_group(DuplicateReason::Name, ids);
+    }
+    pairs.list
+}
+
+/// Pairs of the account's contacts that are likely the same person (see [`duplicate_pairs`]),
+/// phone matches first, then email, then name, at most [`MAX_DUPLICATE_PAIRS`]. Two queries: the
+/// comparable fields of every contact (compared in memory, fine up to ~100k contacts per
+/// account), then the paired contacts.
+pub async fn duplicates(state: &AppState, account_id: i64) -> Result<Vec<DuplicateContacts>> {
+    let keys = contacts::list_contact_keys(state.db.reader(), account_id).await?;
+    let pairs = duplicate_pairs(&keys);
+    let mut ids: Vec<i64> = pairs.iter().flat_map(|(_, a, b)| [*a, *b]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = contacts::find_contacts(state.db.reader(), account_id, &ids).await?;
+    let by_id: HashMap<i64, Contact> = rows.iter().map(|row| (row.id, Contact::from(row))).collect();
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(reason, a, b)| {
+            let contacts = vec![by_id.get(&a)?.clone(), by_id.get(&b)?.clone()];
+            Some(DuplicateContacts { reason: reason.as_str().to_owned(), contacts })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(id: i64, name: Option<&str>, phone: Option<&str>, email: Option<&str>) -> ContactKeys {
+        (id, name.map(str::to_owned), phone.map(str::to_owned), email.map(str::to_owned))
+    }
+
+    #[test]
+    fn duplicates_pair_each_contact_once_with_the_most_certain_reason() {
+        let contacts = [
+            keys(1, Some("Mario Rossi"), Some("+39 333 123 4567"), Some("mario@example.com")),
+            keys(2, Some("mario  rossi"), Some("0039 333-1234567"), None),
+            keys(3, None, Some("333 1234567"), None),
+            keys(4, Some("Anna"), None, Some(" MARIO@example.com ")),
+            keys(5, Some("MarioRossi"), Some("+1 555 000 1111"), None),
+            keys(6, Some(" "), None, None),
+        ];
+        let pairs = duplicate_pairs(&contacts);
+        assert_eq!(
+            pairs,
+            [
+                (DuplicateReason::Phone, 1, 2),
+                (DuplicateReason::Phone, 1, 3),
+                (DuplicateReason::Phone, 2, 3),
+                (DuplicateReason::Email, 1, 4),
+                (DuplicateReason::Name, 1, 5),
+                (DuplicateReason::Name, 2, 5)
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_suggestions_are_capped() {
+        let contacts: Vec<ContactKeys> = (1..=100).map(|id| keys(id, Some("Same"), None, None)).collect();
+        assert_eq!(duplicate_pairs(&contacts).len(), MAX_DUPLICATE_PAIRS);
+    }
 }

@@ -54,11 +54,14 @@ pub struct ConversationPage {
     pub total: i64,
 }
 
-/// Position after the last row of a page.
-#[derive(Debug, Serialize, Deserialize)]
+/// Position after the last row of a page: the sort column's value (`text` for text columns) and
+/// the id.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Cursor {
     pub(crate) sort: String,
     pub(crate) value: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) text: Option<String>,
     pub(crate) id: i64,
 }
 
@@ -170,7 +173,7 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
     rows.truncate(query.limit as usize);
     let next_cursor = match rows.last() {
         Some(last) if more => {
-            Some(encode_cursor(&Cursor { sort: sort_key, value: sort_value(last, column), id: last.id }))
+            Some(encode_cursor(&Cursor { sort: sort_key, value: sort_value(last, column), text: None, id: last.id }))
         }
         _ => None,
     };
@@ -408,7 +411,9 @@ pub async fn messages(state: &AppState, account_id: i64, id: i64, query: &Messag
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let next_cursor = match rows.last() {
-            Some(last) if more => Some(encode_cursor(&Cursor { sort: "messages".into(), value: 0, id: last.id })),
+            Some(last) if more => {
+                Some(encode_cursor(&Cursor { sort: "messages".into(), id: last.id, ..Cursor::default() }))
+            }
             _ => None,
         };
         return Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor });
@@ -418,7 +423,9 @@ pub async fn messages(state: &AppState, account_id: i64, id: i64, query: &Messag
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = match rows.last() {
-        Some(oldest) if more => Some(encode_cursor(&Cursor { sort: "messages".into(), value: 0, id: oldest.id })),
+        Some(oldest) if more => {
+            Some(encode_cursor(&Cursor { sort: "messages".into(), id: oldest.id, ..Cursor::default() }))
+        }
         _ => None,
     };
     rows.reverse();

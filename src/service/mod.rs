@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod credit;
 pub mod events;
 pub mod inbound;
+pub mod media;
 pub mod messages;
 pub mod outbound;
 pub mod ratelimit;

@@ -85,6 +85,15 @@ pub struct Contact {
     pub updated_at: String,
 }
 
+/// Two contacts that are likely the same person.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateContacts {
+    /// The most certain reason: `same_phone`, `same_email` or `same_name`.
+    pub reason: String,
+    /// The two contacts, older first.
+    pub contacts: Vec<Contact>,
+}
+
 impl From<&ContactRow> for Contact {
     fn from(row: &ContactRow) -> Self {
         Contact {
@@ -343,6 +352,8 @@ pub struct Media {
     pub size: i64,
     pub filename: Option<String>,
     pub sha256: String,
+    /// `original` (uploaded or received) or `ai_generated`.
+    pub origin: String,
     pub created_at: String,
 }
 
@@ -354,6 +365,7 @@ impl From<&MediaRow> for Media {
             size: row.size,
             filename: row.filename.clone(),
             sha256: row.sha256.clone(),
+            origin: row.origin.clone(),
             created_at: to_rfc3339(row.created_at),
         }
     }

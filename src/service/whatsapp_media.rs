@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::domain::time::{now_ms, to_rfc3339};
+use crate::domain::MediaOrigin;
 use crate::error::Result;
 use crate::media::MediaStore;
 use crate::providers::whatsapp::settings::Settings;
@@ -227,6 +228,7 @@ async fn attach(state: &AppState, job_id: i64, message: &MessageRow, media: &Val
             filename: media.get("filename").and_then(Value::as_str).map(str::to_owned),
             sha256: hex::encode(Sha256::digest(&fetched.bytes)),
             created_at: now,
+            origin: MediaOrigin::Original.as_str().to_owned(),
         };
         media::insert_media(&mut tx, &row).await?;
         let mut keys: Vec<String> = serde_json::from_str(&current.media_keys).unwrap_or_default();

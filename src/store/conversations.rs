@@ -72,7 +72,7 @@ impl Filter {
         self.conditions.push(condition);
     }
 
-    fn where_clause(&self) -> String {
+    pub(super) fn where_clause(&self) -> String {
         if self.conditions.is_empty() {
             String::new()
         } else {
@@ -80,7 +80,10 @@ impl Filter {
         }
     }
 
-    fn bind<'q, O>(&self, mut query: QueryAs<'q, Any, O, AnyArguments<'q>>) -> QueryAs<'q, Any, O, AnyArguments<'q>> {
+    pub(super) fn bind<'q, O>(
+        &self,
+        mut query: QueryAs<'q, Any, O, AnyArguments<'q>>,
+    ) -> QueryAs<'q, Any, O, AnyArguments<'q>> {
         for param in &self.params {
             query = match param {
                 Param::Int(v) => query.bind(*v),

@@ -2,6 +2,7 @@
 
 use sqlx::{AnyExecutor, FromRow};
 
+use super::conversations::Filter;
 use super::Conn;
 
 /// A stored media file's metadata.
@@ -15,15 +16,17 @@ pub struct MediaRow {
     pub filename: Option<String>,
     pub sha256: String,
     pub created_at: i64,
+    /// `original` or `ai_generated`.
+    pub origin: String,
 }
 
-const COLUMNS: &str = "id, account_id, key, content_type, size, filename, sha256, created_at";
+const COLUMNS: &str = "id, account_id, key, content_type, size, filename, sha256, created_at, origin";
 
 /// Records a stored file.
 pub async fn insert_media(conn: &mut Conn, row: &MediaRow) -> sqlx::Result<MediaRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO media (account_id, key, content_type, size, filename, sha256, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO media (account_id, key, content_type, size, filename, sha256, created_at, origin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     ))
     .bind(row.account_id)
     .bind(&row.key)
@@ -32,6 +35,7 @@ pub async fn insert_media(conn: &mut Conn, row: &MediaRow) -> sqlx::Result<Media
     .bind(row.filename.as_deref())
     .bind(&row.sha256)
     .bind(row.created_at)
+    .bind(&row.origin)
     .fetch_one(conn)
     .await
 }
@@ -61,17 +65,19 @@ pub async fn count_owned<'c>(db: impl AnyExecutor<'c>, account_id: i64, keys: &[
     query.fetch_one(db).await
 }
 
-/// The account's files, newest first, before `before_id`, at most `limit`.
+/// Fetches one page of files matching `filter` (conditions on the table's own columns), ordered
+/// by `column` (`created_at` or `content_type`) then id, in the given direction.
 pub async fn list_media<'c>(
     db: impl AnyExecutor<'c>,
-    account_id: i64,
-    before_id: i64,
+    filter: &Filter,
+    column: &str,
+    descending: bool,
     limit: i64,
 ) -> sqlx::Result<Vec<MediaRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM media WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"))
-        .bind(account_id)
-        .bind(before_id)
-        .bind(limit)
-        .fetch_all(db)
-        .await
+    let direction = if descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM media{} ORDER BY {column} {direction}, id {direction} LIMIT {limit}",
+        filter.where_clause()
+    );
+    filter.bind(sqlx::query_as(&sql)).fetch_all(db).await
 }

@@ -298,6 +298,8 @@ crate::backend_tests!(
     search_matches_wildcard_characters_literally,
     create_contact_rejects_malformed_emails,
     unknown_contact_saved_to_address_book,
+    duplicate_suggestions_find_the_same_person_written_differently,
+    merging_a_suggested_pair_removes_the_suggestion,
 );
 
 /// Search text is matched literally: `%` and `_` are not wildcards.
@@ -355,4 +357,81 @@ async fn unknown_contact_saved_to_address_book(app: TestApp) {
     let removed = app.patch(&path, json!({"in_address_book": false})).await;
     assert_eq!(removed.body["in_address_book"], false, "{removed:?}");
     assert_eq!(removed.body["name"], "Ada Lovelace", "leaving the address book keeps the name");
+}
+
+/// The suggestions of `GET /api/v1/contacts/duplicates` as (reason, older id, newer id).
+async fn suggestions(app: &TestApp, key: &str) -> Vec<(String, i64, i64)> {
+    let reply = app.call_as(key, Method::GET, "/api/v1/contacts/duplicates", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|pair| {
+            let contacts = pair["contacts"].as_array().expect("contacts");
+            assert_eq!(contacts.len(), 2, "{pair}");
+            assert!(contacts.iter().all(|c| c["created_at"].is_string()), "full contacts: {pair}");
+            let id = |i: usize| contacts[i]["id"].as_i64().expect("id");
+            (pair["reason"].as_str().expect("reason").to_owned(), id(0), id(1))
+        })
+        .collect()
+}
+
+/// Gives a contact a phone number as an older import may have stored it (the API only stores E.164).
+async fn store_raw_phone(app: &TestApp, id: i64, phone: &str) {
+    sqlx::query("UPDATE contacts SET phone = $1 WHERE id = $2")
+        .bind(phone)
+        .bind(id)
+        .execute(app.state.db.writer())
+        .await
+        .expect("raw phone");
+}
+
+/// Same phone however written (`+39`, `0039`, national), same email ignoring case, same name
+/// ignoring case and spaces; each pair once, phone first; other accounts see none of it.
+async fn duplicate_suggestions_find_the_same_person_written_differently(app: TestApp) {
+    let id = |contact: Value| contact["id"].as_i64().expect("id");
+    let mario = id(create(&app, json!({"name": "Mario Rossi", "phone": "+39 333 123 4567"})).await);
+    let m_rossi = id(create(&app, json!({"name": "M. Rossi", "phone": "0039 333-1234567"})).await);
+    let national = id(create(&app, json!({"name": "Rossi (ufficio)", "email": "rossi@example.com"})).await);
+    store_raw_phone(&app, national, "333 1234567").await;
+    let anna = id(create(&app, json!({"name": "Anna", "email": "Anna.Verdi@Example.com"})).await);
+    let verdi = id(create(&app, json!({"name": "A. Verdi", "email": " anna.verdi@example.com"})).await);
+    let luca = id(create(&app, json!({"name": "Luca  Bianchi"})).await);
+    let bianchi = id(create(&app, json!({"name": "luca bianchi", "phone": "+39 347 000 0000"})).await);
+    create(&app, json!({"name": "Someone Else", "phone": "+39 347 000 0001", "email": "else@example.com"})).await;
+
+    let found = suggestions(&app, &app.key).await;
+    let phone = |a, b| ("same_phone".to_owned(), a, b);
+    assert_eq!(
+        found,
+        vec![
+            phone(mario, m_rossi),
+            phone(mario, national),
+            phone(m_rossi, national),
+            ("same_email".to_owned(), anna, verdi),
+            ("same_name".to_owned(), luca, bianchi),
+        ]
+    );
+
+    // The route is not taken for a contact id, nor does it hide contact ids.
+    assert_eq!(app.get(&format!("/api/v1/contacts/{mario}")).await.status, StatusCode::OK);
+    let other = app.other_account_key().await;
+    assert_eq!(suggestions(&app, &other).await, vec![], "another account sees no suggestions of ours");
+}
+
+/// Merging a suggested pair makes the suggestion disappear; the merged contact keeps both details.
+async fn merging_a_suggested_pair_removes_the_suggestion(app: TestApp) {
+    let id = |contact: Value| contact["id"].as_i64().expect("id");
+    let ada = id(create(&app, json!({"name": "Ada", "phone": "+393471234567"})).await);
+    let lovelace =
+        id(create(&app, json!({"name": "Ada Lovelace", "phone": "0039 347 123 4567", "email": "ada@example.com"}))
+            .await);
+    assert_eq!(suggestions(&app, &app.key).await, vec![("same_phone".to_owned(), ada, lovelace)]);
+
+    let merged = app.post(&format!("/api/v1/contacts/{ada}/merge"), json!({"contact_id": lovelace})).await;
+    assert_eq!(merged.status, StatusCode::OK, "{merged:?}");
+    assert_eq!(merged.body["email"], "ada@example.com", "filled from the merged contact");
+    assert_eq!(suggestions(&app, &app.key).await, vec![], "the pair is gone");
+    assert_problem(&app.get(&format!("/api/v1/contacts/{lovelace}")).await, StatusCode::NOT_FOUND, "not_found");
 }

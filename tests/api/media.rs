@@ -330,6 +330,9 @@ crate::backend_tests!(
     inbound_message_with_uploaded_media,
     upload_accepts_content_type_parameters,
     non_multipart_upload_is_a_problem,
+    uploads_record_their_origin_and_the_library_filters_on_it,
+    library_sorts_by_date_or_format_across_pages,
+    content_serves_the_bytes_to_their_account_only,
 );
 
 /// A file whose content type carries parameters (`text/plain; charset=utf-8`) is accepted by its type.
@@ -361,4 +364,156 @@ async fn non_multipart_upload_is_a_problem(app: TestApp) {
     assert!(reply.status.is_client_error(), "{reply:?}");
     assert_problem(&reply, reply.status, reply.body["code"].as_str().unwrap_or("a code"));
     assert_eq!(listed_keys(&app.get("/api/v1/media").await), Vec::<String>::new());
+}
+
+/// A `multipart/form-data` body with a text field `origin` before or after the file part.
+fn multipart_with_origin(origin: &str, origin_first: bool, filename: &str, bytes: &[u8]) -> Vec<u8> {
+    let text =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"origin\"\r\n\r\n{origin}\r\n").into_bytes();
+    let file = multipart("file", filename, "image/png", bytes);
+    if origin_first {
+        [text, file].concat()
+    } else {
+        let file_part = &file[..file.len() - format!("--{BOUNDARY}--\r\n").len()];
+        [file_part.to_vec(), text, format!("--{BOUNDARY}--\r\n").into_bytes()].concat()
+    }
+}
+
+/// `origin` is `original` unless the upload says `ai_generated`; a bad value stores nothing.
+async fn uploads_record_their_origin_and_the_library_filters_on_it(app: TestApp) {
+    let plain = upload_png(&app).await;
+    assert_eq!(plain["origin"], "original");
+    let reply = upload_raw(&app, &app.key, multipart_with_origin("ai_generated", true, "ai.png", &png_bytes(50))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["origin"], "ai_generated");
+    let ai = reply.body["key"].as_str().expect("key").to_owned();
+    let reply = upload_raw(&app, &app.key, multipart_with_origin("original", false, "b.png", &png_bytes(60))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "the field may follow the file: {reply:?}");
+    assert_eq!(reply.body["origin"], "original");
+    let original = reply.body["key"].as_str().expect("key").to_owned();
+
+    for origin_first in [true, false] {
+        let reply =
+            upload_raw(&app, &app.key, multipart_with_origin("generated", origin_first, "c.png", &png_bytes(70))).await;
+        assert_field_error(&reply, "origin");
+    }
+    let all = app.get("/api/v1/media").await;
+    assert_eq!(listed_keys(&all).len(), 3, "the refused uploads stored nothing");
+    assert_eq!(all.body["data"][0]["origin"], "original");
+    assert_eq!(all.body["data"][1]["origin"], "ai_generated");
+
+    assert_eq!(listed_keys(&app.get("/api/v1/media?origin=ai_generated").await), vec![ai]);
+    let plain_key = plain["key"].as_str().expect("key").to_owned();
+    assert_eq!(listed_keys(&app.get("/api/v1/media?origin=original").await), vec![original, plain_key]);
+    assert_field_error(&app.get("/api/v1/media?origin=fake").await, "origin");
+}
+
+/// Every page of a sort, followed through `next_cursor`, as (key, content type).
+async fn all_pages(app: &TestApp, sort: &str, limit: usize) -> Vec<(String, String)> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/media?sort={sort}&limit={limit}");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let reply = app.get(&path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let page = reply.body["data"].as_array().expect("data");
+        assert!(page.len() <= limit);
+        items.extend(page.iter().map(|m| {
+            (m["key"].as_str().expect("key").to_owned(), m["content_type"].as_str().expect("type").to_owned())
+        }));
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+/// Date and format orders, both directions, ties in upload order, pages that neither skip nor repeat.
+async fn library_sorts_by_date_or_format_across_pages(app: TestApp) {
+    let files: [(&str, &str); 5] = [
+        ("a.png", "image/png"),
+        ("b.pdf", "application/pdf"),
+        ("c.png", "image/png"),
+        ("d.txt", "text/plain"),
+        ("e.jpg", "image/jpeg"),
+    ];
+    let mut uploaded = Vec::new();
+    for (name, content_type) in files {
+        let reply = upload(&app, name, content_type, &png_bytes(40)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        uploaded.push((reply.body["key"].as_str().expect("key").to_owned(), content_type.to_owned()));
+    }
+    let newest_first: Vec<_> = uploaded.iter().rev().cloned().collect();
+    assert_eq!(all_pages(&app, "-created_at", 2).await, newest_first);
+    assert_eq!(all_pages(&app, "created_at", 2).await, uploaded);
+    let mut by_type = uploaded.clone();
+    by_type.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(all_pages(&app, "content_type", 2).await, by_type, "ties stay in upload order");
+    assert_eq!(all_pages(&app, "content_type", 1).await, by_type);
+    let mut by_type_desc = uploaded.iter().rev().cloned().collect::<Vec<_>>();
+    by_type_desc.sort_by(|a, b| b.1.cmp(&a.1));
+    assert_eq!(all_pages(&app, "-content_type", 3).await, by_type_desc);
+
+    let first = app.get("/api/v1/media?limit=2").await;
+    assert_eq!(listed_keys(&first).len(), 2, "the default order is newest first");
+    assert_eq!(first.body["data"][0]["key"], newest_first[0].0.as_str());
+    let cursor = first.body["next_cursor"].as_str().expect("cursor");
+    assert_field_error(&app.get(&format!("/api/v1/media?sort=content_type&cursor={cursor}")).await, "cursor");
+    assert_field_error(&app.get("/api/v1/media?cursor=not-a-cursor").await, "cursor");
+    assert_field_error(&app.get("/api/v1/media?sort=size").await, "sort");
+    for limit in ["0", "201"] {
+        assert_field_error(&app.get(&format!("/api/v1/media?limit={limit}")).await, "limit");
+    }
+    let reply = app.get("/api/v1/media?limit=200").await;
+    assert_eq!(listed_keys(&reply).len(), 5);
+    assert_eq!(reply.body["next_cursor"], Value::Null);
+}
+
+/// `GET /api/v1/media/{key}/content`: the bytes with their type, shown inline under a safely quoted
+/// name, privately cacheable; 404 for another account's key or an unknown one.
+async fn content_serves_the_bytes_to_their_account_only(app: TestApp) {
+    let bytes = png_bytes(500);
+    let reply = upload(&app, "fattura.png", "image/png", &bytes).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let key = reply.body["key"].as_str().expect("key").to_owned();
+    // A name with quotes, a backslash and non-ASCII text, as a provider may report it.
+    sqlx::query("UPDATE media SET filename = $1 WHERE key = $2")
+        .bind("Fattura \"marzo\" \\ è.png")
+        .bind(&key)
+        .execute(app.state.db.writer())
+        .await
+        .expect("rename");
+
+    let fetch = |api_key: String, path: String| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.base);
+        async move { client.get(url).header("X-Api-Key", api_key).send().await.expect("content") }
+    };
+    let response = fetch(app.key.clone(), format!("/api/v1/media/{key}/content")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(header("content-type"), "image/png");
+    assert_eq!(header("cache-control"), "private, max-age=300");
+    assert_eq!(header("content-length"), bytes.len().to_string());
+    let disposition = header("content-disposition");
+    assert!(
+        disposition.starts_with("inline; filename=\"Fattura _marzo_ _ _.png\"; filename*=UTF-8''"),
+        "{disposition}"
+    );
+    assert!(disposition.ends_with("Fattura%20%22marzo%22%20%5C%20%C3%A8.png"), "{disposition}");
+    assert_eq!(response.bytes().await.expect("bytes").to_vec(), bytes);
+
+    // The details of the same key are still at `/api/v1/media/{key}`.
+    assert_eq!(app.get(&format!("/api/v1/media/{key}")).await.body["key"], key.as_str());
+
+    let other = app.other_account_key().await;
+    let theirs = fetch(other, format!("/api/v1/media/{key}/content")).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    let ghost = app.get("/api/v1/media/0123abcd/4567ef01/0123456789abcdef0123456789abcdef/content").await;
+    assert_problem(&ghost, StatusCode::NOT_FOUND, "not_found");
+    let anonymous = app.client.get(format!("{}/api/v1/media/{key}/content", app.base)).send().await.expect("anonymous");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }

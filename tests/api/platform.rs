@@ -84,6 +84,8 @@ async fn openapi_document_describes_the_api(app: TestApp) {
         "/api/v1/contacts/{id}/conversations",
         "/api/v1/api-keys",
         "/api/v1/media",
+        "/api/v1/media/{key}/content",
+        "/api/v1/contacts/duplicates",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
@@ -95,6 +97,11 @@ async fn openapi_document_describes_the_api(app: TestApp) {
         "message deletion is documented"
     );
     assert!(document["components"]["schemas"]["Message"]["properties"]["deleted"].is_object());
+    let media_params: Vec<&str> = paths["/api/v1/media"]["get"]["parameters"]
+        .as_array()
+        .map(|params| params.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(media_params, ["origin", "sort", "limit", "cursor"], "the media library's filters are documented");
     assert!(document["components"]["securitySchemes"]["api_key"].is_object(), "the API key scheme is documented");
 }
 

@@ -13,7 +13,7 @@ use crate::http::api::conversations::page_size;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::service::auth::Principal;
 use crate::service::contacts::{self, ContactInput};
-use crate::service::views::{Contact, Conversation};
+use crate::service::views::{Contact, Conversation, DuplicateContacts};
 
 /// Contact fields; absent fields stay as they are on update.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,6 +65,26 @@ pub struct ContactPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactConversations {
     data: Vec<Conversation>,
+}
+
+/// Pairs of contacts that are likely the same person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateList {
+    data: Vec<DuplicateContacts>,
+}
+
+/// Suggest contacts to merge.
+///
+/// Pairs with the same phone number however written (`+39 333 123 4567`,
+/// `0039 333-1234567` and `333 1234567` match), the same email ignoring case, or the same name
+/// ignoring case and spaces; each pair once with its most certain reason, phone first, then email,
+/// then name, at most 50 pairs.
+#[utoipa::path(get, path = "/api/v1/contacts/duplicates", tag = "contacts", responses((status = 200, body = DuplicateList)))]
+pub async fn duplicates(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+) -> Result<Json<DuplicateList>> {
+    Ok(Json(DuplicateList { data: contacts::duplicates(&state, me.account_id).await? }))
 }
 
 /// List or search contacts.

@@ -1,20 +1,22 @@
-//! `/api/v1/media` uploads and signed downloads at `/media/{key}`.
+//! `/api/v1/media`: uploads, the media library, files' bytes, and signed downloads at `/media/{key}`.
 
-use axum::extract::multipart::MultipartRejection;
+use axum::body::Body;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::domain::time::{now_ms, to_rfc3339};
+use crate::domain::MediaOrigin;
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::media::MediaStore;
 use crate::service::auth::Principal;
+use crate::service::media::{self as media_service, MediaPage, MediaQuery, NewMedia};
 use crate::service::views::Media;
 use crate::store::media::{self, MediaRow};
 
@@ -82,7 +84,21 @@ fn link(state: &AppState, row: &MediaRow, minutes: i64) -> MediaLink {
     }
 }
 
-/// Upload a file (multipart field `file`).
+/// The error for a multipart part that could not be read.
+fn read_error(e: MultipartError, max_bytes: usize) -> Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(max_bytes)
+    } else {
+        Error::MalformedBody(e.body_text())
+    }
+}
+
+fn too_large(max_bytes: usize) -> Error {
+    Error::TooLarge(format!("files are limited to {max_bytes} bytes"))
+}
+
+/// Upload a file (multipart field `file`, optional text field `origin`: `original`, the default,
+/// or `ai_generated`).
 #[utoipa::path(post, path = "/api/v1/media", tag = "media", request_body(content_type = "multipart/form-data", content = String),
     responses((status = 201, body = MediaLink), (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn upload(
@@ -92,68 +108,96 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<MediaLink>)> {
     let mut form =
         form.map_err(|e| Error::MalformedBody(format!("expected a multipart/form-data upload: {}", e.body_text())))?;
-    let too_large = || Error::TooLarge(format!("files are limited to {} bytes", state.config.max_media_bytes));
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            Error::MalformedBody(e.body_text())
-        }
-    })? {
-        if field.name() != Some("file") {
-            continue;
-        }
-        let filename = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().unwrap_or("application/octet-stream");
-        let content_type = content_type.split(';').next().unwrap_or_default().trim().to_lowercase();
-        if !ALLOWED_TYPES.contains(&content_type.as_str()) {
-            return Err(Error::field("file", format!("unsupported content type `{content_type}`")));
-        }
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                Error::MalformedBody(e.body_text())
+    let max_bytes = state.config.max_media_bytes;
+    let mut file = None;
+    let mut origin = MediaOrigin::Original;
+    while let Some(field) = form.next_field().await.map_err(|e| read_error(e, max_bytes))? {
+        match field.name() {
+            Some("file") if file.is_none() => {
+                let filename = field.file_name().map(str::to_owned);
+                let content_type = field.content_type().unwrap_or("application/octet-stream");
+                let content_type = content_type.split(';').next().unwrap_or_default().trim().to_lowercase();
+                if !ALLOWED_TYPES.contains(&content_type.as_str()) {
+                    return Err(Error::field("file", format!("unsupported content type `{content_type}`")));
+                }
+                let bytes = field.bytes().await.map_err(|e| read_error(e, max_bytes))?;
+                if bytes.len() > max_bytes {
+                    return Err(too_large(max_bytes));
+                }
+                if bytes.is_empty() {
+                    return Err(Error::field("file", "the file is empty"));
+                }
+                file = Some((filename, content_type, bytes));
             }
-        })?;
-        if bytes.len() > state.config.max_media_bytes {
-            return Err(too_large());
+            Some("origin") => {
+                let text = field.text().await.map_err(|e| read_error(e, max_bytes))?;
+                origin = MediaOrigin::parse(text.trim())
+                    .ok_or_else(|| Error::field("origin", format!("must be one of {}", MediaOrigin::accepted())))?;
+            }
+            _ => {}
         }
-        if bytes.is_empty() {
-            return Err(Error::field("file", "the file is empty"));
-        }
-        let key = MediaStore::new_key();
-        state.media.put(&key, &bytes).await.map_err(|e| anyhow::anyhow!("storing media: {e}"))?;
-        let row = MediaRow {
-            id: 0,
-            account_id: me.account_id,
-            key,
-            content_type,
-            size: bytes.len() as i64,
-            filename,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            created_at: now_ms(),
-        };
-        let mut tx = state.db.begin().await?;
-        let row = media::insert_media(&mut tx, &row).await?;
-        tx.commit().await?;
-        return Ok((StatusCode::CREATED, Json(link(&state, &row, 60))));
     }
-    Err(Error::field("file", "a multipart field named `file` is required"))
+    let (filename, content_type, bytes) =
+        file.ok_or_else(|| Error::field("file", "a multipart field named `file` is required"))?;
+    let row = media_service::save(&state, me.account_id, NewMedia { filename, content_type, origin, bytes }).await?;
+    Ok((StatusCode::CREATED, Json(link(&state, &row, 60))))
 }
 
 /// Get a file's details and a signed download link.
-#[utoipa::path(get, path = "/api/v1/media/{key}", tag = "media", params(LinkParams),
+#[utoipa::path(get, path = "/api/v1/media/{key}", tag = "media", params(("key" = String, Path), LinkParams),
     responses((status = 200, body = MediaLink), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
     ApiPath(key): ApiPath<String>,
     ApiQuery(params): ApiQuery<LinkParams>,
-) -> Result<Json<MediaLink>> {
+) -> Result<Response> {
+    // Keys contain slashes, so both operations share the wildcard route; a key never ends in `/content`.
+    if let Some(key) = key.strip_suffix("/content") {
+        return content(&state, &me, key).await;
+    }
     let minutes = link_minutes(params.expire_minutes, 60, "expire_minutes")?;
     let row = media::find_media(state.db.reader(), me.account_id, &key).await?.ok_or(Error::NotFound("media"))?;
-    Ok(Json(link(&state, &row, minutes)))
+    Ok(Json(link(&state, &row, minutes)).into_response())
+}
+
+/// Get a file's bytes.
+///
+/// Served with the file's content type and inline, for `<img>`, players and downloads.
+#[utoipa::path(get, path = "/api/v1/media/{key}/content", tag = "media", params(("key" = String, Path)),
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 404, body = Problem)))]
+pub async fn content(state: &AppState, me: &Principal, key: &str) -> Result<Response> {
+    let (row, size, stream) = media_service::content(state, me.account_id, key).await?;
+    let headers = [
+        (header::CONTENT_TYPE, row.content_type.clone()),
+        (header::CONTENT_LENGTH, size.to_string()),
+        (header::CONTENT_DISPOSITION, inline_disposition(row.filename.as_deref())),
+        (header::CACHE_CONTROL, "private, max-age=300".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+    ];
+    Ok((headers, Body::from_stream(stream)).into_response())
+}
+
+/// `inline` with the file's name twice: quoted with anything but printable ASCII, `"` and `\`
+/// replaced by `_`, and exactly as RFC 8187 `filename*`.
+fn inline_disposition(filename: Option<&str>) -> String {
+    let name = filename.filter(|n| !n.trim().is_empty()).unwrap_or("file");
+    let ascii: String = name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Lifetime of a link from the seed platform's files endpoint.
@@ -202,17 +246,43 @@ pub async fn file(
     }))
 }
 
-/// The account's files.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MediaList {
-    data: Vec<Media>,
+/// Filter, order and paging of the media library.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `original` or `ai_generated`; both when absent.
+    origin: Option<String>,
+    /// `-created_at` (newest first, the default), `created_at`, `content_type` or `-content_type`
+    /// (by format); ties in upload order, reversed with `-`.
+    sort: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page (with the same `sort`).
+    cursor: Option<String>,
 }
 
-/// List uploaded files, newest first (at most 100).
-#[utoipa::path(get, path = "/api/v1/media", tag = "media", responses((status = 200, body = MediaList)))]
-pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<MediaList>> {
-    let rows = media::list_media(state.db.reader(), me.account_id, i64::MAX, 100).await?;
-    Ok(Json(MediaList { data: rows.iter().map(Media::from).collect() }))
+/// List the media library.
+#[utoipa::path(get, path = "/api/v1/media", tag = "media", params(ListParams),
+    responses((status = 200, body = MediaPage), (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<MediaPage>> {
+    let origin = match params.origin.as_deref().filter(|o| !o.is_empty()) {
+        Some(text) => Some(
+            MediaOrigin::parse(text)
+                .ok_or_else(|| Error::field("origin", format!("must be one of {}", MediaOrigin::accepted())))?,
+        ),
+        None => None,
+    };
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Error::field("limit", "must be between 1 and 200"));
+    }
+    let sort = params.sort.filter(|s| !s.is_empty()).unwrap_or_else(|| media_service::SORTS[0].to_owned());
+    let query = MediaQuery { origin, sort, limit, cursor: params.cursor };
+    Ok(Json(media_service::list(&state, me.account_id, &query).await?))
 }
 
 /// A signed link's query.

@@ -35,6 +35,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))
         .route("/conversations/{id}/messages/{message_id}", delete(conversations::delete_message))
         .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/duplicates", get(contacts::duplicates))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/merge", post(contacts::merge))
         .route("/contacts/{id}/conversations", get(contacts::conversations))

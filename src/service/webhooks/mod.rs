@@ -405,7 +405,7 @@ fn page_bounds(cursor: Option<&str>, limit: Option<i64>, name: &str) -> Result<(
 }
 
 fn next_cursor(last_id: Option<i64>, full: bool, name: &str) -> Option<String> {
-    last_id.filter(|_| full).map(|id| encode_cursor(&Cursor { sort: name.to_owned(), value: 0, id }))
+    last_id.filter(|_| full).map(|id| encode_cursor(&Cursor { sort: name.to_owned(), id, ..Cursor::default() }))
 }
 
 /// A subscription's deliveries, newest first, optionally only those with `status`.

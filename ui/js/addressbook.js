@@ -112,7 +112,6 @@ export function renderAddressBook(element) {
       }, 250);
     },
   });
-  const titleId = uid('ab-title');
   const duplicatesId = uid('ab-dup');
   const listId = uid('ab-list');
   const addButton = el('button', {
@@ -121,7 +120,7 @@ export function renderAddressBook(element) {
 
   element.classList.add('ab');
   element.replaceChildren(
-    el('header', { class: 'ab-head' }, el('h1', { id: titleId }, t('book.title')), addButton),
+    el('header', { class: 'ab-head' }, el('h1', {}, t('book.title')), addButton),
     el('form', { role: 'search', class: 'ab-search', onsubmit: (event) => event.preventDefault() },
       el('label', { class: 'cp-field' }, el('span', {}, t('book.search')), search)),
     status,

@@ -123,6 +123,18 @@ async fn address_book_search_finds_by_name_phone_and_email() {
     browser.type_into("[data-testid=contact-search]", "bletchley").await;
     browser.wait_until("document.querySelectorAll('[data-testid=contact-row]').length === 1").await;
     browser.wait_for_text("[data-testid=contact-row]", "Alan Turing").await;
+
+    // Pages of 50: the next page loads on demand.
+    for n in 0..50 {
+        let reply = app.post("/api/v1/contacts", json!({"name": format!("Customer {n:02}")})).await;
+        assert!(reply.status.is_success(), "{reply:?}");
+    }
+    browser.clear("[data-testid=contact-search]").await;
+    browser.type_into("[data-testid=contact-search]", " ").await;
+    browser.wait_until("document.querySelectorAll('[data-testid=contact-row]').length === 50").await;
+    browser.click("[data-testid=contacts-more]").await;
+    browser.wait_until("document.querySelectorAll('[data-testid=contact-row]').length === 53").await;
+    browser.wait_gone("[data-testid=contacts-more]").await;
     browser.close().await;
 }
 

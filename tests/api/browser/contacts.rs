@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::Browser;
+use super::{Browser, Options};
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 
 async fn app() -> TestApp {
@@ -19,9 +19,9 @@ async fn customer_writes(app: &TestApp, from: &str, name: &str, text: &str) -> (
     (conversation, contact)
 }
 
-/// Logs in and opens a conversation with its contact pane.
-async fn open_conversation(app: &TestApp, conversation: i64) -> Browser {
-    let browser = Browser::open(app).await;
+/// Logs in with a browser in `lang` and opens a conversation with its contact pane.
+async fn open_conversation(app: &TestApp, conversation: i64, lang: &'static str) -> Browser {
+    let browser = Browser::open_with(app, Options { lang, ..Options::default() }).await;
     browser.login().await;
     browser.goto(&format!("/#/c/{conversation}")).await;
     browser.wait_for("[data-testid=contact-pane] [data-testid=contact-name]").await;
@@ -38,7 +38,7 @@ async fn json_of(app: &TestApp, path: &str) -> Value {
 async fn unknown_user_is_added_to_contacts_from_the_pane() {
     let app = app().await;
     let (conversation, contact) = customer_writes(&app, "+393471234567", "", "Ciao, avete la taglia M?").await;
-    let browser = open_conversation(&app, conversation).await;
+    let browser = open_conversation(&app, conversation, "en").await;
 
     browser.wait_for_text("[data-testid=contact-pane] [data-testid=contact-name]", "Unknown user").await;
     browser.wait_for_text("[data-testid=identity-list]", "+393471234567").await;
@@ -74,11 +74,13 @@ async fn unknown_user_is_added_to_contacts_from_the_pane() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversation_is_archived_unarchived_and_resolved_from_the_pane() {
+async fn conversation_is_archived_unarchived_and_resolved_from_the_pane_in_italian() {
     let app = app().await;
     let (conversation, _) = customer_writes(&app, "+393471234567", "Ada", "Grazie, tutto chiaro").await;
     let path = format!("/api/v1/conversations/{conversation}");
-    let browser = open_conversation(&app, conversation).await;
+    let browser = open_conversation(&app, conversation, "it").await;
+    browser.wait_for_text("[data-testid=conversation-status]", "Stato: Aperta").await;
+    assert_eq!(browser.text("[data-testid=archive-button]").await, "Archivia", "Italian from the browser's language");
 
     browser.click("[data-testid=archive-button]").await;
     browser.wait_for("[data-testid=unarchive-button]").await;

@@ -228,7 +228,8 @@ function restoreFocus(element, testid) {
 
 /**
  * Renders the right pane for `conversation` (the API's Conversation) into `element`. `ctx` is the shell's
- * `{openConversation(id), refresh()}`; every change is saved through the API, shown here, then `ctx.refresh()`.
+ * `{openConversation(id), refresh()}`: every change is saved through the API, then `ctx.refresh()` re-reads
+ * the conversation and renders the pane again. A render started later wins over one still loading.
  */
 export async function renderContactPane(element, conversation, ctx) {
   const token = {};
@@ -279,17 +280,17 @@ export async function renderContactPane(element, conversation, ctx) {
 }
 
 /**
- * Runs a change from a control: disables it meanwhile, then re-renders the pane with the conversation
- * `request` resolves to and calls `ctx.refresh()`; a failure is announced and the control re-enabled.
+ * Runs a change from a control: disables it meanwhile, then `ctx.refresh()` has the shell re-read the
+ * conversation and redraw this pane (focus returns to the control, or to the one that replaced it); a
+ * failure is announced and the control re-enabled.
  */
 async function change(view, control, request) {
   focusAfterChange.set(view.element, control.dataset.testid);
   control.disabled = true;
   view.error.textContent = '';
   try {
-    const conversation = await request();
-    view.ctx.refresh();
-    await renderContactPane(view.element, conversation, view.ctx);
+    await request();
+    await view.ctx.refresh();
   } catch (error) {
     focusAfterChange.delete(view.element);
     view.error.textContent = describeError(error);
@@ -298,12 +299,9 @@ async function change(view, control, request) {
   }
 }
 
-/** Saves `fields` on the contact, then re-reads the conversation (whose contact summary changed). */
+/** Saves `fields` on the contact. */
 function patchContact(view, fields) {
-  return async () => {
-    await api('PATCH', `/api/v1/contacts/${view.contact.id}`, fields);
-    return api('GET', `/api/v1/conversations/${view.conversation.id}`);
-  };
+  return () => api('PATCH', `/api/v1/contacts/${view.contact.id}`, fields);
 }
 
 /** Changes the conversation with a PATCH body. */

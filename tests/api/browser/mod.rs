@@ -39,6 +39,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::helpers::TestApp;
 
 mod contacts;
+mod inbox;
 mod smoke;
 
 /// Browsers open at once (the CI machine has two cores).

@@ -1,0 +1,502 @@
+/**
+ * The reply box: free text with an emoji picker and attachments from the media library, a private-note toggle,
+ * replies to a chosen message, and, once a WhatsApp conversation's 24-hour window has closed, a template
+ * picker with inputs for the template's parameters instead of free text.
+ */
+
+import { api, ApiError, mediaUrl } from './api.js';
+import { t, addMessages } from './i18n.js';
+import { glyph } from './icons.js';
+import { h } from './dom.js';
+import { openMediaLibrary } from './media.js';
+import { snippet } from './thread.js';
+
+addMessages({
+  en: {
+    'composer.message_input': 'Write a message',
+    'composer.note_input': 'Write a private note for your team',
+    'composer.send': 'Send',
+    'composer.emoji': 'Insert emoji',
+    'composer.emoji_picker': 'Emoji',
+    'composer.attach': 'Attach media',
+    'composer.remove_attachment': 'Remove {name}',
+    'composer.private_toggle': 'Private note',
+    'composer.replying_to': 'Replying to',
+    'composer.cancel_reply': 'Cancel reply',
+    'composer.window_closed':
+      'The 24-hour window for free replies has closed. You can send an approved template, or write a private note.',
+    'composer.template': 'Template',
+    'composer.choose_template': 'Choose a template',
+    'composer.no_templates': 'This channel has no approved templates.',
+    'composer.header_param': 'Header value {n}',
+    'composer.header_media': 'Header {format} link (URL)',
+    'composer.body_param': 'Value {n}',
+    'composer.send_template': 'Send template',
+    'composer.send_failed': 'Not sent: {reason}',
+    'composer.fill_params': 'Fill in every value of the template.',
+  },
+  it: {
+    'composer.message_input': 'Scrivi un messaggio',
+    'composer.note_input': 'Scrivi una nota privata per il team',
+    'composer.send': 'Invia',
+    'composer.emoji': 'Inserisci emoji',
+    'composer.emoji_picker': 'Emoji',
+    'composer.attach': 'Allega contenuto multimediale',
+    'composer.remove_attachment': 'Rimuovi {name}',
+    'composer.private_toggle': 'Nota privata',
+    'composer.replying_to': 'Risposta a',
+    'composer.cancel_reply': 'Annulla risposta',
+    'composer.window_closed':
+      'La finestra di 24 ore per le risposte libere è chiusa. Puoi inviare un modello approvato o scrivere una nota privata.',
+    'composer.template': 'Modello',
+    'composer.choose_template': 'Scegli un modello',
+    'composer.no_templates': 'Questo canale non ha modelli approvati.',
+    'composer.header_param': 'Valore intestazione {n}',
+    'composer.header_media': 'Link {format} dell’intestazione (URL)',
+    'composer.body_param': 'Valore {n}',
+    'composer.send_template': 'Invia modello',
+    'composer.send_failed': 'Non inviato: {reason}',
+    'composer.fill_params': 'Compila tutti i valori del modello.',
+  },
+});
+
+const EMOJI = [
+  '😀', '😂', '😊', '😍', '😉', '😎', '🤔', '😅', '😢', '😮', '😡', '🙏',
+  '👍', '👎', '👏', '🙌', '👋', '💪', '🤝', '👀', '❤️', '🎉', '🔥', '✨',
+  '✅', '❌', '⚠️', '📦', '🚚', '🛒', '💳', '📅', '⏰', '📞', '📧', '📍',
+];
+const GRID_COLUMNS = 6;
+
+/** Whether free-form replies are refused: a WhatsApp conversation whose 24-hour window is over (or never opened). */
+export function windowClosed(conversation) {
+  if (conversation.channel.kind !== 'whatsapp') return false;
+  if (!conversation.window_expires_at) return !conversation.last_inbound_at;
+  return Date.parse(conversation.window_expires_at) <= Date.now();
+}
+
+/** The highest `{{n}}` placeholder number in a template text. */
+function placeholders(text) {
+  return Math.max(0, ...[...String(text || '').matchAll(/\{\{\s*(\d+)\s*\}\}/g)].map((m) => Number(m[1])));
+}
+
+/**
+ * Builds the reply box in `element`. `onSent(message)` receives each accepted message.
+ * Returns `{setConversation, replyTo, focus}`.
+ */
+export function createComposer(element, { onSent }) {
+  let conversation = null;
+  let attachments = [];
+  let replying = null;
+  let closedTimer = 0;
+  let templates = [];
+  let templatesChannel = null;
+  const drafts = new Map();
+
+  const banner = h(
+    'div',
+    { class: 'window-banner', role: 'status', 'data-testid': 'window-closed-banner', hidden: true },
+    t('composer.window_closed'),
+  );
+  const replyText = h('span', { class: 'reply-text' });
+  const replyBox = h(
+    'div',
+    { class: 'reply-preview', 'data-testid': 'reply-preview', hidden: true },
+    h('span', { class: 'reply-label' }, t('composer.replying_to')),
+    replyText,
+    h('button', {
+      type: 'button',
+      class: 'icon-button',
+      'aria-label': t('composer.cancel_reply'),
+      'data-testid': 'reply-cancel',
+      html: glyph('close', 16),
+      onclick: () => replyTo(null),
+    }),
+  );
+  const chips = h('div', { class: 'attachments', 'data-testid': 'attachments' });
+  const error = h('div', { class: 'composer-error', role: 'alert', 'data-testid': 'composer-error' });
+
+  const input = h('textarea', {
+    class: 'composer-input',
+    rows: '1',
+    'aria-label': t('composer.message_input'),
+    placeholder: t('composer.message_input'),
+    'data-testid': 'composer-input',
+    onkeydown: (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        send();
+      }
+    },
+    oninput: () => grow(),
+  });
+  const noteToggle = h('input', { type: 'checkbox', 'data-testid': 'private-toggle', onchange: () => update() });
+  const emojiButton = h('button', {
+    type: 'button',
+    class: 'icon-button',
+    'aria-label': t('composer.emoji'),
+    title: t('composer.emoji'),
+    'aria-haspopup': 'dialog',
+    'aria-expanded': 'false',
+    'data-testid': 'emoji-button',
+    html: glyph('smile', 22),
+    onclick: () => (picker.hidden ? showPicker() : hidePicker(true)),
+  });
+  const attachButton = h('button', {
+    type: 'button',
+    class: 'icon-button',
+    'aria-label': t('composer.attach'),
+    title: t('composer.attach'),
+    'data-testid': 'attach-button',
+    html: glyph('clip', 22),
+    onclick: () => openMediaLibrary({ onProceed: attach }),
+  });
+  const sendButton = h('button', {
+    type: 'submit',
+    class: 'send-button',
+    'aria-label': t('composer.send'),
+    title: t('composer.send'),
+    'data-testid': 'send-button',
+    html: glyph('send', 22),
+  });
+  const picker = h(
+    'div',
+    {
+      class: 'emoji-picker',
+      role: 'dialog',
+      'aria-label': t('composer.emoji_picker'),
+      'data-testid': 'emoji-picker',
+      hidden: true,
+      onkeydown: pickerKeys,
+    },
+    h(
+      'div',
+      { class: 'emoji-grid', role: 'grid' },
+      EMOJI.map((emoji, index) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'emoji',
+            tabindex: index === 0 ? '0' : '-1',
+            'data-testid': 'emoji-option',
+            'aria-label': emoji,
+            onclick: () => insert(emoji),
+          },
+          emoji,
+        ),
+      ),
+    ),
+  );
+  const freeText = h('div', { class: 'free-text' }, emojiButton, attachButton, input, sendButton);
+
+  const templateSelect = h('select', {
+    'data-testid': 'template-select',
+    'aria-label': t('composer.template'),
+    onchange: () => showTemplate(),
+  });
+  const templateFields = h('div', { class: 'template-fields' });
+  const templatePreview = h('div', { class: 'template-preview', 'data-testid': 'template-preview' });
+  const templatePicker = h(
+    'div',
+    { class: 'template-picker', 'data-testid': 'template-picker', hidden: true },
+    h('label', { class: 'field' }, h('span', {}, t('composer.template')), templateSelect),
+    templateFields,
+    templatePreview,
+    h(
+      'button',
+      { type: 'button', class: 'primary', 'data-testid': 'template-send', onclick: () => sendTemplate() },
+      t('composer.send_template'),
+    ),
+  );
+
+  const form = h(
+    'form',
+    {
+      class: 'composer-form',
+      onsubmit: (event) => {
+        event.preventDefault();
+        send();
+      },
+    },
+    templatePicker,
+    freeText,
+    h('label', { class: 'note-toggle' }, noteToggle, h('span', {}, t('composer.private_toggle'))),
+  );
+  element.replaceChildren(banner, replyBox, chips, form, error, picker);
+
+  document.addEventListener('click', (event) => {
+    if (!picker.hidden && !picker.contains(event.target) && !emojiButton.contains(event.target)) hidePicker(false);
+  });
+
+  function grow() {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+    input.style.overflowY = input.scrollHeight > 160 ? 'auto' : 'hidden';
+  }
+
+  function showPicker() {
+    picker.hidden = false;
+    emojiButton.setAttribute('aria-expanded', 'true');
+    picker.querySelector('[tabindex="0"]').focus();
+  }
+
+  function hidePicker(refocus) {
+    picker.hidden = true;
+    emojiButton.setAttribute('aria-expanded', 'false');
+    if (refocus) emojiButton.focus();
+  }
+
+  /** Arrow keys move between emoji, Escape closes the picker. */
+  function pickerKeys(event) {
+    const buttons = [...picker.querySelectorAll('.emoji')];
+    const index = buttons.indexOf(document.activeElement);
+    const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: GRID_COLUMNS, ArrowUp: -GRID_COLUMNS };
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      hidePicker(true);
+    } else if (event.key in moves && index >= 0) {
+      event.preventDefault();
+      const next = buttons[Math.min(buttons.length - 1, Math.max(0, index + moves[event.key]))];
+      buttons[index].tabIndex = -1;
+      next.tabIndex = 0;
+      next.focus();
+    }
+  }
+
+  function insert(emoji) {
+    const start = input.selectionStart ?? input.value.length;
+    const end = input.selectionEnd ?? start;
+    input.value = input.value.slice(0, start) + emoji + input.value.slice(end);
+    input.selectionStart = input.selectionEnd = start + emoji.length;
+    hidePicker(false);
+    input.focus();
+  }
+
+  function attach(items) {
+    for (const item of items) if (!attachments.some((a) => a.key === item.key)) attachments.push(item);
+    drawAttachments();
+    input.focus();
+  }
+
+  function drawAttachments() {
+    chips.replaceChildren(
+      ...attachments.map((item) => {
+        const name = item.filename || item.key.split('/').pop();
+        return h(
+          'span',
+          { class: 'attachment', 'data-testid': 'attachment', 'data-key': item.key },
+          item.content_type?.startsWith('image/')
+            ? h('img', { src: mediaUrl(item.key), alt: '', loading: 'lazy' })
+            : h('span', { html: glyph('file', 16) }),
+          h('span', { class: 'attachment-name' }, name),
+          h('button', {
+            type: 'button',
+            class: 'icon-button',
+            'aria-label': t('composer.remove_attachment', { name }),
+            'data-testid': 'attachment-remove',
+            html: glyph('close', 14),
+            onclick: () => {
+              attachments = attachments.filter((a) => a.key !== item.key);
+              drawAttachments();
+            },
+          }),
+        );
+      }),
+    );
+  }
+
+  /** Starts (or with null, cancels) a reply to a message of the thread. */
+  function replyTo(message) {
+    replying = message;
+    replyBox.hidden = !message;
+    replyText.textContent = message ? snippet(message) : '';
+    if (message) input.focus();
+  }
+
+  /** Shows free text or the template picker, as the window and the note toggle require. */
+  function update() {
+    const closed = conversation ? windowClosed(conversation) : false;
+    const note = noteToggle.checked;
+    banner.hidden = !closed;
+    templatePicker.hidden = !closed || note;
+    freeText.hidden = closed && !note;
+    element.classList.toggle('note-mode', note);
+    input.placeholder = note ? t('composer.note_input') : t('composer.message_input');
+    input.setAttribute('aria-label', input.placeholder);
+    clearTimeout(closedTimer);
+    if (!closed && conversation?.window_expires_at) {
+      const wait = Date.parse(conversation.window_expires_at) - Date.now();
+      if (wait < 2 ** 31 - 1) closedTimer = setTimeout(update, Math.max(0, wait) + 50);
+    }
+    if (closed && !note && templatesChannel !== conversation.channel.id) loadTemplates();
+  }
+
+  async function loadTemplates() {
+    const channel = conversation.channel.id;
+    templatesChannel = channel;
+    templates = [];
+    templateSelect.replaceChildren(h('option', { value: '' }, t('composer.choose_template')));
+    try {
+      const list = await api('GET', `/api/v1/channels/${channel}/templates`);
+      if (conversation?.channel.id !== channel) return;
+      templates = list.data.filter((template) => template.status === 'APPROVED');
+    } catch (failure) {
+      templatesChannel = null;
+      error.textContent = t('composer.send_failed', { reason: failure.message });
+      return;
+    }
+    templateSelect.append(
+      ...templates.map((template, index) =>
+        h('option', { value: String(index) }, `${template.name} (${template.language})`),
+      ),
+    );
+    templatePreview.textContent = templates.length ? '' : t('composer.no_templates');
+  }
+
+  function component(template, type) {
+    return (template.components || []).find((c) => String(c.type).toUpperCase() === type);
+  }
+
+  /** Draws the inputs for the chosen template's header and body parameters, and a live preview of its body. */
+  function showTemplate() {
+    const template = templates[Number(templateSelect.value)];
+    templateFields.replaceChildren();
+    templatePreview.textContent = '';
+    if (!templateSelect.value || !template) return;
+    const header = component(template, 'HEADER');
+    const body = component(template, 'BODY');
+    const field = (labelText, part, n, type = 'text') =>
+      h(
+        'label',
+        { class: 'field' },
+        h('span', {}, labelText),
+        h('input', {
+          type,
+          required: true,
+          'data-testid': 'template-param',
+          'data-part': part,
+          'data-n': n,
+          oninput: preview,
+        }),
+      );
+    if (header && String(header.format || 'TEXT').toUpperCase() === 'TEXT') {
+      for (let n = 1; n <= placeholders(header.text); n += 1) {
+        templateFields.append(field(t('composer.header_param', { n }), 'header', n));
+      }
+    } else if (header && ['IMAGE', 'VIDEO', 'DOCUMENT'].includes(String(header.format).toUpperCase())) {
+      const format = String(header.format).toLowerCase();
+      templateFields.append(field(t('composer.header_media', { format }), 'media', 1, 'url'));
+    }
+    for (let n = 1; n <= placeholders(body?.text); n += 1) {
+      templateFields.append(field(t('composer.body_param', { n }), 'body', n));
+    }
+    preview();
+  }
+
+  function preview() {
+    const template = templates[Number(templateSelect.value)];
+    const body = template && component(template, 'BODY');
+    const values = new Map([...templateFields.querySelectorAll('[data-part="body"]')].map((i) => [i.dataset.n, i.value]));
+    templatePreview.textContent = String(body?.text || '').replace(/\{\{\s*(\d+)\s*\}\}/g, (m, n) => values.get(n) || m);
+  }
+
+  /** The `payload.template` object in Meta's send shape for the chosen template and the values typed. */
+  function templatePayload(template) {
+    const inputs = [...templateFields.querySelectorAll('input')];
+    const values = (part) =>
+      inputs.filter((i) => i.dataset.part === part).map((i) => ({ type: 'text', text: i.value.trim() }));
+    const components = [];
+    const media = inputs.find((i) => i.dataset.part === 'media');
+    const headerText = values('header');
+    if (media) {
+      const type = String(component(template, 'HEADER').format).toLowerCase();
+      components.push({ type: 'header', parameters: [{ type, [type]: { link: media.value.trim() } }] });
+    } else if (headerText.length) {
+      components.push({ type: 'header', parameters: headerText });
+    }
+    const bodyValues = values('body');
+    if (bodyValues.length) components.push({ type: 'body', parameters: bodyValues });
+    return { name: template.name, language: { code: template.language }, components };
+  }
+
+  async function post(body) {
+    error.textContent = '';
+    const message = await api('POST', `/api/v1/conversations/${conversation.id}/messages`, body);
+    onSent(message);
+    return message;
+  }
+
+  function explain(failure) {
+    const detail = failure instanceof ApiError ? failure.problem.errors?.[0]?.detail || failure.message : failure.message;
+    error.textContent = t('composer.send_failed', { reason: detail });
+    if (failure instanceof ApiError && failure.problem.code === 'reply_window_expired') {
+      conversation = { ...conversation, window_expires_at: new Date(0).toISOString() };
+      update();
+    }
+  }
+
+  async function sendTemplate() {
+    const template = templates[Number(templateSelect.value)];
+    if (!template) return;
+    const inputs = [...templateFields.querySelectorAll('input')];
+    if (inputs.some((i) => !i.value.trim())) {
+      error.textContent = t('composer.fill_params');
+      return;
+    }
+    try {
+      await post({ payload: { template: templatePayload(template) } });
+      templateSelect.value = '';
+      showTemplate();
+    } catch (failure) {
+      explain(failure);
+    }
+  }
+
+  async function send() {
+    if (!conversation || freeText.hidden) return;
+    const text = input.value.trim();
+    if (!text && !attachments.length) return;
+    const body = { media_keys: attachments.map((a) => a.key), private: noteToggle.checked };
+    if (text) body.text = text;
+    if (replying && !noteToggle.checked) body.reply_to = replying.id;
+    sendButton.disabled = true;
+    try {
+      await post(body);
+      input.value = '';
+      drafts.delete(conversation.id);
+      attachments = [];
+      drawAttachments();
+      replyTo(null);
+      grow();
+    } catch (failure) {
+      explain(failure);
+    } finally {
+      sendButton.disabled = false;
+      input.focus();
+    }
+  }
+
+  /** Switches to a conversation (keeping each conversation's draft), or refreshes the current one's window. */
+  function setConversation(next) {
+    if (conversation?.id !== next.id) {
+      if (conversation) drafts.set(conversation.id, input.value);
+      input.value = drafts.get(next.id) || '';
+      attachments = [];
+      drawAttachments();
+      replyTo(null);
+      noteToggle.checked = false;
+      error.textContent = '';
+      if (next.channel.id !== conversation?.channel.id) {
+        templatesChannel = null;
+        templateSelect.replaceChildren();
+      }
+      templateSelect.value = '';
+      showTemplate();
+      grow();
+    }
+    conversation = next;
+    update();
+  }
+
+  return { setConversation, replyTo, focus: () => input.focus() };
+}

@@ -1,0 +1,462 @@
+/**
+ * The centre pane: the open conversation's header and its thread of messages.
+ * Messages are added, updated and prepended one node at a time; the thread is never re-rendered whole.
+ * Older pages load when the user scrolls near the top, with the scroll position kept.
+ */
+
+import { api, query, mediaUrl } from './api.js';
+import { t, addMessages, clockTime, fullTime } from './i18n.js';
+import { channelIcon, glyph } from './icons.js';
+import { h, esc, avatarHtml, contactLabel } from './dom.js';
+
+addMessages({
+  en: {
+    'thread.thread': 'Messages',
+    'thread.status_queued': 'Queued',
+    'thread.status_sent': 'Sent',
+    'thread.status_delivered': 'Delivered',
+    'thread.status_read': 'Read',
+    'thread.status_failed': 'Not delivered',
+    'thread.failed_reason': 'Not delivered: {reason}',
+    'thread.private_note': 'Private note',
+    'thread.deleted': 'This message was deleted',
+    'thread.edited': 'edited',
+    'thread.unsupported': 'Unsupported message',
+    'thread.image': 'Image',
+    'thread.video': 'Video',
+    'thread.audio': 'Audio',
+    'thread.document': 'Document',
+    'thread.location': 'Location',
+    'thread.open_map': 'Open map',
+    'thread.contacts_card': 'Contact card',
+    'thread.template': 'Template: {name}',
+    'thread.reply': 'Reply',
+    'thread.original_missing': 'Original message not available',
+    'thread.loading_older': 'Loading earlier messages…',
+    'thread.thread_start': 'Start of the conversation',
+    'thread.new_messages': 'New messages',
+    'thread.media_pending': 'Media is being downloaded…',
+  },
+  it: {
+    'thread.thread': 'Messaggi',
+    'thread.status_queued': 'In coda',
+    'thread.status_sent': 'Inviato',
+    'thread.status_delivered': 'Consegnato',
+    'thread.status_read': 'Letto',
+    'thread.status_failed': 'Non consegnato',
+    'thread.failed_reason': 'Non consegnato: {reason}',
+    'thread.private_note': 'Nota privata',
+    'thread.deleted': 'Questo messaggio è stato eliminato',
+    'thread.edited': 'modificato',
+    'thread.unsupported': 'Messaggio non supportato',
+    'thread.image': 'Immagine',
+    'thread.video': 'Video',
+    'thread.audio': 'Audio',
+    'thread.document': 'Documento',
+    'thread.location': 'Posizione',
+    'thread.open_map': 'Apri mappa',
+    'thread.contacts_card': 'Scheda contatto',
+    'thread.template': 'Modello: {name}',
+    'thread.reply': 'Rispondi',
+    'thread.original_missing': 'Messaggio originale non disponibile',
+    'thread.loading_older': 'Caricamento dei messaggi precedenti…',
+    'thread.thread_start': 'Inizio della conversazione',
+    'thread.new_messages': 'Nuovi messaggi',
+    'thread.media_pending': 'Download del contenuto in corso…',
+  },
+});
+
+/** Messages per page when scrolling back (bounds the work done in one frame). */
+const PAGE = 40;
+/** Distance from the top (px) at which the previous page is requested. */
+const NEAR_TOP = 300;
+
+const TICKS = { queued: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
+
+/** A one-line summary of a message, for quotes and reply previews. */
+export function snippet(message) {
+  if (message.deleted) return t('thread.deleted');
+  if (message.text) return message.text.length > 120 ? `${message.text.slice(0, 120)}…` : message.text;
+  if (message.type === 'template') return t('thread.template', { name: message.payload?.template?.name || '' });
+  const key = `thread.${message.type}`;
+  return t(key) === key ? t('thread.unsupported') : t(key);
+}
+
+/** The id of the message a reaction points at, or its provider id when Parley has not resolved it. */
+function reactionTarget(message) {
+  const p = message.payload || {};
+  if (typeof p.message_id === 'number') return { id: p.message_id };
+  if (p.reaction?.message_id) return { provider: String(p.reaction.message_id) };
+  if (p.provider_message_id) return { provider: String(p.provider_message_id) };
+  return null;
+}
+
+function mediaHtml(message) {
+  const p = message.payload || {};
+  const caption = message.text || '';
+  return message.media_keys
+    .map((key) => {
+      const url = esc(mediaUrl(key));
+      switch (message.type) {
+        case 'image':
+        case 'sticker':
+          return `<a class="msg-image" href="${url}" target="_blank" rel="noopener">
+            <img data-testid="message-image" src="${url}" alt="${esc(caption || t('thread.image'))}" loading="lazy"></a>`;
+        case 'video':
+          return `<video data-testid="message-video" controls preload="metadata" src="${url}"
+            aria-label="${esc(t('thread.video'))}"></video>`;
+        case 'audio':
+          return `<audio data-testid="message-audio" controls preload="none" src="${url}"
+            aria-label="${esc(t('thread.audio'))}"></audio>`;
+        default: {
+          const name = p.document?.filename || key.split('/').pop();
+          return `<a class="msg-document" data-testid="message-document" href="${url}" download="${esc(name)}">
+            ${glyph('file', 18)}<span>${esc(name)}</span></a>`;
+        }
+      }
+    })
+    .join('');
+}
+
+function locationHtml(message) {
+  const p = message.payload || {};
+  const place = p.location || p;
+  const lat = Number(place.latitude);
+  const lon = Number(place.longitude);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon)) return '';
+  const label = [place.name, place.address].filter(Boolean).join(' — ') || `${lat.toFixed(5)}, ${lon.toFixed(5)}`;
+  const link = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
+  return `<div class="msg-location" data-testid="message-location">${glyph('pin', 18)}<span>${esc(label)}</span>
+    <a href="${esc(link)}" target="_blank" rel="noopener noreferrer">${esc(t('thread.open_map'))}</a></div>`;
+}
+
+function bodyHtml(message) {
+  if (message.deleted) return `<div class="msg-text deleted">${esc(t('thread.deleted'))}</div>`;
+  const p = message.payload || {};
+  let html = mediaHtml(message);
+  if (!message.media_keys.length && ['image', 'video', 'audio', 'document', 'sticker'].includes(message.type)) {
+    html += `<div class="msg-pending">${esc(t('thread.media_pending'))}</div>`;
+  }
+  if (message.type === 'location') html += locationHtml(message);
+  if (message.type === 'contacts' && Array.isArray(p.contacts)) {
+    const names = p.contacts.map((c) => c.name?.formatted_name || c.name?.first_name || '').filter(Boolean);
+    html += `<div class="msg-contacts">${glyph('person', 16)} ${esc(t('thread.contacts_card'))}: ${esc(names.join(', '))}</div>`;
+  }
+  if (message.text) html += `<div class="msg-text" data-testid="message-text">${esc(message.text)}</div>`;
+  else if (message.type === 'template') {
+    const values = (p.template?.components || []).flatMap((c) => c.parameters || []).map((v) => v.text).filter(Boolean);
+    html += `<div class="msg-template">${esc(snippet(message))}</div>`;
+    if (values.length) html += `<div class="msg-text">${esc(values.join(' · '))}</div>`;
+  }
+  else if (!html) html = `<div class="msg-text muted">${esc(t('thread.unsupported'))}</div>`;
+  return html;
+}
+
+function metaHtml(message) {
+  const status = message.direction === 'outbound' && !message.private ? message.status : null;
+  const label = status ? esc(t(`thread.status_${status}`)) : '';
+  const ticks = status
+    ? `<span class="ticks ${esc(status)}" data-testid="message-status" role="img" aria-label="${label}"
+        title="${label}">${TICKS[status] || ''}</span>`
+    : '';
+  const edited = message.edited_at ? `<span class="edited">${esc(t('thread.edited'))}</span>` : '';
+  const at = esc(message.created_at);
+  return `<div class="msg-meta">${edited}<time datetime="${at}" title="${esc(fullTime(message.created_at))}">${esc(
+    clockTime(message.created_at),
+  )}</time>${ticks}</div>`;
+}
+
+/**
+ * Builds the thread in `element`. `onReply(message)` starts a reply to a message.
+ * Returns `{open, setConversation, addMessage, updateMessage, scrollToBottom, headerActions}`.
+ */
+export function createThread(element, { onReply }) {
+  const headerActions = h('div', { class: 'thread-actions' });
+  const who = h('div', { class: 'thread-who' });
+  const header = h('header', { class: 'thread-header', 'data-testid': 'thread-header' }, who, headerActions);
+  const top = h('div', { class: 'thread-top', 'data-testid': 'thread-top' });
+  const list = h('div', { class: 'thread-messages' });
+  const scroller = h(
+    'div',
+    { class: 'thread-scroll', role: 'log', 'aria-label': t('thread.thread'), tabindex: '0', 'data-testid': 'thread' },
+    top,
+    list,
+  );
+  const pill = h(
+    'button',
+    { type: 'button', class: 'new-pill', hidden: true, 'data-testid': 'new-messages-pill', onclick: () => scrollToBottom() },
+    `${t('thread.new_messages')} ↓`,
+  );
+  element.replaceChildren(header, h('div', { class: 'thread-body' }, scroller, pill));
+
+  let conversation = null;
+  let generation = 0;
+  let cursor = null;
+  let loadingOlder = false;
+  /** id → message, for everything shown. */
+  let shown = new Map();
+  /** provider message id → Parley id. */
+  let providerIds = new Map();
+  /** target id → Map(sender → {id, emoji}). */
+  let reactions = new Map();
+  /** Reactions whose target is not loaded yet, keyed `id:<n>` or `p:<provider id>`. */
+  let pendingReactions = new Map();
+
+  /** Whether the view follows the newest message (the user has not scrolled up). */
+  let pinned = true;
+
+  scroller.addEventListener('scroll', () => {
+    pinned = nearBottom();
+    if (scroller.scrollTop < NEAR_TOP) loadOlder();
+    if (pinned) pill.hidden = true;
+  });
+  // Pictures and players that finish loading grow the thread: stay at the bottom if the user was there.
+  new ResizeObserver(() => {
+    if (pinned) scroller.scrollTop = scroller.scrollHeight;
+  }).observe(list);
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+  }
+
+  /** Scrolls to the newest message. */
+  function scrollToBottom() {
+    scroller.scrollTop = scroller.scrollHeight;
+    pinned = true;
+    pill.hidden = true;
+  }
+
+  /** Shows the contact and channel of the conversation in the header. */
+  function setConversation(next) {
+    conversation = next;
+    const label = contactLabel(next.contact);
+    who.innerHTML = `${avatarHtml(next.contact, 40)}<div class="thread-names">
+      <div class="thread-name" data-testid="thread-contact-name">${esc(label.primary)}${
+        label.secondary ? ` <span class="conv-alias">~${esc(label.secondary)}</span>` : ''
+      }</div>
+      <div class="thread-channel">${channelIcon(next.channel.kind, { size: 16 })}<span>${esc(next.channel.name)}</span></div></div>`;
+  }
+
+  function reactionKey(message) {
+    return message.sender?.type === 'contact' || message.direction === 'inbound' ? 'contact' : 'business';
+  }
+
+  /** Records a reaction message against its target (the newest reaction per side wins). */
+  function applyReaction(message) {
+    const target = reactionTarget(message);
+    if (!target) return;
+    const id = target.id ?? providerIds.get(target.provider);
+    if (id === undefined || !shown.has(id)) {
+      const key = id !== undefined ? `id:${id}` : `p:${target.provider}`;
+      if (!pendingReactions.has(key)) pendingReactions.set(key, []);
+      pendingReactions.get(key).push(message);
+      return;
+    }
+    const map = reactions.get(id) || new Map();
+    const side = reactionKey(message);
+    if ((map.get(side)?.id ?? -1) > message.id) return;
+    const emoji = message.payload?.emoji ?? message.payload?.reaction?.emoji ?? '';
+    map.set(side, { id: message.id, emoji });
+    reactions.set(id, map);
+    paintReactions(id);
+  }
+
+  function paintReactions(id) {
+    const node = list.querySelector(`#msg-${id}`);
+    if (!node) return;
+    const emojis = [...(reactions.get(id)?.values() || [])].map((r) => r.emoji).filter(Boolean);
+    let box = node.querySelector('.reactions');
+    if (!emojis.length) {
+      box?.remove();
+      return;
+    }
+    if (!box) {
+      box = h('div', { class: 'reactions', 'data-testid': 'reactions' });
+      node.querySelector('.bubble').append(box);
+    }
+    box.textContent = emojis.join(' ');
+  }
+
+  /** Applies reactions that were waiting for this message. */
+  function claimReactions(message) {
+    for (const key of [`id:${message.id}`, message.provider_message_id && `p:${message.provider_message_id}`]) {
+      const waiting = key && pendingReactions.get(key);
+      if (!waiting) continue;
+      pendingReactions.delete(key);
+      waiting.forEach(applyReaction);
+    }
+  }
+
+  function quoteHtml(message) {
+    const context = message.payload?.context;
+    if (!context) return '';
+    const id = typeof context.id === 'number' ? context.id : context.message_id;
+    const original = typeof id === 'number' ? shown.get(id) : undefined;
+    const text = original ? snippet(original) : typeof id === 'number' ? '…' : t('thread.original_missing');
+    return `<blockquote class="quote" data-testid="message-quote" ${typeof id === 'number' ? `data-quote-id="${id}"` : ''}>${esc(text)}</blockquote>`;
+  }
+
+  /** Fills in a quote whose original message was not loaded when the reply was drawn. */
+  async function resolveQuote(node, mine) {
+    const quote = node.querySelector('.quote[data-quote-id]');
+    if (!quote || quote.textContent !== '…') return;
+    const id = Number(quote.dataset.quoteId);
+    try {
+      const page = await api('GET', `/api/v1/conversations/${conversation.id}/messages${query({ id_from: id, id_to: id, limit: 1 })}`);
+      if (mine === generation) quote.textContent = page.data[0] ? snippet(page.data[0]) : t('thread.original_missing');
+    } catch {
+      if (mine === generation) quote.textContent = t('thread.original_missing');
+    }
+  }
+
+  function bubble(message) {
+    const outbound = message.direction === 'outbound';
+    const classes = ['msg', message.private ? 'note' : outbound ? 'out' : 'in'];
+    if (message.type === 'system') classes.push('system');
+    const node = h('div', {
+      class: classes.join(' '),
+      id: `msg-${message.id}`,
+      'data-testid': 'message',
+      'data-id': message.id,
+      'data-direction': message.direction,
+      'data-type': message.type,
+      'data-status': message.status || '',
+      'data-private': String(message.private),
+    });
+    const failed =
+      message.status === 'failed'
+        ? `<div class="msg-error" data-testid="message-error" role="note">${esc(
+            t('thread.failed_reason', { reason: message.error?.text || message.error?.code || '?' }),
+          )}</div>`
+        : '';
+    const note = message.private ? `<div class="note-label">${glyph('lock', 14)} ${esc(t('thread.private_note'))}</div>` : '';
+    node.innerHTML = `<div class="bubble">${note}${quoteHtml(message)}${bodyHtml(message)}${metaHtml(message)}${failed}</div>${
+      message.private || message.deleted || message.type === 'system'
+        ? ''
+        : `<button type="button" class="msg-reply" data-testid="reply-button" aria-label="${esc(t('thread.reply'))}" title="${esc(t('thread.reply'))}">${glyph('reply', 16)}</button>`
+    }`;
+    node.querySelector('.msg-reply')?.addEventListener('click', () => onReply(message));
+    node.querySelector('.quote[data-quote-id]')?.addEventListener('click', (event) => {
+      list.querySelector(`#msg-${event.currentTarget.dataset.quoteId}`)?.scrollIntoView({ block: 'center' });
+    });
+    return node;
+  }
+
+  /** Registers a message and returns its node (null for reactions: `settle` puts them on their target). */
+  function build(message) {
+    if (message.type === 'reaction') return null;
+    shown.set(message.id, message);
+    if (message.provider_message_id) providerIds.set(message.provider_message_id, message.id);
+    return bubble(message);
+  }
+
+  /** Draws messages of one page; reactions and waiting quotes are settled once the nodes are in the DOM. */
+  function settle(messages, mine) {
+    for (const message of messages) {
+      if (message.type === 'reaction') continue;
+      claimReactions(message);
+      paintReactions(message.id);
+      const node = list.querySelector(`#msg-${message.id}`);
+      if (node) resolveQuote(node, mine);
+    }
+    for (const message of messages) if (message.type === 'reaction') applyReaction(message);
+  }
+
+  function setTop() {
+    top.textContent = cursor ? t('thread.loading_older') : t('thread.thread_start');
+  }
+
+  /** Shows a conversation: the newest page of its thread, scrolled to the bottom. */
+  async function open(next) {
+    generation += 1;
+    const mine = generation;
+    setConversation(next);
+    shown = new Map();
+    providerIds = new Map();
+    reactions = new Map();
+    pendingReactions = new Map();
+    cursor = null;
+    loadingOlder = true;
+    list.replaceChildren();
+    top.textContent = t('thread.loading_older');
+    pill.hidden = true;
+    try {
+      const page = await api('GET', `/api/v1/conversations/${next.id}/messages${query({ limit: PAGE })}`);
+      if (mine !== generation) return;
+      cursor = page.next_cursor;
+      list.append(...page.data.map(build).filter(Boolean));
+      settle(page.data, mine);
+      setTop();
+      scrollToBottom();
+    } catch (error) {
+      if (mine === generation) top.textContent = error.message;
+    } finally {
+      if (mine === generation) loadingOlder = false;
+    }
+    if (mine === generation && scroller.scrollTop < NEAR_TOP) loadOlder();
+  }
+
+  /** Prepends the previous page, keeping what the user looks at in place. */
+  async function loadOlder() {
+    if (loadingOlder || !cursor || !conversation) return;
+    const mine = generation;
+    loadingOlder = true;
+    try {
+      const page = await api('GET', `/api/v1/conversations/${conversation.id}/messages${query({ cursor, limit: PAGE })}`);
+      if (mine !== generation) return;
+      cursor = page.next_cursor;
+      const fresh = page.data.filter((m) => !shown.has(m.id));
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      if (mine !== generation) return;
+      const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+      list.prepend(...fresh.map(build).filter(Boolean));
+      settle(fresh, mine);
+      setTop();
+      scroller.scrollTop = scroller.scrollHeight - fromBottom;
+    } catch (error) {
+      if (mine === generation) top.textContent = error.message;
+    } finally {
+      if (mine === generation) loadingOlder = false;
+    }
+    if (mine === generation && scroller.scrollTop < NEAR_TOP) loadOlder();
+  }
+
+  /** Appends a new message of the open conversation (ignores repeats and other conversations). */
+  function addMessage(message) {
+    if (!conversation || message.conversation_id !== conversation.id) return;
+    if (shown.has(message.id)) {
+      updateMessage(message);
+      return;
+    }
+    if (message.type === 'reaction') {
+      applyReaction(message);
+      return;
+    }
+    const follow = nearBottom() || message.direction === 'outbound';
+    const node = build(message);
+    const after = [...list.children].reverse().find((n) => Number(n.dataset.id) < message.id);
+    if (after) after.after(node);
+    else list.prepend(node);
+    settle([message], generation);
+    if (follow) scrollToBottom();
+    else pill.hidden = false;
+  }
+
+  /** Redraws one message after a change (status tick, error, edit, deletion). */
+  function updateMessage(message) {
+    if (!conversation || message.conversation_id !== conversation.id) return;
+    if (message.type === 'reaction') {
+      applyReaction(message);
+      return;
+    }
+    const old = list.querySelector(`#msg-${message.id}`);
+    if (!old) return;
+    const previous = shown.get(message.id);
+    if (previous && previous.updated_at > message.updated_at) return;
+    old.replaceWith(build(message));
+    paintReactions(message.id);
+    resolveQuote(list.querySelector(`#msg-${message.id}`), generation);
+  }
+
+  return { open, setConversation, addMessage, updateMessage, scrollToBottom, headerActions };
+}

@@ -133,12 +133,12 @@ const ICONS = {
 };
 
 /** The channel kind's name in the current language. */
-export function channelName(kind) {
+function channelName(kind) {
   return t(`channel.${kind}`);
 }
 
 /** A decorative inline SVG icon of a channel kind (pair it with text naming the channel). */
-export function channelIcon(kind) {
+function channelIcon(kind) {
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('class', 'cp-icon');
@@ -179,7 +179,7 @@ export function avatar(contact) {
 }
 
 /** The name to show for a contact: its name once it is in the address book, else "Unknown user". */
-export function displayName(contact) {
+function displayName(contact) {
   return contact.in_address_book && contact.name ? contact.name : t('contact.unknown');
 }
 
@@ -195,7 +195,7 @@ export function formValues(form) {
 }
 
 /** A short local date and time. */
-export function formatTime(iso) {
+function formatTime(iso) {
   return new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'short' }).format(new Date(iso));
 }
 

@@ -297,6 +297,7 @@ crate::backend_tests!(
     contacts_of_another_account_answer_404,
     search_matches_wildcard_characters_literally,
     create_contact_rejects_malformed_emails,
+    unknown_contact_saved_to_address_book,
     duplicate_suggestions_find_the_same_person_written_differently,
     merging_a_suggested_pair_removes_the_suggestion,
 );
@@ -328,6 +329,34 @@ async fn create_contact_rejects_malformed_emails(app: TestApp) {
     assert_eq!(ids(&app.get("/api/v1/contacts").await), Vec::<i64>::new(), "no contact with a broken email was stored");
     let ok = create(&app, json!({"name": "Ada", "email": "ada+news@mail.example.co.uk"})).await;
     assert_eq!(ok["email"], "ada+news@mail.example.co.uk");
+}
+
+/// "Add to contacts" in the operator UI: an unknown user who wrote in is saved in the address book
+/// by a PATCH with its name, and every conversation with it shows it as known.
+async fn unknown_contact_saved_to_address_book(app: TestApp) {
+    let whatsapp = app.channel("whatsapp", "+390212345678", true).await;
+    let result = app.inbound(whatsapp, "+393471234567", "", "Ciao!").await;
+    let conversation = result["conversation"]["id"].as_i64().expect("conversation id");
+    let contact = result["conversation"]["contact"]["id"].as_i64().expect("contact id");
+    assert_eq!(result["conversation"]["contact"]["in_address_book"], false);
+
+    let path = format!("/api/v1/contacts/{contact}");
+    let reply = app
+        .patch(&path, json!({"name": "Ada Lovelace", "phone": "", "email": "ada@example.com", "in_address_book": true}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["in_address_book"], true);
+    assert_eq!(reply.body["name"], "Ada Lovelace");
+    assert_eq!(reply.body["phone"], "+393471234567", "an empty phone keeps the known number");
+    assert_eq!(reply.body["email"], "ada@example.com");
+
+    let seen = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(seen.body["contact"]["in_address_book"], true, "{seen:?}");
+    assert_eq!(seen.body["contact"]["name"], "Ada Lovelace");
+
+    let removed = app.patch(&path, json!({"in_address_book": false})).await;
+    assert_eq!(removed.body["in_address_book"], false, "{removed:?}");
+    assert_eq!(removed.body["name"], "Ada Lovelace", "leaving the address book keeps the name");
 }
 
 /// The suggestions of `GET /api/v1/contacts/duplicates` as (reason, older id, newer id).

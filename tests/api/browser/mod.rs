@@ -38,6 +38,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::helpers::TestApp;
 
+mod contacts;
 mod inbox;
 mod smoke;
 

@@ -342,11 +342,11 @@ async function start() {
     ].map((type) => events.on(type, (conversation) => apply(conversation))),
     events.on('contact.updated', (contact) => {
       inbox.patchContact(contact);
-      if (current?.contact.id === contact.id) refresh(current.id);
+      if (current?.contact.id === contact.id) refresh(current.id, true);
     }),
     events.on('contact.merged', ({ contact, merged_contact_id: merged }) => {
       inbox.patchContact(contact);
-      if (current && [contact.id, merged].includes(current.contact.id)) refresh(current.id);
+      if (current && [contact.id, merged].includes(current.contact.id)) refresh(current.id, true);
     }),
   );
   const onVisible = () => !document.hidden && readSoon();

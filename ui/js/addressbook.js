@@ -2,7 +2,8 @@
 
 import { api } from './api.js';
 import { t, addMessages } from './i18n.js';
-import { el, avatar, describeError, formValues, uid } from './contact.js';
+import { h as el } from './dom.js';
+import { avatar, describeError, formValues, uid } from './contact.js';
 
 addMessages({
   en: {

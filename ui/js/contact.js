@@ -2,6 +2,8 @@
 
 import { api } from './api.js';
 import { t, addMessages, lang } from './i18n.js';
+import { h as el } from './dom.js';
+import { channelIcon, channelName } from './icons.js';
 
 addMessages({
   en: {
@@ -44,13 +46,6 @@ addMessages({
     'status.pending': 'Pending',
     'status.resolved': 'Resolved',
     'status.closed': 'Closed',
-    'channel.whatsapp': 'WhatsApp',
-    'channel.rcs': 'RCS',
-    'channel.messenger': 'Messenger',
-    'channel.instagram': 'Instagram',
-    'channel.sms': 'SMS',
-    'channel.email': 'Email',
-    'channel.webchat': 'Web chat',
   },
   it: {
     'contact.unknown': 'Utente sconosciuto',
@@ -92,60 +87,12 @@ addMessages({
     'status.pending': 'In attesa',
     'status.resolved': 'Risolta',
     'status.closed': 'Chiusa',
-    'channel.whatsapp': 'WhatsApp',
-    'channel.rcs': 'RCS',
-    'channel.messenger': 'Messenger',
-    'channel.instagram': 'Instagram',
-    'channel.sms': 'SMS',
-    'channel.email': 'Email',
-    'channel.webchat': 'Chat web',
   },
 });
 
-/**
- * Creates an element: attributes by name (`on…` functions become listeners; `null`, `undefined` and
- * `false` are left out, `true` sets an empty attribute), then children (nodes or text, nested arrays allowed).
- */
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? '' : value);
-  }
-  node.append(...children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false));
-  return node;
-}
-
-const ICONS = {
-  whatsapp:
-    '<circle cx="12" cy="12" r="10" fill="#25D366"/><path fill="#fff" d="M8.6 7.4c.4-.4 1-.3 1.3.1l1 1.6c.2.4.2.8-.1 1.1l-.6.6a6 6 0 0 0 3 3l.6-.6c.3-.3.7-.3 1.1-.1l1.6 1c.4.3.5.9.1 1.3l-.8.8c-.6.6-1.6.8-2.4.4a11 11 0 0 1-5-5c-.4-.8-.2-1.8.4-2.4z"/>',
-  messenger:
-    '<circle cx="12" cy="12" r="10" fill="#0084FF"/><path fill="#fff" d="M6.5 14.5 10 10.3l2 2 3.5-2-3.5 4.2-2-2z"/>',
-  instagram:
-    '<rect x="2" y="2" width="20" height="20" rx="6" fill="#D62976"/><circle cx="12" cy="12" r="4.3" fill="none" stroke="#fff" stroke-width="2"/><circle cx="17.2" cy="6.8" r="1.3" fill="#fff"/>',
-  rcs: '<path fill="#1A73E8" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/><path fill="none" stroke="#fff" stroke-width="1.8" stroke-linecap="round" d="M7 8h10M7 12h6"/>',
-  sms: '<path fill="#6B7280" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/><circle cx="8" cy="10.5" r="1.4" fill="#fff"/><circle cx="12" cy="10.5" r="1.4" fill="#fff"/><circle cx="16" cy="10.5" r="1.4" fill="#fff"/>',
-  email:
-    '<rect x="2" y="5" width="20" height="14" rx="2" fill="#EA4335"/><path fill="none" stroke="#fff" stroke-width="1.8" d="m3.5 6.5 8.5 6.5 8.5-6.5"/>',
-  webchat:
-    '<circle cx="12" cy="12" r="10" fill="#7C3AED"/><path fill="none" stroke="#fff" stroke-width="1.8" stroke-linecap="round" d="M7 9h10M7 12h10M7 15h6"/>',
-};
-
-/** The channel kind's name in the current language. */
-function channelName(kind) {
-  return t(`channel.${kind}`);
-}
-
-/** A decorative inline SVG icon of a channel kind (pair it with text naming the channel). */
-function channelIcon(kind) {
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'cp-icon');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  svg.innerHTML = ICONS[kind] ?? ICONS.webchat;
-  return svg;
+/** A channel kind's logo, decorative (the channel's name is written beside it). */
+function channelLogo(kind) {
+  return el('span', { class: 'cp-icon', 'aria-hidden': 'true', html: channelIcon(kind, { decorative: true }) });
 }
 
 /** Up to two initials of a name, or an empty string without one. */
@@ -369,7 +316,7 @@ function identities(contact) {
       ? el('p', { class: 'cp-muted' }, t('contact.no_identities'))
       : el('ul', { class: 'cp-list', 'data-testid': 'identity-list' }, list.map((identity) =>
         el('li', { class: 'cp-identity', 'data-testid': 'identity', 'data-channel-kind': identity.channel_kind },
-          channelIcon(identity.channel_kind),
+          channelLogo(identity.channel_kind),
           el('span', { class: 'cp-identity-kind' }, channelName(identity.channel_kind)),
           el('span', { class: 'cp-address' }, identity.external_id)))));
 }
@@ -516,7 +463,7 @@ function otherConversations(view, conversations) {
             title: t('contact.open_conversation', { channel: other.channel.name }),
             onclick: () => view.ctx.openConversation(other.id),
           },
-          channelIcon(other.channel.kind),
+          channelLogo(other.channel.kind),
           el('span', { class: 'cp-other-text' },
             el('span', { class: 'cp-other-head' },
               el('span', { class: 'cp-other-channel' }, `${channelName(other.channel.kind)} · ${other.channel.name}`),

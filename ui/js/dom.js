@@ -15,7 +15,10 @@ export function esc(value) {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]);
 }
 
-/** Creates an element from a tag, attributes (`on…` keys add listeners) and children (nodes or text). */
+/**
+ * Creates an element from a tag, attributes (`on…` keys add listeners, `html` sets the markup; `null`, `undefined`
+ * and `false` are left out, `true` sets an empty attribute) and children (nodes or text, nested arrays allowed).
+ */
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -24,7 +27,7 @@ export function h(tag, attributes = {}, ...children) {
     else if (name === 'html') element.innerHTML = value;
     else element.setAttribute(name, value === true ? '' : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== null && child !== undefined && child !== false) element.append(child);
   }
   return element;

@@ -12,14 +12,11 @@
 //! let app = spawn_app_with(Backend::Sqlite, &[]).await.unwrap();
 //! let browser = Browser::open(&app).await;
 //! browser.login().await;
-//! browser.click("[data-testid=conversation-item]").await;
+//! browser.click("[data-testid=conversation-row]").await;
 //! browser.wait_for_text("[data-testid=thread]", "Ciao").await;
 //! browser.screenshot("thread").await;
 //! browser.close().await;
 //! ```
-
-// The UI's own tests use the rest of the helpers as they land.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

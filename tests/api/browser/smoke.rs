@@ -23,26 +23,23 @@ async fn api_reference_renders_in_chromium() {
     browser.close().await;
 }
 
-/// Until the login form lands this drives the session API from the served page; the UI's own tests
-/// log in through the form with `Browser::login`.
+/// The login form refuses a wrong password with a message, lets the right one in, and the HttpOnly
+/// session survives a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_served_page_holds_an_operator_session() {
+async fn operators_log_in_through_the_form_and_stay_logged_in() {
     let app = app().await;
     let browser = Browser::open(&app).await;
     browser.goto("/").await;
-    browser.wait_until("document.title === 'Parley' && document.getElementById('app') !== null").await;
-    let login = |password: &str| {
-        format!(
-            "return fetch('/ui/session', {{method: 'POST', headers: {{'Content-Type': 'application/json'}}, \
-             body: JSON.stringify({{email: 'admin@example.com', password: {password:?}}})}}).then(r => r.status);"
-        )
-    };
-    assert_eq!(browser.exec(&login("wrong horse battery")).await, 401);
-    assert_eq!(browser.exec("return fetch('/ui/session').then(r => r.status);").await, 401);
-    assert_eq!(browser.exec(&login("correct horse battery")).await, 200);
-    let me = browser.exec("return fetch('/ui/session').then(r => r.json());").await;
-    assert_eq!(me["operator"]["email"], "admin@example.com", "{me}");
+    browser.wait_for("[data-testid=login-form]").await;
+    browser.submit_login("admin@example.com", "wrong horse battery").await;
+    browser.wait_for_text("[data-testid=login-error]", "Wrong email or password").await;
+    assert_eq!(browser.count("[data-testid=inbox]").await, 0);
+
+    browser.login().await;
     assert_eq!(browser.exec("return document.cookie;").await, "", "the session cookie is HttpOnly");
+    browser.reload().await;
+    browser.wait_for("[data-testid=inbox]").await;
+    assert_eq!(browser.count("[data-testid=login-form]").await, 0, "a reload keeps the session");
     browser.close().await;
 }
 

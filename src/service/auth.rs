@@ -12,7 +12,7 @@ use crate::domain::time::now_ms;
 use crate::domain::OperatorRole;
 use crate::error::{Error, Result};
 use crate::service::views::{ApiKey, Operator};
-use crate::store::{accounts, Db};
+use crate::store::{accounts, sessions, Db};
 
 /// The account an authenticated request acts for.
 #[derive(Debug, Clone, Copy)]
@@ -132,20 +132,79 @@ pub async fn authenticate(state: &AppState, value: &str) -> Result<Principal> {
     Ok(Principal { account_id: row.account_id, caller: Caller::ApiKey(row.id) })
 }
 
-/// Resolves an operator's email and password (HTTP Basic on the seed platform's API) to the
-/// operator's account and id; a wrong pair is refused like an unknown key.
+/// Failed password checks of one email that lock it.
+pub const MAX_LOGIN_FAILURES: i64 = 5;
+/// The window in which failures add up, and how long a lock lasts.
+pub const LOGIN_LOCKOUT_MS: i64 = 15 * 60 * 1000;
+
+/// A well-formed argon2 hash of no one's password, checked when an email is unknown so that the
+/// answer takes as long as for a known one.
+const UNKNOWN_OPERATOR_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4pQW0v3CGkB9yPiSsW2wq4PY0oWztGz3NnJq5dnXeuI";
+
+/// Resolves an operator's email and password (the web UI's login, HTTP Basic on the seed platform's
+/// API) to the operator's account and id. Five failures for an email within 15 minutes lock it for
+/// 15 minutes, whether or not the email exists, and a locked email is refused even with the right
+/// password.
 pub async fn authenticate_operator(state: &AppState, email: &str, password: &str) -> Result<(i64, i64)> {
-    let rows = accounts::find_operators_by_email(state.db.reader(), email.trim()).await?;
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || password.is_empty() {
+        return Err(Error::InvalidCredentials);
+    }
+    let now = now_ms();
+    let failures = sessions::find_login_failures(state.db.reader(), &email).await?;
+    if let Some(until) = failures.as_ref().and_then(|f| f.locked_until).filter(|until| *until > now) {
+        return Err(Error::LoginLocked(seconds_until(until, now)));
+    }
+    let rows = accounts::find_operators_by_email(state.db.reader(), &email).await?;
     let password = password.to_owned();
     let verified = tokio::task::spawn_blocking(move || {
-        rows.into_iter().find(|row| {
-            PasswordHash::new(&row.password_hash)
+        let matches = |hash: &str| {
+            PasswordHash::new(hash)
                 .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
-        })
+        };
+        if rows.is_empty() {
+            matches(UNKNOWN_OPERATOR_HASH);
+            return None;
+        }
+        rows.into_iter().find(|row| matches(&row.password_hash))
     })
     .await
     .map_err(|e| anyhow::anyhow!("verifying a password: {e}"))?;
-    verified.map(|row| (row.account_id, row.id)).ok_or(Error::Unauthorized)
+    let Some(row) = verified else { return Err(record_login_failure(state, &email, now).await) };
+    if failures.is_some() {
+        let mut tx = state.db.begin().await?;
+        sessions::clear_login_failures(&mut tx, &email).await?;
+        tx.commit().await?;
+    }
+    Ok((row.account_id, row.id))
+}
+
+/// Counts a failed password check and answers with the error to show: wrong credentials, or the
+/// lock this failure just caused.
+async fn record_login_failure(state: &AppState, email: &str, now: i64) -> Error {
+    let recorded = async {
+        let mut tx = state.db.begin().await?;
+        let failures = sessions::record_login_failure(&mut tx, email, now, now - LOGIN_LOCKOUT_MS).await?;
+        let locked = failures.failures >= MAX_LOGIN_FAILURES;
+        if locked {
+            sessions::lock_login(&mut tx, email, now + LOGIN_LOCKOUT_MS).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, Error>(locked)
+    };
+    match recorded.await {
+        Ok(true) => {
+            tracing::warn!(failures = MAX_LOGIN_FAILURES, "operator login locked after repeated failures");
+            Error::LoginLocked(seconds_until(now + LOGIN_LOCKOUT_MS, now))
+        }
+        Ok(false) => Error::InvalidCredentials,
+        Err(e) => e,
+    }
+}
+
+fn seconds_until(until: i64, now: i64) -> u64 {
+    u64::try_from((until - now + 999) / 1000).unwrap_or(1).max(1)
 }
 
 /// The account's API keys.
@@ -222,4 +281,19 @@ pub async fn installation_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
     let value = accounts::insert_setting_if_absent(&mut tx, "signing_key", &hex::encode(candidate)).await?;
     tx.commit().await?;
     hex::decode(value).context("stored signing key is not hex")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unknown_operator_hash_is_checked_at_full_cost() {
+        let hash = PasswordHash::new(UNKNOWN_OPERATOR_HASH).expect("a valid PHC string");
+        assert_eq!(hash.algorithm.as_str(), "argon2id");
+        let current = hash_password("anything").expect("hash");
+        let current = PasswordHash::new(&current).expect("current hash");
+        assert_eq!(hash.params, current.params, "same parameters as real operators' hashes");
+        assert!(Argon2::default().verify_password(b"", &hash).is_err());
+    }
 }

@@ -1,5 +1,5 @@
-//! Operator sessions of the web UI: login with email and password, lockout after repeated
-//! failures, per-session CSRF tokens, logout.
+//! Operator sessions of the web UI: login with email and password, per-session CSRF tokens,
+//! logout.
 
 use subtle::ConstantTimeEq;
 
@@ -10,10 +10,6 @@ use crate::service::auth::{self, hash_key, random_token};
 use crate::service::views::Operator;
 use crate::store::sessions::{self, NewSession};
 
-/// Failed logins of one email that lock it.
-pub const MAX_FAILURES: i64 = 5;
-/// The window in which failures add up, and how long a lock lasts.
-pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
 /// A session ends this long after login, however active.
 pub const SESSION_MAX_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// A session ends after this long without a request.
@@ -46,27 +42,14 @@ impl ActiveSession {
     }
 }
 
-/// Checks an operator's email and password and opens a session; returns the cookie's token and
-/// the session. Five failures for an email within 15 minutes lock it for 15 minutes, whether or
-/// not the email exists, and a locked email is refused even with the right password.
+/// Checks an operator's email and password (with the lockout of
+/// [`auth::authenticate_operator`]) and opens a session; returns the cookie's token and the session.
 pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(String, SessionInfo)> {
-    let email = email.trim().to_lowercase();
-    if email.is_empty() || password.is_empty() {
-        return Err(Error::InvalidCredentials);
-    }
+    let (account_id, operator_id) = auth::authenticate_operator(state, email, password).await?;
     let now = now_ms();
-    if let Some(failures) = sessions::find_login_failures(state.db.reader(), &email).await? {
-        if let Some(until) = failures.locked_until.filter(|until| *until > now) {
-            return Err(Error::LoginLocked(seconds_until(until, now)));
-        }
-    }
-    let Ok((account_id, operator_id)) = auth::authenticate_operator(state, &email, password).await else {
-        return Err(record_failure(state, &email, now).await);
-    };
     let token = format!("ps_{}", random_token(40));
     let csrf_token = random_token(32);
     let mut tx = state.db.begin().await?;
-    sessions::clear_login_failures(&mut tx, &email).await?;
     sessions::delete_expired_sessions(&mut tx, now).await?;
     let new = NewSession {
         account_id,
@@ -80,33 +63,6 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(Str
     tx.commit().await?;
     let operator = operator_view(state, account_id, operator_id).await?;
     Ok((token, SessionInfo { operator, account_id, csrf_token }))
-}
-
-/// Counts a failed login and answers with the error to show: wrong credentials, or the lock the
-/// failure just caused.
-async fn record_failure(state: &AppState, email: &str, now: i64) -> Error {
-    let recorded = async {
-        let mut tx = state.db.begin().await?;
-        let failures = sessions::record_login_failure(&mut tx, email, now, now - LOCKOUT_MS).await?;
-        let locked = failures.failures >= MAX_FAILURES;
-        if locked {
-            sessions::lock_login(&mut tx, email, now + LOCKOUT_MS).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, Error>(locked)
-    };
-    match recorded.await {
-        Ok(true) => {
-            tracing::warn!(failures = MAX_FAILURES, "operator login locked after repeated failures");
-            Error::LoginLocked(seconds_until(now + LOCKOUT_MS, now))
-        }
-        Ok(false) => Error::InvalidCredentials,
-        Err(e) => e,
-    }
-}
-
-fn seconds_until(until: i64, now: i64) -> u64 {
-    u64::try_from((until - now + 999) / 1000).unwrap_or(1).max(1)
 }
 
 /// Resolves a session cookie's token; expired, idle and unknown sessions are refused.

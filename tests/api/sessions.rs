@@ -167,6 +167,23 @@ async fn repeated_failures_lock_the_login(app: TestApp) {
     assert_problem(&other, StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
+async fn password_guesses_on_the_seed_api_count_towards_the_lock(app: TestApp) {
+    let guess = |password: &str| {
+        app.client
+            .get(format!("{}/api/partner-gateway/v1/inbox/conversations", app.base))
+            .basic_auth(EMAIL, Some(password))
+            .send()
+    };
+    for attempt in 1..=4 {
+        assert_eq!(guess(&format!("guess {attempt}")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let fifth = guess("guess 5").await.unwrap();
+    assert_eq!(fifth.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(fifth.headers().contains_key("retry-after"));
+    assert_eq!(guess(PASSWORD).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_problem(&login(&app, EMAIL, PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "login_locked");
+}
+
 async fn a_success_resets_the_failure_count(app: TestApp) {
     for attempt in 1..=4 {
         assert_eq!(login(&app, EMAIL, &format!("guess {attempt}")).await.status, StatusCode::UNAUTHORIZED);
@@ -200,6 +217,7 @@ backend_tests!(
     operators_log_in_with_email_and_password,
     sessions_use_the_api_with_csrf_protection,
     repeated_failures_lock_the_login,
+    password_guesses_on_the_seed_api_count_towards_the_lock,
     a_success_resets_the_failure_count,
     logout_ends_the_session,
 );

@@ -104,7 +104,7 @@ impl From<Error> for Failure {
             other => capitalize(&other.to_string()),
         };
         let retry_after = match error {
-            Error::RateLimited(seconds) => Some(seconds),
+            Error::RateLimited(seconds) | Error::LoginLocked(seconds) => Some(seconds),
             _ => None,
         };
         Failure { status, message, retry_after }

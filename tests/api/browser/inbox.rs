@@ -240,6 +240,24 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     inbound(json!({"from": "+393471488489", "type": "location", "payload": {"location":
         {"latitude": 45.4642, "longitude": 9.19, "name": "Duomo", "address": "Piazza del Duomo, Milano"}}}))
     .await;
+    // A voice note, a video and a PDF as WhatsApp reports them (the bytes need not play).
+    for (kind, content_type, filename) in [
+        ("audio", "audio/ogg", "nota.ogg"),
+        ("video", "video/mp4", "unboxing.mp4"),
+        ("document", "application/pdf", "fattura-1542.pdf"),
+    ] {
+        let key = browser
+            .exec(&format!(
+                "const {{ api }} = await import('/ui/assets/js/api.js');
+                 const form = new FormData();
+                 form.append('file', new File([new Uint8Array(64)], '{filename}', {{type: '{content_type}'}}));
+                 return (await api('POST', '/api/v1/media', form)).key;"
+            ))
+            .await;
+        let payload = json!({kind: {"filename": filename}});
+        inbound(json!({"from": "+393471488489", "type": kind, "media_key": key, "payload": payload})).await;
+    }
+
     let answer = app
         .post(
             &format!("/api/v1/conversations/{conversation}/messages"),
@@ -264,6 +282,13 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     browser.goto(&format!("/#/c/{conversation}")).await;
     browser.wait_for_text("[data-testid=thread-contact-name]", "Mario Esposito").await;
     browser.wait_for("[data-testid=message][data-type=image] [data-testid=message-image]").await;
+    for (kind, player) in [("audio", "audio"), ("video", "video")] {
+        let source = browser.attr(&format!("[data-testid=message-{kind}]"), "src").await.unwrap();
+        assert!(source.ends_with("/content"), "{source}");
+        assert!(browser.exec(&format!("return document.querySelector('[data-testid=message-{kind}]').controls && document.querySelector('[data-testid=message-{kind}]').tagName === '{}';", player.to_uppercase())).await.as_bool().unwrap());
+    }
+    browser.wait_for_text("[data-testid=message-document]", "fattura-1542.pdf").await;
+    assert_eq!(browser.attr("[data-testid=message-document]", "download").await.as_deref(), Some("fattura-1542.pdf"));
     browser.wait_for_text("[data-testid=message-location]", "Piazza del Duomo, Milano").await;
     browser.wait_for_text(&format!("{} [data-testid=reactions]", bubble(answer)), "❤️").await;
     browser.wait_for_text("[data-testid=message-quote]", "Arriva domani entro le 12").await;
@@ -444,6 +469,52 @@ async fn messages_and_list_changes_arrive_live_in_an_open_page() {
     browser.wait_for_text("[data-testid=conversation-count]", "3").await;
     assert!(!browser.text("[data-testid=thread]").await.contains("Salve!"));
     browser.close().await;
+}
+
+/// Adds an agent operator to the app's account and returns their email and password.
+async fn second_operator(app: &TestApp) -> (&'static str, &'static str) {
+    let (email, password) = ("bea@example.com", "bea's long password");
+    let db = &app.state.db;
+    let account = parley::store::accounts::first_account_id(db.reader()).await.unwrap().unwrap();
+    let hash = parley::service::auth::hash_password(password).unwrap();
+    let mut tx = db.begin().await.unwrap();
+    parley::store::accounts::insert_operator(&mut tx, account, "Bea Rinaldi", email, &hash, "agent", 0).await.unwrap();
+    tx.commit().await.unwrap();
+    (email, password)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colleague_sees_the_reply_and_its_ticks_live() {
+    let app = app().await;
+    let (_, conversation) = whatsapp_conversation(&app).await;
+    let (email, password) = second_operator(&app).await;
+    let browsers = Browser::open_many(&app, 2, Options::default()).await;
+    let (admin, bea) = (&browsers[0], &browsers[1]);
+    admin.login().await;
+    bea.goto("/").await;
+    bea.submit_login(email, password).await;
+    bea.wait_for("[data-testid=inbox]").await;
+    assert_eq!(bea.text("[data-testid=operator-name]").await, "Bea Rinaldi");
+    for browser in [admin, bea] {
+        browser.goto(&format!("/#/c/{conversation}")).await;
+        browser.wait_for_text("[data-testid=thread]", "il mio ordine?").await;
+    }
+
+    admin.click("[data-testid=composer-input]").await;
+    admin.type_into("[data-testid=composer-input]", "Ci penso io, Mario").await;
+    admin.press_enter().await;
+    bea.wait_for_text("[data-testid=message][data-direction=outbound]", "Ci penso io, Mario").await;
+    bea.wait_for_text(&format!("{} [data-testid=conversation-preview]", row(conversation)), "Ci penso io").await;
+    let id = newest_message(&app, conversation).await["id"].as_i64().unwrap();
+    run_jobs_once(&app).await;
+    bea.wait_for(&format!("{}[data-status=sent]", bubble(id))).await;
+    app.drain_jobs().await;
+    for browser in [admin, bea] {
+        browser.wait_for(&format!("{}[data-status=read] .ticks.read", bubble(id))).await;
+    }
+    for browser in browsers {
+        browser.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,17 @@ import { h, esc, avatarHtml, contactLabel } from './dom.js';
 addMessages({
   en: {
     'inbox.conversations': 'Conversations',
+    'inbox.preview_image': '📷 Photo',
+    'inbox.preview_video': '🎬 Video',
+    'inbox.preview_audio': '🎤 Voice message',
+    'inbox.preview_document': '📄 Document',
+    'inbox.preview_sticker': 'Sticker',
+    'inbox.preview_location': '📍 Location',
+    'inbox.preview_contacts': '👤 Contact card',
+    'inbox.preview_reaction': 'Reacted to a message',
+    'inbox.preview_template': 'Template message',
+    'inbox.preview_interactive': 'Interactive message',
+    'inbox.preview_order': '🛒 Order',
     'inbox.all_inboxes': 'All inboxes',
     'inbox.inboxes': 'Inboxes',
     'inbox.search': 'Search contacts and messages',
@@ -34,6 +45,17 @@ addMessages({
     'inbox.conversations': 'Conversazioni',
     'inbox.all_inboxes': 'Tutte le Inbox',
     'inbox.inboxes': 'Inbox',
+    'inbox.preview_image': '📷 Foto',
+    'inbox.preview_video': '🎬 Video',
+    'inbox.preview_audio': '🎤 Messaggio vocale',
+    'inbox.preview_document': '📄 Documento',
+    'inbox.preview_sticker': 'Sticker',
+    'inbox.preview_location': '📍 Posizione',
+    'inbox.preview_contacts': '👤 Scheda contatto',
+    'inbox.preview_reaction': 'Ha reagito a un messaggio',
+    'inbox.preview_template': 'Messaggio modello',
+    'inbox.preview_interactive': 'Messaggio interattivo',
+    'inbox.preview_order': '🛒 Ordine',
     'inbox.search': 'Cerca contatti e messaggi',
     'inbox.filter_unread': 'Non letti',
     'inbox.filter_mine': 'Assegnate a me',
@@ -63,6 +85,13 @@ const PAGE = 100;
 const SKELETON =
   '<span class="avatar skeleton"></span>' +
   '<span class="conv-main"><span class="skeleton line"></span><span class="skeleton line short"></span></span>';
+
+/** A conversation's last message as the list shows it: its text, or what kind of message it was. */
+function previewText(preview) {
+  const kind = /^\[(\w+)\]$/.exec(preview || '')?.[1];
+  const key = kind && `inbox.preview_${kind}`;
+  return key && t(key) !== key ? t(key) : preview || '';
+}
 
 /** Newest activity first, then the higher id: the server's order. */
 function before(a, b) {
@@ -309,7 +338,7 @@ export function createInbox(element, { channels, onOpen }) {
             shortTime(item.last_message_at),
           )}</time></span>
         <span class="conv-bottom">
-          <span class="conv-preview" data-testid="conversation-preview">${esc(item.last_message_preview || '')}</span>
+          <span class="conv-preview" data-testid="conversation-preview">${esc(previewText(item.last_message_preview))}</span>
           ${badge}</span>
       </span>`;
   }

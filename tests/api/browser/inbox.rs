@@ -235,11 +235,6 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     let inbound = |body: Value| app.post(&inbound_path, body);
     let browser = Browser::open(&app).await;
     browser.login().await;
-    let photo = browser.exec(&format!("{DRAW_A_PICTURE}{UPLOAD_A_PICTURE}")).await;
-    inbound(json!({"from": "+393471488489", "type": "image", "media_key": photo, "text": "La foto del pacco"})).await;
-    inbound(json!({"from": "+393471488489", "type": "location", "payload": {"location":
-        {"latitude": 45.4642, "longitude": 9.19, "name": "Duomo", "address": "Piazza del Duomo, Milano"}}}))
-    .await;
     // A voice note, a video and a PDF as WhatsApp reports them (the bytes need not play).
     for (kind, content_type, filename) in [
         ("audio", "audio/ogg", "nota.ogg"),
@@ -258,6 +253,11 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
         inbound(json!({"from": "+393471488489", "type": kind, "media_key": key, "payload": payload})).await;
     }
 
+    let photo = browser.exec(&format!("{DRAW_A_PICTURE}{UPLOAD_A_PICTURE}")).await;
+    inbound(json!({"from": "+393471488489", "type": "image", "media_key": photo, "text": "La foto del pacco"})).await;
+    inbound(json!({"from": "+393471488489", "type": "location", "payload": {"location":
+        {"latitude": 45.4642, "longitude": 9.19, "name": "Duomo", "address": "Piazza del Duomo, Milano"}}}))
+    .await;
     let answer = app
         .post(
             &format!("/api/v1/conversations/{conversation}/messages"),
@@ -297,6 +297,10 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
     // Reactions decorate their message instead of showing as messages of their own.
     assert_eq!(browser.count("[data-testid=message][data-type=reaction]").await, 0);
     browser.wait_for_text("[data-testid=conversation-list]", "Richiesta fattura ordine 1542").await;
+    // The list names what a message without text was.
+    browser
+        .wait_for_text(&format!("{} [data-testid=conversation-preview]", row(conversation)), "Reacted to a message")
+        .await;
     browser.screenshot("inbox-thread").await;
 
     // Replying to a message quotes it (the reply button shows on hover and focus, so click it by script).

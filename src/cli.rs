@@ -24,7 +24,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let public = state.config.effective_public_url();
     tracing::info!(address = %listener.local_addr()?, "Parley listening; API reference at {public}/docs");
-    println!("Parley listening on http://{} (API reference: {public}/docs)", listener.local_addr()?);
+    println!(
+        "Parley listening on http://{} (operator inbox: {public}/, API reference: {public}/docs)",
+        listener.local_addr()?
+    );
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app::serve(state, listener, shutdown).await

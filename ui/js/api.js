@@ -48,9 +48,14 @@ export function query(params) {
   return text ? `?${text}` : '';
 }
 
-/** The URL of a stored media file's bytes (keys may contain slashes). */
+/** The API path of a stored media file's details (keys may contain slashes). */
+export function mediaPath(key) {
+  return `/api/v1/media/${String(key).split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** The URL of a stored media file's bytes. */
 export function mediaUrl(key) {
-  return `/api/v1/media/${String(key).split('/').map(encodeURIComponent).join('/')}/content`;
+  return `${mediaPath(key)}/content`;
 }
 
 /** Restores the session from the cookie; false when not logged in. */

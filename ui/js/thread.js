@@ -4,7 +4,7 @@
  * Older pages load when the user scrolls near the top, with the scroll position kept.
  */
 
-import { api, query, mediaUrl } from './api.js';
+import { api, query, mediaPath, mediaUrl } from './api.js';
 import { t, addMessages, clockTime, fullTime } from './i18n.js';
 import { channelIcon, glyph } from './icons.js';
 import { h, esc, avatarHtml, contactLabel } from './dom.js';
@@ -109,13 +109,30 @@ function mediaHtml(message) {
           return `<audio data-testid="message-audio" controls preload="none" src="${url}"
             aria-label="${esc(t('thread.audio'))}"></audio>`;
         default: {
-          const name = p.document?.filename || key.split('/').pop();
-          return `<a class="msg-document" data-testid="message-document" href="${url}" download="${esc(name)}">
-            ${glyph('file', 18)}<span>${esc(name)}</span></a>`;
+          const name = p.document?.filename;
+          return `<a class="msg-document" data-testid="message-document" href="${url}" download="${esc(name || '')}"
+            ${name ? '' : `data-media-key="${esc(key)}"`}>${glyph('file', 18)}<span>${esc(name || t('thread.document'))}</span></a>`;
         }
       }
     })
     .join('');
+}
+
+const fileNames = new Map();
+
+/** Shows an attached document's file name (as uploaded) on its download link. */
+async function nameDocument(link) {
+  const key = link.dataset.mediaKey;
+  if (!fileNames.has(key)) {
+    fileNames.set(
+      key,
+      api('GET', mediaPath(key)).then((media) => media.filename, () => null),
+    );
+  }
+  const name = await fileNames.get(key);
+  if (!name) return;
+  link.download = name;
+  link.querySelector('span').textContent = name;
 }
 
 function locationHtml(message) {
@@ -335,6 +352,7 @@ export function createThread(element, { onReply }) {
         ? ''
         : `<button type="button" class="msg-reply" data-testid="reply-button" aria-label="${esc(t('thread.reply'))}" title="${esc(t('thread.reply'))}">${glyph('reply', 16)}</button>`
     }`;
+    for (const link of node.querySelectorAll('[data-media-key]')) nameDocument(link);
     node.querySelector('.msg-reply')?.addEventListener('click', () => onReply(message));
     node.querySelector('.quote[data-quote-id]')?.addEventListener('click', (event) => {
       list.querySelector(`#msg-${event.currentTarget.dataset.quoteId}`)?.scrollIntoView({ block: 'center' });

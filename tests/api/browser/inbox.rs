@@ -241,17 +241,19 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
         ("video", "video/mp4", "unboxing.mp4"),
         ("document", "application/pdf", "fattura-1542.pdf"),
     ] {
-        let key = browser
-            .exec(&format!(
-                "const {{ api }} = await import('/ui/assets/js/api.js');
-                 const form = new FormData();
-                 form.append('file', new File([new Uint8Array(64)], '{filename}', {{type: '{content_type}'}}));
-                 return (await api('POST', '/api/v1/media', form)).key;"
-            ))
-            .await;
+        let key = upload_file(&browser, filename, content_type).await;
         let payload = json!({kind: {"filename": filename}});
         inbound(json!({"from": "+393471488489", "type": kind, "media_key": key, "payload": payload})).await;
     }
+    // A PDF the business sends from its library shows the name it was uploaded with.
+    let quote = upload_file(&browser, "preventivo.pdf", "application/pdf").await;
+    let sent = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"media_keys": [quote], "simulation": true}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{sent:?}");
 
     let photo = browser.exec(&format!("{DRAW_A_PICTURE}{UPLOAD_A_PICTURE}")).await;
     inbound(json!({"from": "+393471488489", "type": "image", "media_key": photo, "text": "La foto del pacco"})).await;
@@ -288,6 +290,9 @@ async fn a_thread_shows_media_locations_reactions_replies_and_notes_in_place() {
         assert!(browser.exec(&format!("return document.querySelector('[data-testid=message-{kind}]').controls && document.querySelector('[data-testid=message-{kind}]').tagName === '{}';", player.to_uppercase())).await.as_bool().unwrap());
     }
     browser.wait_for_text("[data-testid=message-document]", "fattura-1542.pdf").await;
+    let sent_document = "[data-testid=message][data-direction=outbound] [data-testid=message-document]";
+    browser.wait_for_text(sent_document, "preventivo.pdf").await;
+    assert_eq!(browser.attr(sent_document, "download").await.as_deref(), Some("preventivo.pdf"));
     assert_eq!(browser.attr("[data-testid=message-document]", "download").await.as_deref(), Some("fattura-1542.pdf"));
     browser.wait_for_text("[data-testid=message-location]", "Piazza del Duomo, Milano").await;
     browser.wait_for_text(&format!("{} [data-testid=reactions]", bubble(answer)), "❤️").await;
@@ -344,6 +349,18 @@ async fn upload(app: &TestApp, filename: &str, origin: &str) -> String {
     assert_eq!(response.status(), StatusCode::CREATED);
     let stored: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     stored["key"].as_str().unwrap().to_owned()
+}
+
+/// Uploads a small file of this name and type through the page's session; returns its media key.
+async fn upload_file(browser: &Browser, filename: &str, content_type: &str) -> Value {
+    browser
+        .exec(&format!(
+            "const {{ api }} = await import('/ui/assets/js/api.js');
+             const form = new FormData();
+             form.append('file', new File([new Uint8Array(64)], '{filename}', {{type: '{content_type}'}}));
+             return (await api('POST', '/api/v1/media', form)).key;"
+        ))
+        .await
 }
 
 /// Draws a 320×200 picture on a canvas and calls `then(blob)` with it as a PNG (JavaScript).

@@ -185,7 +185,21 @@ impl TestApp {
 
     /// Sends a request with another key.
     pub async fn call_as(&self, key: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).header("X-Api-Key", key);
+        self.call_with(method, path, &[("X-Api-Key", key)], body).await
+    }
+
+    /// Sends a request with exactly these headers (e.g. a session cookie instead of a key).
+    pub async fn call_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

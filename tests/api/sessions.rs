@@ -16,23 +16,8 @@ struct Session {
     csrf: String,
 }
 
-async fn send(app: &TestApp, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
-    let mut request = app.client.request(method, format!("{}{path}", app.base));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
-}
-
 async fn login(app: &TestApp, email: &str, password: &str) -> Reply {
-    send(app, Method::POST, "/ui/session", &[], Some(json!({"email": email, "password": password}))).await
+    app.call_with(Method::POST, "/ui/session", &[], Some(json!({"email": email, "password": password}))).await
 }
 
 async fn logged_in(app: &TestApp) -> Session {
@@ -45,11 +30,11 @@ async fn logged_in(app: &TestApp) -> Session {
 
 impl Session {
     async fn call(&self, app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Reply {
-        send(app, method, path, &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf)], body).await
+        app.call_with(method, path, &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf)], body).await
     }
 
     async fn call_without_csrf(&self, app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Reply {
-        send(app, method, path, &[("cookie", &self.cookie)], body).await
+        app.call_with(method, path, &[("cookie", &self.cookie)], body).await
     }
 }
 
@@ -73,7 +58,7 @@ async fn serves_the_page_and_its_assets(app: TestApp) {
 }
 
 async fn operators_log_in_with_email_and_password(app: TestApp) {
-    let anonymous = send(&app, Method::GET, "/ui/session", &[], None).await;
+    let anonymous = app.call_with(Method::GET, "/ui/session", &[], None).await;
     assert_problem(&anonymous, StatusCode::UNAUTHORIZED, "unauthorized");
 
     let wrong = login(&app, EMAIL, "wrong password").await;
@@ -115,14 +100,8 @@ async fn sessions_use_the_api_with_csrf_protection(app: TestApp) {
     let path = format!("/api/v1/conversations/{conversation}");
     let forged = session.call_without_csrf(&app, Method::PATCH, &path, Some(json!({"status": "resolved"}))).await;
     assert_problem(&forged, StatusCode::FORBIDDEN, "csrf_failed");
-    let wrong = send(
-        &app,
-        Method::PATCH,
-        &path,
-        &[("cookie", &session.cookie), ("x-csrf-token", "not-the-token")],
-        Some(json!({"status": "resolved"})),
-    )
-    .await;
+    let headers = [("cookie", session.cookie.as_str()), ("x-csrf-token", "not-the-token")];
+    let wrong = app.call_with(Method::PATCH, &path, &headers, Some(json!({"status": "resolved"}))).await;
     assert_problem(&wrong, StatusCode::FORBIDDEN, "csrf_failed");
     assert_eq!(app.get(&path).await.body["status"], "open", "refused requests change nothing");
 
@@ -145,7 +124,7 @@ async fn sessions_use_the_api_with_csrf_protection(app: TestApp) {
     assert_eq!(sent.body["sender"]["id"], operator);
 
     let garbage =
-        send(&app, Method::GET, "/api/v1/conversations", &[("cookie", "parley_session=ps_forged")], None).await;
+        app.call_with(Method::GET, "/api/v1/conversations", &[("cookie", "parley_session=ps_forged")], None).await;
     assert_problem(&garbage, StatusCode::UNAUTHORIZED, "unauthorized");
 }
 

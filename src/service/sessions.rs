@@ -29,7 +29,6 @@ pub struct SessionInfo {
 /// A session resolved from its cookie.
 #[derive(Debug, Clone)]
 pub struct ActiveSession {
-    pub id: i64,
     pub account_id: i64,
     pub operator_id: i64,
     pub csrf_token: String,
@@ -85,12 +84,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<ActiveSession
             }
         });
     }
-    Ok(ActiveSession {
-        id: row.id,
-        account_id: row.account_id,
-        operator_id: row.operator_id,
-        csrf_token: row.csrf_token,
-    })
+    Ok(ActiveSession { account_id: row.account_id, operator_id: row.operator_id, csrf_token: row.csrf_token })
 }
 
 /// The logged-in operator and the session's CSRF token.

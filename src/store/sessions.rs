@@ -12,7 +12,6 @@ pub struct SessionRow {
     pub operator_id: i64,
     pub csrf_token: String,
     pub last_seen_at: i64,
-    pub expires_at: i64,
 }
 
 /// Failed logins of one email in the current window.
@@ -57,7 +56,7 @@ pub async fn find_session<'c>(
     now: i64,
 ) -> sqlx::Result<Option<SessionRow>> {
     sqlx::query_as(
-        "SELECT id, account_id, operator_id, csrf_token, last_seen_at, expires_at FROM operator_sessions \
+        "SELECT id, account_id, operator_id, csrf_token, last_seen_at FROM operator_sessions \
          WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)

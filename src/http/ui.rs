@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::http::auth::{require_session, session_token, SESSION_COOKIE};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::service::sessions::{self, SessionInfo, SESSION_MAX_MS};
+use crate::service::sessions::{self, SESSION_MAX_MS};
 
 /// The files of the web UI.
 #[derive(RustEmbed)]
@@ -96,8 +96,7 @@ async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBody>)
 /// The logged-in operator, or 401.
 async fn current(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let session = require_session(&state, &headers, &Method::GET).await?;
-    let info: SessionInfo = sessions::describe(&state, &session).await?;
-    let mut response = Json(info).into_response();
+    let mut response = Json(sessions::describe(&state, &session).await?).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use futures::future::BoxFuture;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
@@ -12,7 +13,7 @@ use crate::domain::time::now_ms;
 use crate::domain::OperatorRole;
 use crate::error::{Error, Result};
 use crate::service::views::{ApiKey, Operator};
-use crate::store::{accounts, sessions, Db};
+use crate::store::{accounts, sessions, Conn, Db};
 
 /// The account an authenticated request acts for.
 #[derive(Debug, Clone, Copy)]
@@ -117,19 +118,29 @@ pub async fn authenticate(state: &AppState, value: &str) -> Result<Principal> {
     }
     let now = now_ms();
     if row.last_used_at.is_none_or(|at| now - at > LAST_USED_RESOLUTION_MS) {
-        let db = state.db.clone();
-        tokio::spawn(async move {
-            let touched = async {
-                let mut tx = db.begin().await?;
-                accounts::touch_api_key(&mut tx, row.id, now).await?;
-                tx.commit().await
-            };
-            if let Err(e) = touched.await {
-                tracing::warn!(error = %e, "could not record API key use");
-            }
-        });
+        let id = row.id;
+        record_use_later(&state.db, "API key use", move |conn| Box::pin(accounts::touch_api_key(conn, id, now)));
     }
     Ok(Principal { account_id: row.account_id, caller: Caller::ApiKey(row.id) })
+}
+
+/// Writes that a credential was used in its own transaction, off the request's path, so that
+/// authentication does not wait on the writer; a failure is only logged.
+pub(crate) fn record_use_later<F>(db: &Db, what: &'static str, write: F)
+where
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, sqlx::Result<()>> + Send + 'static,
+{
+    let db = db.clone();
+    tokio::spawn(async move {
+        let recorded = async {
+            let mut tx = db.begin().await?;
+            write(&mut tx).await?;
+            tx.commit().await
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(error = %e, "could not record {what}");
+        }
+    });
 }
 
 /// Failed password checks of one email that lock it.

@@ -72,16 +72,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<ActiveSession
         return Err(Error::Unauthorized);
     }
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION_MS {
-        let db = state.db.clone();
-        tokio::spawn(async move {
-            let touched = async {
-                let mut tx = db.begin().await?;
-                sessions::touch_session(&mut tx, row.id, now).await?;
-                tx.commit().await
-            };
-            if let Err(e) = touched.await {
-                tracing::warn!(error = %e, "could not record session activity");
-            }
+        let id = row.id;
+        auth::record_use_later(&state.db, "session activity", move |conn| {
+            Box::pin(sessions::touch_session(conn, id, now))
         });
     }
     Ok(ActiveSession { account_id: row.account_id, operator_id: row.operator_id, csrf_token: row.csrf_token })

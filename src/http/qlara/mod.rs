@@ -176,7 +176,10 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Failu
         return Ok(Caller {
             account_id: principal.account_id,
             operator_id: None,
-            bucket: format!("{:?}", principal.caller),
+            bucket: match principal.caller {
+                auth::Caller::ApiKey(id) => format!("key:{id}"),
+                auth::Caller::Operator(id) => format!("operator:{id}"),
+            },
         });
     }
     let basic = headers

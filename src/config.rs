@@ -52,6 +52,10 @@ pub struct Config {
     /// Largest JSON request body accepted, in bytes.
     #[arg(long, env = "PARLEY_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Longest a POST with an `Idempotency-Key` may run, in milliseconds; its claim on the key lasts
+    /// one second more, so a key whose request died with its process is free again after that.
+    #[arg(long, env = "PARLEY_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true)]
+    pub request_timeout_ms: u64,
     /// Largest media upload accepted, in bytes.
     #[arg(long, env = "PARLEY_MAX_MEDIA_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_media_bytes: usize,
@@ -259,6 +263,7 @@ impl std::fmt::Debug for Config {
             .field("simulation_step_ms", &self.simulation_step_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_media_bytes", &self.max_media_bytes)
+            .field("request_timeout_ms", &self.request_timeout_ms)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("qlara_rate_limit_per_minute", &self.qlara_rate_limit_per_minute)

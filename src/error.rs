@@ -63,6 +63,9 @@ pub enum Error {
     /// The account's credit does not cover the message (`insufficient_credit`).
     #[error("{0}")]
     InsufficientCredit(String),
+    /// The request took longer than the request timeout (seconds) and was stopped.
+    #[error("the request took longer than {0} s and was stopped; retry it")]
+    RequestTimeout(u64),
     /// Too many requests for this key; retry after the given seconds.
     #[error("rate limit exceeded, retry in {0} s")]
     RateLimited(u64),
@@ -119,6 +122,11 @@ impl Error {
         Error::Invalid { code: "validation_failed", detail, fields }
     }
 
+    /// A body over `limit` bytes.
+    pub fn body_too_large(limit: usize) -> Self {
+        Error::TooLarge(format!("the request body is larger than the {limit}-byte limit"))
+    }
+
     /// A conflict with the current state.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Error::Conflict { code, detail: detail.into() }
@@ -137,6 +145,7 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::InsufficientCredit(_) => StatusCode::PAYMENT_REQUIRED,
             Error::RateLimited(_) | Error::LoginLocked(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -155,6 +164,7 @@ impl Error {
             Error::TooLarge(_) => "payload_too_large",
             Error::InsufficientCredit(_) => "insufficient_credit",
             Error::RateLimited(_) => "rate_limited",
+            Error::RequestTimeout(_) => "request_timeout",
             Error::Database(_) | Error::Internal(_) => "internal_error",
         }
     }

@@ -41,6 +41,16 @@ macro_rules! string_enum {
     };
 }
 
+/// The `Idempotency-Key` a request came with, as services see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    /// The key.
+    pub key: String,
+    /// Set when an earlier request with this key, claimed at this time (Unix ms), never finished
+    /// (its process stopped): what it may have stored is looked up by the key, not made again.
+    pub unfinished_since: Option<i64>,
+}
+
 string_enum!(
     /// The messaging network a channel connects to.
     ChannelKind {

@@ -17,8 +17,9 @@ use crate::error::{Error, Result};
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
 use crate::service::whatsapp_media;
+use crate::store::idempotency::KEY_LIFETIME_MS;
 use crate::store::jobs::JobRow;
-use crate::store::{channels, jobs, messages};
+use crate::store::{channels, idempotency, jobs, messages};
 
 /// Job kind that moves a simulated message one delivery step further.
 pub const SIMULATE_JOB: &str = "simulate_status";
@@ -39,10 +40,20 @@ struct MessageJob {
     status: Option<MessageStatus>,
 }
 
+/// How often stale rows (expired idempotency keys) are removed.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
 /// Runs jobs until `shutdown` is cancelled; unfinished jobs stay in the database.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let idle = Duration::from_millis(state.config.job_poll_ms.max(10));
+    let mut last_housekeeping: Option<std::time::Instant> = None;
     while !shutdown.is_cancelled() {
+        if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+            last_housekeeping = Some(std::time::Instant::now());
+            if let Err(e) = housekeeping(&state, now_ms()).await {
+                tracing::warn!(error = %e, "housekeeping failed");
+            }
+        }
         let worked = match run_once(&state).await {
             Ok(count) => count,
             Err(e) => {
@@ -73,6 +84,17 @@ pub async fn run_once(state: &AppState) -> Result<usize> {
         })
         .await;
     Ok(claimed.len())
+}
+
+/// Removes what is kept only for a while: `Idempotency-Key`s older than a day.
+pub async fn housekeeping(state: &AppState, now: i64) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let removed = idempotency::delete_expired(&mut tx, now - KEY_LIFETIME_MS, now).await?;
+    tx.commit().await?;
+    if removed > 0 {
+        tracing::debug!(removed, "expired idempotency keys removed");
+    }
+    Ok(())
 }
 
 /// Groups claimed jobs (in id order) so that the jobs of one message run one after another, in

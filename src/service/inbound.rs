@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::domain::time::now_ms;
-use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, SenderType};
+use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
 use crate::service::conversations::record_changes;
@@ -46,6 +46,8 @@ pub struct InboundMessage {
     /// The provider's media object in the payload is to be fetched after ingestion: a job is
     /// queued in the same transaction (never for simulation channels).
     pub fetch_media: bool,
+    /// The `Idempotency-Key` of the API request that delivered it.
+    pub request_key: Option<RequestKey>,
 }
 
 impl InboundMessage {
@@ -64,6 +66,7 @@ impl InboundMessage {
             references: Vec::new(),
             sent_at: None,
             fetch_media: false,
+            request_key: None,
         }
     }
 }
@@ -263,6 +266,24 @@ async fn find_own(
     Ok(found.filter(|message| message.direction == direction.as_str()))
 }
 
+/// The message stored earlier for this one: by the provider's id, or by the `Idempotency-Key` of
+/// a request that stopped before it could answer.
+async fn find_earlier(
+    conn: &mut Conn,
+    channel: &ChannelRow,
+    message: &InboundMessage,
+) -> Result<Option<messages::MessageRow>> {
+    if let Some(RequestKey { key, unfinished_since: Some(since) }) = &message.request_key {
+        if let Some(found) = messages::find_by_request_key(&mut *conn, channel.account_id, key, *since).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(match &message.provider_message_id {
+        Some(provider_id) => messages::find_by_provider_id(&mut *conn, channel.id, provider_id).await?,
+        None => None,
+    })
+}
+
 async fn ingest_one(
     conn: &mut Conn,
     kind: ChannelKind,
@@ -270,17 +291,15 @@ async fn ingest_one(
     mut message: InboundMessage,
 ) -> Result<Ingested> {
     let account_id = channel.account_id;
-    if let Some(provider_id) = &message.provider_message_id {
-        if let Some(existing) = messages::find_by_provider_id(&mut *conn, channel.id, provider_id).await? {
-            let conversation = conversations::find_conversation(&mut *conn, account_id, existing.conversation_id)
-                .await?
-                .ok_or(Error::NotFound("conversation"))?;
-            return Ok(Ingested {
-                message: Message::from(&existing),
-                conversation: Conversation::from(&conversation),
-                duplicate: true,
-            });
-        }
+    if let Some(existing) = find_earlier(conn, channel, &message).await? {
+        let conversation = conversations::find_conversation(&mut *conn, account_id, existing.conversation_id)
+            .await?
+            .ok_or(Error::NotFound("conversation"))?;
+        return Ok(Ingested {
+            message: Message::from(&existing),
+            conversation: Conversation::from(&conversation),
+            duplicate: true,
+        });
     }
     if !message.media_keys.is_empty()
         && media::count_owned(&mut *conn, account_id, &message.media_keys).await? != message.media_keys.len() as i64
@@ -338,6 +357,7 @@ async fn ingest_one(
             private: false,
             created_at: at,
             sent_at: outbound.then_some(at),
+            request_key: message.request_key.as_ref().map(|k| k.key.as_str()),
         },
     )
     .await?;

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::domain::time::{now_ms, to_rfc3339};
-use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, SenderType};
+use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
 use crate::error::{Error, Result};
 use crate::providers::whatsapp::graph::PAYLOAD_TYPES;
 use crate::service::contacts::{self, normalize_address};
@@ -14,6 +14,7 @@ use crate::service::events::{self, kind};
 use crate::service::templates;
 use crate::service::views::{Conversation, Message};
 use crate::store::conversations::{self, ConversationRow};
+use crate::store::messages::MessageRow;
 use crate::store::{channels, jobs, media, messages, Conn};
 
 /// Job kind that hands a queued message to its channel.
@@ -41,6 +42,8 @@ pub struct Outgoing {
     pub customer_message_id: Option<String>,
     /// Extra facts kept in the stored payload (e.g. `campaign_id`), never sent.
     pub extra: Map<String, Value>,
+    /// The `Idempotency-Key` of the API request that sends it.
+    pub request_key: Option<RequestKey>,
 }
 
 impl Outgoing {
@@ -212,6 +215,9 @@ pub async fn reply_from_inbox(
 pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut outgoing: Outgoing) -> Result<Message> {
     validate(&mut outgoing)?;
     let mut tx = state.db.begin().await?;
+    if let Some(earlier) = find_earlier(&mut tx, account_id, &outgoing).await? {
+        return Ok(Message::from(&earlier));
+    }
     let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
@@ -231,6 +237,16 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
     tx.commit().await?;
     state.events.notify(account_id);
     Ok(message)
+}
+
+/// The message a request with the same `Idempotency-Key` stored before its process stopped.
+async fn find_earlier(conn: &mut Conn, account_id: i64, outgoing: &Outgoing) -> Result<Option<MessageRow>> {
+    match &outgoing.request_key {
+        Some(RequestKey { key, unfinished_since: Some(since) }) => {
+            Ok(messages::find_by_request_key(conn, account_id, key, *since).await?)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Stores a message for a conversation, with its send job unless it is a private note, and
@@ -279,6 +295,7 @@ async fn queue(
             private: outgoing.private,
             created_at: now,
             sent_at: None,
+            request_key: outgoing.request_key.as_ref().map(|k| k.key.as_str()),
         },
     )
     .await?;
@@ -347,6 +364,12 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
         return Err(Error::field("private", "a conversation cannot start with a private note"));
     }
     let mut tx = state.db.begin().await?;
+    if let Some(earlier) = find_earlier(&mut tx, account_id, &new.message).await? {
+        let conversation = conversations::find_conversation(&mut *tx, account_id, earlier.conversation_id)
+            .await?
+            .ok_or(Error::NotFound("conversation"))?;
+        return Ok((Conversation::from(&conversation), Message::from(&earlier)));
+    }
     let channel =
         channels::find_channel(&mut *tx, account_id, new.channel_id).await?.ok_or(Error::NotFound("channel"))?;
     let kind =

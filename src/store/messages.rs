@@ -58,6 +58,8 @@ pub struct NewMessage<'a> {
     pub created_at: i64,
     /// When it was sent, for outbound messages stored as already sent.
     pub sent_at: Option<i64>,
+    /// The `Idempotency-Key` of the request that created it.
+    pub request_key: Option<&'a str>,
 }
 
 const COLUMNS: &str = "id, account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
@@ -68,8 +70,9 @@ const COLUMNS: &str = "id, account_id, conversation_id, channel_id, direction, s
 pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Result<MessageRow> {
     sqlx::query_as(&format!(
         "INSERT INTO messages (account_id, conversation_id, channel_id, direction, sender_type, sender_id, type, text, \
-         media_keys, payload, provider_message_id, status, is_read, simulated, private, created_at, updated_at, sent_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17) RETURNING {COLUMNS}"
+         media_keys, payload, provider_message_id, status, is_read, simulated, private, created_at, updated_at, sent_at, \
+         request_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18) RETURNING {COLUMNS}"
     ))
     .bind(new.account_id)
     .bind(new.conversation_id)
@@ -88,7 +91,26 @@ pub async fn insert_message(conn: &mut Conn, new: &NewMessage<'_>) -> sqlx::Resu
     .bind(i64::from(new.private))
     .bind(new.created_at)
     .bind(new.sent_at)
+    .bind(new.request_key)
     .fetch_one(conn)
+    .await
+}
+
+/// The message an account's request with this `Idempotency-Key` created at or after `since`.
+pub async fn find_by_request_key<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    request_key: &str,
+    since: i64,
+) -> sqlx::Result<Option<MessageRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE account_id = $1 AND request_key = $2 AND created_at >= $3 \
+         ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(account_id)
+    .bind(request_key)
+    .bind(since)
+    .fetch_optional(db)
     .await
 }
 

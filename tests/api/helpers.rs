@@ -60,7 +60,7 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
-    postgres: Option<(String, String)>,
+    postgres: Option<TestDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -83,27 +83,55 @@ fn random_suffix() -> String {
     format!("{n:016x}")
 }
 
+/// A PostgreSQL database made for one test and dropped after it.
+pub struct TestDatabase {
+    admin: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Creates a database on the server at `PARLEY_TEST_POSTGRES_URL`; `None` when that is unset.
+    pub async fn create() -> Option<TestDatabase> {
+        let admin = std::env::var("PARLEY_TEST_POSTGRES_URL").ok()?;
+        let name = format!("parley_test_{}", random_suffix());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to PostgreSQL");
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+        let mut url = url::Url::parse(&admin).expect("PARLEY_TEST_POSTGRES_URL");
+        url.set_path(&name);
+        Some(TestDatabase { admin, name, url: url.to_string() })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
+                    let _ = sqlx::Executor::execute(
+                        &mut conn,
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                    )
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// Starts Parley on a fresh database of `backend` with extra command-line settings; `None` for
 /// PostgreSQL when not configured.
 pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut postgres = None;
-    let database_url = match backend {
+    let postgres = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => {
-            let admin = std::env::var("PARLEY_TEST_POSTGRES_URL").ok()?;
-            let name = format!("parley_test_{}", random_suffix());
-            let mut conn =
-                <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-                .await
-                .expect("create database");
-            let mut url = url::Url::parse(&admin).expect("PARLEY_TEST_POSTGRES_URL");
-            url.set_path(&name);
-            postgres = Some((admin, name));
-            Some(url.to_string())
-        }
+        Backend::Postgres => Some(TestDatabase::create().await?),
     };
+    let database_url = postgres.as_ref().map(|db| db.url.clone());
     let mut args = vec![
         "parley".to_owned(),
         "--data-dir".to_owned(),
@@ -157,22 +185,14 @@ pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp>
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        if let Some((admin, name)) = self.postgres.take() {
+        if let Some(database) = self.postgres.take() {
             let db = self.state.db.clone();
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                runtime.block_on(async move {
-                    db.close().await;
-                    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
-                        let _ = sqlx::Executor::execute(
-                            &mut conn,
-                            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
-                        )
-                        .await;
-                    }
-                });
+                runtime.block_on(db.close());
             })
             .join();
+            drop(database);
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::domain::MessageType;
+use crate::domain::{MessageType, RequestKey};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::service::auth::Principal;
@@ -145,6 +145,7 @@ pub async fn inbound(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
     ApiPath(id): ApiPath<i64>,
+    request_key: Option<Extension<RequestKey>>,
     ApiJson(body): ApiJson<InboundBody>,
 ) -> Result<(StatusCode, Json<InboundResult>)> {
     let channel =
@@ -155,6 +156,7 @@ pub async fn inbound(
     message.text = body.text;
     message.provider_message_id = body.provider_message_id.filter(|id| !id.is_empty());
     message.media_keys = body.media_key.into_iter().collect();
+    message.request_key = request_key.map(|Extension(key)| key);
     if let Some(payload) = body.payload {
         message.payload = payload;
     }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::domain::time::parse_timestamp;
-use crate::domain::ConversationStatus;
+use crate::domain::{ConversationStatus, RequestKey};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{double_option, ApiJson, ApiPath, ApiQuery};
 use crate::service::auth::Principal;
@@ -334,6 +334,7 @@ pub async fn send(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
     ApiPath(id): ApiPath<i64>,
+    request_key: Option<Extension<RequestKey>>,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<Message>)> {
     if let Some(operator) = body.operator_id {
@@ -343,6 +344,7 @@ pub async fn send(
     }
     let mut outgoing = body.into_outgoing();
     outgoing.operator_id = outgoing.operator_id.or(me.operator_id());
+    outgoing.request_key = request_key.map(|Extension(key)| key);
     let message = outbound::send(&state, me.account_id, id, outgoing).await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
 }
@@ -381,6 +383,7 @@ pub struct Started {
 pub async fn start(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
+    request_key: Option<Extension<RequestKey>>,
     ApiJson(body): ApiJson<StartBody>,
 ) -> Result<(StatusCode, Json<Started>)> {
     let new = NewConversation {
@@ -393,6 +396,7 @@ pub async fn start(
             media_keys: body.media_keys,
             simulation: body.simulation,
             payload: body.payload,
+            request_key: request_key.map(|Extension(key)| key),
             ..Default::default()
         },
     };

@@ -90,17 +90,13 @@ impl AppState {
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     let jobs = tokio::spawn(jobs::run(state.clone(), shutdown.clone()));
     let deliveries = tokio::spawn(jobs::webhooks::run(state.clone(), shutdown.clone()));
-    let router = http::router(state.clone());
-    let stop = shutdown.clone();
     let streams = state.shutdown.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            stop.cancelled().await;
-            streams.cancel();
-        })
-        .await
-        .context("HTTP server failed")?;
-    shutdown.cancel();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        streams.cancel();
+    });
+    http::serve(state.clone(), listener, shutdown.clone()).await;
     jobs.await.context("background jobs panicked")?;
     deliveries.await.context("webhook deliveries panicked")?;
     state.db.close().await;

@@ -56,6 +56,23 @@ pub struct Config {
     /// one second more, so a key whose request died with its process is free again after that.
     #[arg(long, env = "PARLEY_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true)]
     pub request_timeout_ms: u64,
+    /// Milliseconds a client has to send a request's headers; an idle keep-alive connection is
+    /// closed after as long.
+    #[arg(long, env = "PARLEY_HEADER_READ_TIMEOUT_MS", default_value_t = 15_000, global = true)]
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a request body may go without sending data before the request fails with 408.
+    #[arg(long, env = "PARLEY_BODY_READ_TIMEOUT_MS", default_value_t = 15_000, global = true)]
+    pub body_read_timeout_ms: u64,
+    /// Open connections allowed from one client address (trusted proxies excepted).
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256, global = true)]
+    pub max_connections_per_client: usize,
+    /// Open connections allowed in all; keep it below the process's file descriptor limit.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS", default_value_t = 8192, global = true)]
+    pub max_connections: usize,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
+    /// client, for per-client limits; other peers are the client themselves.
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest media upload accepted, in bytes.
     #[arg(long, env = "PARLEY_MAX_MEDIA_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub max_media_bytes: usize,
@@ -264,6 +281,11 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_media_bytes", &self.max_media_bytes)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
+            .field("body_read_timeout_ms", &self.body_read_timeout_ms)
+            .field("max_connections_per_client", &self.max_connections_per_client)
+            .field("max_connections", &self.max_connections)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("qlara_rate_limit_per_minute", &self.qlara_rate_limit_per_minute)

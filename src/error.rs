@@ -63,6 +63,9 @@ pub enum Error {
     /// The account's credit does not cover the message (`insufficient_credit`).
     #[error("{0}")]
     InsufficientCredit(String),
+    /// The client stopped sending the request body.
+    #[error("the request body stopped arriving; send it again")]
+    RequestBodyTimeout,
     /// The request took longer than the request timeout (seconds) and was stopped.
     #[error("the request took longer than {0} s and was stopped; retry it")]
     RequestTimeout(u64),
@@ -146,6 +149,7 @@ impl Error {
             Error::InsufficientCredit(_) => StatusCode::PAYMENT_REQUIRED,
             Error::RateLimited(_) | Error::LoginLocked(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -165,6 +169,7 @@ impl Error {
             Error::InsufficientCredit(_) => "insufficient_credit",
             Error::RateLimited(_) => "rate_limited",
             Error::RequestTimeout(_) => "request_timeout",
+            Error::RequestBodyTimeout => "request_body_timeout",
             Error::Database(_) | Error::Internal(_) => "internal_error",
         }
     }

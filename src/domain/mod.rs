@@ -1,5 +1,6 @@
 //! Pure types and rules of the conversation model: no I/O, no HTTP, no SQL.
 
+pub mod text;
 pub mod time;
 
 use serde::{Deserialize, Serialize};

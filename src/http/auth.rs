@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::RequestKey;
 use crate::error::{Error, Result};
+use crate::http::extract::read_body;
 use crate::service::auth::{self, Caller, Principal};
 use crate::service::sessions::{self, ActiveSession};
 use crate::store::idempotency::{self, Claim, KeyRow, KEY_LIFETIME_MS};
@@ -97,8 +98,7 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     };
     let account = request.extensions().get::<Principal>().ok_or(Error::Unauthorized)?.account_id;
     let (mut parts, body) = request.into_parts();
-    let limit = state.config.max_media_bytes.max(state.config.max_body_bytes);
-    let bytes = to_bytes(body, limit).await.map_err(|_| Error::body_too_large(limit))?;
+    let bytes = read_body(body, crate::http::largest_body(&state.config)).await?;
     let request_hash = request_hash(&parts, &bytes);
     let timeout = Duration::from_millis(state.config.request_timeout_ms);
     let now = now_ms();

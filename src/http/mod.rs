@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod openapi;
 pub mod qlara;
 pub mod qlara_sends;
+pub mod server;
 pub mod ui;
 
 use std::time::{Duration, Instant};
@@ -19,7 +20,10 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
@@ -45,9 +49,45 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(state.config.body_read_timeout_ms)))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_oversized_bodies))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| Error::Internal(anyhow::anyhow!("handler panicked")).into_response()))
         .with_state(state)
+}
+
+/// Serves the whole router on `listener` until `shutdown`, within the configured connection limits.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) {
+    let config = &state.config;
+    let limits = server::ConnectionLimits {
+        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        per_client: config.max_connections_per_client,
+        total: config.max_connections,
+        trusted_proxies: config.trusted_proxies.clone(),
+    };
+    server::serve(listener, router(state.clone()), limits, shutdown).await;
+}
+
+/// The largest body any route accepts (a media upload with its multipart framing).
+pub fn largest_body(config: &crate::config::Config) -> usize {
+    config.max_body_bytes.max(config.max_media_bytes + 64 * 1024)
+}
+
+/// Answers 413 at once to a request that declares a body larger than any route accepts, before
+/// anything of it is read.
+async fn refuse_oversized_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = largest_body(&state.config);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        let mut response = Error::body_too_large(limit).into_response();
+        response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(request).await
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::app::AppState;
+use crate::domain::text::strip_nul;
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
 use crate::providers::whatsapp::settings::Settings;
@@ -76,8 +77,7 @@ pub async fn receive(state: &AppState, signature: Option<&str>, body: &[u8]) -> 
         if !known.iter().any(|channel| signed_by(channel, body, signature)) {
             return Err(Error::InvalidSignature("the signature matches no WhatsApp channel's app secret".to_owned()));
         }
-        let parsed: Value =
-            serde_json::from_slice(body).map_err(|e| Error::MalformedBody(format!("malformed JSON: {e}")))?;
+        let parsed = parse_delivery(body)?;
         for (waba_id, value) in webhook::template_status_updates(&parsed) {
             // Only the channels of that business account whose app secret signed the body.
             let owners: Vec<i64> = known
@@ -102,7 +102,7 @@ pub async fn receive(state: &AppState, signature: Option<&str>, body: &[u8]) -> 
             )));
         }
     }
-    let body: Value = serde_json::from_slice(body).map_err(|e| Error::MalformedBody(format!("malformed JSON: {e}")))?;
+    let body = parse_delivery(body)?;
     for (id, events) in webhook::events(&body) {
         let Some(channel) = known.iter().find(|c| c.provider_key.as_ref() == Some(&id)) else { continue };
         let events = ingestible(events);
@@ -111,6 +111,15 @@ pub async fn receive(state: &AppState, signature: Option<&str>, body: &[u8]) -> 
         }
     }
     Ok(())
+}
+
+/// A verified delivery as JSON, with any NUL character removed from its text (no backend stores
+/// one, and refusing the delivery would make Meta retry the messages beside it for days).
+fn parse_delivery(body: &[u8]) -> Result<Value> {
+    let mut parsed: Value =
+        serde_json::from_slice(body).map_err(|e| Error::MalformedBody(format!("malformed JSON: {e}")))?;
+    strip_nul(&mut parsed);
+    Ok(parsed)
 }
 
 /// The events ingestion will take: messages that fail its checks are logged and left out.

@@ -163,14 +163,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp>
     let state = AppState::open(config).await.expect("open app");
     parley::service::auth::bootstrap(&state.db, &state.config).await.expect("bootstrap");
     let shutdown = CancellationToken::new();
-    let router = parley::http::router(state.clone());
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .expect("serve")
-    });
+    tokio::spawn(parley::http::serve(state.clone(), listener, shutdown.clone()));
     Some(TestApp {
         base: format!("http://{address}"),
         key: KEY.to_owned(),

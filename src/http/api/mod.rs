@@ -24,7 +24,7 @@ pub fn files_routes(state: AppState) -> Router<AppState> {
 
 /// Routes that need an API key.
 pub fn routes(state: AppState) -> Router<AppState> {
-    let upload_limit = state.config.max_media_bytes + 64 * 1024;
+    let upload_limit = crate::http::largest_body(&state.config);
     Router::new()
         .route("/conversations", get(conversations::list).post(conversations::start))
         .route("/conversations/{id}", get(conversations::get).patch(conversations::update))

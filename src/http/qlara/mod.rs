@@ -5,7 +5,6 @@
 mod inbox;
 mod webhooks;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,6 +19,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::Error;
+use crate::http::extract::ApiJson;
 use crate::service::auth;
 
 /// The routes under `/api/partner-gateway/v1`.
@@ -140,17 +140,18 @@ pub type Answer<T> = std::result::Result<T, Failure>;
 /// A JSON body; unreadable bodies answer 400 in the dialect's shape.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = Failure;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Failure> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(Failure::bad_request(format!("Invalid request body: {}", e.body_text())))
-            }
-            Err(e) => Err(Failure::bad_request(format!("Malformed request body: {}", e.body_text()))),
-        }
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
+        let Json(value) = ApiJson::<T>::from_request(req, state).await.map(|ApiJson(value)| Json(value)).map_err(
+            |error| match error {
+                Error::Invalid { detail, .. } => Failure::bad_request(format!("Invalid request body: {detail}")),
+                Error::MalformedBody(detail) => Failure::bad_request(format!("Malformed request body: {detail}")),
+                other => Failure::from(other),
+            },
+        )?;
+        Ok(Body(value))
     }
 }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::service::events::EventBus;
-use crate::service::ratelimit::{ChannelLimiter, KeyLimiter, WindowLimiter};
+use crate::service::ratelimit::{ChannelLimiter, FailureLimiter, KeyLimiter, WindowLimiter};
 use crate::service::{auth, webhooks};
 use crate::store::Db;
 use crate::{http, jobs, telemetry};
@@ -36,6 +36,8 @@ pub struct Inner {
     pub provider_client: reqwest::Client,
     /// Per-key request limits.
     pub limiter: KeyLimiter,
+    /// Failed authentications per client address.
+    pub auth_failures: FailureLimiter,
     /// Per-key request windows of the seed platform's API.
     pub qlara_limiter: WindowLimiter,
     /// Per-channel send pace (WhatsApp `messages_per_second`).
@@ -76,6 +78,7 @@ impl AppState {
             webhook_client,
             provider_client,
             limiter,
+            auth_failures: FailureLimiter::new(config.auth_failures_per_minute),
             qlara_limiter: WindowLimiter::new(config.qlara_rate_limit_per_minute, config.qlara_rate_limit_burst),
             send_limiter: ChannelLimiter::default(),
             metrics: telemetry::metrics_handle(),

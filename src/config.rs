@@ -71,7 +71,7 @@ pub struct Config {
     pub max_connections: usize,
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
     /// client, for per-client limits; other peers are the client themselves.
-    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network, global = true)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest media upload accepted, in bytes.
     #[arg(long, env = "PARLEY_MAX_MEDIA_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
@@ -82,6 +82,10 @@ pub struct Config {
     /// Requests allowed in a burst per API key on the native API.
     #[arg(long, env = "PARLEY_RATE_LIMIT_BURST", default_value_t = 200, global = true)]
     pub rate_limit_burst: u32,
+    /// Failed authentications (wrong API keys or passwords) allowed per client address a minute;
+    /// after that the address is refused with 429 until the minute ends.
+    #[arg(long, env = "PARLEY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20, global = true)]
+    pub auth_failures_per_minute: u32,
     /// Requests per minute allowed per API key (or operator) on the seed platform's API
     /// (`/api/partner-gateway/v1`).
     #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_PER_MINUTE", default_value_t = 1000, global = true)]
@@ -288,6 +292,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
             .field("qlara_rate_limit_per_minute", &self.qlara_rate_limit_per_minute)
             .field("qlara_rate_limit_burst", &self.qlara_rate_limit_burst)
             .field("credit_prices", &self.credit_prices)
@@ -305,6 +310,14 @@ impl std::fmt::Debug for Config {
             .field("s3_path_style", &self.s3_path_style)
             .finish()
     }
+}
+
+/// An address (`10.0.0.1`) or a CIDR range (`10.0.0.0/8`).
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a CIDR range"))
 }
 
 /// A database URL with its password replaced.

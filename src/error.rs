@@ -69,6 +69,9 @@ pub enum Error {
     /// The request took longer than the request timeout (seconds) and was stopped.
     #[error("the request took longer than {0} s and was stopped; retry it")]
     RequestTimeout(u64),
+    /// Too many failed authentications from this client address; retry after the given seconds.
+    #[error("too many failed authentications from this address; try again in {0} s")]
+    TooManyFailures(u64),
     /// Too many requests for this key; retry after the given seconds.
     #[error("rate limit exceeded, retry in {0} s")]
     RateLimited(u64),
@@ -147,7 +150,7 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::InsufficientCredit(_) => StatusCode::PAYMENT_REQUIRED,
-            Error::RateLimited(_) | Error::LoginLocked(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited(_) | Error::LoginLocked(_) | Error::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -168,6 +171,7 @@ impl Error {
             Error::TooLarge(_) => "payload_too_large",
             Error::InsufficientCredit(_) => "insufficient_credit",
             Error::RateLimited(_) => "rate_limited",
+            Error::TooManyFailures(_) => "too_many_failed_attempts",
             Error::RequestTimeout(_) => "request_timeout",
             Error::RequestBodyTimeout => "request_body_timeout",
             Error::Database(_) | Error::Internal(_) => "internal_error",
@@ -205,7 +209,7 @@ impl IntoResponse for Error {
         let mut response = (self.status(), axum::Json(problem)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Error::RateLimited(seconds) | Error::LoginLocked(seconds) = self {
+        if let Error::RateLimited(seconds) | Error::LoginLocked(seconds) | Error::TooManyFailures(seconds) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response

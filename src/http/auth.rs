@@ -16,6 +16,7 @@ use crate::domain::time::now_ms;
 use crate::domain::RequestKey;
 use crate::error::{Error, Result};
 use crate::http::extract::read_body;
+use crate::http::server::ClientAddr;
 use crate::service::auth::{self, Caller, Principal};
 use crate::service::sessions::{self, ActiveSession};
 use crate::store::idempotency::{self, Claim, KeyRow, KEY_LIFETIME_MS};
@@ -66,7 +67,7 @@ pub async fn require_session(state: &AppState, headers: &HeaderMap, method: &Met
 /// caller's rate limit and makes the account available to handlers as a [`Principal`] extension.
 pub async fn require_caller(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response> {
     let principal = match api_key(request.headers()).filter(|k| !k.is_empty()) {
-        Some(key) => auth::authenticate(&state, key).await?,
+        Some(key) => auth::authenticate(&state, key, ClientAddr::of(request.extensions())).await?,
         None => {
             let session = require_session(&state, request.headers(), request.method()).await?;
             Principal { account_id: session.account_id, caller: Caller::Operator(session.operator_id) }
@@ -118,12 +119,12 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     let response = match tokio::time::timeout(timeout, run).await {
         Ok(response) => response,
         Err(_) => {
-            idempotency::release_key(db, account, &key).await?;
+            idempotency::abandon_claim(db, account, &key).await?;
             return Err(Error::RequestTimeout(timeout.as_secs()));
         }
     };
     if response.status().is_server_error() {
-        idempotency::release_key(db, account, &key).await?;
+        idempotency::abandon_claim(db, account, &key).await?;
         return Ok(response);
     }
     let (parts, body) = response.into_parts();

@@ -148,16 +148,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 /// Parses a query string into `T`; a parameter that does not fit, or that has a NUL character, is
 /// a 422 `invalid_query` naming it.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
-    let invalid = |field: String, message: String| Error::Invalid {
-        code: "invalid_query",
-        detail: format!("{field}: {message}"),
-        fields: vec![FieldError { field, message }],
-    };
-    if let Some((name, _)) =
-        url::form_urlencoded::parse(query.as_bytes()).find(|(name, value)| name.contains('\0') || value.contains('\0'))
-    {
-        return Err(invalid(name.replace('\0', "%00"), NUL_MESSAGE.to_owned()));
-    }
+    check_query_nul(query)?;
     let deserializer = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -167,8 +158,29 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
             .find_map(|prefix| message.strip_prefix(prefix))
             .and_then(|rest| rest.split('`').next())
             .map(str::to_owned);
-        invalid(named.unwrap_or(if path == "." { "query".to_owned() } else { path }), message)
+        invalid_query(named.unwrap_or(if path == "." { "query".to_owned() } else { path }), message)
     })
+}
+
+fn invalid_query(field: String, message: String) -> Error {
+    Error::Invalid {
+        code: "invalid_query",
+        detail: format!("{field}: {message}"),
+        fields: vec![FieldError { field, message }],
+    }
+}
+
+/// Refuses a query string with a NUL character (`%00`) in a parameter's name or value.
+pub fn check_query_nul(query: &str) -> Result<(), Error> {
+    if !query.contains("%00") {
+        return Ok(());
+    }
+    match url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        Some((name, _)) => Err(invalid_query(name.replace('\0', "%00"), NUL_MESSAGE.to_owned())),
+        None => Ok(()),
+    }
 }
 
 /// Path parameters; ids that cannot exist answer 404 like absent ones.

@@ -40,6 +40,13 @@ pub struct ConnectionLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientAddr(pub IpAddr);
 
+impl ClientAddr {
+    /// The client address of a request, when it came through [`serve`].
+    pub fn of(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+        extensions.get::<ClientAddr>().map(|client| client.0)
+    }
+}
+
 /// Open connections per peer address, and in all.
 #[derive(Default)]
 struct Connections {

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use rust_embed::RustEmbed;
 use serde::Deserialize;
 
@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::http::auth::{require_session, session_token, SESSION_COOKIE};
 use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::server::ClientAddr;
 use crate::service::sessions::{self, SESSION_MAX_MS};
 
 /// The files of the web UI.
@@ -82,8 +83,13 @@ struct LoginBody {
 }
 
 /// Logs an operator in: sets the HttpOnly session cookie and returns the session's CSRF token.
-async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBody>) -> Result<Response> {
-    let (token, info) = sessions::login(&state, &body.email, &body.password).await?;
+async fn login(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response> {
+    let client = client.map(|Extension(ClientAddr(ip))| ip);
+    let (token, info) = sessions::login(&state, &body.email, &body.password, client).await?;
     let secure = state.config.effective_public_url().starts_with("https://");
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",

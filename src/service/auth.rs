@@ -1,5 +1,7 @@
 //! Accounts, API keys, operators and first-start bootstrap.
 
+use std::net::IpAddr;
+
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -110,13 +112,16 @@ pub async fn create_api_key(db: &Db, account_id: i64, name: &str, value: Option<
     Ok(CreatedApiKey { key: ApiKey::from(&row), value })
 }
 
-/// Resolves an API key value to its account; unknown and revoked keys are refused.
-pub async fn authenticate(state: &AppState, value: &str) -> Result<Principal> {
-    let row = accounts::find_api_key_by_hash(state.db.reader(), &hash_key(value)).await?.ok_or(Error::Unauthorized)?;
-    if row.revoked_at.is_some() {
-        return Err(Error::Unauthorized);
-    }
+/// Resolves an API key value to its account; unknown and revoked keys are refused. A `client`
+/// address that sent too many wrong keys or passwords is refused before the key is looked up.
+pub async fn authenticate(state: &AppState, value: &str, client: Option<IpAddr>) -> Result<Principal> {
     let now = now_ms();
+    state.auth_failures.check(client, now)?;
+    let row = accounts::find_api_key_by_hash(state.db.reader(), &hash_key(value)).await?;
+    let Some(row) = row.filter(|row| row.revoked_at.is_none()) else {
+        state.auth_failures.record(client, now);
+        return Err(Error::Unauthorized);
+    };
     if row.last_used_at.is_none_or(|at| now - at > LAST_USED_RESOLUTION_MS) {
         let id = row.id;
         record_use_later(&state.db, "API key use", move |conn| Box::pin(accounts::touch_api_key(conn, id, now)));
@@ -154,19 +159,24 @@ const UNKNOWN_OPERATOR_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4pQW0v3CGkB9yPiSsW2wq4PY0oWztGz3NnJq5dnXeuI";
 
 /// Resolves an operator's email and password (the web UI's login, HTTP Basic on the seed platform's
-/// API) to the operator's account and id. Five failures for an email within 15 minutes lock it for
-/// 15 minutes, whether or not the email exists, and a locked email is refused even with the right
-/// password.
-pub async fn authenticate_operator(state: &AppState, email: &str, password: &str) -> Result<(i64, i64)> {
+/// API) to the operator's account and id. Each attempt is counted before the password is checked,
+/// so that however many arrive at once, at most five per email are checked in 15 minutes; five
+/// failures lock the email for 15 minutes, whether or not it exists, and a locked email is refused
+/// even with the right password. Failures also count against the `client` address.
+pub async fn authenticate_operator(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<(i64, i64)> {
+    let now = now_ms();
+    state.auth_failures.check(client, now)?;
     let email = email.trim().to_lowercase();
-    if email.is_empty() || password.is_empty() {
+    if email.is_empty() || password.is_empty() || email.contains('\0') {
+        state.auth_failures.record(client, now);
         return Err(Error::InvalidCredentials);
     }
-    let now = now_ms();
-    let failures = sessions::find_login_failures(state.db.reader(), &email).await?;
-    if let Some(until) = failures.as_ref().and_then(|f| f.locked_until).filter(|until| *until > now) {
-        return Err(Error::LoginLocked(seconds_until(until, now)));
-    }
+    let attempt = count_login_attempt(state, &email, now).await?;
     let rows = accounts::find_operators_by_email(state.db.reader(), &email).await?;
     let password = password.to_owned();
     let verified = tokio::task::spawn_blocking(move || {
@@ -182,36 +192,38 @@ pub async fn authenticate_operator(state: &AppState, email: &str, password: &str
     })
     .await
     .map_err(|e| anyhow::anyhow!("verifying a password: {e}"))?;
-    let Some(row) = verified else { return Err(record_login_failure(state, &email, now).await) };
-    if failures.is_some() {
+    let outcome = if verified.is_some() { "accepted" } else { "rejected" };
+    metrics::counter!("parley_password_checks_total", "outcome" => outcome).increment(1);
+    let Some(row) = verified else {
+        state.auth_failures.record(client, now);
+        if attempt < MAX_LOGIN_FAILURES {
+            return Err(Error::InvalidCredentials);
+        }
         let mut tx = state.db.begin().await?;
-        sessions::clear_login_failures(&mut tx, &email).await?;
+        sessions::lock_login(&mut tx, &email, now + LOGIN_LOCKOUT_MS).await?;
         tx.commit().await?;
-    }
+        tracing::warn!(failures = MAX_LOGIN_FAILURES, "operator login locked after repeated failures");
+        return Err(Error::LoginLocked(seconds_until(now + LOGIN_LOCKOUT_MS, now)));
+    };
+    let mut tx = state.db.begin().await?;
+    sessions::clear_login_failures(&mut tx, &email).await?;
+    tx.commit().await?;
     Ok((row.account_id, row.id))
 }
 
-/// Counts a failed password check and answers with the error to show: wrong credentials, or the
-/// lock this failure just caused.
-async fn record_login_failure(state: &AppState, email: &str, now: i64) -> Error {
-    let recorded = async {
-        let mut tx = state.db.begin().await?;
-        let failures = sessions::record_login_failure(&mut tx, email, now, now - LOGIN_LOCKOUT_MS).await?;
-        let locked = failures.failures >= MAX_LOGIN_FAILURES;
-        if locked {
-            sessions::lock_login(&mut tx, email, now + LOGIN_LOCKOUT_MS).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, Error>(locked)
+/// Counts a login attempt for an email before its password is checked; answers which attempt of
+/// the window it is, or refuses it when the email is locked or already has five attempts there.
+async fn count_login_attempt(state: &AppState, email: &str, now: i64) -> Result<i64> {
+    let mut tx = state.db.begin().await?;
+    let counted = sessions::record_login_attempt(&mut tx, email, now, now - LOGIN_LOCKOUT_MS).await?;
+    tx.commit().await?;
+    let locked_until = match counted.locked_until.filter(|until| *until > now) {
+        Some(until) => until,
+        None if counted.failures > MAX_LOGIN_FAILURES => counted.window_started_at + LOGIN_LOCKOUT_MS,
+        None => return Ok(counted.failures),
     };
-    match recorded.await {
-        Ok(true) => {
-            tracing::warn!(failures = MAX_LOGIN_FAILURES, "operator login locked after repeated failures");
-            Error::LoginLocked(seconds_until(now + LOGIN_LOCKOUT_MS, now))
-        }
-        Ok(false) => Error::InvalidCredentials,
-        Err(e) => e,
-    }
+    metrics::counter!("parley_login_attempts_refused_total").increment(1);
+    Err(Error::LoginLocked(seconds_until(locked_until, now)))
 }
 
 fn seconds_until(until: i64, now: i64) -> u64 {

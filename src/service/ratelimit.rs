@@ -149,9 +149,73 @@ impl WindowLimiter {
     }
 }
 
+/// Failed authentications (wrong API keys or passwords) per client address, as a leaky bucket:
+/// each failure adds one, `per_minute` leak away each minute, and an address whose bucket is full
+/// is refused, whatever it sends, until one has leaked. Guessing keys or passwords from one address
+/// is slowed to that pace (passwords are also limited per email, see `auth`).
+pub struct FailureLimiter {
+    per_minute: u32,
+    buckets: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (f64, i64)>>,
+}
+
+impl FailureLimiter {
+    /// A limiter allowing `per_minute` failures a minute per address.
+    pub fn new(per_minute: u32) -> FailureLimiter {
+        FailureLimiter { per_minute: per_minute.max(1), buckets: std::sync::Mutex::default() }
+    }
+
+    /// What is left in a bucket filled to `level` at `at` by `now` (all in ms).
+    fn leaked(&self, (level, at): (f64, i64), now: i64) -> f64 {
+        (level - (now - at).max(0) as f64 * f64::from(self.per_minute) / 60_000.0).max(0.0)
+    }
+
+    /// Refuses an address whose bucket is full, with the seconds until it may try again.
+    pub fn check(&self, client: Option<std::net::IpAddr>, now_ms: i64) -> Result<()> {
+        let Some(client) = client else { return Ok(()) };
+        let buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let level = buckets.get(&client).map_or(0.0, |bucket| self.leaked(*bucket, now_ms));
+        let limit = f64::from(self.per_minute);
+        if level <= limit - 1.0 {
+            return Ok(());
+        }
+        let wait_ms = (level - (limit - 1.0)) * 60_000.0 / limit;
+        Err(Error::TooManyFailures((wait_ms / 1000.0).ceil().max(1.0) as u64))
+    }
+
+    /// Counts a failed authentication of an address at `now_ms`.
+    pub fn record(&self, client: Option<std::net::IpAddr>, now_ms: i64) {
+        let Some(client) = client else { return };
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, bucket| self.leaked(*bucket, now_ms) > 0.0);
+        }
+        let level = buckets.get(&client).map_or(0.0, |bucket| self.leaked(*bucket, now_ms));
+        buckets.insert(client, (level + 1.0, now_ms));
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::WindowLimiter;
+    use super::{FailureLimiter, WindowLimiter};
+    use crate::error::Error;
+
+    #[test]
+    fn failures_fill_a_bucket_per_address_that_leaks() {
+        let limiter = FailureLimiter::new(2);
+        let (a, b) = (Some("192.0.2.1".parse().unwrap()), Some("192.0.2.2".parse().unwrap()));
+        let start = 600_000;
+        limiter.record(a, start);
+        assert!(limiter.check(a, start).is_ok());
+        limiter.record(a, start + 1);
+        assert!(matches!(limiter.check(a, start + 1), Err(Error::TooManyFailures(30))));
+        assert!(matches!(limiter.check(a, start + 15_000), Err(Error::TooManyFailures(15))));
+        assert!(limiter.check(b, start).is_ok(), "another address is unaffected");
+        limiter.record(None, start);
+        assert!(limiter.check(None, start).is_ok(), "requests without an address are not limited");
+        assert!(limiter.check(a, start + 30_001).is_ok(), "one failure has leaked away after 30 s");
+        limiter.record(a, start + 30_001);
+        assert!(limiter.check(a, start + 30_002).is_err(), "and the next fills it again");
+    }
 
     #[test]
     fn windows_count_per_minute_and_per_second() {

@@ -1,6 +1,8 @@
 //! Operator sessions of the web UI: login with email and password, per-session CSRF tokens,
 //! logout.
 
+use std::net::IpAddr;
+
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
@@ -43,8 +45,13 @@ impl ActiveSession {
 
 /// Checks an operator's email and password (with the lockout of
 /// [`auth::authenticate_operator`]) and opens a session; returns the cookie's token and the session.
-pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(String, SessionInfo)> {
-    let (account_id, operator_id) = auth::authenticate_operator(state, email, password).await?;
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<(String, SessionInfo)> {
+    let (account_id, operator_id) = auth::authenticate_operator(state, email, password, client).await?;
     let now = now_ms();
     let token = format!("ps_{}", random_token(40));
     let csrf_token = random_token(32);

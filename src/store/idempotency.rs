@@ -123,9 +123,10 @@ pub async fn complete_key<'c>(
     Ok(())
 }
 
-/// Releases a claimed key whose request failed on the server side, so a retry can run.
-pub async fn release_key<'c>(db: impl AnyExecutor<'c>, account_id: i64, key: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND status = 0")
+/// Ends the lease of a claimed key whose request failed on the server side or was stopped, so a
+/// retry can run at once and look for what the first attempt may have stored.
+pub async fn abandon_claim<'c>(db: impl AnyExecutor<'c>, account_id: i64, key: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE idempotency_keys SET locked_until = 0 WHERE account_id = $1 AND key = $2 AND status = 0")
         .bind(account_id)
         .bind(key)
         .execute(db)

@@ -14,7 +14,7 @@ pub struct SessionRow {
     pub last_seen_at: i64,
 }
 
-/// Failed logins of one email in the current window.
+/// Login attempts of one email in the current window that did not succeed (yet).
 #[derive(Debug, Clone, FromRow)]
 pub struct LoginFailuresRow {
     pub failures: i64,
@@ -90,17 +90,10 @@ pub async fn delete_expired_sessions(conn: &mut Conn, now: i64) -> sqlx::Result<
         .rows_affected())
 }
 
-/// Failed logins recorded for an email (lower-cased).
-pub async fn find_login_failures<'c>(db: impl AnyExecutor<'c>, email: &str) -> sqlx::Result<Option<LoginFailuresRow>> {
-    sqlx::query_as("SELECT failures, window_started_at, locked_until FROM login_failures WHERE email = $1")
-        .bind(email)
-        .fetch_optional(db)
-        .await
-}
-
-/// Counts one more failed login for an email, starting a new window when the current one began
-/// before `window_cutoff`; returns the updated state. The row stays locked until the transaction ends.
-pub async fn record_login_failure(
+/// Counts one more login attempt for an email (it stays counted unless the login succeeds),
+/// starting a new window when the current one began before `window_cutoff`; returns the updated
+/// state. The row stays locked until the transaction ends.
+pub async fn record_login_attempt(
     conn: &mut Conn,
     email: &str,
     now: i64,
@@ -131,7 +124,7 @@ pub async fn lock_login(conn: &mut Conn, email: &str, until: i64) -> sqlx::Resul
     Ok(())
 }
 
-/// Forgets an email's failed logins after a successful one.
+/// Forgets an email's login attempts after a successful one.
 pub async fn clear_login_failures(conn: &mut Conn, email: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(conn).await?;
     Ok(())

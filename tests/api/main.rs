@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod attacks;
 mod browser;
 mod channels;
 mod contacts;

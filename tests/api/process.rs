@@ -24,9 +24,34 @@ pub fn parley(dir: &std::path::Path, port: u16) -> Command {
     command
 }
 
+/// A running `parley` process; killed when dropped, so a failing test leaves none behind.
+pub struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `parley serve` and returns it with the lines it printed up to "listening".
-pub fn start(mut command: Command) -> (Child, Vec<String>) {
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+pub fn start(mut command: Command) -> (Server, Vec<String>) {
+    let mut child = Server(command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
     let mut lines = Vec::new();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     loop {

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::domain::time::parse_timestamp;
 use crate::domain::{ConversationStatus, RequestKey};
 use crate::error::{Error, Problem, Result};
-use crate::http::extract::{double_option, ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{check_query_nul, double_option, ApiJson, ApiPath, ApiQuery};
 use crate::service::auth::Principal;
 use crate::service::conversations::{
     self, ConversationPage, ConversationPatch, ConversationQuery, MessagePage, MessageQuery,
@@ -50,6 +50,7 @@ pub fn parse_order(order: &str) -> (String, bool) {
 }
 
 fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQuery> {
+    check_query_nul(raw.unwrap_or_default())?;
     let mut query = ConversationQuery {
         archived: Some(false),
         sort: "last_message_at".into(),

@@ -11,6 +11,7 @@ use super::{Answer, Body, Caller, ChatId, Failure};
 use crate::app::AppState;
 use crate::domain::time::parse_timestamp;
 use crate::error::Error;
+use crate::http::extract::check_query_nul;
 use crate::service::conversations::{self, ConversationPatch, ConversationQuery, MessageQuery};
 use crate::service::outbound::{self, Outgoing};
 use crate::service::views::{Conversation, Message};
@@ -128,6 +129,7 @@ pub async fn list(
     Extension(me): Extension<Caller>,
     RawQuery(raw): RawQuery,
 ) -> Answer<Json<Vec<Value>>> {
+    check_query_nul(raw.as_deref().unwrap_or_default())?;
     let query = parse_list_query(raw.as_deref())?;
     let page = conversations::list(&state, me.account_id, &query).await?;
     Ok(Json(page.data.iter().map(conversation_json).collect()))
@@ -166,6 +168,7 @@ pub async fn messages(
     ChatId(id): ChatId,
     RawQuery(raw): RawQuery,
 ) -> Answer<Json<Value>> {
+    check_query_nul(raw.as_deref().unwrap_or_default())?;
     let mut query = MessageQuery { limit: MAX_ITEMS, ..Default::default() };
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match name.as_ref() {

@@ -20,7 +20,9 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::http::extract::ApiJson;
+use crate::http::server::ClientAddr;
 use crate::service::auth;
+use std::net::IpAddr;
 
 /// The routes under `/api/partner-gateway/v1`.
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -104,7 +106,9 @@ impl From<Error> for Failure {
             other => capitalize(&other.to_string()),
         };
         let retry_after = match error {
-            Error::RateLimited(seconds) | Error::LoginLocked(seconds) => Some(seconds),
+            Error::RateLimited(seconds) | Error::LoginLocked(seconds) | Error::TooManyFailures(seconds) => {
+                Some(seconds)
+            }
             _ => None,
         };
         Failure { status, message, retry_after }
@@ -171,9 +175,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ChatId {
 
 /// The credentials of a request: `X-Api-Key` (or a bearer token), else HTTP Basic with an
 /// operator's email and password.
-async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Failure> {
+async fn identify(state: &AppState, headers: &HeaderMap, client: Option<IpAddr>) -> Result<Caller, Failure> {
     if let Some(key) = crate::http::auth::api_key(headers).filter(|k| !k.is_empty()) {
-        let principal = auth::authenticate(state, key).await?;
+        let principal = auth::authenticate(state, key, client).await?;
         return Ok(Caller {
             account_id: principal.account_id,
             operator_id: None,
@@ -195,13 +199,13 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, Failu
         .and_then(|pair| pair.split_once(':'))
         .map(|(e, p)| (e.to_owned(), p.to_owned()))
         .ok_or(Error::Unauthorized)?;
-    let (account_id, operator_id) = auth::authenticate_operator(state, &email, &password).await?;
+    let (account_id, operator_id) = auth::authenticate_operator(state, &email, &password, client).await?;
     Ok(Caller { account_id, operator_id: Some(operator_id), bucket: format!("operator:{operator_id}") })
 }
 
 /// Authenticates, applies the caller's rate limit windows and sets the `X-RateLimit-*` headers.
 pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let caller = match identify(&state, request.headers()).await {
+    let caller = match identify(&state, request.headers(), ClientAddr::of(request.extensions())).await {
         Ok(caller) => caller,
         Err(failure) => return failure.into_response(),
     };

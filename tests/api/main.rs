@@ -14,6 +14,7 @@ mod events;
 mod idempotency;
 mod keys;
 mod media;
+mod nul;
 mod platform;
 mod process;
 mod qlara_inbox;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::helpers::*;
 
 /// A small PNG-looking payload: the PNG signature followed by arbitrary bytes.
-fn png_bytes(len: usize) -> Vec<u8> {
+pub fn png_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
     bytes.extend((0..len.saturating_sub(8)).map(|i| (i * 7 % 251) as u8));
     bytes
@@ -48,7 +48,7 @@ async fn upload_raw(app: &TestApp, key: &str, body: Vec<u8>) -> Reply {
 }
 
 /// Uploads a file as `file` with the app's key.
-async fn upload(app: &TestApp, filename: &str, content_type: &str, bytes: &[u8]) -> Reply {
+pub async fn upload(app: &TestApp, filename: &str, content_type: &str, bytes: &[u8]) -> Reply {
     upload_raw(app, &app.key, multipart("file", filename, content_type, bytes)).await
 }
 

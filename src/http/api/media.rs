@@ -115,9 +115,6 @@ pub async fn upload(
         match field.name() {
             Some("file") if file.is_none() => {
                 let filename = field.file_name().map(str::to_owned);
-                if filename.as_ref().is_some_and(|name| name.contains('\0')) {
-                    return Err(Error::field("file", "the file name must not contain the NUL character (U+0000)"));
-                }
                 let content_type = field.content_type().unwrap_or("application/octet-stream");
                 let content_type = content_type.split(';').next().unwrap_or_default().trim().to_lowercase();
                 if !ALLOWED_TYPES.contains(&content_type.as_str()) {

@@ -549,6 +549,17 @@ async fn internal_targets_are_refused_by_default() {
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hook",
         "http://[::ffff:192.168.1.1]/hook",
+        "http://[::127.0.0.1]/hook",
+        "http://[::ffff:0:7f00:1]/hook",
+        "http://[2002:7f00:1::]/hook",
+        "http://[::a9fe:a9fe]/hook",
+        "http://[fec0::1]/hook",
+        "http://[2001::1]/hook",
+        "http://[100::1]/hook",
+        "http://[2001:2::1]/hook",
+        "http://[2001:20::1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://2130706433/hook",
     ] {
         let reply = app.post("/api/v1/webhooks", json!({"url": url})).await;
         assert_field_error(&reply, "url");
@@ -559,6 +570,20 @@ async fn internal_targets_are_refused_by_default() {
     let moved =
         app.patch(&format!("/api/v1/webhooks/{}", public.body["id"]), json!({"url": "http://192.168.0.1/"})).await;
     assert_field_error(&moved, "url");
+
+    // A target that is internal at delivery time (saved before this rule, or set in the database)
+    // is refused without connecting.
+    sqlx::query("UPDATE webhooks SET url = 'http://[::ffff:0:7f00:1]:9/hook' WHERE id = $1")
+        .bind(public.body["id"].as_i64().unwrap())
+        .execute(app.state.db.writer())
+        .await
+        .unwrap();
+    app.post("/api/v1/contacts", json!({"name": "Ada"})).await;
+    assert!(deliver(&app, now_ms()).await > 0);
+    let attempts = app.get(&format!("/api/v1/webhooks/{}/attempts", public.body["id"])).await.body;
+    let error = attempts["data"][0]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("internal address"), "{attempts}");
+    assert!(attempts["data"][0]["status_code"].is_null(), "{attempts}");
 }
 
 #[tokio::test]

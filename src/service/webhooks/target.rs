@@ -10,11 +10,16 @@ use std::time::Duration;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
-/// Whether `ip` is an address webhooks must not reach by default.
+/// Whether `ip` is an address webhooks must not reach by default: anything not globally
+/// reachable. IPv6 is allowed only in global unicast (`2000::/3`), and not in the ranges there that
+/// are special or embed an IPv4 address (IETF protocol assignments with Teredo, benchmarking and
+/// ORCHID, documentation, 6to4); everything outside it (IPv4-compatible and IPv4-translated
+/// embeddings, NAT64, discard, unique local, link-local, site-local, multicast…) is refused, and an
+/// IPv4-mapped address is judged as the IPv4 address it maps.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -24,7 +29,8 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b)) // shared address space (carrier-grade NAT)
-                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+                || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
                 || (a == 198 && (b == 18 || b == 19)) // benchmarking
                 || a >= 240 // reserved
         }
@@ -32,14 +38,12 @@ pub fn is_internal(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_internal(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
-                || first == 0x0064 && v6.segments()[1] == 0xff9b // NAT64 to IPv4
+            let [first, second, ..] = v6.segments();
+            (first & 0xe000) != 0x2000 // outside global unicast
+                || (first == 0x2001 && second < 0x0200) // 2001::/23: Teredo, benchmarking, ORCHID…
+                || (first == 0x2001 && second == 0x0db8) // documentation
+                || first == 0x2002 // 6to4
+                || (first == 0x3fff && second < 0x1000) // documentation (3fff::/20)
         }
     }
 }
@@ -130,26 +134,90 @@ pub fn http_client(timeout: Duration, allow_internal: bool) -> reqwest::Result<r
 mod tests {
     use super::*;
 
+    /// Addresses webhooks must not reach, with what they are.
+    pub const INTERNAL: &[(&str, &str)] = &[
+        ("127.0.0.1", "IPv4 loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local (cloud metadata)"),
+        ("0.0.0.0", "unspecified"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("192.0.0.8", "IETF protocol assignments"),
+        ("192.88.99.1", "6to4 relay anycast"),
+        ("198.18.0.1", "benchmarking"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "broadcast"),
+        ("224.0.0.1", "multicast"),
+        ("::", "IPv6 unspecified"),
+        ("::1", "IPv6 loopback"),
+        ("::127.0.0.1", "IPv4-compatible loopback"),
+        ("::a9fe:a9fe", "IPv4-compatible link-local"),
+        ("::8.8.8.8", "IPv4-compatible (deprecated, never global)"),
+        ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
+        ("::ffff:10.0.0.1", "IPv4-mapped private"),
+        ("::ffff:0:7f00:1", "IPv4-translated loopback"),
+        ("::ffff:0:808:808", "IPv4-translated"),
+        ("64:ff9b::7f00:1", "NAT64 of loopback"),
+        ("64:ff9b:1::1", "local-use NAT64"),
+        ("100::1", "discard"),
+        ("2001::1", "Teredo"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+        ("2001:2::1", "benchmarking"),
+        ("2001:10::1", "ORCHID"),
+        ("2001:20::1", "ORCHIDv2"),
+        ("2001:db8::1", "documentation"),
+        ("3fff::1", "documentation (3fff::/20)"),
+        ("2002:7f00:1::", "6to4 of loopback"),
+        ("2002:a00:1::1", "6to4 of a private address"),
+        ("2002:808:808::1", "6to4"),
+        ("fc00::1", "unique local"),
+        ("fd12:3456::1", "unique local"),
+        ("fe80::1", "link-local"),
+        ("fec0::1", "site-local"),
+        ("ff02::1", "multicast"),
+        ("5f00::1", "SRv6 SIDs"),
+    ];
+
+    /// Public addresses, which are allowed.
+    pub const PUBLIC: &[&str] = &[
+        "8.8.8.8",
+        "1.1.1.1",
+        "172.32.0.1",
+        "93.184.215.14",
+        "2606:4700:4700::1111",
+        "2a00:1450:4001::200e",
+        "::ffff:8.8.8.8",
+    ];
+
     #[test]
     fn internal_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip} should be internal");
+        for (ip, what) in INTERNAL {
+            assert!(is_internal(ip.parse().unwrap()), "{ip} ({what}) should be internal");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "172.32.0.1"] {
+        for ip in PUBLIC {
             assert!(!is_internal(ip.parse().unwrap()), "{ip} should be public");
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_naming_internal_addresses_are_refused_at_save_and_at_connect_time() {
+        for (ip, what) in INTERNAL {
+            let host = if ip.contains(':') { format!("[{ip}]") } else { (*ip).to_owned() };
+            let url = format!("http://{host}/hook");
+            let refused = check_url(&url, false).await;
+            assert!(refused.as_ref().is_err_and(|e| e.contains("internal address")), "{url} ({what}): {refused:?}");
+            assert!(is_internal_literal(&Url::parse(&url).unwrap()), "{url} ({what}) at connect time");
+        }
+        for ip in PUBLIC {
+            let host = if ip.contains(':') { format!("[{ip}]") } else { (*ip).to_owned() };
+            let url = format!("https://{host}/hook");
+            assert!(check_url(&url, false).await.is_ok(), "{url}");
+            assert!(!is_internal_literal(&Url::parse(&url).unwrap()), "{url}");
+        }
+        // Other spellings of IPv4 loopback are the same address.
+        for url in ["http://2130706433/", "http://0x7f.1/", "http://127.1/", "http://[0:0:0:0:0:ffff:7f00:1]/"] {
+            assert!(check_url(url, false).await.is_err(), "{url}");
         }
     }
 

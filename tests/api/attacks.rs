@@ -99,11 +99,11 @@ async fn parallel_guesses_are_checked_five_at_most_sqlite() {
     parallel_guesses_are_checked_five_at_most(None).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parallel_guesses_are_checked_five_at_most_postgres() {
-    let Some(database) = TestDatabase::create().await else { return };
-    parallel_guesses_are_checked_five_at_most(Some(database)).await;
-}
+crate::postgres_test!(
+    async fn parallel_guesses_are_checked_five_at_most_postgres() {
+        parallel_guesses_are_checked_five_at_most(Some(TestDatabase::create().await)).await;
+    }
+);
 
 /// Failed authentications are limited per client address: after 20 wrong API keys or passwords
 /// an address is refused with 429, even with the right key, while other addresses go on.
@@ -228,7 +228,7 @@ async fn read_until_closed(stream: &mut TcpStream, wait: Duration) -> (String, b
 async fn slow_clients_cannot_hold_the_server() {
     let flags =
         ["--header-read-timeout-ms", "1000", "--body-read-timeout-ms", "500", "--max-connections-per-client", "20"];
-    let app = spawn_app_with(Backend::Sqlite, &flags).await.unwrap();
+    let app = spawn_app_with(Backend::Sqlite, &flags).await;
 
     // 200 connections from one client that start a request and never finish its headers.
     let mut slow = Vec::new();

@@ -146,8 +146,8 @@ async fn crash_under_load_loses_and_doubles_nothing_sqlite() {
     crash_under_load_loses_and_doubles_nothing(None).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_under_load_loses_and_doubles_nothing_postgres() {
-    let Some(database) = TestDatabase::create().await else { return };
-    crash_under_load_loses_and_doubles_nothing(Some(database)).await;
-}
+crate::postgres_test!(
+    async fn crash_under_load_loses_and_doubles_nothing_postgres() {
+        crash_under_load_loses_and_doubles_nothing(Some(TestDatabase::create().await)).await;
+    }
+);

@@ -16,9 +16,20 @@ pub enum Backend {
     Postgres,
 }
 
-/// Generates one test per backend from `async fn name(app: TestApp)` functions; the PostgreSQL
-/// variant is skipped unless `PARLEY_TEST_POSTGRES_URL` is set. `with FLAGS;` first starts every
-/// app with those extra settings (an expression of the calling module, e.g. a `const`).
+/// A test on PostgreSQL: ignored, and reported so, when the suite was built without
+/// `PARLEY_TEST_POSTGRES_URL`.
+#[macro_export]
+macro_rules! postgres_test {
+    (async fn $name:ident() $body:block) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(not(parley_postgres_tests), ignore = "set PARLEY_TEST_POSTGRES_URL to run the PostgreSQL tests")]
+        async fn $name() $body
+    };
+}
+
+/// Generates one test per backend from `async fn name(app: TestApp)` functions (see
+/// [`postgres_test!`] for when the PostgreSQL one runs). `with FLAGS;` first starts every app with
+/// those extra settings (an expression of the calling module, e.g. a `const`).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -31,23 +42,17 @@ macro_rules! backend_tests {
                 async fn $name() {
                     #[allow(unused_imports)]
                     use super::*;
-                    let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $flags)
-                        .await
-                        .expect("sqlite app");
-                    super::$name(app).await;
+                    super::$name($crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $flags).await).await;
                 }
             )*
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
+                $crate::postgres_test!(async fn $name() {
                     #[allow(unused_imports)]
                     use super::*;
-                    if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $flags).await {
-                        super::$name(app).await;
-                    }
-                }
+                    super::$name($crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $flags).await).await;
+                });
             )*
         }
     };
@@ -92,15 +97,16 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// Creates a database on the server at `PARLEY_TEST_POSTGRES_URL`; `None` when that is unset.
-    pub async fn create() -> Option<TestDatabase> {
-        let admin = std::env::var("PARLEY_TEST_POSTGRES_URL").ok()?;
+    /// Creates a database on the server at `PARLEY_TEST_POSTGRES_URL`.
+    pub async fn create() -> TestDatabase {
+        let admin = std::env::var("PARLEY_TEST_POSTGRES_URL")
+            .expect("PARLEY_TEST_POSTGRES_URL was set when the tests were built and must be set to run them");
         let name = format!("parley_test_{}", random_suffix());
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connect to PostgreSQL");
         sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
         let mut url = url::Url::parse(&admin).expect("PARLEY_TEST_POSTGRES_URL");
         url.set_path(&name);
-        Some(TestDatabase { admin, name, url: url.to_string() })
+        TestDatabase { admin, name, url: url.to_string() }
     }
 }
 
@@ -123,13 +129,12 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Starts Parley on a fresh database of `backend` with extra command-line settings; `None` for
-/// PostgreSQL when not configured.
-pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp> {
+/// Starts Parley on a fresh database of `backend` with extra command-line settings.
+pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let postgres = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(TestDatabase::create().await?),
+        Backend::Postgres => Some(TestDatabase::create().await),
     };
     let database_url = postgres.as_ref().map(|db| db.url.clone());
     let mut args = vec![
@@ -164,7 +169,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp>
     parley::service::auth::bootstrap(&state.db, &state.config).await.expect("bootstrap");
     let shutdown = CancellationToken::new();
     tokio::spawn(parley::http::serve(state.clone(), listener, shutdown.clone()));
-    Some(TestApp {
+    TestApp {
         base: format!("http://{address}"),
         key: KEY.to_owned(),
         state,
@@ -172,7 +177,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> Option<TestApp>
         shutdown,
         postgres,
         _dir: dir,
-    })
+    }
 }
 
 impl Drop for TestApp {

@@ -295,8 +295,7 @@ async fn inbound_message_with_uploaded_media(app: TestApp) {
 }
 
 /// Uploads over `--max-media-bytes` are refused with 413 and store nothing.
-async fn oversized_upload_is_refused(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, &["--max-media-bytes", "1000"]).await else { return };
+async fn oversized_upload_is_refused(app: TestApp) {
     let reply = upload(&app, "big.png", "image/png", &png_bytes(5000)).await;
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert!(reply.body["detail"].as_str().unwrap_or_default().contains("1000"), "{reply:?}");
@@ -307,18 +306,11 @@ async fn oversized_upload_is_refused(backend: Backend) {
     assert_eq!(listed_keys(&app.get("/api/v1/media").await).len(), 1);
 }
 
-mod configured {
+mod small_files {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn oversized_upload_is_refused_sqlite() {
-        oversized_upload_is_refused(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn oversized_upload_is_refused_postgres() {
-        oversized_upload_is_refused(Backend::Postgres).await;
-    }
+    const FLAGS: &[&str] = &["--max-media-bytes", "1000"];
+    crate::backend_tests!(with FLAGS; oversized_upload_is_refused);
 }
 
 crate::backend_tests!(

@@ -199,8 +199,7 @@ async fn idempotent_post_replays_the_first_response(app: TestApp) {
 }
 
 /// `--max-body-bytes` refuses larger JSON bodies with 413 and creates nothing.
-async fn oversized_body_is_refused(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, &["--max-body-bytes", "2000"]).await else { return };
+async fn oversized_body_is_refused(app: TestApp) {
     let big = json!({"name": "Big", "attributes": {"notes": "x".repeat(3000)}});
     let reply = app.post("/api/v1/contacts", big.clone()).await;
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
@@ -215,10 +214,7 @@ async fn oversized_body_is_refused(backend: Backend) {
 }
 
 /// Each key has its own token bucket: a burst of 3, then 429 with `Retry-After`.
-async fn rate_limit_is_per_key(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, &["--rate-limit-per-minute", "60", "--rate-limit-burst", "3"]).await else {
-        return;
-    };
+async fn rate_limit_is_per_key(app: TestApp) {
     // Made with the admin key before anything is exhausted (this uses one of its three).
     let reply = app.post("/api/v1/api-keys", json!({"name": "second"})).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
@@ -245,28 +241,18 @@ async fn rate_limit_is_per_key(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
 }
 
-mod configured {
+mod small_bodies {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn oversized_body_is_refused_sqlite() {
-        oversized_body_is_refused(Backend::Sqlite).await;
-    }
+    const FLAGS: &[&str] = &["--max-body-bytes", "2000"];
+    crate::backend_tests!(with FLAGS; oversized_body_is_refused);
+}
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn oversized_body_is_refused_postgres() {
-        oversized_body_is_refused(Backend::Postgres).await;
-    }
+mod few_requests {
+    use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn rate_limit_is_per_key_sqlite() {
-        rate_limit_is_per_key(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn rate_limit_is_per_key_postgres() {
-        rate_limit_is_per_key(Backend::Postgres).await;
-    }
+    const FLAGS: &[&str] = &["--rate-limit-per-minute", "60", "--rate-limit-burst", "3"];
+    crate::backend_tests!(with FLAGS; rate_limit_is_per_key);
 }
 
 crate::backend_tests!(

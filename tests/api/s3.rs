@@ -70,7 +70,7 @@ async fn media_lives_in_the_bucket(backend: Backend) {
         "--s3-path-style",
         "true",
     ];
-    let Some(app) = spawn_app_with(backend, &flags).await else { return };
+    let app = spawn_app_with(backend, &flags).await;
 
     // An upload is stored in the bucket and served by its signed link.
     let uploaded = crate::media::upload_png(&app).await;
@@ -102,7 +102,8 @@ async fn media_lives_in_the_bucket_sqlite() {
     media_lives_in_the_bucket(Backend::Sqlite).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn media_lives_in_the_bucket_postgres() {
-    media_lives_in_the_bucket(Backend::Postgres).await;
-}
+crate::postgres_test!(
+    async fn media_lives_in_the_bucket_postgres() {
+        media_lives_in_the_bucket(Backend::Postgres).await;
+    }
+);

@@ -541,7 +541,7 @@ crate::backend_tests!(
 
 #[tokio::test]
 async fn internal_targets_are_refused_by_default() {
-    let app = spawn_app_with(Backend::Sqlite, &["--webhook-allow-private", "false"]).await.unwrap();
+    let app = spawn_app_with(Backend::Sqlite, &["--webhook-allow-private", "false"]).await;
     for url in [
         "http://127.0.0.1:9/hook",
         "http://localhost:9/hook",
@@ -588,7 +588,7 @@ async fn internal_targets_are_refused_by_default() {
 
 #[tokio::test]
 async fn oversized_events_are_sent_without_their_object() {
-    let app = spawn_app_with(Backend::Sqlite, &["--webhook-max-payload-bytes", "1200"]).await.unwrap();
+    let app = spawn_app_with(Backend::Sqlite, &["--webhook-max-payload-bytes", "1200"]).await;
     let receiver = Receiver::start().await;
     subscribe(&app, &receiver, json!({"event_types": ["message.created"]})).await;
     let channel = whatsapp(&app).await;

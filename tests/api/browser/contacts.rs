@@ -7,7 +7,7 @@ use super::{Browser, Options};
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 
 async fn app() -> TestApp {
-    spawn_app_with(Backend::Sqlite, &[]).await.expect("sqlite app")
+    spawn_app_with(Backend::Sqlite, &[]).await
 }
 
 /// A customer writes on WhatsApp; returns the conversation id and the contact id.

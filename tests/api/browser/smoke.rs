@@ -6,7 +6,7 @@ use super::{Browser, Options};
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 
 async fn app() -> TestApp {
-    spawn_app_with(Backend::Sqlite, &[]).await.expect("sqlite app")
+    spawn_app_with(Backend::Sqlite, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,8 @@
-//! HTTP faces of Parley: the native API, the operator web UI, provider webhooks, operations
-//! endpoints and the API reference.
+//! HTTP faces of Parley: the native API, the seed platform's dialect, the operator web UI and the
+//! API reference, provider webhooks, and operations endpoints.
 
 pub mod api;
 pub mod auth;
-mod docs;
 pub mod extract;
 pub mod hooks;
 pub mod openapi;
@@ -17,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
@@ -39,8 +38,8 @@ pub fn router(state: AppState) -> Router {
         .merge(qlara_sends::routes(state.clone()))
         .nest("/hooks", hooks::routes())
         .merge(ui::routes())
-        .route("/api/v1/openapi.json", get(openapi_json))
-        .route("/docs", get(docs_page))
+        .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
+        .route("/api/compat/openapi.json", get(|| async { Json(openapi::CompatDoc::openapi()) }))
         .route("/media/{*key}", get(api::media::download))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -117,14 +116,6 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "could not read the webhook queue depth"),
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
-}
-
-async fn openapi_json() -> Response {
-    Json(openapi::ApiDoc::openapi()).into_response()
-}
-
-async fn docs_page() -> Html<String> {
-    Html(docs::render(&openapi::ApiDoc::openapi()))
 }
 
 /// Counts requests and times them per route.

@@ -13,20 +13,22 @@
 //!   `GET /api/partner-gateway/v1/messages/status?ids=a,b&channel=`: `deliveryStatus` is `SENT`
 //!   (handed to the provider), `DELIVERED` (delivered or read), `ERROR` (failed, description
 //!   says why) or `UNKNOWN` (still queued).
-//! - `GET /api/v1/partner-gateway/subscription/credit`: amounts in currency units (the balance is
-//!   kept in thousandths).
+//! - `GET /api/v1/partner-gateway/subscription/credit` (the seed's own odd path; also under
+//!   `/api/partner-gateway/v1/`): amounts in currency units (the balance is kept in thousandths).
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{middleware, Extension, Json, Router};
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::qlara::{authenticate, Answer, Caller};
+use crate::http::qlara::{authenticate, Answer, Body, Caller, Params, Segment};
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::{channels, credit, messages};
 use crate::store::messages::MessageRow;
@@ -38,25 +40,74 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/partner-gateway/v1/messages/status", get(statuses))
         .route("/api/partner-gateway/v1/messages/status/{id}", get(status))
         .route("/api/v1/partner-gateway/subscription/credit", get(subscription_credit))
+        .route("/api/partner-gateway/v1/subscription/credit", get(subscription_credit))
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
 
 /// A send as the seed platform's message-server takes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = QlaraSend)]
 pub struct SendBody {
+    /// The recipient's phone, E.164.
+    #[schema(example = "+393471234567")]
     destination: Option<String>,
+    /// WhatsApp: the sending channel (its id, phone number id, address or name); optional with one
+    /// WhatsApp channel.
+    #[schema(value_type = Option<String>)]
     phone_number_id: Option<Value>,
+    /// SMS: the sending channel, as `phoneNumberId`.
+    #[schema(value_type = Option<String>)]
     sender: Option<Value>,
+    /// RCS: the sending channel, as `phoneNumberId`.
+    #[schema(value_type = Option<String>)]
     agent_id: Option<Value>,
+    /// The text: a string, `{"text": "…"}`, or RCS's `{"type": "TEXT", "body": {"text": "…"}}`;
+    /// `{name}` placeholders are filled.
+    #[schema(value_type = Option<Object>, example = "Gentile {name}, le ricordiamo l'appuntamento di domani.")]
     body: Option<Value>,
+    /// WhatsApp: an approved template instead of a body, in Meta's shape.
+    #[schema(value_type = Option<Object>)]
     template: Option<Map<String, Value>>,
+    /// Your id for the message, for status polling and delivery reports (a UUID when absent).
     message_id: Option<String>,
+    /// Run the flow without calling the provider or spending credit.
     #[serde(default)]
     simulation: bool,
+    /// Kept with the message (default true).
     enable_notification: Option<bool>,
+    /// Values for `{name}` placeholders in the body.
+    #[schema(value_type = Option<Object>)]
     placeholders: Option<Map<String, Value>>,
+    /// Kept with the message.
     campaign_id: Option<String>,
+}
+
+/// What happened to a send on its channel.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = QlaraSendResult)]
+pub struct SendResult {
+    accepted: bool,
+    /// Why it was not: `invalid_destination`, `insufficient_credit` or `reply_window_expired`.
+    reasons: Vec<&'static str>,
+    /// SMS: whether the text needs Unicode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unicode: Option<bool>,
+    /// SMS: how many parts the text takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<usize>,
+}
+
+/// The answer to a send.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraSendAnswer)]
+pub struct SendAnswer {
+    message_id: String,
+    /// Whether it ran in simulation (asked for, or the channel is a simulation channel).
+    simulation: bool,
+    /// One result, under the channel kind (`whatsapp`, `sms` or `rcs`).
+    results: BTreeMap<&'static str, SendResult>,
 }
 
 /// A scalar reference (number or text) as text.
@@ -96,12 +147,20 @@ fn fill(text: &str, placeholders: &Map<String, Value>) -> String {
 /// Reasons a send is answered with `accepted: false` rather than an error.
 const REFUSALS: &[&str] = &["invalid_destination", "insufficient_credit", "reply_window_expired"];
 
+/// Send a message.
+///
+/// A WhatsApp, SMS or RCS message to a phone: it starts or joins the contact's conversation on that
+/// channel. An invalid destination, missing credit or a closed WhatsApp window answer 200 with
+/// `accepted: false` and the reason; nothing is sent or charged then.
+#[utoipa::path(post, path = "/api/message-server/{kind}/send", operation_id = "qlaraSend", tag = "Qlara sends",
+    params(("kind" = String, Path, description = "`whatsapp`, `sms` or `rcs`.", example = "sms")),
+    request_body = SendBody, responses((status = 200, body = SendAnswer)))]
 async fn send(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
-    ApiPath(kind): ApiPath<String>,
-    ApiJson(body): ApiJson<SendBody>,
-) -> Answer<Json<Value>> {
+    Segment(kind): Segment,
+    Body(body): Body<SendBody>,
+) -> Answer<Json<SendAnswer>> {
     let kind = match ChannelKind::parse(&kind) {
         Some(kind @ (ChannelKind::Whatsapp | ChannelKind::Sms | ChannelKind::Rcs)) => kind,
         _ => return Err(Error::NotFound("route").into()),
@@ -144,30 +203,34 @@ async fn send(
             ..Default::default()
         },
     };
-    let (accepted, reasons) = match outbound::start(&state, me.account_id, new).await {
-        Ok(_) => (true, Vec::new()),
-        Err(refused) if REFUSALS.contains(&refused.code()) => (false, vec![refused.code()]),
+    let (accepted, reasons, simulation) = match outbound::start(&state, me.account_id, new).await {
+        Ok((_, message)) => (true, Vec::new(), message.simulated),
+        Err(refused) if REFUSALS.contains(&refused.code()) => {
+            let channel = channels::get(&state, me.account_id, channel_id).await?;
+            (false, vec![refused.code()], body.simulation || channel.simulation)
+        }
         Err(other) => return Err(other.into()),
     };
-    let mut result = json!({ "accepted": accepted, "reasons": reasons });
+    let mut result = SendResult { accepted, reasons, unicode: None, parts: None };
     if kind == ChannelKind::Sms {
         let text = text.unwrap_or_default();
         let unicode = !text.chars().all(|c| c.is_ascii() && c != '`');
         let length = text.chars().count();
         let (single, part) = if unicode { (70, 67) } else { (160, 153) };
-        result["unicode"] = json!(unicode);
-        result["parts"] = json!(if length <= single { 1 } else { length.div_ceil(part) });
+        result.unicode = Some(unicode);
+        result.parts = Some(if length <= single { 1 } else { length.div_ceil(part) });
     }
-    Ok(Json(json!({
-        "messageId": message_id,
-        "simulation": body.simulation,
-        "results": { kind.as_str(): result },
-    })))
+    Ok(Json(SendAnswer { message_id, simulation, results: BTreeMap::from([(kind.as_str(), result)]) }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which messages, on which channel.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatusQuery {
+    /// `SMS`, `RCS` or `WHATSAPP` (required).
+    #[param(example = "SMS")]
     channel: Option<String>,
+    /// Batch: your message ids, comma-separated (at most 500; also `customerMessageIds`).
     #[serde(alias = "customerMessageIds")]
     ids: Option<String>,
 }
@@ -181,8 +244,19 @@ fn query_kind(query: &StatusQuery) -> Result<&'static str> {
     }
 }
 
+/// A message's delivery in the seed's vocabulary.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraDeliveryStatus)]
+pub struct DeliveryStatus {
+    customer_message_id: String,
+    /// `SENT`, `DELIVERED` (delivered or read), `ERROR` or `UNKNOWN` (still queued).
+    delivery_status: &'static str,
+    delivery_status_description: String,
+}
+
 /// A message's status in the seed's vocabulary.
-fn delivery_status(customer_id: &str, row: &MessageRow) -> Value {
+fn delivery_status(customer_id: &str, row: &MessageRow) -> DeliveryStatus {
     let (status, description) = match row.status.as_deref() {
         Some("sent") => ("SENT", "Sent".to_owned()),
         Some("delivered") => ("DELIVERED", "Delivered".to_owned()),
@@ -193,26 +267,41 @@ fn delivery_status(customer_id: &str, row: &MessageRow) -> Value {
         ),
         _ => ("UNKNOWN", "Queued".to_owned()),
     };
-    json!({ "customerMessageId": customer_id, "deliveryStatus": status, "deliveryStatusDescription": description })
+    DeliveryStatus {
+        customer_message_id: customer_id.to_owned(),
+        delivery_status: status,
+        delivery_status_description: description,
+    }
 }
 
+/// Get a message's delivery status.
+///
+/// By your `messageId`.
+#[utoipa::path(get, path = "/api/partner-gateway/v1/messages/status/{id}", operation_id = "qlaraMessageStatus",
+    tag = "Qlara sends", params(("id" = String, Path, description = "Your `messageId`."), StatusQuery),
+    responses((status = 200, body = DeliveryStatus)))]
 async fn status(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<StatusQuery>,
-) -> Answer<Json<Value>> {
+    Segment(id): Segment,
+    Params(query): Params<StatusQuery>,
+) -> Answer<Json<DeliveryStatus>> {
     let kind = query_kind(&query)?;
     let found = messages::find_by_customer_ids(&state, me.account_id, kind, std::slice::from_ref(&id)).await?;
     let (customer_id, row) = found.into_iter().next().ok_or(Error::NotFound("message"))?;
     Ok(Json(delivery_status(&customer_id, &row)))
 }
 
+/// Get several messages' delivery status.
+///
+/// Unknown ids are left out.
+#[utoipa::path(get, path = "/api/partner-gateway/v1/messages/status", operation_id = "qlaraMessageStatuses",
+    tag = "Qlara sends", params(StatusQuery), responses((status = 200, body = Vec<DeliveryStatus>)))]
 async fn statuses(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
-    ApiQuery(query): ApiQuery<StatusQuery>,
-) -> Answer<Json<Value>> {
+    Params(query): Params<StatusQuery>,
+) -> Answer<Json<Vec<DeliveryStatus>>> {
     let kind = query_kind(&query)?;
     let mut ids: Vec<String> = query
         .ids
@@ -228,19 +317,34 @@ async fn statuses(
         return Err(Error::field("ids", "at most 500 ids per call").into());
     }
     let found = messages::find_by_customer_ids(&state, me.account_id, kind, &ids).await?;
-    Ok(Json(Value::Array(found.iter().map(|(id, row)| delivery_status(id, row)).collect())))
+    Ok(Json(found.iter().map(|(id, row)| delivery_status(id, row)).collect()))
 }
 
-/// `GET /api/v1/partner-gateway/subscription/credit`.
+/// Credit in currency units.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraCredit)]
+pub struct Credit {
+    #[schema(example = 12.5)]
+    credit: f64,
+    frozen_credit: f64,
+    available_credit: f64,
+}
+
+/// Get the account's credit.
+///
+/// Also at `/api/partner-gateway/v1/subscription/credit`.
+#[utoipa::path(get, path = "/api/v1/partner-gateway/subscription/credit", operation_id = "qlaraCredit",
+    tag = "Qlara sends", responses((status = 200, body = Credit)))]
 pub async fn subscription_credit(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
-) -> Answer<Json<Value>> {
+) -> Answer<Json<Credit>> {
     let balance = credit::balance(&state, me.account_id).await?;
     let units = |thousandths: i64| thousandths as f64 / 1000.0;
-    Ok(Json(json!({
-        "credit": units(balance.credit),
-        "frozenCredit": units(balance.frozen),
-        "availableCredit": units(balance.available),
-    })))
+    Ok(Json(Credit {
+        credit: units(balance.credit),
+        frozen_credit: units(balance.frozen),
+        available_credit: units(balance.available),
+    }))
 }

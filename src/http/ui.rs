@@ -22,10 +22,11 @@ use crate::service::sessions::{self, SESSION_MAX_MS};
 #[folder = "ui/"]
 struct Assets;
 
-/// Routes of the web UI: `/`, `/ui/assets/*` and `/ui/session`.
+/// Routes of the web UI: `/`, `/ui/assets/*` and `/ui/session`, and the API reference at `/docs`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/docs", get(|headers: HeaderMap| async move { serve("docs.html", &headers) }))
         .route("/ui/assets/{*path}", get(asset))
         .route("/ui/session", get(current).post(login).delete(logout))
         .layer(middleware::from_fn(security_headers))

@@ -11,6 +11,7 @@ mod conversations;
 mod crash;
 mod event_catalog;
 mod events;
+mod fuzz;
 mod idempotency;
 mod keys;
 mod media;

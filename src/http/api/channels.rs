@@ -55,13 +55,13 @@ pub struct ChannelList {
 }
 
 /// List channels.
-#[utoipa::path(get, path = "/api/v1/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
+#[utoipa::path(get, path = "/api/v1/channels", operation_id = "listChannels", tag = "channels", responses((status = 200, body = ChannelList)))]
 pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<ChannelList>> {
     Ok(Json(ChannelList { data: channels::list(&state, me.account_id).await? }))
 }
 
 /// Add a channel.
-#[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = ChannelBody,
+#[utoipa::path(post, path = "/api/v1/channels", operation_id = "createChannel", tag = "channels", request_body = ChannelBody,
     responses((status = 201, body = Channel), (status = 409, description = "Another channel has this provider id", body = Problem),
         (status = 422, body = Problem)))]
 pub async fn create(
@@ -73,7 +73,7 @@ pub async fn create(
 }
 
 /// Get a channel.
-#[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", responses((status = 200, body = Channel), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/channels/{id}", operation_id = "getChannel", tag = "channels", responses((status = 200, body = Channel), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -83,7 +83,7 @@ pub async fn get(
 }
 
 /// Change a channel.
-#[utoipa::path(patch, path = "/api/v1/channels/{id}", tag = "channels", request_body = ChannelBody,
+#[utoipa::path(patch, path = "/api/v1/channels/{id}", operation_id = "updateChannel", tag = "channels", request_body = ChannelBody,
     responses((status = 200, body = Channel), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)))]
 pub async fn update(
@@ -96,7 +96,7 @@ pub async fn update(
 }
 
 /// Remove a channel (its conversations stay readable).
-#[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "channels", responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(delete, path = "/api/v1/channels/{id}", operation_id = "deleteChannel", tag = "channels", responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -138,7 +138,7 @@ pub struct InboundResult {
 }
 
 /// Deliver a customer message to a channel (201; 200 for a repeat of a known provider message id).
-#[utoipa::path(post, path = "/api/v1/channels/{id}/inbound", tag = "channels", request_body = InboundBody,
+#[utoipa::path(post, path = "/api/v1/channels/{id}/inbound", operation_id = "deliverInbound", tag = "channels", request_body = InboundBody,
     responses((status = 201, body = InboundResult), (status = 200, description = "Repeat: the first result", body = InboundResult),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn inbound(

@@ -79,7 +79,7 @@ pub struct DuplicateList {
 /// `0039 333-1234567` and `333 1234567` match), the same email ignoring case, or the same name
 /// ignoring case and spaces; each pair once with its most certain reason, phone first, then email,
 /// then name, at most 50 pairs.
-#[utoipa::path(get, path = "/api/v1/contacts/duplicates", tag = "contacts", responses((status = 200, body = DuplicateList)))]
+#[utoipa::path(get, path = "/api/v1/contacts/duplicates", operation_id = "listDuplicateContacts", tag = "contacts", responses((status = 200, body = DuplicateList)))]
 pub async fn duplicates(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -88,7 +88,7 @@ pub async fn duplicates(
 }
 
 /// List or search contacts.
-#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(SearchParams),
+#[utoipa::path(get, path = "/api/v1/contacts", operation_id = "listContacts", tag = "contacts", params(SearchParams),
     responses((status = 200, body = ContactPage), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -109,7 +109,7 @@ pub async fn list(
 }
 
 /// Add a contact to the address book.
-#[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactBody,
+#[utoipa::path(post, path = "/api/v1/contacts", operation_id = "createContact", tag = "contacts", request_body = ContactBody,
     responses((status = 201, body = Contact), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -120,7 +120,7 @@ pub async fn create(
 }
 
 /// Get a contact with its identities on each channel.
-#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", responses((status = 200, body = Contact), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", operation_id = "getContact", tag = "contacts", responses((status = 200, body = Contact), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -130,7 +130,7 @@ pub async fn get(
 }
 
 /// Change a contact.
-#[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", request_body = ContactBody,
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", operation_id = "updateContact", tag = "contacts", request_body = ContactBody,
     responses((status = 200, body = Contact), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -142,7 +142,7 @@ pub async fn update(
 }
 
 /// Delete a contact that has no conversations.
-#[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts",
+#[utoipa::path(delete, path = "/api/v1/contacts/{id}", operation_id = "deleteContact", tag = "contacts",
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -163,7 +163,7 @@ pub struct MergeBody {
 
 /// Merge another contact into this one: its identities and conversations move here, empty fields
 /// are filled from it, attributes are merged (this contact's keys win), and it is deleted.
-#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", tag = "contacts", request_body = MergeBody,
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", operation_id = "mergeContacts", tag = "contacts", request_body = MergeBody,
     responses((status = 200, body = Contact), (status = 404, body = Problem),
         (status = 422, description = "`contact_id` is the contact itself", body = Problem)))]
 pub async fn merge(
@@ -176,7 +176,7 @@ pub async fn merge(
 }
 
 /// Every conversation of a contact on any channel.
-#[utoipa::path(get, path = "/api/v1/contacts/{id}/conversations", tag = "contacts",
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/conversations", operation_id = "listContactConversations", tag = "contacts",
     responses((status = 200, body = ContactConversations), (status = 404, body = Problem)))]
 pub async fn conversations(
     State(state): State<AppState>,

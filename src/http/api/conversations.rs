@@ -117,7 +117,7 @@ fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQue
 }
 
 /// List conversations.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/conversations", operation_id = "listConversations", tag = "conversations",
     params(
         ("channel_id" = Option<String>, Query, description = "Channel ids, comma-separated or repeated."),
         ("status" = Option<String>, Query, description = "Statuses, comma-separated: open, pending, resolved, closed."),
@@ -145,7 +145,7 @@ pub async fn list(
 }
 
 /// Get a conversation.
-#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", operation_id = "getConversation", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -175,7 +175,7 @@ pub struct PatchBody {
 }
 
 /// Update a conversation.
-#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", request_body = PatchBody,
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}", operation_id = "updateConversation", tag = "conversations", request_body = PatchBody,
     responses((status = 200, body = Conversation), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -196,7 +196,7 @@ pub async fn update(
 }
 
 /// Mark every message read.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", operation_id = "readConversation", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
 pub async fn read(
     State(state): State<AppState>,
@@ -207,7 +207,7 @@ pub async fn read(
 }
 
 /// Archive: hide from the default inbox until the contact writes again.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/archive", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/archive", operation_id = "archiveConversation", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
 pub async fn archive(
     State(state): State<AppState>,
@@ -218,7 +218,7 @@ pub async fn archive(
 }
 
 /// Restore an archived conversation.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/unarchive", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/unarchive", operation_id = "unarchiveConversation", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
 pub async fn unarchive(
     State(state): State<AppState>,
@@ -229,7 +229,7 @@ pub async fn unarchive(
 }
 
 /// Close: the contact's next message starts a new conversation.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/close", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/close", operation_id = "closeConversation", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
 pub async fn close(
     State(state): State<AppState>,
@@ -254,7 +254,7 @@ pub struct MessageParams {
 }
 
 /// List a conversation's messages (newest page first, oldest first within a page).
-#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(MessageParams),
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", operation_id = "listMessages", tag = "messages", params(MessageParams),
     responses((status = 200, body = MessagePage), (status = 404, body = Problem)))]
 pub async fn messages(
     State(state): State<AppState>,
@@ -273,7 +273,7 @@ pub async fn messages(
 
 /// Delete a message: its text, media and payload are gone, it stays in the thread as deleted.
 /// Deleting it again changes nothing.
-#[utoipa::path(delete, path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "messages",
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/messages/{message_id}", operation_id = "deleteMessage", tag = "messages",
     params(("id" = i64, Path, description = "Conversation id."), ("message_id" = i64, Path, description = "Message id.")),
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_message(
@@ -328,7 +328,7 @@ impl SendBody {
 }
 
 /// Send a message (queued; delivery is reported through events).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", request_body = SendBody,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", operation_id = "sendMessage", tag = "messages", request_body = SendBody,
     responses((status = 202, body = Message), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, description = "Invalid message, or `reply_window_expired` on WhatsApp", body = Problem)))]
 pub async fn send(
@@ -379,7 +379,7 @@ pub struct Started {
 }
 
 /// Start a conversation with a first message.
-#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = StartBody,
+#[utoipa::path(post, path = "/api/v1/conversations", operation_id = "startConversation", tag = "conversations", request_body = StartBody,
     responses((status = 201, body = Started), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn start(
     State(state): State<AppState>,

@@ -33,7 +33,7 @@ const POLL: Duration = Duration::from_secs(2);
 /// `message.deleted`, `conversation.created`, `conversation.updated`, `conversation.status_changed`,
 /// `conversation.assigned`, `conversation.archived`, `conversation.read`, `contact.created`,
 /// `contact.updated`, `contact.merged`, `contact.deleted`…), in id order, each carrying its object.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(StreamParams),
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "streamEvents", tag = "events", params(StreamParams),
     responses((status = 200, description = "text/event-stream of events; each `id:` resumes with Last-Event-ID", content_type = "text/event-stream")))]
 pub async fn stream(
     State(state): State<AppState>,

@@ -33,7 +33,7 @@ pub struct OperatorList {
 }
 
 /// Create an API key (its value is shown only in this response).
-#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api keys", request_body = KeyBody,
+#[utoipa::path(post, path = "/api/v1/api-keys", operation_id = "createApiKey", tag = "api keys", request_body = KeyBody,
     responses((status = 201, body = CreatedApiKey), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -44,13 +44,13 @@ pub async fn create(
 }
 
 /// List API keys (values are never shown).
-#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api keys", responses((status = 200, body = KeyList)))]
+#[utoipa::path(get, path = "/api/v1/api-keys", operation_id = "listApiKeys", tag = "api keys", responses((status = 200, body = KeyList)))]
 pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<KeyList>> {
     Ok(Json(KeyList { data: auth::list_api_keys(&state.db, me.account_id).await? }))
 }
 
 /// Revoke an API key: it stops working at once.
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api keys", responses((status = 200, body = ApiKey), (status = 404, body = Problem)))]
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", operation_id = "revokeApiKey", tag = "api keys", responses((status = 200, body = ApiKey), (status = 404, body = Problem)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -60,7 +60,7 @@ pub async fn revoke(
 }
 
 /// List operators.
-#[utoipa::path(get, path = "/api/v1/operators", tag = "operators", responses((status = 200, body = OperatorList)))]
+#[utoipa::path(get, path = "/api/v1/operators", operation_id = "listOperators", tag = "operators", responses((status = 200, body = OperatorList)))]
 pub async fn operators(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,

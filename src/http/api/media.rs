@@ -99,7 +99,7 @@ fn too_large(max_bytes: usize) -> Error {
 
 /// Upload a file (multipart field `file`, optional text field `origin`: `original`, the default,
 /// or `ai_generated`).
-#[utoipa::path(post, path = "/api/v1/media", tag = "media", request_body(content_type = "multipart/form-data", content = String),
+#[utoipa::path(post, path = "/api/v1/media", operation_id = "uploadMedia", tag = "media", request_body(content_type = "multipart/form-data", content = String),
     responses((status = 201, body = MediaLink), (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -144,7 +144,7 @@ pub async fn upload(
 }
 
 /// Get a file's details and a signed download link.
-#[utoipa::path(get, path = "/api/v1/media/{key}", tag = "media", params(("key" = String, Path), LinkParams),
+#[utoipa::path(get, path = "/api/v1/media/{key}", operation_id = "getMedia", tag = "media", params(("key" = String, Path), LinkParams),
     responses((status = 200, body = MediaLink), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -164,7 +164,7 @@ pub async fn get(
 /// Get a file's bytes.
 ///
 /// Served with the file's content type and inline, for `<img>`, players and downloads.
-#[utoipa::path(get, path = "/api/v1/media/{key}/content", tag = "media", params(("key" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/media/{key}/content", operation_id = "getMediaContent", tag = "media", params(("key" = String, Path)),
     responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
         (status = 404, body = Problem)))]
 pub async fn content(state: &AppState, me: &Principal, key: &str) -> Result<Response> {
@@ -224,7 +224,7 @@ pub struct FileLink {
 }
 
 /// Get a signed download link for a media key (the seed platform's `GET /api/files/{mediaKey}`).
-#[utoipa::path(get, path = "/api/files/{mediaKey}", tag = "media", params(("mediaKey" = String, Path), FileParams),
+#[utoipa::path(get, path = "/api/files/{mediaKey}", operation_id = "getFileLink", tag = "media", params(("mediaKey" = String, Path), FileParams),
     responses((status = 200, body = FileLink), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn file(
     State(state): State<AppState>,
@@ -262,7 +262,7 @@ pub struct ListParams {
 }
 
 /// List the media library.
-#[utoipa::path(get, path = "/api/v1/media", tag = "media", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/media", operation_id = "listMedia", tag = "media", params(ListParams),
     responses((status = 200, body = MediaPage), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,

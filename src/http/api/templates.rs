@@ -35,7 +35,7 @@ pub struct TemplateList {
 }
 
 /// List a WhatsApp channel's message templates.
-#[utoipa::path(get, path = "/api/v1/channels/{id}/templates", tag = "templates",
+#[utoipa::path(get, path = "/api/v1/channels/{id}/templates", operation_id = "listTemplates", tag = "templates",
     responses((status = 200, body = TemplateList), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -47,7 +47,7 @@ pub async fn list(
 
 /// Create a template: submitted to Meta on a live channel with `settings.waba_id` (status as Meta
 /// answers, usually PENDING); stored as APPROVED on simulation channels and channels without it.
-#[utoipa::path(post, path = "/api/v1/channels/{id}/templates", tag = "templates", request_body = TemplateBody,
+#[utoipa::path(post, path = "/api/v1/channels/{id}/templates", operation_id = "createTemplate", tag = "templates", request_body = TemplateBody,
     responses((status = 201, body = Template), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)))]
 pub async fn create(
@@ -62,8 +62,9 @@ pub async fn create(
 }
 
 /// Get a template.
-#[utoipa::path(get, path = "/api/v1/channels/{id}/templates/{template_id}", tag = "templates",
-    responses((status = 200, body = Template), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/channels/{id}/templates/{template_id}", operation_id = "getTemplate", tag = "templates",
+    responses((status = 200, body = Template), (status = 404, body = Problem),
+        (status = 409, description = "Not a WhatsApp channel (`not_whatsapp`).", body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -73,8 +74,9 @@ pub async fn get(
 }
 
 /// Delete a template from Parley.
-#[utoipa::path(delete, path = "/api/v1/channels/{id}/templates/{template_id}", tag = "templates",
-    responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(delete, path = "/api/v1/channels/{id}/templates/{template_id}", operation_id = "deleteTemplate", tag = "templates",
+    responses((status = 204), (status = 404, body = Problem),
+        (status = 409, description = "Not a WhatsApp channel (`not_whatsapp`).", body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -85,7 +87,7 @@ pub async fn delete(
 }
 
 /// Sync templates from Meta (`GET /{waba_id}/message_templates`), upserting by name and language.
-#[utoipa::path(post, path = "/api/v1/channels/{id}/templates/sync", tag = "templates",
+#[utoipa::path(post, path = "/api/v1/channels/{id}/templates/sync", operation_id = "syncTemplates", tag = "templates",
     responses((status = 200, body = TemplateList), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn sync(
     State(state): State<AppState>,

@@ -60,7 +60,7 @@ pub struct AttemptParams {
 }
 
 /// Create a subscription (its signing secret is shown only in this response).
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = NewWebhook,
+#[utoipa::path(post, path = "/api/v1/webhooks", operation_id = "createWebhook", tag = "webhooks", request_body = NewWebhook,
     responses((status = 201, body = Webhook), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -71,20 +71,20 @@ pub async fn create(
 }
 
 /// List subscriptions.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", responses((status = 200, body = WebhookList)))]
+#[utoipa::path(get, path = "/api/v1/webhooks", operation_id = "listWebhooks", tag = "webhooks", responses((status = 200, body = WebhookList)))]
 pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<WebhookList>> {
     Ok(Json(WebhookList { data: webhooks::list(&state, me.account_id).await? }))
 }
 
 /// The event catalog: every type a subscription can ask for.
-#[utoipa::path(get, path = "/api/v1/webhooks/event-types", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhooks/event-types", operation_id = "listEventTypes", tag = "webhooks",
     responses((status = 200, body = EventTypeList)))]
 pub async fn event_types() -> Json<EventTypeList> {
     Json(EventTypeList { data: webhooks::catalog() })
 }
 
 /// Get a subscription.
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", operation_id = "getWebhook", tag = "webhooks",
     responses((status = 200, body = Webhook), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -95,7 +95,7 @@ pub async fn get(
 }
 
 /// Update a subscription; `active: true` re-enables a disabled one.
-#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", request_body = WebhookPatch,
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", operation_id = "updateWebhook", tag = "webhooks", request_body = WebhookPatch,
     responses((status = 200, body = Webhook), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -107,7 +107,7 @@ pub async fn update(
 }
 
 /// Delete a subscription and its delivery log.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "webhooks",
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -119,7 +119,7 @@ pub async fn delete(
 }
 
 /// Rotate the signing secret; the previous one also signs for 24 hours.
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", operation_id = "rotateWebhookSecret", tag = "webhooks",
     responses((status = 200, body = Webhook), (status = 404, body = Problem)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -130,7 +130,7 @@ pub async fn rotate_secret(
 }
 
 /// Send a `webhook.test` event to this subscription.
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", operation_id = "testWebhook", tag = "webhooks",
     responses((status = 202, body = WebhookDelivery), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn test(
     State(state): State<AppState>,
@@ -141,7 +141,7 @@ pub async fn test(
 }
 
 /// Deliver one event to this subscription again (same `webhook-id`).
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/redeliver", tag = "webhooks", request_body = RedeliverBody,
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/redeliver", operation_id = "redeliverEvent", tag = "webhooks", request_body = RedeliverBody,
     responses((status = 202, body = WebhookDelivery), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn redeliver(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ pub async fn redeliver(
 }
 
 /// Replay every event since a time or after an event id to this subscription.
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "webhooks", request_body = ReplayRequest,
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", operation_id = "replayEvents", tag = "webhooks", request_body = ReplayRequest,
     responses((status = 202, body = ReplayResult), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn replay(
     State(state): State<AppState>,
@@ -165,7 +165,7 @@ pub async fn replay(
 }
 
 /// A subscription's deliveries, newest first.
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks", params(DeliveryParams),
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries", tag = "webhooks", params(DeliveryParams),
     responses((status = 200, body = DeliveryPage), (status = 404, body = Problem)))]
 pub async fn deliveries(
     State(state): State<AppState>,
@@ -178,7 +178,7 @@ pub async fn deliveries(
 }
 
 /// A subscription's attempts, newest first (optionally those for one event).
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}/attempts", tag = "webhooks", params(AttemptParams),
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/attempts", operation_id = "listWebhookAttempts", tag = "webhooks", params(AttemptParams),
     responses((status = 200, body = AttemptPage), (status = 404, body = Problem)))]
 pub async fn attempts(
     State(state): State<AppState>,
@@ -191,7 +191,7 @@ pub async fn attempts(
 }
 
 /// One event as webhooks and the event stream carry it.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events",
+#[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "getEvent", tag = "events",
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
 pub async fn event(
     State(state): State<AppState>,
@@ -202,7 +202,7 @@ pub async fn event(
 }
 
 /// Every attempt to deliver one event, to any subscription, newest first.
-#[utoipa::path(get, path = "/api/v1/events/{id}/attempts", tag = "events", params(AttemptParams),
+#[utoipa::path(get, path = "/api/v1/events/{id}/attempts", operation_id = "listEventAttempts", tag = "events", params(AttemptParams),
     responses((status = 200, body = AttemptPage), (status = 404, body = Problem)))]
 pub async fn event_attempts(
     State(state): State<AppState>,

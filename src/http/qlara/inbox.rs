@@ -4,8 +4,9 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{Answer, Body, Caller, ChatId, Failure};
 use crate::app::AppState;
@@ -20,40 +21,145 @@ use crate::service::views::{Conversation, Message};
 const MAX_ITEMS: i64 = 1000;
 
 /// A conversation as in seed 000 Step 3.
-fn conversation_json(c: &Conversation) -> Value {
-    json!({
-        "id": c.id,
-        "hasUnreadMessages": c.unread_count > 0,
-        "userName": c.contact.name,
-        "phoneNumber": c.contact.phone,
-        "unreadCount": c.unread_count,
-        "lastMessageText": c.last_message_preview,
-        "lastMessageDate": c.last_message_at,
-        "socialMedia": c.channel.kind.to_uppercase(),
-        "companyProfileName": c.channel.name,
-        "companyPhoneNumber": c.channel.address,
-        "whatsappWindowExpire": c.window_expires_at,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraConversation)]
+pub struct ConversationItem {
+    id: i64,
+    has_unread_messages: bool,
+    /// The contact's name.
+    user_name: Option<String>,
+    /// The contact's phone.
+    phone_number: Option<String>,
+    unread_count: i64,
+    last_message_text: Option<String>,
+    last_message_date: String,
+    /// The channel kind: `WHATSAPP`, `SMS`, `RCS`…
+    social_media: String,
+    /// The channel's name.
+    company_profile_name: String,
+    /// The channel's address.
+    company_phone_number: String,
+    /// When the WhatsApp 24-hour window ends; `null` on channels without one.
+    whatsapp_window_expire: Option<String>,
+}
+
+impl From<&Conversation> for ConversationItem {
+    fn from(c: &Conversation) -> Self {
+        ConversationItem {
+            id: c.id,
+            has_unread_messages: c.unread_count > 0,
+            user_name: c.contact.name.clone(),
+            phone_number: c.contact.phone.clone(),
+            unread_count: c.unread_count,
+            last_message_text: c.last_message_preview.clone(),
+            last_message_date: c.last_message_at.clone(),
+            social_media: c.channel.kind.to_uppercase(),
+            company_profile_name: c.channel.name.clone(),
+            company_phone_number: c.channel.address.clone(),
+            whatsapp_window_expire: c.window_expires_at.clone(),
+        }
+    }
+}
+
+/// One conversation: the list's fields with its assignee, archived flag and status.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraConversationDetail)]
+pub struct ConversationDetail {
+    #[serde(flatten)]
+    conversation: ConversationItem,
+    /// The operator in charge (`userId` of `assignable-users`), or `null`.
+    assignee_id: Option<i64>,
+    archived: bool,
+    /// `OPEN`, `PENDING`, `RESOLVED` or `CLOSED`.
+    status: String,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraAttachment)]
+pub struct Attachment {
+    media_key: String,
+    /// The message type: `IMAGE`, `DOCUMENT`…
+    #[serde(rename = "type")]
+    kind: String,
+    /// Where to ask for a download link.
+    url: String,
 }
 
 /// A message as in seed 000 Step 4.
-fn message_json(m: &Message) -> Value {
-    let inbound = m.direction == "inbound";
-    let status = if inbound { Some("DELIVERED".to_owned()) } else { m.status.as_deref().map(str::to_uppercase) };
-    let attachments: Vec<Value> = m
-        .media_keys
-        .iter()
-        .map(|key| json!({"mediaKey": key, "type": m.kind.to_uppercase(), "url": format!("/api/files/{key}")}))
-        .collect();
-    json!({
-        "id": m.id,
-        "text": m.text,
-        "isRead": if inbound { m.read } else { m.status.as_deref() == Some("read") },
-        "isUserReply": inbound,
-        "createdAt": m.created_at,
-        "attachments": attachments,
-        "status": status,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraMessage)]
+pub struct ThreadMessage {
+    id: i64,
+    text: Option<String>,
+    /// Inbound: an operator has read it; outbound: the customer has.
+    is_read: bool,
+    /// `true` for the customer's messages.
+    is_user_reply: bool,
+    created_at: String,
+    attachments: Vec<Attachment>,
+    /// `DELIVERED` for the customer's messages; for replies `QUEUED`, `SENT`, `DELIVERED`, `READ` or
+    /// `FAILED`; `null` for private notes.
+    status: Option<String>,
+}
+
+impl From<&Message> for ThreadMessage {
+    fn from(m: &Message) -> Self {
+        let inbound = m.direction == "inbound";
+        let status = if inbound { Some("DELIVERED".to_owned()) } else { m.status.as_deref().map(str::to_uppercase) };
+        let attachments = m
+            .media_keys
+            .iter()
+            .map(|key| Attachment {
+                media_key: key.clone(),
+                kind: m.kind.to_uppercase(),
+                url: format!("/api/files/{key}"),
+            })
+            .collect();
+        ThreadMessage {
+            id: m.id,
+            text: m.text.clone(),
+            is_read: if inbound { m.read } else { m.status.as_deref() == Some("read") },
+            is_user_reply: inbound,
+            created_at: m.created_at.clone(),
+            attachments,
+            status,
+        }
+    }
+}
+
+/// The contact a thread is with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraProfile)]
+pub struct Profile {
+    name: Option<String>,
+    phone_number: Option<String>,
+}
+
+/// A conversation's thread, oldest message first.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = QlaraThread)]
+pub struct Thread {
+    profile: Profile,
+    messages: Vec<ThreadMessage>,
+}
+
+/// An operator conversations can be assigned to.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraAssignableUser)]
+pub struct AssignableUser {
+    user_id: i64,
+    name: String,
+    email: String,
+    /// `ADMIN` or `AGENT`.
+    role: String,
+    avatar_url: Option<String>,
 }
 
 fn parse_flag(name: &str, value: &str) -> Answer<bool> {
@@ -123,16 +229,27 @@ fn parse_list_query(raw: Option<&str>) -> Answer<ConversationQuery> {
     Ok(query)
 }
 
-/// `GET /inbox/conversations`: a bare array, archived conversations left out.
+/// List conversations.
+///
+/// Seed 000 Step 3: a bare array of at most 1000 conversations, archived ones left out.
+#[utoipa::path(get, path = "/api/partner-gateway/v1/inbox/conversations", operation_id = "qlaraListConversations",
+    tag = "Qlara inbox",
+    params(
+        ("channelIds" = Option<String>, Query, description = "Comma-separated channel ids like `WHATSAPP-3,SMS-4` (a bare id works too).", example = "WHATSAPP-1"),
+        ("dateFrom" = Option<String>, Query, description = "ISO-8601 date or date-time: conversations updated after it."),
+        ("orderBy" = Option<String>, Query, description = "`-` (descending) or `+` and one of lastMessageDate (default `-lastMessageDate`), createdAt, updatedAt, unreadCount, id."),
+        ("unreadOnly" = Option<bool>, Query, description = "`true`: only conversations with unread messages."),
+    ),
+    responses((status = 200, body = Vec<ConversationItem>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
     RawQuery(raw): RawQuery,
-) -> Answer<Json<Vec<Value>>> {
+) -> Answer<Json<Vec<ConversationItem>>> {
     check_query_nul(raw.as_deref().unwrap_or_default())?;
     let query = parse_list_query(raw.as_deref())?;
     let page = conversations::list(&state, me.account_id, &query).await?;
-    Ok(Json(page.data.iter().map(conversation_json).collect()))
+    Ok(Json(page.data.iter().map(ConversationItem::from).collect()))
 }
 
 fn not_found(error: Error) -> Failure {
@@ -142,32 +259,46 @@ fn not_found(error: Error) -> Failure {
     }
 }
 
-/// `GET /inbox/conversations/{chatId}`: the list's fields plus the assignee and archived flag.
+/// Get a conversation.
+///
+/// The list's fields, with its assignee, archived flag and status.
+#[utoipa::path(get, path = "/api/partner-gateway/v1/inbox/conversations/{chatId}", operation_id = "qlaraGetConversation",
+    tag = "Qlara inbox", responses((status = 200, body = ConversationDetail)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
     ChatId(id): ChatId,
-) -> Answer<Json<Value>> {
+) -> Answer<Json<ConversationDetail>> {
     let conversation = conversations::get(&state, me.account_id, id).await.map_err(not_found)?;
-    let mut body = conversation_json(&conversation);
-    body["assigneeId"] = json!(conversation.assignee_id);
-    body["archived"] = json!(conversation.archived);
-    body["status"] = json!(conversation.status.to_uppercase());
-    Ok(Json(body))
+    Ok(Json(ConversationDetail {
+        conversation: ConversationItem::from(&conversation),
+        assignee_id: conversation.assignee_id,
+        archived: conversation.archived,
+        status: conversation.status.to_uppercase(),
+    }))
 }
 
 fn parse_id(name: &str, value: &str) -> Answer<i64> {
     value.parse().map_err(|_| Failure::bad_request(format!("{name} must be an integer message id")))
 }
 
-/// `GET /inbox/conversations/{chatId}/messages?idFrom=&idTo=`: the contact's profile and the
-/// thread, oldest first.
+/// Read a conversation's thread.
+///
+/// Seed 000 Step 4: the contact's profile and the messages, oldest first (without `idFrom` and
+/// `idTo`, the newest 1000).
+#[utoipa::path(get, path = "/api/partner-gateway/v1/inbox/conversations/{chatId}/messages",
+    operation_id = "qlaraListMessages", tag = "Qlara inbox",
+    params(
+        ("idFrom" = Option<i64>, Query, description = "Smallest message id (inclusive)."),
+        ("idTo" = Option<i64>, Query, description = "Largest message id (inclusive)."),
+    ),
+    responses((status = 200, body = Thread)))]
 pub async fn messages(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
     ChatId(id): ChatId,
     RawQuery(raw): RawQuery,
-) -> Answer<Json<Value>> {
+) -> Answer<Json<Thread>> {
     check_query_nul(raw.as_deref().unwrap_or_default())?;
     let mut query = MessageQuery { limit: MAX_ITEMS, ..Default::default() };
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -179,18 +310,24 @@ pub async fn messages(
     }
     let conversation = conversations::get(&state, me.account_id, id).await.map_err(not_found)?;
     let page = conversations::messages(&state, me.account_id, id, &query).await.map_err(not_found)?;
-    Ok(Json(json!({
-        "profile": {"name": conversation.contact.name, "phoneNumber": conversation.contact.phone},
-        "messages": page.data.iter().map(message_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Thread {
+        profile: Profile { name: conversation.contact.name, phone_number: conversation.contact.phone },
+        messages: page.data.iter().map(ThreadMessage::from).collect(),
+    }))
 }
 
 /// The reply body of seed 000 Step 5.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = QlaraReply)]
 pub struct ReplyBody {
+    /// The conversation's id (a number, or a string of one).
+    #[schema(value_type = i64, example = 1042)]
     chat_id: Option<Value>,
+    /// The text to send.
+    #[schema(example = "Buongiorno Marco! Il suo ordine è in spedizione.")]
     message: Option<String>,
+    /// Run the flow without calling the provider or spending credit.
     #[serde(default)]
     simulation: bool,
 }
@@ -199,7 +336,13 @@ fn invalid_chat_id() -> Failure {
     Failure::bad_request("Invalid chatId")
 }
 
-/// `POST /inbox/conversations/reply`: queued on the conversation's own channel → 202, empty body.
+/// Reply to a conversation.
+///
+/// Seed 000 Step 5: queued on the conversation's own channel, 202 with an empty body. A missing,
+/// archived or closed conversation is `Invalid chatId`; a closed WhatsApp window `Window expired: …`
+/// (both 400).
+#[utoipa::path(post, path = "/api/partner-gateway/v1/inbox/conversations/reply", operation_id = "qlaraReply",
+    tag = "Qlara inbox", request_body = ReplyBody, responses((status = 202, description = "Queued; empty body.")))]
 pub async fn reply(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
@@ -227,7 +370,11 @@ pub async fn reply(
     }
 }
 
-/// `PATCH /inbox/conversations/{chatId}/read` → 204.
+/// Mark a conversation read.
+///
+/// Seed 000 Step 6.
+#[utoipa::path(patch, path = "/api/partner-gateway/v1/inbox/conversations/{chatId}/read", operation_id = "qlaraReadConversation",
+    tag = "Qlara inbox", responses((status = 204, description = "Done.")))]
 pub async fn read(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
@@ -237,7 +384,11 @@ pub async fn read(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `PATCH /inbox/conversations/{chatId}/archive` → 204.
+/// Archive a conversation.
+///
+/// Seed 000 Step 6. It comes back when the contact writes again.
+#[utoipa::path(patch, path = "/api/partner-gateway/v1/inbox/conversations/{chatId}/archive", operation_id = "qlaraArchiveConversation",
+    tag = "Qlara inbox", responses((status = 204, description = "Done.")))]
 pub async fn archive(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
@@ -247,7 +398,9 @@ pub async fn archive(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `PATCH /inbox/conversations/{chatId}/unarchive` → 204.
+/// Unarchive a conversation.
+#[utoipa::path(patch, path = "/api/partner-gateway/v1/inbox/conversations/{chatId}/unarchive", operation_id = "qlaraUnarchiveConversation",
+    tag = "Qlara inbox", responses((status = 204, description = "Done.")))]
 pub async fn unarchive(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
@@ -257,14 +410,21 @@ pub async fn unarchive(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The assign body: `{"userId": n}` (an operator id from `assignable-users`).
-#[derive(Debug, Deserialize)]
+/// Who to assign: an operator's `userId` from `assignable-users`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = QlaraAssignee)]
 pub struct AssignBody {
+    #[schema(example = 1)]
     user_id: Option<i64>,
 }
 
-/// `POST /inbox/conversations/{chatId}/assignee` → 204; replaces any assignee.
+/// Assign a conversation.
+///
+/// To an operator of `assignable-users`, replacing any assignee; an unknown operator is 404.
+#[utoipa::path(post, path = "/api/partner-gateway/v1/inbox/conversations/{chatId}/assignee",
+    operation_id = "qlaraAssign", tag = "Qlara inbox", request_body = AssignBody,
+    responses((status = 204, description = "Assigned.")))]
 pub async fn assign(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
@@ -282,7 +442,11 @@ pub async fn assign(
     }
 }
 
-/// `DELETE /inbox/conversations/{chatId}/assignee` → 204, also when nobody was assigned.
+/// Unassign a conversation.
+///
+/// 204 also when nobody was assigned.
+#[utoipa::path(delete, path = "/api/partner-gateway/v1/inbox/conversations/{chatId}/assignee",
+    operation_id = "qlaraUnassign", tag = "Qlara inbox", responses((status = 204, description = "Unassigned.")))]
 pub async fn unassign(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
@@ -293,16 +457,22 @@ pub async fn unassign(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /inbox/assignable-users` (also under `/inbox/conversations/`): the account's operators.
+/// List assignable operators.
+///
+/// Also at `/inbox/conversations/assignable-users`.
+#[utoipa::path(get, path = "/api/partner-gateway/v1/inbox/assignable-users", operation_id = "qlaraAssignableUsers",
+    tag = "Qlara inbox", responses((status = 200, body = Vec<AssignableUser>)))]
 pub async fn assignable_users(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
-) -> Answer<Json<Vec<Value>>> {
+) -> Answer<Json<Vec<AssignableUser>>> {
     let operators = crate::service::auth::list_operators(&state.db, me.account_id).await?;
-    Ok(Json(
-        operators
-            .iter()
-            .map(|o| json!({"userId": o.id, "name": o.name, "email": o.email, "role": o.role.to_uppercase(), "avatarUrl": null}))
-            .collect(),
-    ))
+    let users = operators.into_iter().map(|o| AssignableUser {
+        user_id: o.id,
+        name: o.name,
+        email: o.email,
+        role: o.role.to_uppercase(),
+        avatar_url: None,
+    });
+    Ok(Json(users.collect()))
 }

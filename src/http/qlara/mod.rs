@@ -2,8 +2,8 @@
 //! translators from its paths, field names, status codes and error bodies to the services the
 //! native API uses. No business rule lives here. See `docs/qlara.md`.
 
-mod inbox;
-mod webhooks;
+pub(crate) mod inbox;
+pub(crate) mod webhooks;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -15,11 +15,12 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::Error;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{parse_query, ApiJson, ApiPath};
 use crate::http::server::ClientAddr;
 use crate::service::auth;
 use std::net::IpAddr;
@@ -120,16 +121,31 @@ fn capitalize(text: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
+/// An error body in the seed platform's shape.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QlaraError)]
+pub struct FailureBody {
+    #[schema(example = 400)]
+    status: u16,
+    /// The status's reason phrase.
+    #[schema(example = "Bad Request")]
+    error: String,
+    #[schema(example = "Invalid chatId")]
+    message: String,
+    /// On 429: seconds to wait, as in `Retry-After`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
+
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "status": self.status.as_u16(),
-            "error": self.status.canonical_reason().unwrap_or("Error"),
-            "message": self.message,
-        });
-        if let Some(seconds) = self.retry_after {
-            body["retryAfter"] = json!(seconds);
-        }
+        let body = FailureBody {
+            status: self.status.as_u16(),
+            error: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: self.message,
+            retry_after: self.retry_after,
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -156,6 +172,31 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             },
         )?;
         Ok(Body(value))
+    }
+}
+
+/// Query parameters; invalid ones answer 400 in the dialect's shape.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Failure> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(Params).map_err(Failure::from)
+    }
+}
+
+/// A text path segment; one that cannot be read (or has a NUL) names nothing (404).
+pub struct Segment(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
+        ApiPath::<String>::from_request_parts(parts, state)
+            .await
+            .map(|ApiPath(segment)| Segment(segment))
+            .map_err(|_| Failure::not_found("Not found"))
     }
 }
 

@@ -36,6 +36,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::helpers::TestApp;
 
 mod contacts;
+mod docs;
 mod inbox;
 mod smoke;
 

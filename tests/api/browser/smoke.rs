@@ -9,20 +9,6 @@ async fn app() -> TestApp {
     spawn_app_with(Backend::Sqlite, &[]).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_reference_renders_in_chromium() {
-    let app = app().await;
-    let browser = Browser::open(&app).await;
-    browser.goto("/docs").await;
-    browser.wait_for("h1").await;
-    browser.wait_for_text("h2", "Endpoints").await;
-    assert!(browser.count("h2").await >= 2);
-    assert_eq!(browser.attr("a[href='/api/v1/openapi.json']", "href").await.as_deref(), Some("/api/v1/openapi.json"));
-    let shot = browser.screenshot("api-reference").await;
-    assert!(std::fs::metadata(&shot).expect("screenshot").len() > 1000, "{}", shot.display());
-    browser.close().await;
-}
-
 /// The login form refuses a wrong password with a message, lets the right one in, and the HttpOnly
 /// session survives a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +47,7 @@ async fn two_browsers_open_together_see_the_same_server() {
     let browsers = Browser::open_many(&app, 2, Options::default()).await;
     for browser in &browsers {
         browser.goto("/docs").await;
-        browser.wait_for_text("h2", "Endpoints").await;
+        browser.wait_for("[id='parley/tag/conversations']").await;
     }
     for browser in browsers {
         browser.close().await;

@@ -390,6 +390,8 @@ pub struct MessagePage {
     pub data: Vec<Message>,
     /// Pass as `cursor` to get the previous (older) page; `null` when there is none.
     pub next_cursor: Option<String>,
+    /// How many messages the query matches on all its pages (the thread, or the id range).
+    pub total: i64,
 }
 
 /// A thread page. With `id_from`/`id_to` it returns messages in that id range (oldest first,
@@ -407,6 +409,7 @@ pub async fn messages(state: &AppState, account_id: i64, id: i64, query: &Messag
     if query.id_from.is_some() || query.id_to.is_some() {
         let from = cursor.as_ref().map_or(query.id_from.unwrap_or(0), |c| c.id + 1);
         let to = query.id_to.unwrap_or(i64::MAX);
+        let total = messages::count_messages(state.db.reader(), id, query.id_from.unwrap_or(0), to).await?;
         let mut rows = messages::list_messages(state.db.reader(), id, from, to, limit + 1).await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
@@ -416,8 +419,9 @@ pub async fn messages(state: &AppState, account_id: i64, id: i64, query: &Messag
             }
             _ => None,
         };
-        return Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor });
+        return Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor, total });
     }
+    let total = messages::count_messages(state.db.reader(), id, 0, i64::MAX).await?;
     let before = cursor.map_or(i64::MAX, |c| c.id - 1);
     let mut rows = messages::list_messages_before(state.db.reader(), id, before, limit + 1).await?;
     let more = rows.len() as i64 > limit;
@@ -429,5 +433,5 @@ pub async fn messages(state: &AppState, account_id: i64, id: i64, query: &Messag
         _ => None,
     };
     rows.reverse();
-    Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor })
+    Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor, total })
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::time::{opt_rfc3339, to_rfc3339};
+use crate::domain::Direction;
 use crate::store::accounts::{ApiKeyRow, OperatorRow};
 use crate::store::channels::ChannelRow;
 use crate::store::contacts::ContactRow;
@@ -246,7 +247,7 @@ pub struct Message {
     /// queued, sent, delivered, read or failed; `null` for inbound messages and private notes.
     pub status: Option<String>,
     pub error: Option<DeliveryError>,
-    /// Whether an operator has read this inbound message.
+    /// Inbound: an operator has read it. Outbound: the recipient has (its status is `read`).
     pub read: bool,
     /// Sent in simulation: no provider was called.
     pub simulated: bool,
@@ -281,7 +282,7 @@ impl From<&MessageRow> for Message {
                 .error_code
                 .as_ref()
                 .map(|code| DeliveryError { code: code.clone(), text: row.error_text.clone() }),
-            read: flag(row.is_read),
+            read: if row.direction == Direction::Outbound.as_str() { row.read_at.is_some() } else { flag(row.is_read) },
             simulated: flag(row.simulated),
             private: flag(row.private),
             deleted: row.deleted_at.is_some(),

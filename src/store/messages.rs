@@ -216,6 +216,21 @@ pub async fn list_messages<'c>(
 
 /// Messages of a conversation with `id <= max_id`, newest first, at most `limit` (for paging back
 /// through long threads).
+/// How many messages of a conversation have ids from `min_id` to `max_id`.
+pub async fn count_messages<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_id: i64,
+    min_id: i64,
+    max_id: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = $1 AND id >= $2 AND id <= $3")
+        .bind(conversation_id)
+        .bind(min_id)
+        .bind(max_id)
+        .fetch_one(db)
+        .await
+}
+
 pub async fn list_messages_before<'c>(
     db: impl AnyExecutor<'c>,
     conversation_id: i64,

@@ -272,6 +272,34 @@ async fn whatsapp_window_is_enforced(app: TestApp) {
     assert_eq!(cold.body["code"], "reply_window_expired");
 }
 
+/// Thread pages carry the total they page through, and a reply is `read` once the recipient read it.
+async fn thread_pages_count_and_replies_show_when_they_are_read(app: TestApp) {
+    let sms = app.channel("sms", "+393209998800", true).await;
+    let first = app.inbound(sms, "+393471234567", "Marco", "uno").await;
+    let second = app.inbound(sms, "+393471234567", "Marco", "due").await;
+    app.inbound(sms, "+393471234567", "Marco", "tre").await;
+    let id = first["conversation"]["id"].as_i64().unwrap();
+    let page = app.get(&format!("/api/v1/conversations/{id}/messages?limit=2")).await;
+    assert_eq!((page.body["total"].clone(), page.body["data"].as_array().unwrap().len()), (json!(3), 2), "{page:?}");
+    assert!(page.body["next_cursor"].is_string());
+    let (from, to) = (first["message"]["id"].as_i64().unwrap(), second["message"]["id"].as_i64().unwrap());
+    let range = app.get(&format!("/api/v1/conversations/{id}/messages?id_from={from}&id_to={to}")).await;
+    assert_eq!(range.body["total"], 2, "{range:?}");
+
+    let reply = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "arrivo"})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        (reply.body["status"].clone(), reply.body["read"].clone()),
+        (json!("queued"), json!(false)),
+        "{reply:?}"
+    );
+    app.drain_jobs().await;
+    let thread = app.get(&format!("/api/v1/conversations/{id}/messages")).await;
+    let sent = &thread.body["data"][3];
+    assert_eq!((sent["status"].clone(), sent["read"].clone()), (json!("read"), json!(true)), "{thread:?}");
+    assert_eq!(thread.body["total"], 4);
+}
+
 async fn read_archive_unarchive_and_close(app: TestApp) {
     let sms = app.channel("sms", "+393209998800", true).await;
     let first = app.inbound(sms, "+393471234567", "Marco", "uno").await;
@@ -425,6 +453,7 @@ async fn other_accounts_ids_answer_404(app: TestApp) {
 }
 
 crate::backend_tests!(
+    thread_pages_count_and_replies_show_when_they_are_read,
     inbound_creates_contact_conversation_and_deduplicates,
     inbound_rejects_bad_input_and_changes_nothing,
     list_filters_search_and_pages,

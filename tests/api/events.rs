@@ -133,4 +133,17 @@ async fn events_are_scoped_to_the_account(app: TestApp) {
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-crate::backend_tests!(live_events_follow_the_conversation, events_are_scoped_to_the_account);
+/// A new stream says at once that it is open and how to replay, rather than staying silent.
+async fn the_stream_says_at_once_where_it_starts(app: TestApp) {
+    app.post("/api/v1/contacts", serde_json::json!({"name": "Ada"})).await;
+    let mut stream = open(&app, None).await.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(2), stream.next()).await.expect("a first line at once");
+    let text = String::from_utf8_lossy(&first.expect("a chunk").unwrap()).into_owned();
+    assert!(text.starts_with(": events of account 1 after id 1;") && text.contains("Last-Event-ID: 0"), "{text}");
+}
+
+crate::backend_tests!(
+    the_stream_says_at_once_where_it_starts,
+    live_events_follow_the_conversation,
+    events_are_scoped_to_the_account
+);

@@ -167,6 +167,27 @@ async fn simulation_spends_nothing_and_ends_delivered(app: TestApp) {
     assert_eq!(balance(&app).await, 0);
     assert_eq!(app.get("/api/v1/credit/ledger").await.body["data"], json!([]));
     let _ = rcs;
+
+    // A simulation channel simulates every send, and says so, with or without the flag.
+    app.channel("sms", "+393209998800", true).await;
+    let reply = app
+        .post(
+            "/api/message-server/sms/send",
+            json!({"destination": "+393471234567", "body": "Prova", "messageId": "sim-2"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["simulation"], true, "{reply:?}");
+    let refused = app
+        .post(
+            "/api/message-server/sms/send",
+            json!({"destination": "not a phone", "body": "Prova", "messageId": "sim-3"}),
+        )
+        .await;
+    assert_eq!(
+        (refused.body["simulation"].clone(), refused.body["results"]["sms"]["accepted"].clone()),
+        (json!(true), json!(false))
+    );
 }
 
 async fn status_polling_single_batch_and_channel_mismatch(app: TestApp) {
@@ -252,6 +273,8 @@ async fn subscription_credit_top_up_and_cli(app: TestApp) {
     assert_eq!(credit.body["credit"], 11.324);
     assert_eq!(credit.body["availableCredit"], 11.324);
     assert_eq!(credit.body["frozenCredit"], 0.0);
+    let alias = app.get("/api/partner-gateway/v1/subscription/credit").await;
+    assert_eq!(alias.body, credit.body, "the path under the dialect's base answers too");
     let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
     assert_eq!(ledger[0]["reason"], "CLI");
     assert_eq!(ledger[0]["balance_after"], 11_324);

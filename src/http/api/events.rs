@@ -29,11 +29,17 @@ pub struct StreamParams {
 /// How often the log is re-read when no in-process notification arrives (other server instances).
 const POLL: Duration = Duration::from_secs(2);
 
-/// Stream events: every event type in the event catalog (`message.created`, `message.updated`,
+/// Stream events.
+///
+/// Every event type in the event catalog (`message.created`, `message.updated`,
 /// `message.deleted`, `conversation.created`, `conversation.updated`, `conversation.status_changed`,
 /// `conversation.assigned`, `conversation.archived`, `conversation.read`, `contact.created`,
 /// `contact.updated`, `contact.merged`, `contact.deleted`…), in id order, each carrying its object.
-#[utoipa::path(get, path = "/api/v1/events", operation_id = "streamEvents", tag = "events", params(StreamParams),
+/// The stream opens with a comment saying where it starts and sends a comment every 15 s while
+/// idle; without `after` or `Last-Event-ID` it starts with events to come (`Last-Event-ID: 0`
+/// replays the whole log).
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "streamEvents", tag = "events",
+    params(StreamParams, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id (as `after`).")),
     responses((status = 200, description = "text/event-stream of events; each `id:` resumes with Last-Event-ID", content_type = "text/event-stream")))]
 pub async fn stream(
     State(state): State<AppState>,
@@ -59,6 +65,10 @@ pub async fn stream(
     let account = me.account_id;
     let shutdown = state.shutdown.clone();
     let stream = async_stream::stream! {
+        // Says at once that the stream is open and where it starts, so a client sees more than silence.
+        yield Ok(Event::default().comment(format!(
+            "events of account {account} after id {last}; reconnect with Last-Event-ID to resume, Last-Event-ID: 0 replays all"
+        )));
         while !shutdown.is_cancelled() {
             let batch = match events::list_events_after(state.db.reader(), account, last, 500).await {
                 Ok(batch) => batch,

@@ -54,12 +54,21 @@ async fn two_browsers_open_together_see_the_same_server() {
     }
 }
 
+/// A wait that times out fails the test with what it waited for, the page, and a screenshot (this
+/// one is removed again: the test passes, so it must leave no failure behind).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[should_panic(expected = "no visible element matches `#nowhere`")]
 async fn a_timed_out_wait_names_the_selector_and_the_page() {
     let app = app().await;
     let options = Options { timeout: Duration::from_millis(300), ..Options::default() };
     let browser = Browser::open_with(&app, options).await;
     browser.goto("/docs").await;
-    browser.wait_for("#nowhere").await;
+    let failed = tokio::spawn(async move { browser.wait_for("#nowhere").await }).await.expect_err("the wait fails");
+    let payload = failed.into_panic();
+    let message = payload.downcast_ref::<String>().expect("a panic message");
+    assert!(message.contains("no visible element matches `#nowhere`") && message.contains("/docs"), "{message}");
+    let shot = message.split("screenshot: ").nth(1).and_then(|rest| rest.lines().next()).expect("a screenshot path");
+    assert!(std::fs::metadata(shot).is_ok_and(|m| m.len() > 1000), "{shot}");
+    std::fs::remove_file(shot).expect("remove the screenshot");
+    // The failures directory goes too, unless another test's failure is in it.
+    let _ = std::fs::remove_dir(std::path::Path::new(shot).parent().expect("failures directory"));
 }

@@ -58,9 +58,9 @@ impl Deref for AppState {
 impl AppState {
     /// Connects to the database, applies migrations and prepares shared services.
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let db = Db::connect(&config.effective_database_url()).await?;
+        let data_dir = &config.store.data_dir;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let db = Db::connect(&config.store.database_url()).await?;
         db.migrate().await?;
         let signing_key = auth::installation_secret(&db).await?;
         let media = MediaStore::new(&config.media_backing()?, config.effective_public_url(), signing_key)

@@ -5,7 +5,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, AppState};
-use crate::config::Config;
+use crate::config::{Config, Store};
 use crate::service::{auth, channels, credit};
 use crate::store::Db;
 
@@ -54,23 +54,57 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-async fn open(config: &Config) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let db = Db::connect(&config.effective_database_url()).await?;
+/// Opens the database of `store`, creating it when missing, and applies pending migrations.
+async fn create_or_open(store: &Store) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&store.data_dir).with_context(|| format!("creating {}", store.data_dir.display()))?;
+    let db = Db::connect(&store.database_url()).await?;
     db.migrate().await?;
     Ok(db)
 }
 
-/// Applies migrations.
-pub async fn migrate(config: Config) -> anyhow::Result<()> {
-    open(&config).await?.close().await;
+/// Opens an existing Parley database (applying pending migrations); refuses one that is not
+/// there, so a mistyped `--data-dir` or URL is an error rather than a new empty database.
+async fn open(store: &Store) -> anyhow::Result<Db> {
+    let db = match &store.database_url {
+        None => {
+            let path = store.sqlite_path();
+            if !path.is_file() {
+                anyhow::bail!(
+                    "no Parley database at {}: pass the --data-dir (PARLEY_DATA_DIR) the server uses, or run \
+                     `parley migrate` to create one there",
+                    path.display()
+                );
+            }
+            Db::connect(&format!("sqlite://{}?mode=rw", path.display())).await?
+        }
+        Some(url) => Db::connect(url).await?,
+    };
+    if !db.is_initialized().await? {
+        db.close().await;
+        anyhow::bail!(
+            "the database has no Parley tables: check --database-url, or run `parley migrate` to create them"
+        );
+    }
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// The services over an existing database, for the commands that need more than the store.
+async fn open_state(store: Store) -> anyhow::Result<AppState> {
+    open(&store).await?.close().await;
+    AppState::open(Config::over(store)?).await
+}
+
+/// Creates the database, or applies pending migrations.
+pub async fn migrate(store: Store) -> anyhow::Result<()> {
+    create_or_open(&store).await?.close().await;
     println!("database is up to date");
     Ok(())
 }
 
 /// Creates an account and prints its admin key last.
-pub async fn create_account(config: Config, name: &str) -> anyhow::Result<()> {
-    let db = open(&config).await?;
+pub async fn create_account(store: Store, name: &str) -> anyhow::Result<()> {
+    let db = open(&store).await?;
     let (account_id, key) = auth::create_account(&db, name, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("account {account_id} created; admin API key:");
     println!("{}", key.value);
@@ -78,8 +112,8 @@ pub async fn create_account(config: Config, name: &str) -> anyhow::Result<()> {
 }
 
 /// Creates an API key and prints it last.
-pub async fn create_key(config: Config, account: i64, name: &str) -> anyhow::Result<()> {
-    let db = open(&config).await?;
+pub async fn create_key(store: Store, account: i64, name: &str) -> anyhow::Result<()> {
+    let db = open(&store).await?;
     let key = auth::create_api_key(&db, account, name, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("key {} created:", key.key.id);
     println!("{}", key.value);
@@ -87,8 +121,8 @@ pub async fn create_key(config: Config, account: i64, name: &str) -> anyhow::Res
 }
 
 /// Prints an account's keys.
-pub async fn list_keys(config: Config, account: i64) -> anyhow::Result<()> {
-    let db = open(&config).await?;
+pub async fn list_keys(store: Store, account: i64) -> anyhow::Result<()> {
+    let db = open(&store).await?;
     for key in auth::list_api_keys(&db, account).await.map_err(|e| anyhow::anyhow!("{e}"))? {
         let state = if key.revoked_at.is_some() { "revoked" } else { "active" };
         println!(
@@ -104,8 +138,8 @@ pub async fn list_keys(config: Config, account: i64) -> anyhow::Result<()> {
 }
 
 /// Revokes a key.
-pub async fn revoke_key(config: Config, account: i64, id: i64) -> anyhow::Result<()> {
-    let db = open(&config).await?;
+pub async fn revoke_key(store: Store, account: i64, id: i64) -> anyhow::Result<()> {
+    let db = open(&store).await?;
     auth::revoke_api_key(&db, account, id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("key {id} revoked");
     Ok(())
@@ -113,14 +147,14 @@ pub async fn revoke_key(config: Config, account: i64, id: i64) -> anyhow::Result
 
 /// Adds a channel and prints its id.
 pub async fn add_channel(
-    config: Config,
+    store: Store,
     account: i64,
     kind: String,
     name: String,
     address: String,
     simulation: bool,
 ) -> anyhow::Result<()> {
-    let state = AppState::open(config).await?;
+    let state = open_state(store).await?;
     let input = channels::ChannelInput {
         kind: Some(kind),
         name: Some(name),
@@ -140,8 +174,8 @@ pub async fn add_channel(
 }
 
 /// Prints an account's channels.
-pub async fn list_channels(config: Config, account: i64) -> anyhow::Result<()> {
-    let state = AppState::open(config).await?;
+pub async fn list_channels(store: Store, account: i64) -> anyhow::Result<()> {
+    let state = open_state(store).await?;
     for channel in channels::list(&state, account).await.map_err(|e| anyhow::anyhow!("{e}"))? {
         println!(
             "{}\t{}\t{}\t{}{}",
@@ -156,8 +190,8 @@ pub async fn list_channels(config: Config, account: i64) -> anyhow::Result<()> {
 }
 
 /// Tops up an account's credit and prints the balance after.
-pub async fn top_up_credit(config: Config, account: i64, amount: i64, reason: Option<String>) -> anyhow::Result<()> {
-    let state = AppState::open(config).await?;
+pub async fn top_up_credit(store: Store, account: i64, amount: i64, reason: Option<String>) -> anyhow::Result<()> {
+    let state = open_state(store).await?;
     let entry = credit::top_up(&state, account, amount, reason.as_deref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("account {account} credited {amount}; balance {}", entry.balance_after);
     Ok(())

@@ -7,11 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::media::{Backing, S3Settings};
 
-/// Parley: one inbox for every customer conversation.
+/// Parley: one inbox for every customer conversation. Without a command it serves, as
+/// `parley serve` does.
 #[derive(Debug, Parser)]
-#[command(name = "parley", version, about)]
+#[command(name = "parley", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// Settings shared by every command.
+    /// The server's settings, for `parley` without a command.
     #[command(flatten)]
     pub config: Config,
     /// What to do; `serve` when omitted.
@@ -19,120 +20,128 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Settings shared by every command. Its `Debug` output redacts the bootstrap secrets.
+/// Where Parley keeps its data and how it logs: what every command needs.
 #[derive(Clone, Args)]
-pub struct Config {
-    /// Address the HTTP server listens on.
-    #[arg(long, env = "PARLEY_LISTEN", default_value = "127.0.0.1:8080", global = true)]
-    pub listen: SocketAddr,
+pub struct Store {
     /// Directory for the SQLite database and media files.
-    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data", global = true)]
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data")]
     pub data_dir: PathBuf,
     /// Database URL (`sqlite://…` or `postgres://…`); the SQLite file in the data directory when omitted.
-    #[arg(long, env = "PARLEY_DATABASE_URL", global = true)]
+    #[arg(long, env = "PARLEY_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Base URL clients use to reach this server (for signed media links); `http://<listen>` when omitted.
-    #[arg(long, env = "PARLEY_PUBLIC_URL", global = true)]
-    pub public_url: Option<String>,
     /// Log output format.
-    #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    #[arg(long, env = "PARLEY_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+/// The server's settings. Its `Debug` output redacts secrets.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Where the data is, and how to log.
+    #[command(flatten)]
+    pub store: Store,
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "PARLEY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Base URL clients use to reach this server (for signed media links); `http://<listen>` when omitted.
+    #[arg(long, env = "PARLEY_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// On first start, make the admin API key exactly this value.
-    #[arg(long, env = "PARLEY_BOOTSTRAP_API_KEY", global = true, hide_env_values = true)]
+    #[arg(long, env = "PARLEY_BOOTSTRAP_API_KEY", hide_env_values = true)]
     pub bootstrap_api_key: Option<String>,
     /// On first start, the admin operator's email.
-    #[arg(long, env = "PARLEY_BOOTSTRAP_ADMIN_EMAIL", global = true)]
+    #[arg(long, env = "PARLEY_BOOTSTRAP_ADMIN_EMAIL")]
     pub bootstrap_admin_email: Option<String>,
     /// On first start, the admin operator's password.
-    #[arg(long, env = "PARLEY_BOOTSTRAP_ADMIN_PASSWORD", global = true, hide_env_values = true)]
+    #[arg(long, env = "PARLEY_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
     pub bootstrap_admin_password: Option<String>,
     /// Milliseconds between each simulated delivery step (sent → delivered → read).
-    #[arg(long, env = "PARLEY_SIMULATION_STEP_MS", default_value_t = 1500, global = true)]
+    #[arg(long, env = "PARLEY_SIMULATION_STEP_MS", default_value_t = 1500)]
     pub simulation_step_ms: u64,
     /// Largest JSON request body accepted, in bytes.
-    #[arg(long, env = "PARLEY_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    #[arg(long, env = "PARLEY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Longest a POST with an `Idempotency-Key` may run, in milliseconds; its claim on the key lasts
     /// one second more, so a key whose request died with its process is free again after that.
-    #[arg(long, env = "PARLEY_REQUEST_TIMEOUT_MS", default_value_t = 30_000, global = true)]
+    #[arg(long, env = "PARLEY_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
     /// Milliseconds a client has to send a request's headers; an idle keep-alive connection is
     /// closed after as long.
-    #[arg(long, env = "PARLEY_HEADER_READ_TIMEOUT_MS", default_value_t = 15_000, global = true)]
+    #[arg(long, env = "PARLEY_HEADER_READ_TIMEOUT_MS", default_value_t = 15_000)]
     pub header_read_timeout_ms: u64,
     /// Milliseconds a request body may go without sending data before the request fails with 408.
-    #[arg(long, env = "PARLEY_BODY_READ_TIMEOUT_MS", default_value_t = 15_000, global = true)]
+    #[arg(long, env = "PARLEY_BODY_READ_TIMEOUT_MS", default_value_t = 15_000)]
     pub body_read_timeout_ms: u64,
     /// Open connections allowed from one client address (trusted proxies excepted).
-    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256, global = true)]
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256)]
     pub max_connections_per_client: usize,
     /// Open connections allowed in all; keep it below the process's file descriptor limit.
-    #[arg(long, env = "PARLEY_MAX_CONNECTIONS", default_value_t = 8192, global = true)]
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS", default_value_t = 8192)]
     pub max_connections: usize,
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
     /// client, for per-client limits; other peers are the client themselves.
-    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network, global = true)]
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest media upload accepted, in bytes.
-    #[arg(long, env = "PARLEY_MAX_MEDIA_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
+    #[arg(long, env = "PARLEY_MAX_MEDIA_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_media_bytes: usize,
     /// Requests per minute allowed per API key on the native API.
-    #[arg(long, env = "PARLEY_RATE_LIMIT_PER_MINUTE", default_value_t = 6000, global = true)]
+    #[arg(long, env = "PARLEY_RATE_LIMIT_PER_MINUTE", default_value_t = 6000)]
     pub rate_limit_per_minute: u32,
     /// Requests allowed in a burst per API key on the native API.
-    #[arg(long, env = "PARLEY_RATE_LIMIT_BURST", default_value_t = 200, global = true)]
+    #[arg(long, env = "PARLEY_RATE_LIMIT_BURST", default_value_t = 200)]
     pub rate_limit_burst: u32,
     /// Failed authentications (wrong API keys or passwords) allowed per client address a minute;
     /// after that the address is refused with 429 until the minute ends.
-    #[arg(long, env = "PARLEY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20, global = true)]
+    #[arg(long, env = "PARLEY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
     pub auth_failures_per_minute: u32,
     /// Requests per minute allowed per API key (or operator) on the seed platform's API
     /// (`/api/partner-gateway/v1`).
-    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_PER_MINUTE", default_value_t = 1000, global = true)]
+    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_PER_MINUTE", default_value_t = 1000)]
     pub qlara_rate_limit_per_minute: u32,
     /// Requests per second allowed per API key (or operator) on the seed platform's API (bursts).
-    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_BURST", default_value_t = 50, global = true)]
+    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_BURST", default_value_t = 50)]
     pub qlara_rate_limit_burst: u32,
     /// Price of one outbound message per channel kind, in thousandths of the currency unit, e.g.
     /// `sms=70,whatsapp=50,rcs=40`. Only kinds listed here are charged and need credit; with none
     /// listed (the default) sends are free and never refused for credit.
-    #[arg(long, env = "PARLEY_CREDIT_PRICES", global = true)]
+    #[arg(long, env = "PARLEY_CREDIT_PRICES")]
     pub credit_prices: Option<String>,
     /// Milliseconds the background jobs wait between polls when idle.
-    #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250, global = true)]
+    #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250)]
     pub job_poll_ms: u64,
     /// Allow webhook targets on loopback, private and link-local addresses (local development and tests).
-    #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
     /// Milliseconds a webhook target has to answer before the attempt counts as failed.
-    #[arg(long, env = "PARLEY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    #[arg(long, env = "PARLEY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
     /// Largest webhook body sent, in bytes; a larger event is sent without its object (`"truncated": true`).
-    #[arg(long, env = "PARLEY_WEBHOOK_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024, global = true)]
+    #[arg(long, env = "PARLEY_WEBHOOK_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024)]
     pub webhook_max_payload_bytes: usize,
     /// Webhook requests in flight at once (each subscription gets at most a quarter of them).
-    #[arg(long, env = "PARLEY_WEBHOOK_CONCURRENCY", default_value_t = 64, global = true)]
+    #[arg(long, env = "PARLEY_WEBHOOK_CONCURRENCY", default_value_t = 64)]
     pub webhook_concurrency: usize,
     /// Where media files are kept: the data directory, or an S3-compatible bucket.
-    #[arg(long, env = "PARLEY_MEDIA_STORE", value_enum, default_value = "local", global = true)]
+    #[arg(long, env = "PARLEY_MEDIA_STORE", value_enum, default_value = "local")]
     pub media_store: MediaStoreKind,
     /// S3 bucket for media files (with `--media-store s3`).
-    #[arg(long, env = "PARLEY_S3_BUCKET", global = true)]
+    #[arg(long, env = "PARLEY_S3_BUCKET")]
     pub s3_bucket: Option<String>,
     /// Endpoint of an S3-compatible server (MinIO, Ceph, R2…); AWS when omitted.
-    #[arg(long, env = "PARLEY_S3_ENDPOINT", global = true)]
+    #[arg(long, env = "PARLEY_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
     /// S3 region.
-    #[arg(long, env = "PARLEY_S3_REGION", default_value = "us-east-1", global = true)]
+    #[arg(long, env = "PARLEY_S3_REGION", default_value = "us-east-1")]
     pub s3_region: String,
     /// S3 access key id; from the usual `AWS_*` environment when omitted.
-    #[arg(long, env = "PARLEY_S3_ACCESS_KEY_ID", global = true)]
+    #[arg(long, env = "PARLEY_S3_ACCESS_KEY_ID")]
     pub s3_access_key_id: Option<String>,
     /// S3 secret access key; from the usual `AWS_*` environment when omitted.
-    #[arg(long, env = "PARLEY_S3_SECRET_ACCESS_KEY", global = true, hide_env_values = true)]
+    #[arg(long, env = "PARLEY_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub s3_secret_access_key: Option<String>,
     /// Address objects as `endpoint/bucket/key` (most self-hosted servers) instead of `bucket.endpoint/key`.
-    #[arg(long, env = "PARLEY_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "PARLEY_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_path_style: bool,
 }
 
@@ -158,9 +167,9 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server and background jobs (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
+    Serve(Box<Config>),
+    /// Create the database or apply pending migrations, and exit.
+    Migrate(Store),
     /// Manage accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),
@@ -180,6 +189,8 @@ pub enum Command {
 pub enum CreditCommand {
     /// Add credit to an account and print the balance after.
     TopUp {
+        #[command(flatten)]
+        store: Store,
         /// Account to credit.
         #[arg(long)]
         account: i64,
@@ -197,6 +208,8 @@ pub enum CreditCommand {
 pub enum AccountsCommand {
     /// Create an account and print its admin API key on the last line.
     Create {
+        #[command(flatten)]
+        store: Store,
         /// The account's name.
         name: String,
     },
@@ -207,6 +220,8 @@ pub enum AccountsCommand {
 pub enum KeysCommand {
     /// Create an API key and print it on the last line.
     Create {
+        #[command(flatten)]
+        store: Store,
         /// Account the key belongs to.
         #[arg(long, default_value_t = 1)]
         account: i64,
@@ -216,12 +231,16 @@ pub enum KeysCommand {
     },
     /// List an account's API keys (never their values).
     List {
+        #[command(flatten)]
+        store: Store,
         /// Account whose keys to list.
         #[arg(long, default_value_t = 1)]
         account: i64,
     },
     /// Revoke an API key by id.
     Revoke {
+        #[command(flatten)]
+        store: Store,
         /// Account the key belongs to.
         #[arg(long, default_value_t = 1)]
         account: i64,
@@ -235,6 +254,8 @@ pub enum KeysCommand {
 pub enum ChannelsCommand {
     /// Add a channel.
     Add {
+        #[command(flatten)]
+        store: Store,
         /// Account the channel belongs to.
         #[arg(long, default_value_t = 1)]
         account: i64,
@@ -253,6 +274,8 @@ pub enum ChannelsCommand {
     },
     /// List an account's channels.
     List {
+        #[command(flatten)]
+        store: Store,
         /// Account whose channels to list.
         #[arg(long, default_value_t = 1)]
         account: i64,
@@ -273,11 +296,9 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
         f.debug_struct("Config")
+            .field("store", &self.store)
             .field("listen", &self.listen)
-            .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url.as_ref().map(|url| redact_password(url)))
             .field("public_url", &self.public_url)
-            .field("log_format", &self.log_format)
             .field("bootstrap_api_key", &redacted(&self.bootstrap_api_key))
             .field("bootstrap_admin_email", &self.bootstrap_admin_email)
             .field("bootstrap_admin_password", &redacted(&self.bootstrap_admin_password))
@@ -331,19 +352,63 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-impl Config {
-    /// The database URL in effect: the explicit one, or the SQLite file in the data directory.
-    pub fn effective_database_url(&self) -> String {
+impl Store {
+    /// The SQLite file in the data directory, used when no database URL is given.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("parley.db")
+    }
+
+    /// The database URL in effect: the explicit one, or the SQLite file in the data directory
+    /// (created when missing).
+    pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("parley.db").display()),
+            None => format!("sqlite://{}?mode=rwc", self.sqlite_path().display()),
         }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|url| redact_password(url)))
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl Command {
+    /// The data and logs the command works with.
+    pub fn store(&self) -> &Store {
+        match self {
+            Command::Serve(config) => &config.store,
+            Command::Migrate(store)
+            | Command::Accounts(AccountsCommand::Create { store, .. })
+            | Command::Keys(
+                KeysCommand::Create { store, .. } | KeysCommand::List { store, .. } | KeysCommand::Revoke { store, .. },
+            )
+            | Command::Channels(ChannelsCommand::Add { store, .. } | ChannelsCommand::List { store, .. })
+            | Command::Credit(CreditCommand::TopUp { store, .. }) => store,
+        }
+    }
+}
+
+impl Config {
+    /// The server's settings from the environment and defaults, over `store`: what administration
+    /// commands use when they need the services.
+    pub fn over(store: Store) -> anyhow::Result<Config> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches_from(["parley"])?;
+        let mut config = Config::from_arg_matches(&matches)?;
+        config.store = store;
+        Ok(config)
     }
 
     /// Where media bytes live, from the media store settings.
     pub fn media_backing(&self) -> anyhow::Result<Backing> {
         Ok(match self.media_store {
-            MediaStoreKind::Local => Backing::Local(self.data_dir.join("media")),
+            MediaStoreKind::Local => Backing::Local(self.store.data_dir.join("media")),
             MediaStoreKind::S3 => Backing::S3(S3Settings {
                 bucket: self
                     .s3_bucket

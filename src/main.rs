@@ -9,24 +9,25 @@ use parley::{cli, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();
-    telemetry::init_logs(args.config.log_format);
-    let outcome = match args.command.unwrap_or(Command::Serve) {
-        Command::Serve => cli::serve(args.config).await,
-        Command::Migrate => cli::migrate(args.config).await,
-        Command::Accounts(AccountsCommand::Create { name }) => cli::create_account(args.config, &name).await,
+    let command = args.command.unwrap_or_else(|| Command::Serve(Box::new(args.config)));
+    telemetry::init_logs(command.store().log_format);
+    let outcome = match command {
+        Command::Serve(config) => cli::serve(*config).await,
+        Command::Migrate(store) => cli::migrate(store).await,
+        Command::Accounts(AccountsCommand::Create { store, name }) => cli::create_account(store, &name).await,
         Command::Keys(command) => match command {
-            KeysCommand::Create { account, name } => cli::create_key(args.config, account, &name).await,
-            KeysCommand::List { account } => cli::list_keys(args.config, account).await,
-            KeysCommand::Revoke { account, id } => cli::revoke_key(args.config, account, id).await,
+            KeysCommand::Create { store, account, name } => cli::create_key(store, account, &name).await,
+            KeysCommand::List { store, account } => cli::list_keys(store, account).await,
+            KeysCommand::Revoke { store, account, id } => cli::revoke_key(store, account, id).await,
         },
         Command::Channels(command) => match command {
-            ChannelsCommand::Add { account, kind, name, address, simulation } => {
-                cli::add_channel(args.config, account, kind, name, address, simulation).await
+            ChannelsCommand::Add { store, account, kind, name, address, simulation } => {
+                cli::add_channel(store, account, kind, name, address, simulation).await
             }
-            ChannelsCommand::List { account } => cli::list_channels(args.config, account).await,
+            ChannelsCommand::List { store, account } => cli::list_channels(store, account).await,
         },
-        Command::Credit(CreditCommand::TopUp { account, amount, reason }) => {
-            cli::top_up_credit(args.config, account, amount, reason).await
+        Command::Credit(CreditCommand::TopUp { store, account, amount, reason }) => {
+            cli::top_up_credit(store, account, amount, reason).await
         }
     };
     match outcome {

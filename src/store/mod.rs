@@ -102,6 +102,19 @@ impl Db {
         Ok(())
     }
 
+    /// Whether Parley's schema is there (its migrations have run at least once).
+    pub async fn is_initialized(&self) -> anyhow::Result<bool> {
+        let query = match self.backend {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'accounts'",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'accounts' \
+                 AND table_schema = current_schema()"
+            }
+        };
+        let count: i64 = sqlx::query_scalar(query).fetch_one(&self.read).await.context("reading the schema")?;
+        Ok(count > 0)
+    }
+
     /// The engine in use.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -195,6 +195,17 @@ async fn cli_administers_accounts_keys_and_channels() {
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8(output.stdout).unwrap()
     };
+    // Administration refuses a database that is not there instead of making an empty one.
+    let missing = parley(dir.path(), 0).args(["keys", "list"]).output().unwrap();
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("no Parley database at") && stderr.contains("parley migrate"), "{stderr}");
+    assert!(!dir.path().join("parley.db").exists(), "nothing was created");
+    // Each command's help lists its own options and where the data is, not the server's.
+    let help = run(&["keys", "list", "--help"]);
+    assert!(help.contains("--data-dir") && help.contains("--account") && !help.contains("--listen"), "{help}");
+    assert!(run(&["serve", "--help"]).contains("--listen"));
+
     run(&["migrate"]);
     let created = run(&["accounts", "create", "Acme"]);
     let key = created.lines().last().unwrap().to_owned();
@@ -229,3 +240,19 @@ async fn cli_administers_accounts_keys_and_channels() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown channel kind"));
 }
+
+crate::postgres_test!(
+    async fn administration_refuses_a_database_without_parley_tables() {
+        let database = crate::helpers::TestDatabase::create().await;
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            parley(dir.path(), 0).env("PARLEY_DATABASE_URL", &database.url).args(args).output().unwrap()
+        };
+        let refused = run(&["keys", "list"]);
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("no Parley tables"), "{stderr}");
+        assert!(run(&["migrate"]).status.success());
+        assert!(run(&["keys", "list"]).status.success(), "after `parley migrate` it works");
+    }
+);

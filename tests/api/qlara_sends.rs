@@ -258,7 +258,7 @@ async fn subscription_credit_top_up_and_cli(app: TestApp) {
     let empty = app.get("/api/v1/partner-gateway/subscription/credit").await;
     assert_eq!(empty.body, json!({"credit": 0.0, "frozenCredit": 0.0, "availableCredit": 0.0}));
     top_up(&app, 10_324).await;
-    parley::cli::top_up_credit(app.state.config.clone(), 1, 1000, Some("CLI".into())).await.unwrap();
+    parley::cli::top_up_credit(app.state.config.store.clone(), 1, 1000, Some("CLI".into())).await.unwrap();
     let credit = app.get("/api/v1/partner-gateway/subscription/credit").await;
     assert_eq!(credit.status, StatusCode::OK);
     assert!(credit.headers.contains_key("x-ratelimit-remaining"), "the dialect's rate-limit headers: {credit:?}");

@@ -34,6 +34,18 @@ pub enum Claim {
     Held(KeyRow),
 }
 
+/// What is stored for an account's key.
+async fn find_key(conn: &mut Conn, account_id: i64, key: &str) -> sqlx::Result<Option<KeyRow>> {
+    sqlx::query_as(
+        "SELECT request_hash, status, response_body, created_at, locked_until FROM idempotency_keys \
+         WHERE account_id = $1 AND key = $2",
+    )
+    .bind(account_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Claims a key for a request until `locked_until`. A completed key older than `expired_before`
 /// counts as free.
 pub async fn claim_key(
@@ -45,15 +57,7 @@ pub async fn claim_key(
     locked_until: i64,
     expired_before: i64,
 ) -> sqlx::Result<Claim> {
-    let existing: Option<KeyRow> = sqlx::query_as(
-        "SELECT request_hash, status, response_body, created_at, locked_until FROM idempotency_keys \
-         WHERE account_id = $1 AND key = $2",
-    )
-    .bind(account_id)
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let claim = match existing {
+    let (claim, row) = match find_key(&mut *conn, account_id, key).await? {
         None => {
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys \
@@ -71,21 +75,13 @@ pub async fn claim_key(
                 return Ok(Claim::New);
             }
             // Another request claimed it between the two statements: report what it stored.
-            let row = sqlx::query_as(
-                "SELECT request_hash, status, response_body, created_at, locked_until FROM idempotency_keys \
-                 WHERE account_id = $1 AND key = $2",
-            )
-            .bind(account_id)
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
+            let row = find_key(&mut *conn, account_id, key).await?.ok_or(sqlx::Error::RowNotFound)?;
             return Ok(Claim::Held(row));
         }
         Some(row) if row.created_at < expired_before => (Claim::New, row),
         Some(row) if row.status == 0 && row.locked_until <= now => (Claim::TakenOver(row.created_at), row),
         Some(row) => return Ok(Claim::Held(row)),
     };
-    let (claim, row) = claim;
     // Take the key over only if nobody else did since it was read.
     let taken = sqlx::query(
         "UPDATE idempotency_keys SET request_hash = $1, status = 0, response_body = '', created_at = $2, \
@@ -102,7 +98,11 @@ pub async fn claim_key(
     .bind(row.status)
     .execute(&mut *conn)
     .await?;
-    Ok(if taken.rows_affected() == 1 { claim } else { Claim::Held(KeyRow { status: 0, ..row }) })
+    if taken.rows_affected() == 1 {
+        return Ok(claim);
+    }
+    // Another request took it over first: report what it stored.
+    Ok(Claim::Held(find_key(&mut *conn, account_id, key).await?.ok_or(sqlx::Error::RowNotFound)?))
 }
 
 /// Records the response of a claimed key.

@@ -21,19 +21,12 @@ fn from(ip: &str) -> reqwest::Client {
     reqwest::Client::builder().local_address(ip.parse::<IpAddr>().unwrap()).build().unwrap()
 }
 
-async fn reply_of(response: reqwest::Response) -> Reply {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
-}
-
 async fn get_with_key(client: &reqwest::Client, app: &TestApp, key: &str, forwarded_for: Option<&str>) -> Reply {
     let mut request = client.get(format!("{}/api/v1/channels", app.base)).header("X-Api-Key", key);
     if let Some(forwarded) = forwarded_for {
         request = request.header("X-Forwarded-For", forwarded);
     }
-    reply_of(request.send().await.unwrap()).await
+    Reply::of(request.send().await.unwrap()).await
 }
 
 /// The sum of a counter's samples in a Prometheus text page.
@@ -142,7 +135,7 @@ async fn failed_authentications_are_limited_per_address(app: TestApp) {
     }
     let login = guesser.post(format!("{}/ui/session", app.base)).json(&json!({"email": EMAIL, "password": PASSWORD}));
     assert_problem(
-        &reply_of(login.send().await.unwrap()).await,
+        &Reply::of(login.send().await.unwrap()).await,
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_failed_attempts",
     );

@@ -76,6 +76,16 @@ pub struct Reply {
     pub headers: reqwest::header::HeaderMap,
 }
 
+impl Reply {
+    /// Reads a response's status, headers and body.
+    pub async fn of(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+    }
+}
+
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.status, self.body)
@@ -221,11 +231,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+        Reply::of(request.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -3,7 +3,7 @@
 
 use parley::domain::time::now_ms;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -22,10 +22,7 @@ async fn post_keyed(app: &TestApp, idempotency_key: &str, path: &str, body: &str
         .send()
         .await
         .expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+    Reply::of(response).await
 }
 
 /// Makes a key look like its request was still running when its process died: unfinished, with

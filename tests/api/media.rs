@@ -40,11 +40,8 @@ async fn upload_raw(app: &TestApp, key: &str, body: Vec<u8>) -> Reply {
         .body(body)
         .send()
         .await
-        .expect("upload");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+        .expect("request");
+    Reply::of(response).await
 }
 
 /// Uploads a file as `file` with the app's key.

@@ -3,7 +3,7 @@
 //! batch is never refused for it.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
 use crate::whatsapp::{deliver, webhook, whatsapp_channel, PHONE_NUMBER_ID};
@@ -38,11 +38,8 @@ async fn post_raw(app: &TestApp, method: Method, path: &str, body: &str) -> Repl
         .body(body.to_owned())
         .send()
         .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+        .expect("request");
+    Reply::of(response).await
 }
 
 async fn text_with_nul_is_refused_everywhere_and_changes_nothing(app: TestApp) {

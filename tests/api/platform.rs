@@ -20,11 +20,7 @@ async fn get_text(app: &TestApp, path: &str) -> (StatusCode, String, String) {
 
 /// Sends a prepared request and reads the reply.
 async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+    Reply::of(request.send().await.expect("request")).await
 }
 
 /// POSTs JSON with the app's key and an `Idempotency-Key`.

@@ -218,6 +218,21 @@ async fn malformed_json_is_a_400_problem(app: TestApp) {
     assert_problem(&reply, StatusCode::BAD_REQUEST, "malformed_body");
     assert!(reply.body["detail"].as_str().unwrap_or_default().contains("Content-Type"), "{reply:?}");
 
+    // Well-formed JSON of the wrong shape names the field, whatever is wrong with it.
+    let channel = app.channel("sms", "+393209998800", true).await;
+    let inbound = format!("/api/v1/channels/{channel}/inbound");
+    for (body, field, message) in [
+        (json!({"from": 123, "text": "hi"}), "from", "invalid type: integer `123`, expected a string"),
+        (json!({"text": "hi"}), "from", "missing field `from`"),
+        (json!({"from": "+393471234567", "text": "hi", "colour": "red"}), "colour", "unknown field `colour`"),
+        (json!({"from": "+393471234567", "type": "fax"}), "type", "unknown variant `fax`"),
+    ] {
+        let reply = app.post(&inbound, body).await;
+        assert_field_error(&reply, field);
+        assert!(reply.body["errors"][0]["message"].as_str().unwrap().starts_with(message), "{reply:?}");
+        assert!(!reply.body["detail"].as_str().unwrap().contains("line 1"), "no parser positions: {reply:?}");
+    }
+
     assert_eq!(contact_count(&app).await, 0, "nothing was created");
 }
 
@@ -276,6 +291,7 @@ async fn oversized_body_is_refused(app: TestApp) {
     let big = json!({"name": "Big", "attributes": {"notes": "x".repeat(3000)}});
     let reply = app.post("/api/v1/contacts", big.clone()).await;
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert!(reply.body["detail"].as_str().unwrap().contains("2000-byte limit"), "the limit is named: {reply:?}");
     let reply = post_idempotent(&app, &app.key, "big-1", "/api/v1/contacts", &big).await;
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert_eq!(contact_count(&app).await, 0, "nothing was created");

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::RequestKey;
 use crate::error::{Error, Result};
-use crate::http::extract::read_body;
+use crate::http::extract::{is_json, read_body};
 use crate::http::server::ClientAddr;
 use crate::service::auth::{self, Caller, Principal};
 use crate::service::sessions::{self, ActiveSession};
@@ -164,13 +164,8 @@ fn request_hash(parts: &Parts, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(parts.uri.path().as_bytes());
     hasher.update([0]);
-    let is_json = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
     match serde_json::from_slice::<Value>(body) {
-        Ok(value) if is_json => {
+        Ok(value) if is_json(&parts.headers) => {
             let mut canonical = String::with_capacity(body.len());
             write_canonical(&value, &mut canonical);
             hasher.update(canonical.as_bytes());

@@ -234,6 +234,20 @@ impl TestApp {
         Reply::of(request.send().await.expect("request")).await
     }
 
+    /// Sends a JSON text exactly as written, with the app's key and these extra headers.
+    pub async fn call_raw(&self, method: reqwest::Method, path: &str, headers: &[(&str, &str)], json: &str) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Api-Key", &self.key)
+            .header("Content-Type", "application/json")
+            .body(json.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::of(request.send().await.expect("request")).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.call(reqwest::Method::GET, path, None).await
     }

@@ -12,17 +12,7 @@ const FLAGS: &[&str] = &["--request-timeout-ms", "1000"];
 
 /// POSTs a raw JSON text with the app's key and an `Idempotency-Key`.
 async fn post_keyed(app: &TestApp, idempotency_key: &str, path: &str, body: &str) -> Reply {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .header("X-Api-Key", &app.key)
-        .header("Idempotency-Key", idempotency_key)
-        .header("Content-Type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("request");
-    Reply::of(response).await
+    app.call_raw(reqwest::Method::POST, path, &[("Idempotency-Key", idempotency_key)], body).await
 }
 
 /// Makes a key look like its request was still running when its process died: unfinished, with

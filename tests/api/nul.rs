@@ -29,19 +29,6 @@ fn with_nul(template: &str) -> String {
     template.replace("NUL", "\\u0000")
 }
 
-async fn post_raw(app: &TestApp, method: Method, path: &str, body: &str) -> Reply {
-    let response = app
-        .client
-        .request(method, format!("{}{path}", app.base))
-        .header("X-Api-Key", &app.key)
-        .header("Content-Type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("request");
-    Reply::of(response).await
-}
-
 async fn text_with_nul_is_refused_everywhere_and_changes_nothing(app: TestApp) {
     let channel = app.channel("sms", "+393209998800", true).await;
     let first = app.inbound(channel, "+393471234567", "Marco", "ciao").await;
@@ -101,7 +88,7 @@ async fn text_with_nul_is_refused_everywhere_and_changes_nothing(app: TestApp) {
         (Method::POST, "/api/v1/api-keys", with_nul(r#"{"name": "kNUL"}"#), "name"),
     ];
     for (method, path, body, field) in &cases {
-        let reply = post_raw(&app, method.clone(), path, body).await;
+        let reply = app.call_raw(method.clone(), path, &[], body).await;
         assert_field_error(&reply, field);
         assert!(reply.body["errors"][0]["message"].as_str().unwrap().contains("U+0000"), "{reply:?}");
         assert_eq!(stored(&app).await, before, "{method} {path} {body} changed something");
@@ -125,13 +112,14 @@ async fn text_with_nul_is_refused_everywhere_and_changes_nothing(app: TestApp) {
         )
         .await;
     assert_field_error(&login, "email");
-    let reply = post_raw(
-        &app,
-        Method::POST,
-        "/api/partner-gateway/v1/inbox/conversations/reply",
-        &with_nul(&format!(r#"{{"chatId": {conversation}, "message": "NUL"}}"#)),
-    )
-    .await;
+    let reply = app
+        .call_raw(
+            Method::POST,
+            "/api/partner-gateway/v1/inbox/conversations/reply",
+            &[],
+            &with_nul(&format!(r#"{{"chatId": {conversation}, "message": "NUL"}}"#)),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
     assert!(reply.body["message"].as_str().unwrap().contains("message: must not contain"), "{reply:?}");
     let basic = app
@@ -149,7 +137,7 @@ async fn text_with_nul_is_refused_everywhere_and_changes_nothing(app: TestApp) {
     assert_eq!(stored(&app).await, before, "nothing was stored");
 
     // Text without NUL, and an escaped backslash before u0000, are fine.
-    let fine = post_raw(&app, Method::POST, &inbound, r#"{"from": "+393471234567", "text": "C:\\u0000 ok"}"#).await;
+    let fine = app.call_raw(Method::POST, &inbound, &[], r#"{"from": "+393471234567", "text": "C:\\u0000 ok"}"#).await;
     assert_eq!(fine.status, StatusCode::CREATED, "{fine:?}");
     assert_eq!(fine.body["message"]["text"], "C:\\u0000 ok");
 }

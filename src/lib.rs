@@ -1,6 +1,7 @@
 //! Parley: a self-hosted omnichannel conversation hub.
 
 pub mod app;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -8,7 +9,6 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod media;
-pub mod providers;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -1,5 +1,7 @@
 //! Pure types and rules of the conversation model: no I/O, no HTTP, no SQL.
 
+pub mod inbound;
+pub mod jobs;
 pub mod text;
 pub mod time;
 

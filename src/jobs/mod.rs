@@ -123,7 +123,7 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
             Ok(payload) => deliver(state, job.id, &payload).await,
             Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
         },
-        crate::service::whatsapp::MARK_READ_JOB => match serde_json::from_str(&job.payload) {
+        crate::domain::jobs::MARK_READ_JOB => match serde_json::from_str(&job.payload) {
             Ok(payload) => whatsapp::mark_read(state, job.id, &payload).await,
             Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
         },

@@ -6,13 +6,13 @@ use serde_json::{Map, Value};
 
 use super::Outcome;
 use crate::app::AppState;
+use crate::channels::whatsapp::graph::{self, Failure, MediaLink, Outbound, Recipient};
+use crate::channels::whatsapp::settings::Settings;
+use crate::domain::jobs::MarkRead;
 use crate::domain::time::now_ms;
 use crate::domain::{ChannelKind, MessageStatus, MessageType};
 use crate::error::Result;
-use crate::providers::whatsapp::graph::{self, Failure, MediaLink, Outbound, Recipient};
-use crate::providers::whatsapp::settings::Settings;
 use crate::service::messages::{apply_status, StatusReport};
-use crate::service::whatsapp::MarkRead;
 use crate::store::channels::{self, ChannelRow};
 use crate::store::messages::MessageRow;
 use crate::store::{contacts, conversations, jobs, media, messages};

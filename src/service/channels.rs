@@ -3,10 +3,10 @@
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
+use crate::channels::adapter;
 use crate::domain::time::now_ms;
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
-use crate::providers::whatsapp;
 use crate::service::contacts::normalize_address;
 use crate::service::views::Channel;
 use crate::store::channels::{self, ChannelUpdate, NewChannel};
@@ -53,15 +53,10 @@ fn provider_settings(
     settings: &Map<String, Value>,
     simulation: bool,
 ) -> Result<(String, Option<String>)> {
-    let (problems, key) = match kind {
-        ChannelKind::Whatsapp => {
-            (whatsapp::settings::problems(settings, !simulation), whatsapp::settings::provider_key(settings))
-        }
-        _ => (Vec::new(), None),
+    let key = match adapter(kind) {
+        Some(adapter) => adapter.check_settings(settings, !simulation).map_err(Error::fields)?,
+        None => None,
     };
-    if !problems.is_empty() {
-        return Err(Error::fields(problems));
-    }
     Ok((Value::Object(settings.clone()).to_string(), key))
 }
 

@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
+use crate::domain::jobs::{MarkRead, MARK_READ_JOB};
 use crate::domain::time::now_ms;
 use crate::domain::{ChannelKind, ConversationStatus};
 use crate::error::{Error, Result};
 use crate::service::contacts::apply_changes as apply_contact_changes;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
-use crate::service::whatsapp::{MarkRead, MARK_READ_JOB};
 use crate::store::contacts::{self, ContactFields};
 use crate::store::conversations::{
     self, ConversationRow, ConversationState, ConversationUpdate, Filter, Param, SORT_COLUMNS,

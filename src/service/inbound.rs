@@ -2,9 +2,10 @@
 //! customer messages, messages the business sent outside Parley, edits and deletions by a
 //! message's sender, and delivery statuses.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::app::AppState;
+use crate::domain::inbound::{InboundEvent, InboundMessage};
 use crate::domain::time::now_ms;
 use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
 use crate::error::{Error, Result};
@@ -15,111 +16,7 @@ use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::views::{Conversation, Message};
 use crate::service::whatsapp_media;
 use crate::store::channels::ChannelRow;
-use crate::store::{conversations, media, messages, Conn};
-
-/// A message as a channel delivered it: from the customer, or one the business sent outside
-/// Parley (e.g. from the WhatsApp Business app) that the channel reports back.
-#[derive(Debug, Clone)]
-pub struct InboundMessage {
-    /// The contact's address on the channel (phone, WhatsApp user id, PSID, email…): the sender
-    /// of an inbound message, the recipient of an outbound one.
-    pub from: String,
-    /// Other addresses of the same contact on the channel (e.g. the WhatsApp user id next to the
-    /// phone number): linked to the contact too. Invalid ones are dropped.
-    pub aliases: Vec<String>,
-    /// The contact's profile name, when the channel gives one.
-    pub name: Option<String>,
-    /// Inbound from the contact; outbound for a message the business sent outside Parley, stored
-    /// as sent.
-    pub direction: Direction,
-    pub kind: MessageType,
-    pub text: Option<String>,
-    /// The provider's id for the message, used to drop repeats.
-    pub provider_message_id: Option<String>,
-    pub media_keys: Vec<String>,
-    /// Structured content (location, buttons…).
-    pub payload: Value,
-    /// Messages this one refers to by provider id (a reaction's target, a quoted reply).
-    pub references: Vec<Reference>,
-    /// When it was sent (Unix ms); receipt time when unknown.
-    pub sent_at: Option<i64>,
-    /// The provider's media object in the payload is to be fetched after ingestion: a job is
-    /// queued in the same transaction (never for simulation channels).
-    pub fetch_media: bool,
-    /// The `Idempotency-Key` of the API request that delivered it.
-    pub request_key: Option<RequestKey>,
-}
-
-impl InboundMessage {
-    /// A message from the contact at `from`, with no content yet.
-    pub fn new(from: impl Into<String>, kind: MessageType) -> InboundMessage {
-        InboundMessage {
-            from: from.into(),
-            aliases: Vec::new(),
-            name: None,
-            direction: Direction::Inbound,
-            kind,
-            text: None,
-            provider_message_id: None,
-            media_keys: Vec::new(),
-            payload: Value::Object(Map::new()),
-            references: Vec::new(),
-            sent_at: None,
-            fetch_media: false,
-            request_key: None,
-        }
-    }
-}
-
-/// A message referred to by its provider id. Ingestion writes Parley's id for it (`null` when
-/// Parley does not know it) at `pointer`, a JSON pointer into the payload that must exist.
-#[derive(Debug, Clone)]
-pub struct Reference {
-    pub provider_message_id: String,
-    pub pointer: &'static str,
-}
-
-/// Its sender changed a message's content.
-#[derive(Debug, Clone)]
-pub struct MessageEdit {
-    /// The provider's id of the edited message.
-    pub provider_message_id: String,
-    /// Who sent (and edited) it: only a message in that direction is changed.
-    pub direction: Direction,
-    /// The new text (caption for media).
-    pub text: Option<String>,
-    /// Payload keys replacing the stored ones.
-    pub payload: Map<String, Value>,
-}
-
-/// A provider's delivery report for an outbound message.
-#[derive(Debug, Clone)]
-pub struct StatusUpdate {
-    /// The provider's id of the message.
-    pub provider_message_id: String,
-    pub status: MessageStatus,
-    /// Provider error code and text, for failures.
-    pub error: Option<(String, String)>,
-}
-
-/// One report from a channel.
-#[derive(Debug, Clone)]
-pub enum InboundEvent {
-    /// A new message, stored once per provider message id.
-    Message(InboundMessage),
-    /// Its sender edited a message; unknown messages are ignored.
-    Edit(MessageEdit),
-    /// Its sender deleted a message for everyone; unknown messages are ignored.
-    Delete {
-        /// The provider's id of the deleted message.
-        provider_message_id: String,
-        /// Who sent (and deleted) it: only a message in that direction is deleted.
-        direction: Direction,
-    },
-    /// A delivery status: moves the outbound message forward, never back; a status for an id no
-    /// message has yet waits (a day) for the send that records it.
-    Status(StatusUpdate),
-}
+use crate::store::{conversations, media, messages, templates, Conn};
 
 /// The outcome of ingesting one message.
 #[derive(Debug, Clone)]
@@ -229,6 +126,17 @@ async fn apply_batch(
                 if let Some(message) = find_own(&mut tx, channel, provider_message_id, *direction).await? {
                     changed |= message_changes::remove(&mut tx, &message).await?;
                 }
+                None
+            }
+            InboundEvent::TemplateStatus(update) => {
+                let update = templates::StatusUpdate {
+                    provider_template_id: update.provider_template_id.as_deref(),
+                    name: &update.name,
+                    language: &update.language,
+                    status: &update.status,
+                    reason: update.reason.as_deref(),
+                };
+                templates::set_status(&mut tx, &[channel.id], &update, now_ms()).await?;
                 None
             }
             InboundEvent::Status(update) => {

@@ -4,10 +4,10 @@
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
+use crate::channels::whatsapp::graph::PAYLOAD_TYPES;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
 use crate::error::{Error, Result};
-use crate::providers::whatsapp::graph::PAYLOAD_TYPES;
 use crate::service::contacts::{self, normalize_address};
 use crate::service::credit;
 use crate::service::events::{self, kind};

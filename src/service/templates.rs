@@ -9,14 +9,14 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::channels::whatsapp::graph::{self, Failure};
+use crate::channels::whatsapp::settings::Settings;
+use crate::channels::whatsapp::webhook::id_text;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
-use crate::providers::whatsapp::graph::{self, Failure};
-use crate::providers::whatsapp::settings::Settings;
-use crate::providers::whatsapp::webhook::id_text;
 use crate::store::channels::{self, ChannelRow};
-use crate::store::templates::{self, StatusUpdate, TemplateRow};
+use crate::store::templates::{self, TemplateRow};
 use crate::store::Conn;
 
 /// Meta's status of a template that may be sent.
@@ -217,23 +217,6 @@ pub async fn sync(state: &AppState, account_id: i64, channel_id: i64) -> Result<
     }
     tx.commit().await?;
     Ok(templates::list(state.db.reader(), channel.id).await?.iter().map(Template::from).collect())
-}
-
-/// Applies a `message_template_status_update` webhook value to the templates of these channels.
-pub async fn apply_status_update(state: &AppState, channel_ids: &[i64], value: &Value) -> Result<()> {
-    let (Some(event), Some(name), Some(language)) =
-        (value["event"].as_str(), value["message_template_name"].as_str(), value["message_template_language"].as_str())
-    else {
-        tracing::warn!("template status update without event, name or language; skipped");
-        return Ok(());
-    };
-    let provider_id = id_text(&value["message_template_id"]);
-    let reason = value["reason"].as_str().filter(|r| *r != "NONE");
-    let mut tx = state.db.begin().await?;
-    let update = StatusUpdate { provider_template_id: provider_id.as_deref(), name, language, status: event, reason };
-    templates::set_status(&mut tx, channel_ids, &update, now_ms()).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Checks a template message before it is queued: the template must exist on the channel and be

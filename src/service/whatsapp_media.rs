@@ -11,12 +11,12 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
+use crate::channels::whatsapp::settings::Settings;
+use crate::channels::whatsapp::webhook::MEDIA;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::MediaOrigin;
 use crate::error::Result;
 use crate::media::MediaStore;
-use crate::providers::whatsapp::settings::Settings;
-use crate::providers::whatsapp::webhook::MEDIA;
 use crate::service::events::{self, kind};
 use crate::service::views::Message;
 use crate::store::jobs::{self, JobRow};

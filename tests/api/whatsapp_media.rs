@@ -287,7 +287,7 @@ async fn simulation_channels_never_call_meta(app: TestApp) {
     // Media reported to a simulation channel queues no fetch at all.
     let row = parley::store::channels::find_channel_any(app.state.db.reader(), channel).await.unwrap().unwrap();
     let mut inbound =
-        parley::service::inbound::InboundMessage::new(format!("+{USER}"), parley::domain::MessageType::Image);
+        parley::domain::inbound::InboundMessage::new(format!("+{USER}"), parley::domain::MessageType::Image);
     inbound.payload = json!({"media": {"id": MEDIA_ID, "mime_type": "image/jpeg"}});
     inbound.fetch_media = true;
     parley::service::inbound::ingest(&app.state, &row, vec![inbound]).await.unwrap();

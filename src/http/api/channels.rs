@@ -8,12 +8,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::domain::inbound::InboundMessage;
 use crate::domain::{MessageType, RequestKey};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::service::auth::Principal;
 use crate::service::channels::{self, ChannelInput};
-use crate::service::inbound::{self, InboundMessage};
+use crate::service::inbound;
 use crate::service::views::{Channel, Conversation, Message};
 use crate::store;
 

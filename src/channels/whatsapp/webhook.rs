@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::domain::inbound::{InboundEvent, InboundMessage, MessageEdit, Reference, StatusUpdate, TemplateStatus};
 use crate::domain::{is_whatsapp_user_id, Direction, MessageStatus, MessageType};
-use crate::service::inbound::{InboundEvent, InboundMessage, MessageEdit, Reference, StatusUpdate};
 
 /// Payload key of a media message's Graph API media object (`id`, `mime_type`, `sha256`, and
 /// `filename`, `voice`, `animated` or `url` when given). Such messages are marked for a fetch
@@ -67,15 +67,26 @@ pub fn phone_number_ids(body: &[u8]) -> Option<BTreeSet<String>> {
 }
 
 /// The `message_template_status_update` changes of a (verified) body: the business account id
-/// (the entry's id) and the change's value.
-pub fn template_status_updates(body: &Value) -> Vec<(String, &Value)> {
+/// (the entry's id) and the template's new status. Changes without a status, name or language
+/// are left out.
+pub fn template_status_updates(body: &Value) -> Vec<(String, TemplateStatus)> {
     list(body, "entry")
         .iter()
         .flat_map(|entry| {
             let waba_id = entry.get("id").and_then(id_text);
             list(entry, "changes").iter().filter_map(move |change| {
-                let wanted = text(change, "field") == Some("message_template_status_update");
-                wanted.then(|| Some((waba_id.clone()?, &change["value"])))?
+                if text(change, "field") != Some("message_template_status_update") {
+                    return None;
+                }
+                let value = &change["value"];
+                let update = TemplateStatus {
+                    provider_template_id: id_text(&value["message_template_id"]),
+                    name: text(value, "message_template_name")?.to_owned(),
+                    language: text(value, "message_template_language")?.to_owned(),
+                    status: text(value, "event")?.to_owned(),
+                    reason: text(value, "reason").filter(|reason| *reason != "NONE").map(str::to_owned),
+                };
+                Some((waba_id.clone()?, update))
             })
         })
         .collect()

@@ -1,0 +1,40 @@
+//! What Meta's networks (WhatsApp, Messenger, Instagram) share: the `X-Hub-Signature-256` on every
+//! webhook body and the `hub.challenge` handshake that verifies a webhook URL.
+
+pub mod signature;
+
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+use subtle::{Choice, ConstantTimeEq};
+
+/// Answers Meta's handshake (`hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`): the challenge,
+/// to be returned as is, when one of `tokens` is the verify token (compared in constant time).
+pub fn handshake<'a>(
+    query: &HashMap<String, String>,
+    tokens: impl IntoIterator<Item = &'a str>,
+) -> Result<String, &'static str> {
+    if query.get("hub.mode").map(String::as_str) != Some("subscribe") {
+        return Err("hub.mode must be `subscribe`");
+    }
+    let (Some(token), Some(challenge)) = (query.get("hub.verify_token"), query.get("hub.challenge")) else {
+        return Err("hub.verify_token and hub.challenge are required");
+    };
+    let mut matched = Choice::from(0);
+    for expected in tokens {
+        matched |= expected.as_bytes().ct_eq(token.as_bytes());
+    }
+    if bool::from(matched) {
+        Ok(challenge.clone())
+    } else {
+        Err("no channel has this verify token")
+    }
+}
+
+/// Whether the request's `X-Hub-Signature-256` signs `body` with `app_secret`.
+pub fn signed(headers: &HeaderMap, body: &[u8], app_secret: &str) -> bool {
+    headers
+        .get(signature::HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|header| signature::verify(app_secret, body, header))
+}

@@ -69,7 +69,7 @@ impl AppState {
         let timeout = std::time::Duration::from_millis(config.webhook_timeout_ms);
         let webhook_client = webhooks::target::http_client(timeout, config.webhook_allow_private)
             .context("building the webhook HTTP client")?;
-        let provider_client = crate::channels::whatsapp::graph::http_client(std::time::Duration::from_secs(30))
+        let provider_client = crate::channels::meta::graph::http_client(std::time::Duration::from_secs(30))
             .context("building the provider HTTP client")?;
         Ok(AppState(Arc::new(Inner {
             db,

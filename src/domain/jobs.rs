@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Job kind that tells the provider an operator read a conversation (the customer's read ticks).
-pub const MARK_READ_JOB: &str = "whatsapp_mark_read";
+pub const MARK_READ_JOB: &str = "mark_read";
 
 /// A read-receipt job: the channel and the newest inbound message the operator has seen.
 #[derive(Debug, Serialize, Deserialize)]

@@ -130,20 +130,6 @@ impl ConversationStatus {
     }
 }
 
-/// Length of the WhatsApp customer-service window opened by each inbound message.
-pub const WHATSAPP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
-
-impl ChannelKind {
-    /// When the free-form reply window opened by an inbound message at `inbound_at` closes, for
-    /// channels that have one.
-    pub fn reply_window_expiry(self, inbound_at: i64) -> Option<i64> {
-        match self {
-            ChannelKind::Whatsapp => Some(inbound_at + WHATSAPP_WINDOW_MS),
-            _ => None,
-        }
-    }
-}
-
 /// Longest conversation preview kept, in characters.
 const PREVIEW_CHARS: usize = 160;
 

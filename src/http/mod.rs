@@ -99,11 +99,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics_text(State(state): State<AppState>) -> Response {
     match crate::store::jobs::count_jobs_by_kind(state.db.reader()).await {
         Ok(depths) => {
-            let kinds = [
-                crate::service::outbound::SEND_JOB,
-                crate::jobs::SIMULATE_JOB,
-                crate::service::whatsapp_media::FETCH_JOB,
-            ];
+            let kinds =
+                [crate::service::outbound::SEND_JOB, crate::jobs::SIMULATE_JOB, crate::service::media_fetch::FETCH_JOB];
             for kind in kinds {
                 let depth = depths.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
                 metrics::gauge!("parley_queue_depth", "queue" => kind).set(depth as f64);

@@ -1,7 +1,7 @@
 //! Background work over durable job rows. `run` loops until shutdown; tests call [`run_once`].
 
+pub mod send;
 pub mod webhooks;
-pub mod whatsapp;
 
 use std::time::Duration;
 
@@ -14,9 +14,9 @@ use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
+use crate::service::media_fetch;
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
-use crate::service::whatsapp_media;
 use crate::store::idempotency::KEY_LIFETIME_MS;
 use crate::store::jobs::JobRow;
 use crate::store::{channels, idempotency, jobs, messages};
@@ -124,10 +124,10 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
             Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
         },
         crate::domain::jobs::MARK_READ_JOB => match serde_json::from_str(&job.payload) {
-            Ok(payload) => whatsapp::mark_read(state, job.id, &payload).await,
+            Ok(payload) => send::mark_read(state, job.id, &payload).await,
             Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
         },
-        whatsapp_media::FETCH_JOB => whatsapp_media::run(state, job).await.map(|()| Outcome::Done),
+        media_fetch::FETCH_JOB => media_fetch::run(state, job).await.map(|()| Outcome::Done),
         other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
     };
     match outcome {
@@ -188,7 +188,7 @@ async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<Outc
     if job.status.is_none() {
         if let Some(message) = messages::find_message(state.db.reader(), job.message_id).await? {
             if message.simulated == 0 && message.deleted_at.is_none() {
-                if let Some(outcome) = whatsapp::send(state, job_id, &message).await? {
+                if let Some(outcome) = send::send(state, job_id, &message).await? {
                     return Ok(outcome);
                 }
             }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
+use crate::channels as adapters;
 use crate::domain::jobs::{MarkRead, MARK_READ_JOB};
 use crate::domain::time::now_ms;
 use crate::domain::{ChannelKind, ConversationStatus};
@@ -345,13 +346,15 @@ async fn commit_change(state: &AppState, mut tx: Tx, before: &ConversationRow, n
 
 /// Marks every inbound message read, clears the unread count and records `conversation.updated`
 /// and `conversation.read`; nothing is written or recorded when nothing was unread. On a live
-/// WhatsApp channel a job tells Meta the newest inbound message was read.
+/// channel with read receipts a job tells the provider the newest inbound message was read.
 pub async fn mark_read(state: &AppState, account_id: i64, id: i64) -> Result<Conversation> {
     let mut tx = state.db.begin().await?;
     let current =
         conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
     let now = now_ms();
-    if current.unread_count > 0 && ChannelKind::parse(&current.channel_kind) == Some(ChannelKind::Whatsapp) {
+    let read_receipts =
+        ChannelKind::parse(&current.channel_kind).is_some_and(|kind| adapters::capabilities(kind).read_receipts);
+    if current.unread_count > 0 && read_receipts {
         let live = channels::find_channel_any(&mut *tx, current.channel_id).await?.is_some_and(|c| c.simulation == 0);
         if let (true, Some(wamid)) = (live, messages::latest_inbound_provider_id(&mut *tx, id).await?) {
             let job = MarkRead { channel_id: current.channel_id, provider_message_id: wamid };

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::channels as adapters;
 use crate::domain::inbound::{InboundEvent, InboundMessage};
 use crate::domain::time::now_ms;
 use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
@@ -12,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
 use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
+use crate::service::media_fetch;
 use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::views::{Conversation, Message};
-use crate::service::whatsapp_media;
 use crate::store::channels::ChannelRow;
 use crate::store::{conversations, media, messages, templates, Conn};
 
@@ -241,7 +242,7 @@ async fn ingest_one(
     };
     let fetch_media = message.fetch_media && channel.simulation == 0;
     if let (true, Some(payload)) = (fetch_media, message.payload.as_object_mut()) {
-        payload.insert(whatsapp_media::MEDIA_STATUS.to_owned(), whatsapp_media::PENDING.into());
+        payload.insert(media_fetch::MEDIA_STATUS.to_owned(), media_fetch::PENDING.into());
     }
     let media_keys = serde_json::to_string(&message.media_keys).map_err(anyhow::Error::from)?;
     let row = messages::insert_message(
@@ -270,13 +271,14 @@ async fn ingest_one(
     )
     .await?;
     if fetch_media {
-        whatsapp_media::queue(conn, row.id, now).await?;
+        media_fetch::queue(conn, row.id, now).await?;
     }
     let preview = message_preview(message.kind, message.text.as_deref());
     if outbound {
         conversations::record_outbound(conn, conversation_id, &preview, now).await?;
     } else {
-        conversations::record_inbound(conn, conversation_id, &preview, at, kind.reply_window_expiry(at), now).await?;
+        let window = adapters::capabilities(kind).reply_window_expiry(at);
+        conversations::record_inbound(conn, conversation_id, &preview, at, window, now).await?;
     }
     let conversation = conversations::find_conversation(&mut *conn, account_id, conversation_id)
         .await?

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::channels::whatsapp::graph::PAYLOAD_TYPES;
+use crate::channels::{self as adapters, Capabilities};
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
 use crate::error::{Error, Result};
@@ -172,22 +173,29 @@ fn validate(outgoing: &mut Outgoing) -> Result<()> {
     Ok(())
 }
 
+/// What the conversation's channel can do.
+fn capabilities(conversation: &ConversationRow) -> Capabilities {
+    ChannelKind::parse(&conversation.channel_kind).map(adapters::capabilities).unwrap_or_default()
+}
+
 /// Refuses free-form messages outside the channel's reply window.
 fn check_window(conversation: &ConversationRow, outgoing: &Outgoing, now: i64) -> Result<()> {
     let template = outgoing.payload_type().is_some_and(|(_, kind)| kind == MessageType::Template);
-    if outgoing.private || template || ChannelKind::parse(&conversation.channel_kind) != Some(ChannelKind::Whatsapp) {
+    let Some(hours) = capabilities(conversation).reply_window_hours else { return Ok(()) };
+    if outgoing.private || template {
         return Ok(());
     }
+    let kind = &conversation.channel_kind;
     match conversation.window_expires_at {
         Some(expiry) if expiry > now => Ok(()),
         expiry => Err(Error::invalid(
             "reply_window_expired",
             match expiry {
                 Some(at) => format!(
-                    "the WhatsApp 24-hour window closed at {}: free-form messages are refused until the customer writes again; send an approved template instead",
+                    "the {kind} {hours}-hour window closed at {}: free-form messages are refused until the customer writes again; send an approved template instead",
                     to_rfc3339(at)
                 ),
-                None => "the customer has not written on WhatsApp yet, so no 24-hour window is open: start with an approved template".to_owned(),
+                None => format!("the customer has not written on {kind} yet, so no {hours}-hour window is open: start with an approved template"),
             },
         )),
     }
@@ -267,8 +275,8 @@ async fn queue(
     {
         return Err(Error::field("media_keys", "unknown media key"));
     }
-    if let (Some(Value::Object(template)), Some(ChannelKind::Whatsapp)) =
-        (outgoing.payload.get("template"), ChannelKind::parse(&conversation.channel_kind))
+    if let (Some(Value::Object(template)), true) =
+        (outgoing.payload.get("template"), capabilities(conversation).templates)
     {
         templates::check_send(conn, conversation.channel_id, template).await?;
     }

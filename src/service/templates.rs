@@ -9,9 +9,11 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::channels::whatsapp::graph::{self, Failure};
+use crate::channels::meta::graph as meta_graph;
+use crate::channels::whatsapp::graph::{self, classify};
 use crate::channels::whatsapp::settings::Settings;
 use crate::channels::whatsapp::webhook::id_text;
+use crate::channels::Failure;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
@@ -135,7 +137,7 @@ pub async fn create(state: &AppState, account_id: i64, channel_id: i64, new: New
             let body = json!({"name": new.name, "language": new.language, "category": new.category,
                               "components": new.components});
             let path = format!("{}/message_templates", graph.waba_id);
-            let answer = graph::post(&state.provider_client, &graph.base, &path, &graph.token, &body)
+            let answer = meta_graph::post(&state.provider_client, &graph.base, &path, &graph.token, &body, classify)
                 .await
                 .map_err(graph_error)?;
             (answer["status"].as_str().unwrap_or("PENDING").to_owned(), id_text(&answer["id"]))
@@ -194,7 +196,9 @@ pub async fn sync(state: &AppState, account_id: i64, channel_id: i64) -> Result<
         Error::conflict("waba_id_missing", "sync needs a live channel with settings.waba_id and an access token")
     })?;
     let path = format!("{}/message_templates?limit=1000", graph.waba_id);
-    let answer = graph::get(&state.provider_client, &graph.base, &path, &graph.token).await.map_err(graph_error)?;
+    let answer = meta_graph::get(&state.provider_client, &graph.base, &path, &graph.token, classify)
+        .await
+        .map_err(graph_error)?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     for item in answer["data"].as_array().map(Vec::as_slice).unwrap_or_default() {

@@ -149,7 +149,7 @@ pub async fn run_jobs_now(app: &TestApp) -> usize {
 }
 
 async fn job_errors(app: &TestApp) -> Vec<(i64, Option<String>)> {
-    sqlx::query_as("SELECT attempts, last_error FROM jobs WHERE kind = 'whatsapp_media_fetch'")
+    sqlx::query_as("SELECT attempts, last_error FROM jobs WHERE kind = 'media_fetch'")
         .fetch_all(app.state.db.reader())
         .await
         .unwrap()
@@ -249,9 +249,9 @@ async fn checksum_mismatch_is_retried_then_shown(app: TestApp) {
     while !job_errors(&app).await.is_empty() {
         run_jobs_now(&app).await;
         rounds += 1;
-        assert!(rounds <= parley::service::whatsapp_media::MAX_ATTEMPTS, "the job is given up in time");
+        assert!(rounds <= parley::service::media_fetch::MAX_ATTEMPTS, "the job is given up in time");
     }
-    assert_eq!(rounds, parley::service::whatsapp_media::MAX_ATTEMPTS);
+    assert_eq!(rounds, parley::service::media_fetch::MAX_ATTEMPTS);
     let failed = message(&app, channel, "wamid.media2").await.unwrap();
     assert_eq!(failed["media_keys"], json!([]));
     assert_eq!(failed["payload"]["media_error"]["code"], "media_checksum_mismatch", "{failed}");

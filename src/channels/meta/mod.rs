@@ -1,6 +1,7 @@
 //! What Meta's networks (WhatsApp, Messenger, Instagram) share: the `X-Hub-Signature-256` on every
 //! webhook body and the `hub.challenge` handshake that verifies a webhook URL.
 
+pub mod graph;
 pub mod signature;
 
 use std::collections::HashMap;

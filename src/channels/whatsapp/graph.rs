@@ -1,10 +1,9 @@
 //! WhatsApp Cloud API sends: the Graph API request bodies for every outbound message type, the
 //! calls themselves, and Meta's synchronous errors sorted into what Parley does about them.
 
-use std::time::Duration;
-
 use serde_json::{json, Map, Value};
 
+use crate::channels::{Failure, MediaLink};
 use crate::domain::MessageType;
 
 /// Payload keys that carry a Meta message object as is; each gives the message its type.
@@ -39,15 +38,6 @@ impl Recipient {
             None => Recipient::UserId(address.to_owned()),
         }
     }
-}
-
-/// An attachment from Parley's media store, sent by link.
-#[derive(Debug, Clone)]
-pub struct MediaLink {
-    /// A signed URL Meta can fetch.
-    pub link: String,
-    /// The file name, shown for documents.
-    pub filename: Option<String>,
 }
 
 /// A message as the Graph API needs it.
@@ -115,15 +105,6 @@ pub fn read_body(wamid: &str) -> Value {
     json!({ "messaging_product": "whatsapp", "status": "read", "message_id": wamid })
 }
 
-/// What to do about a failed Graph API call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The message will never go out: fail it with this code and text.
-    Permanent { code: String, text: String },
-    /// Worth trying again later (throttling, Meta's outages, network trouble).
-    Transient(String),
-}
-
 /// Sorts a Graph API error answer: 131047 → `reply_window_expired`, 131026 → `undeliverable`,
 /// 130429 and 131056 (throughput and pair rate limits) and 5xx → retried; other errors fail the
 /// message with Meta's code and message.
@@ -145,41 +126,6 @@ pub fn classify(status: u16, body: &Value) -> Failure {
         _ if status >= 500 || status == 429 => Failure::Transient(text),
         Some(code) => Failure::Permanent { code: code.to_string(), text },
         None => Failure::Permanent { code: format!("http_{status}"), text },
-    }
-}
-
-/// Builds the client for Graph API calls.
-pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build()
-}
-
-/// GETs `{base}/{path}` with the bearer token; answers the response body, or what to do about the
-/// failure.
-pub async fn get(client: &reqwest::Client, base: &str, path: &str, token: &str) -> Result<Value, Failure> {
-    let request = client.get(format!("{base}/{path}")).bearer_auth(token);
-    answer(request).await
-}
-
-/// POSTs `body` to `{base}/{path}` with the bearer token; answers the response body, or what to do
-/// about the failure.
-pub async fn post(
-    client: &reqwest::Client,
-    base: &str,
-    path: &str,
-    token: &str,
-    body: &Value,
-) -> Result<Value, Failure> {
-    answer(client.post(format!("{base}/{path}")).bearer_auth(token).json(body)).await
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> Result<Value, Failure> {
-    let response = request.send().await.map_err(|e| Failure::Transient(format!("Graph API unreachable: {e}")))?;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
-    if status.is_success() {
-        Ok(answer)
-    } else {
-        Err(classify(status.as_u16(), &answer))
     }
 }
 

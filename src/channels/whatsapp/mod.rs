@@ -2,15 +2,18 @@
 //! payloads, and the Graph API's send bodies.
 
 pub mod graph;
+pub mod media;
 pub mod settings;
 pub mod webhook;
 
 use std::collections::{BTreeSet, HashMap};
 
 use axum::http::HeaderMap;
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde_json::{Map, Value};
 
-use super::{meta, Channel, Target};
+use super::{meta, Capabilities, Channel, Failure, FetchError, Fetched, Outbound, Target};
 use crate::domain::inbound::InboundEvent;
 use crate::domain::ChannelKind;
 use crate::error::FieldError;
@@ -54,5 +57,85 @@ impl Channel for WhatsApp {
             parsed.push((target, vec![InboundEvent::TemplateStatus(update)]));
         }
         parsed
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { reply_window_hours: Some(24), templates: true, read_receipts: true, media_fetch: true }
+    }
+
+    fn send_rate(&self, channel: &ChannelRow) -> Option<u32> {
+        Some(Settings::parse(&channel.settings).messages_per_second())
+    }
+
+    fn send<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        channel: &'a ChannelRow,
+        message: &'a Outbound<'a>,
+    ) -> BoxFuture<'a, Result<String, Failure>> {
+        async move {
+            let (settings, phone_number_id, token) = credentials(channel)?;
+            // A phone number when the contact has one, else its WhatsApp user id.
+            let address = message
+                .recipients
+                .iter()
+                .find(|address| address.starts_with('+'))
+                .or(message.recipients.first())
+                .ok_or_else(|| Failure::Permanent {
+                    code: "no_recipient".to_owned(),
+                    text: "the contact has no WhatsApp phone number or user id on this channel".to_owned(),
+                })?;
+            let body = graph::message_body(&graph::Outbound {
+                recipient: &graph::Recipient::from_address(address),
+                kind: message.kind,
+                text: message.text,
+                media: message.media.clone(),
+                payload: message.payload,
+            });
+            let path = format!("{phone_number_id}/messages");
+            let answer =
+                meta::graph::post(http, settings.graph_base_url(), &path, &token, &body, graph::classify).await?;
+            graph::sent_id(&answer)
+                .map(str::to_owned)
+                .ok_or_else(|| Failure::Transient("the Graph API accepted the message without a message id".to_owned()))
+        }
+        .boxed()
+    }
+
+    fn mark_read<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        channel: &'a ChannelRow,
+        provider_message_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), Failure>> {
+        async move {
+            let (settings, phone_number_id, token) = credentials(channel)?;
+            let path = format!("{phone_number_id}/messages");
+            let body = graph::read_body(provider_message_id);
+            meta::graph::post(http, settings.graph_base_url(), &path, &token, &body, graph::classify).await.map(|_| ())
+        }
+        .boxed()
+    }
+
+    fn fetch_media<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        channel: &'a ChannelRow,
+        media: &'a Value,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<Fetched, FetchError>> {
+        async move { media::fetch(http, &Settings::parse(&channel.settings), media, max_bytes).await }.boxed()
+    }
+}
+
+/// A live channel's settings, phone number id and access token.
+fn credentials(channel: &ChannelRow) -> Result<(Settings, String, String), Failure> {
+    let settings = Settings::parse(&channel.settings);
+    match (settings.phone_number_id.clone(), settings.access_token.clone()) {
+        (Some(phone_number_id), Some(token)) => Ok((settings, phone_number_id, token)),
+        _ => Err(Failure::Permanent {
+            code: "provider_unavailable".to_owned(),
+            text: "the channel has no settings.phone_number_id or settings.access_token".to_owned(),
+        }),
     }
 }

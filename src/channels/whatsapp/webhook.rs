@@ -13,13 +13,9 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::channels::MEDIA;
 use crate::domain::inbound::{InboundEvent, InboundMessage, MessageEdit, Reference, StatusUpdate, TemplateStatus};
 use crate::domain::{is_whatsapp_user_id, Direction, MessageStatus, MessageType};
-
-/// Payload key of a media message's Graph API media object (`id`, `mime_type`, `sha256`, and
-/// `filename`, `voice`, `animated` or `url` when given). Such messages are marked for a fetch
-/// job, which downloads the file and adds its media key to `media_keys`.
-pub const MEDIA: &str = "media";
 
 #[derive(Deserialize)]
 struct Envelope {

@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::service::events::kind;
-use crate::service::whatsapp_media;
+use crate::service::media_fetch;
 use crate::store::webhooks::ConversationAddresses;
 
 /// `statusCode` of a delivery status, as the seed platform numbers them.
@@ -42,9 +42,9 @@ pub fn render(event_type: &str, message: &Value, addresses: &ConversationAddress
     match (event_type, text("direction")?) {
         // A message whose media is being fetched is reported once the fetch settled (the seed
         // reports a media message with its key).
-        (kind::MESSAGE_CREATED, "inbound") if media_status == Some(whatsapp_media::PENDING) => None,
+        (kind::MESSAGE_CREATED, "inbound") if media_status == Some(media_fetch::PENDING) => None,
         (kind::MESSAGE_UPDATED, "inbound")
-            if is_edit || !matches!(media_status, Some(whatsapp_media::STORED | whatsapp_media::FAILED)) =>
+            if is_edit || !matches!(media_status, Some(media_fetch::STORED | media_fetch::FAILED)) =>
         {
             None
         }

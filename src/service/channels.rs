@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::channels::adapter;
 use crate::domain::time::now_ms;
 use crate::domain::ChannelKind;
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result};
 use crate::service::contacts::normalize_address;
 use crate::service::views::Channel;
 use crate::store::channels::{self, ChannelUpdate, NewChannel};
@@ -46,7 +46,7 @@ fn check_settings(settings: Option<Value>) -> Result<Option<Map<String, Value>>>
 }
 
 /// Checks the provider settings a channel of `kind` will have; a live channel (not in
-/// simulation) must have everything its provider needs. Returns the settings as stored and the
+/// simulation) must be of a network Parley connects to and have everything its provider needs. Returns the settings as stored and the
 /// provider key derived from them.
 fn provider_settings(
     kind: ChannelKind,
@@ -55,7 +55,17 @@ fn provider_settings(
 ) -> Result<(String, Option<String>)> {
     let key = match adapter(kind) {
         Some(adapter) => adapter.check_settings(settings, !simulation).map_err(Error::fields)?,
-        None => None,
+        None if simulation => None,
+        None => {
+            return Err(Error::Invalid {
+                code: "channel_unsupported",
+                detail: format!("Parley cannot connect to {kind} yet: create the channel with \"simulation\": true"),
+                fields: vec![FieldError {
+                    field: "simulation".to_owned(),
+                    message: format!("must be true: there is no live {kind} connection yet"),
+                }],
+            })
+        }
     };
     Ok((Value::Object(settings.clone()).to_string(), key))
 }

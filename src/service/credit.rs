@@ -112,6 +112,18 @@ pub async fn debit(conn: &mut Conn, account_id: i64, price: i64, message_id: i64
     Ok(())
 }
 
+/// Gives back what a message that failed was debited, in the transaction that fails it.
+pub async fn refund_failed(conn: &mut Conn, account_id: i64, message_id: i64) -> Result<()> {
+    let charged = -credit::message_charge(&mut *conn, message_id).await?;
+    if charged > 0 {
+        let now = now_ms();
+        let after = credit::add(conn, account_id, charged, now).await?;
+        credit::insert_entry(conn, account_id, charged, after, "refund: the message failed", Some(message_id), now)
+            .await?;
+    }
+    Ok(())
+}
+
 fn insufficient(available: i64, price: i64) -> Error {
     Error::InsufficientCredit(format!(
         "insufficient credit: the message costs {price} thousandths and {available} are available; top up the account"

@@ -8,6 +8,7 @@ use crate::domain::time::now_ms;
 use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
 use crate::service::conversations::record_changes;
+use crate::service::credit;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
 use crate::store::conversations::{self, ConversationState};
@@ -25,7 +26,8 @@ pub struct StatusReport<'a> {
 }
 
 /// Moves a message forward to the reported status and records `message.updated`; reports that
-/// would move it backwards (late or repeated webhooks) change nothing. When the report records
+/// would move it backwards (late or repeated webhooks) change nothing. A message that fails gets
+/// its debit back. When the report records
 /// the provider's id, statuses that arrived for that id before it was known are applied too.
 /// Returns the message when it changed.
 pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &StatusReport<'_>) -> Result<Option<Message>> {
@@ -56,6 +58,9 @@ async fn advance(conn: &mut Conn, message: &MessageRow, report: &StatusReport<'_
     let row =
         messages::set_status(conn, message.id, report.status.as_str(), report.error, report.provider_message_id, now)
             .await?;
+    if report.status == MessageStatus::Failed {
+        credit::refund_failed(conn, row.account_id, row.id).await?;
+    }
     events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &Message::from(&row), now).await?;
     Ok(Some(row))
 }

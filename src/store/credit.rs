@@ -77,6 +77,15 @@ pub async fn insert_entry(
     .await
 }
 
+/// What a message has cost so far: the sum of its ledger rows (negative when it was debited and
+/// not refunded).
+pub async fn message_charge(conn: &mut Conn, message_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger WHERE message_id = $1")
+        .bind(message_id)
+        .fetch_one(conn)
+        .await
+}
+
 /// The newest ledger rows of an account, newest first.
 pub async fn list_entries<'c>(db: impl AnyExecutor<'c>, account_id: i64, limit: i64) -> sqlx::Result<Vec<LedgerRow>> {
     sqlx::query_as(

@@ -46,12 +46,17 @@ async fn create_channel_never_returns_secrets(app: TestApp) {
         assert!(!text.contains(SECRET), "settings values leak from {path}: {text}");
     }
 
-    // A channel without settings says so; simulation defaults to off.
-    let reply =
-        app.post("/api/v1/channels", json!({"kind": "email", "name": "Mail", "address": "Help@Example.com"})).await;
+    // Simulation defaults to off, which a network Parley does not connect to yet cannot have; a
+    // simulation channel without settings says so.
+    let body = json!({"kind": "email", "name": "Mail", "address": "Help@Example.com"});
+    let refused = app.post("/api/v1/channels", body).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "channel_unsupported");
+    assert_eq!(refused.body["errors"][0]["field"], "simulation", "{refused:?}");
+    let body = json!({"kind": "email", "name": "Mail", "address": "Help@Example.com", "simulation": true});
+    let reply = app.post("/api/v1/channels", body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     assert_eq!(reply.body["settings_configured"], json!([]));
-    assert_eq!(reply.body["simulation"], false);
+    assert_eq!(reply.body["simulation"], true);
     assert_eq!(reply.body["address"], "help@example.com");
 }
 
@@ -100,7 +105,7 @@ async fn create_channel_rejects_bad_input(app: TestApp) {
 async fn list_and_get_channels(app: TestApp) {
     assert_eq!(channel_ids(&app.get("/api/v1/channels").await), Vec::<i64>::new());
     let whatsapp = app.channel("whatsapp", "+390212345678", true).await;
-    let webchat = app.channel("webchat", "site-widget", false).await;
+    let webchat = app.channel("webchat", "site-widget", true).await;
 
     let list = app.get("/api/v1/channels").await;
     assert_eq!(channel_ids(&list), vec![whatsapp, webchat], "channels are listed in creation order");

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::whatsapp_outbound::Graph;
 
 const PRICES: &[&str] = &["--credit-prices", "sms=70,whatsapp=50,rcs=40"];
 
@@ -26,18 +27,19 @@ async fn message_count(app: &TestApp) -> usize {
     total
 }
 
+/// A live WhatsApp channel whose Graph API is the stand-in, and one of its customers who wrote
+/// (so the 24-hour window is open).
+async fn live_whatsapp(app: &TestApp, graph: &Graph) -> i64 {
+    let channel = crate::whatsapp_outbound::channel(app, graph, "106540352242922").await;
+    app.inbound(channel, "+393471234567", "Marco", "Ciao").await;
+    channel
+}
+
 async fn sends_on_each_channel_kind(app: TestApp) {
-    let sms = app.channel("sms", "+393209998800", false).await;
-    let rcs = app.channel("rcs", "+393209998811", false).await;
-    let live = app
-        .post(
-            "/api/v1/channels",
-            json!({"kind": "whatsapp", "name": "WA", "address": "+393209998877", "settings": {"phone_number_id": "106540352242922",
-                   "app_secret": "s", "verify_token": "v", "access_token": "t", "graph_base_url": "http://127.0.0.1:9"}}),
-        )
-        .await;
-    assert_eq!(live.status, StatusCode::CREATED, "{live:?}");
-    let wa = live.body["id"].as_i64().unwrap();
+    let sms = app.channel("sms", "+393209998800", true).await;
+    let rcs = app.channel("rcs", "+393209998811", true).await;
+    let graph = Graph::start().await;
+    let wa = live_whatsapp(&app, &graph).await;
     top_up(&app, 1000).await;
 
     let reply = app
@@ -49,11 +51,17 @@ async fn sends_on_each_channel_kind(app: TestApp) {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert_eq!(reply.body["messageId"], "sms-1");
-    assert_eq!(reply.body["simulation"], false);
+    assert_eq!(reply.body["simulation"], true, "an SMS channel is a simulation channel for now");
     assert_eq!(reply.body["results"]["sms"]["accepted"], true);
     assert_eq!(reply.body["results"]["sms"]["reasons"], json!([]));
     assert_eq!(reply.body["results"]["sms"]["parts"], 1);
-    assert_eq!(balance(&app).await, 930);
+    let long = "è".repeat(71);
+    let parts = app.post("/api/message-server/sms/send", json!({"destination": "+393471234567", "body": long})).await;
+    assert_eq!(
+        (parts.body["results"]["sms"]["unicode"].clone(), parts.body["results"]["sms"]["parts"].clone()),
+        (json!(true), json!(2))
+    );
+    assert_eq!(balance(&app).await, 1000, "simulated sends cost nothing");
 
     let rcs_reply = app
         .post(
@@ -64,10 +72,8 @@ async fn sends_on_each_channel_kind(app: TestApp) {
     assert_eq!(rcs_reply.body["results"]["rcs"]["accepted"], true, "{rcs_reply:?}");
     let generated = rcs_reply.body["messageId"].as_str().unwrap();
     assert_eq!(generated.len(), 36, "a UUID when the caller gives none: {generated}");
-    assert_eq!(balance(&app).await, 890);
 
-    // WhatsApp: free-form inside the customer's window.
-    app.inbound(wa, "+393471234567", "Marco", "Ciao").await;
+    // WhatsApp: free-form inside the customer's window, charged.
     let wa_reply = app
         .post(
             "/api/message-server/whatsapp/send",
@@ -75,7 +81,8 @@ async fn sends_on_each_channel_kind(app: TestApp) {
         )
         .await;
     assert_eq!(wa_reply.body["results"]["whatsapp"]["accepted"], true, "{wa_reply:?}");
-    assert_eq!(balance(&app).await, 840);
+    assert_eq!(wa_reply.body["simulation"], false);
+    assert_eq!(balance(&app).await, 950);
     // Outside a window a free-form WhatsApp message is refused, and costs nothing.
     let closed = app
         .post(
@@ -85,7 +92,7 @@ async fn sends_on_each_channel_kind(app: TestApp) {
         .await;
     assert_eq!(closed.body["results"]["whatsapp"]["accepted"], false);
     assert_eq!(closed.body["results"]["whatsapp"]["reasons"], json!(["reply_window_expired"]));
-    assert_eq!(balance(&app).await, 840);
+    assert_eq!(balance(&app).await, 950);
 
     // The WhatsApp message joined the customer's conversation, carrying the caller's id.
     let conversations = app.get("/api/v1/conversations").await.body["data"].clone();
@@ -99,8 +106,8 @@ async fn sends_on_each_channel_kind(app: TestApp) {
     // The ledger lists each debit with its message.
     let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
     let amounts: Vec<i64> = ledger.as_array().unwrap().iter().map(|e| e["amount"].as_i64().unwrap()).collect();
-    assert_eq!(amounts, vec![-50, -40, -70, 1000]);
-    assert_eq!(ledger[0]["balance_after"], 840);
+    assert_eq!(amounts, vec![-50, 1000]);
+    assert_eq!(ledger[0]["balance_after"], 950);
     assert!(ledger[0]["message_id"].is_i64());
 
     // Unknown channel kinds and senders.
@@ -112,35 +119,74 @@ async fn sends_on_each_channel_kind(app: TestApp) {
     assert_eq!(no_sender.status, StatusCode::NOT_FOUND);
 }
 
+/// A charged message the provider refuses gets its debit back.
+async fn failed_sends_are_refunded(app: TestApp) {
+    let graph = Graph::start().await;
+    let wa = live_whatsapp(&app, &graph).await;
+    top_up(&app, 1000).await;
+    graph.fail_next(400, 131026);
+    let reply = app
+        .post(
+            "/api/message-server/whatsapp/send",
+            json!({"destination": "+393471234567", "phoneNumberId": wa, "body": "Ecco"}),
+        )
+        .await;
+    assert_eq!(reply.body["results"]["whatsapp"]["accepted"], true, "{reply:?}");
+    assert_eq!(balance(&app).await, 950, "debited when queued");
+    app.drain_jobs().await;
+    let id = reply.body["messageId"].as_str().unwrap();
+    let status = app.get(&format!("/api/partner-gateway/v1/messages/status/{id}?channel=WHATSAPP")).await;
+    assert_eq!(status.body["deliveryStatus"], "ERROR", "{status:?}");
+    assert_eq!(balance(&app).await, 1000, "and refunded when it failed");
+    let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
+    assert_eq!(ledger[0]["amount"], 50, "{ledger}");
+    assert_eq!(ledger[0]["reason"], "refund: the message failed");
+    assert_eq!(ledger[0]["message_id"], ledger[1]["message_id"]);
+    // A failure reported again changes nothing.
+    app.drain_jobs().await;
+    assert_eq!(balance(&app).await, 1000);
+}
+
 async fn refusals_send_and_debit_nothing(app: TestApp) {
-    app.channel("sms", "+393209998800", false).await;
+    let graph = Graph::start().await;
+    let wa = live_whatsapp(&app, &graph).await;
     let before = message_count(&app).await;
-    let poor = app.post("/api/message-server/sms/send", json!({"destination": "+393471234567", "body": "hi"})).await;
+    let poor = app
+        .post(
+            "/api/message-server/whatsapp/send",
+            json!({"destination": "+393471234567", "phoneNumberId": wa, "body": "hi"}),
+        )
+        .await;
     assert_eq!(poor.status, StatusCode::OK, "{poor:?}");
-    assert_eq!(poor.body["results"]["sms"]["accepted"], false);
-    assert_eq!(poor.body["results"]["sms"]["reasons"], json!(["insufficient_credit"]));
-    assert_eq!(message_count(&app).await, before);
-    assert_eq!(app.get("/api/v1/conversations").await.body["total"], 0, "no conversation either");
+    assert_eq!(poor.body["results"]["whatsapp"]["accepted"], false);
+    assert_eq!(poor.body["results"]["whatsapp"]["reasons"], json!(["insufficient_credit"]));
+    assert_eq!(message_count(&app).await, before, "nothing was stored");
 
     top_up(&app, 500).await;
-    let bad = app.post("/api/message-server/sms/send", json!({"destination": "347-nope", "body": "hi"})).await;
-    assert_eq!(bad.body["results"]["sms"]["accepted"], false);
-    assert_eq!(bad.body["results"]["sms"]["reasons"], json!(["invalid_destination"]));
+    let bad = app
+        .post(
+            "/api/message-server/whatsapp/send",
+            json!({"destination": "347-nope", "phoneNumberId": wa, "body": "hi"}),
+        )
+        .await;
+    assert_eq!(bad.body["results"]["whatsapp"]["accepted"], false);
+    assert_eq!(bad.body["results"]["whatsapp"]["reasons"], json!(["invalid_destination"]));
     assert_eq!(balance(&app).await, 500);
     assert_eq!(app.get("/api/v1/credit/ledger").await.body["data"].as_array().unwrap().len(), 1);
 }
 
 async fn native_api_answers_402_and_422(app: TestApp) {
-    let sms = app.channel("sms", "+393209998800", false).await;
-    let poor = app.post("/api/v1/conversations", json!({"channel_id": sms, "to": "+393471234567", "text": "hi"})).await;
+    let graph = Graph::start().await;
+    let wa = live_whatsapp(&app, &graph).await;
+    let poor = app.post("/api/v1/conversations", json!({"channel_id": wa, "to": "+393471234567", "text": "hi"})).await;
     assert_problem(&poor, StatusCode::PAYMENT_REQUIRED, "insufficient_credit");
-    let bad = app.post("/api/v1/conversations", json!({"channel_id": sms, "to": "nope", "text": "hi"})).await;
+    let bad = app.post("/api/v1/conversations", json!({"channel_id": wa, "to": "nope", "text": "hi"})).await;
     assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "invalid_destination");
     // A simulated send needs no credit.
     let simulated = app
         .post(
             "/api/v1/conversations",
-            json!({"channel_id": sms, "to": "+393471234567", "text": "hi", "simulation": true}),
+            json!({"channel_id": wa, "to": "+393471234567", "text": "hi", "simulation": true}),
         )
         .await;
     assert_eq!(simulated.status, StatusCode::CREATED, "{simulated:?}");
@@ -149,7 +195,7 @@ async fn native_api_answers_402_and_422(app: TestApp) {
 }
 
 async fn simulation_spends_nothing_and_ends_delivered(app: TestApp) {
-    let rcs = app.channel("rcs", "+393209998811", false).await;
+    let rcs = app.channel("rcs", "+393209998811", true).await;
     let reply = app
         .post(
             "/api/message-server/rcs/send",
@@ -299,6 +345,7 @@ async fn subscription_credit_top_up_and_cli(app: TestApp) {
 crate::backend_tests!(
     with PRICES;
     sends_on_each_channel_kind,
+    failed_sends_are_refunded,
     refusals_send_and_debit_nothing,
     native_api_answers_402_and_422,
     simulation_spends_nothing_and_ends_delivered,

@@ -39,13 +39,13 @@ struct GraphState {
 
 /// A local server speaking the Graph API's message formats.
 #[derive(Clone, Default)]
-struct Graph {
+pub struct Graph {
     state: Arc<Mutex<GraphState>>,
     base: String,
 }
 
 impl Graph {
-    async fn start() -> Graph {
+    pub async fn start() -> Graph {
         let mut graph = Graph::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         graph.base = format!("http://{}/v21.0", listener.local_addr().unwrap());
@@ -63,7 +63,7 @@ impl Graph {
     }
 
     /// The next send is answered with Meta's error `code` and this HTTP status.
-    fn fail_next(&self, status: u16, code: i64) {
+    pub fn fail_next(&self, status: u16, code: i64) {
         let body = json!({"error": {"message": format!("(#{code}) refused"), "type": "OAuthException", "code": code,
             "error_data": {"messaging_product": "whatsapp", "details": "details of the refusal"},
             "fbtrace_id": "AbCdEf"}});
@@ -139,7 +139,7 @@ fn templates_on_meta() -> Value {
 }
 
 /// A live WhatsApp channel with `phone_number_id` whose Graph API is the stand-in.
-async fn channel(app: &TestApp, graph: &Graph, phone_number_id: &str) -> i64 {
+pub async fn channel(app: &TestApp, graph: &Graph, phone_number_id: &str) -> i64 {
     let id = whatsapp_channel(app, phone_number_id).await;
     let reply = app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"graph_base_url": graph.base}})).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");

@@ -201,8 +201,14 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
     browser.wait_for(&format!("{}[data-status=read] .ticks.read", bubble(id))).await;
     assert_eq!(browser.text(&format!("{} [data-testid=message-status]", bubble(id))).await, "✓✓");
 
-    // On a channel without a provider connection the send fails, and the bubble says why.
-    let sms = app.channel("sms", "+390212349999", false).await;
+    // On a channel without a provider connection (made live before Parley refused that) the send
+    // fails, and the bubble says why.
+    let sms = app.channel("sms", "+390212349999", true).await;
+    sqlx::query("UPDATE channels SET simulation = 0 WHERE id = $1")
+        .bind(sms)
+        .execute(app.state.db.writer())
+        .await
+        .unwrap();
     let result = app.inbound(sms, "+393330001111", "Teresa Fontana", "Ciao").await;
     let unconnected = result["conversation"]["id"].as_i64().unwrap();
     browser.click(&row(unconnected)).await;

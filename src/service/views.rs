@@ -4,8 +4,9 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::channels::{self, Capabilities};
 use crate::domain::time::{opt_rfc3339, to_rfc3339};
-use crate::domain::Direction;
+use crate::domain::{ChannelKind, Direction};
 use crate::store::accounts::{ApiKeyRow, OperatorRow};
 use crate::store::channels::ChannelRow;
 use crate::store::contacts::ContactRow;
@@ -32,6 +33,8 @@ pub struct Channel {
     pub simulation: bool,
     /// Names of the provider settings that are set (values are secret).
     pub settings_configured: Vec<String>,
+    /// What the network lets the channel do.
+    pub capabilities: Capabilities,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -49,10 +52,16 @@ impl From<&ChannelRow> for Channel {
             address: row.address.clone(),
             simulation: flag(row.simulation),
             settings_configured,
+            capabilities: capabilities_of(&row.kind),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
         }
     }
+}
+
+/// What a channel of a stored kind can do.
+fn capabilities_of(kind: &str) -> Capabilities {
+    ChannelKind::parse(kind).map(channels::capabilities).unwrap_or_default()
 }
 
 /// A contact's address on one channel.
@@ -128,6 +137,8 @@ pub struct ChannelSummary {
     pub kind: String,
     pub name: String,
     pub address: String,
+    /// What the network lets the channel do (the composer follows its reply window and templates).
+    pub capabilities: Capabilities,
 }
 
 /// The contact a conversation is with.
@@ -178,6 +189,7 @@ impl From<&ConversationRow> for Conversation {
                 kind: row.channel_kind.clone(),
                 name: row.channel_name.clone(),
                 address: row.channel_address.clone(),
+                capabilities: capabilities_of(&row.channel_kind),
             },
             contact: ContactSummary {
                 id: row.contact_id,

@@ -111,6 +111,17 @@ async fn list_and_get_channels(app: TestApp) {
     assert_eq!(channel_ids(&list), vec![whatsapp, webchat], "channels are listed in creation order");
     assert_eq!(list.body["data"][1]["kind"], "webchat");
     assert_eq!(list.body["data"][1]["address"], "site-widget");
+    // What each network lets a channel do, for clients (the inbox's composer) to follow.
+    assert_eq!(
+        list.body["data"][0]["capabilities"],
+        json!({"reply_window_hours": 24, "templates": true, "read_receipts": true, "media_fetch": true})
+    );
+    assert_eq!(
+        list.body["data"][1]["capabilities"],
+        json!({"reply_window_hours": null, "templates": false, "read_receipts": false, "media_fetch": false})
+    );
+    let started = app.inbound(whatsapp, "+393471234567", "Ada", "ciao").await;
+    assert_eq!(started["conversation"]["channel"]["capabilities"]["reply_window_hours"], 24);
 
     let one = app.get(&format!("/api/v1/channels/{whatsapp}")).await;
     assert_eq!(one.status, StatusCode::OK, "{one:?}");

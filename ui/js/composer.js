@@ -1,7 +1,7 @@
 /**
  * The reply box: free text with an emoji picker and attachments from the media library, a private-note toggle,
- * replies to a chosen message, and, once a WhatsApp conversation's 24-hour window has closed, a template
- * picker with inputs for the template's parameters instead of free text.
+ * replies to a chosen message, and, once the channel's reply window has closed (WhatsApp's 24 hours), a
+ * template picker with inputs for the template's parameters instead of free text.
  */
 
 import { api, ApiError, mediaUrl } from './api.js';
@@ -24,7 +24,7 @@ addMessages({
     'composer.replying_to': 'Replying to',
     'composer.cancel_reply': 'Cancel reply',
     'composer.window_closed':
-      'The 24-hour window for free replies has closed. You can send an approved template, or write a private note.',
+      'The {hours}-hour window for free replies has closed. You can send an approved template, or write a private note.',
     'composer.template': 'Template',
     'composer.choose_template': 'Choose a template',
     'composer.no_templates': 'This channel has no approved templates.',
@@ -47,7 +47,7 @@ addMessages({
     'composer.replying_to': 'Risposta a',
     'composer.cancel_reply': 'Annulla risposta',
     'composer.window_closed':
-      'La finestra di 24 ore per le risposte libere è chiusa. Puoi inviare un modello approvato o scrivere una nota privata.',
+      'La finestra di {hours} ore per le risposte libere è chiusa. Puoi inviare un modello approvato o scrivere una nota privata.',
     'composer.template': 'Modello',
     'composer.choose_template': 'Scegli un modello',
     'composer.no_templates': 'Questo canale non ha modelli approvati.',
@@ -67,10 +67,13 @@ const EMOJI = [
 ];
 const GRID_COLUMNS = 6;
 
-/** Whether free-form replies are refused: a WhatsApp conversation whose 24-hour window is over (or never opened). */
+/**
+ * Whether free-form replies are refused: the channel has a reply window (its capabilities say so)
+ * and it is over, or never opened. The server applies the same rule.
+ */
 export function windowClosed(conversation) {
-  if (conversation.channel.kind !== 'whatsapp') return false;
-  if (!conversation.window_expires_at) return !conversation.last_inbound_at;
+  if (!conversation.channel.capabilities?.reply_window_hours) return false;
+  if (!conversation.window_expires_at) return true;
   return Date.parse(conversation.window_expires_at) <= Date.now();
 }
 
@@ -95,7 +98,6 @@ export function createComposer(element, { onSent }) {
   const banner = h(
     'div',
     { class: 'window-banner', role: 'status', 'data-testid': 'window-closed-banner', hidden: true },
-    t('composer.window_closed'),
   );
   const replyText = h('span', { class: 'reply-text' });
   const replyBox = h(
@@ -318,6 +320,7 @@ export function createComposer(element, { onSent }) {
     const closed = conversation ? windowClosed(conversation) : false;
     const note = noteToggle.checked;
     banner.hidden = !closed;
+    if (closed) banner.textContent = t('composer.window_closed', { hours: conversation.channel.capabilities.reply_window_hours });
     templatePicker.hidden = !closed || note;
     freeText.hidden = closed && !note;
     element.classList.toggle('note-mode', note);

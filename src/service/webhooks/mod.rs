@@ -23,8 +23,23 @@ use crate::store::events::{list_events_after, EventRow};
 use crate::store::webhooks::{self, ClaimedDelivery, ConversationAddresses, NewDelivery, WebhookRow};
 use crate::store::{flag, Conn};
 
-/// Payload formats a subscription can ask for.
-pub const FORMATS: [&str; 2] = ["parley", "qlara"];
+/// The format of Parley's own event envelope, the default.
+pub const NATIVE_FORMAT: &str = "parley";
+
+/// A payload shape a subscription may ask for instead of Parley's event envelope: a dialect's own
+/// webhook format. It renders the events about messages, with the conversation's addresses.
+pub trait Format: Sync {
+    /// The name subscriptions give as `format`.
+    fn name(&self) -> &'static str;
+    /// Whether events of this type can produce a payload in this format.
+    fn handles(&self, event_type: &str) -> bool;
+    /// The payload for an event carrying `message` (the API's message object) in a conversation
+    /// between these addresses; `None` when the format has nothing to say about it.
+    fn render(&self, event_type: &str, message: &Value, addresses: &ConversationAddresses) -> Option<Value>;
+}
+
+/// Every format besides the native one.
+pub const FORMATS: &[&dyn Format] = &[&qlara::Qlara];
 
 /// How long the previous secret keeps signing after a rotation.
 const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
@@ -153,11 +168,12 @@ fn check_event_types(types: Vec<String>) -> Result<Vec<String>> {
 }
 
 fn check_format(format: &str) -> Result<String> {
-    FORMATS
-        .iter()
-        .find(|f| **f == format)
-        .map(|f| f.to_string())
-        .ok_or_else(|| Error::field("format", "must be `parley` or `qlara`"))
+    let mut names = std::iter::once(NATIVE_FORMAT).chain(FORMATS.iter().map(|f| f.name()));
+    if names.clone().any(|name| name == format) {
+        return Ok(format.to_owned());
+    }
+    let names: Vec<String> = names.by_ref().map(|name| format!("`{name}`")).collect();
+    Err(Error::field("format", format!("must be one of {}", names.join(", "))))
 }
 
 fn check_description(description: &str) -> Result<Option<String>> {
@@ -476,7 +492,7 @@ pub fn wants(webhook: &WebhookRow, event_type: &str) -> bool {
 }
 
 /// The delivery of `event` to `webhook`, or `None` when the subscription does not take it.
-/// `addresses` caches conversation lookups for the `qlara` format across calls.
+/// `addresses` caches conversation lookups for the dialects' formats across calls.
 pub async fn plan(
     conn: &mut Conn,
     webhook: &WebhookRow,
@@ -488,10 +504,10 @@ pub async fn plan(
     }
     let delivery =
         |body| NewDelivery { account_id: event.account_id, webhook_id: webhook.id, event_id: event.id, body };
-    if webhook.format != "qlara" {
+    let Some(format) = FORMATS.iter().find(|format| format.name() == webhook.format) else {
         return Ok(Some(delivery(None)));
-    }
-    if !qlara::handles(&event.kind) {
+    };
+    if !format.handles(&event.kind) {
         return Ok(None);
     }
     let payload: Value = serde_json::from_str(&event.payload).unwrap_or_default();
@@ -506,7 +522,7 @@ pub async fn plan(
     let Some(found) = found else {
         return Ok(None);
     };
-    Ok(qlara::render(&event.kind, message, found).map(|body| delivery(Some(body.to_string()))))
+    Ok(format.render(&event.kind, message, found).map(|body| delivery(Some(body.to_string()))))
 }
 
 /// The body sent for a claimed delivery: its rendered payload, or the event envelope; an envelope

@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::Format;
 use crate::service::events::kind;
 use crate::service::media_fetch;
 use crate::store::webhooks::ConversationAddresses;
@@ -22,15 +23,27 @@ pub fn status_code(status: &str) -> Option<i64> {
     }
 }
 
-/// Whether an event of this type can produce a payload in this format.
-pub fn handles(event_type: &str) -> bool {
-    event_type == kind::MESSAGE_CREATED || event_type == kind::MESSAGE_UPDATED
+/// The seed platform's format.
+pub struct Qlara;
+
+impl Format for Qlara {
+    fn name(&self) -> &'static str {
+        "qlara"
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        event_type == kind::MESSAGE_CREATED || event_type == kind::MESSAGE_UPDATED
+    }
+
+    fn render(&self, event_type: &str, message: &Value, addresses: &ConversationAddresses) -> Option<Value> {
+        render(event_type, message, addresses)
+    }
 }
 
 /// The payload for an event carrying `message` (the API's message object), or `None` when the
 /// format has nothing to say about it (outbound message created, private notes, queued status, an
 /// edit: the update whose time is the message's edit time is not a delivery report).
-pub fn render(event_type: &str, message: &Value, addresses: &ConversationAddresses) -> Option<Value> {
+fn render(event_type: &str, message: &Value, addresses: &ConversationAddresses) -> Option<Value> {
     let text = |field: &str| message.get(field).and_then(Value::as_str);
     if message.get("private").and_then(Value::as_bool).unwrap_or(false) {
         return None;

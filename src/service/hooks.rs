@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::channels::{Channel, Target};
 use crate::domain::inbound::InboundEvent;
 use crate::domain::text::strip_nul;
+use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
 use crate::service::inbound;
 use crate::store::channels::{self, ChannelRow};
@@ -91,7 +92,7 @@ fn setting(channel: &ChannelRow, name: &str) -> Option<String> {
 }
 
 /// The reports ingestion will take: messages that fail its checks are logged and left out.
-fn ingestible(kind: crate::domain::ChannelKind, events: Vec<InboundEvent>) -> Vec<InboundEvent> {
+fn ingestible(kind: ChannelKind, events: Vec<InboundEvent>) -> Vec<InboundEvent> {
     events
         .into_iter()
         .filter_map(|event| match event {

@@ -88,6 +88,7 @@ second, reported in `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimi
         qlara::inbox::assignable_users,
         qlara::webhooks::get, qlara::webhooks::create, qlara::webhooks::replace, qlara::webhooks::delete,
         qlara_sends::send, qlara_sends::status, qlara_sends::statuses, qlara_sends::subscription_credit,
+        qlara_sends::subscription_credit_under_base,
         hooks::verify, hooks::receive,
     ),
     components(schemas(crate::error::Problem)),

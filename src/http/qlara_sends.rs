@@ -40,7 +40,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/partner-gateway/v1/messages/status", get(statuses))
         .route("/api/partner-gateway/v1/messages/status/{id}", get(status))
         .route("/api/v1/partner-gateway/subscription/credit", get(subscription_credit))
-        .route("/api/partner-gateway/v1/subscription/credit", get(subscription_credit))
+        .route("/api/partner-gateway/v1/subscription/credit", get(subscription_credit_under_base))
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
 
@@ -333,7 +333,7 @@ pub struct Credit {
 
 /// Get the account's credit.
 ///
-/// Also at `/api/partner-gateway/v1/subscription/credit`.
+/// The seed's own path (its odd order); also at `/api/partner-gateway/v1/subscription/credit`.
 #[utoipa::path(get, path = "/api/v1/partner-gateway/subscription/credit", operation_id = "qlaraCredit",
     tag = "Qlara sends", responses((status = 200, body = Credit)))]
 pub async fn subscription_credit(
@@ -347,4 +347,13 @@ pub async fn subscription_credit(
         frozen_credit: units(balance.frozen),
         available_credit: units(balance.available),
     }))
+}
+
+/// Get the account's credit, under the dialect's base path.
+///
+/// The same as `/api/v1/partner-gateway/subscription/credit`, where the seed platform has it.
+#[utoipa::path(get, path = "/api/partner-gateway/v1/subscription/credit", operation_id = "qlaraCreditUnderBase",
+    tag = "Qlara sends", responses((status = 200, body = Credit)))]
+pub async fn subscription_credit_under_base(state: State<AppState>, caller: Extension<Caller>) -> Answer<Json<Credit>> {
+    subscription_credit(state, caller).await
 }

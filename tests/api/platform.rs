@@ -158,6 +158,7 @@ async fn the_compatible_apis_have_their_own_document(app: TestApp) {
         "/api/message-server/{kind}/send",
         "/api/partner-gateway/v1/messages/status/{id}",
         "/api/v1/partner-gateway/subscription/credit",
+        "/api/partner-gateway/v1/subscription/credit",
         "/hooks/{kind}",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");

@@ -164,14 +164,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = Failure;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
-        let Json(value) = ApiJson::<T>::from_request(req, state).await.map(|ApiJson(value)| Json(value)).map_err(
-            |error| match error {
-                Error::Invalid { detail, .. } => Failure::bad_request(format!("Invalid request body: {detail}")),
-                Error::MalformedBody(detail) => Failure::bad_request(format!("Malformed request body: {detail}")),
-                other => Failure::from(other),
-            },
-        )?;
-        Ok(Body(value))
+        match ApiJson::<T>::from_request(req, state).await {
+            Ok(ApiJson(value)) => Ok(Body(value)),
+            Err(Error::Invalid { detail, .. }) => Err(Failure::bad_request(format!("Invalid request body: {detail}"))),
+            Err(Error::MalformedBody(detail)) => Err(Failure::bad_request(format!("Malformed request body: {detail}"))),
+            Err(other) => Err(Failure::from(other)),
+        }
     }
 }
 

@@ -1,59 +1,17 @@
-//! Application state, start-up and the HTTP server.
-
-use std::ops::Deref;
-use std::sync::Arc;
+//! Start-up: the shared state opened from the configuration, and the HTTP server with the
+//! background jobs.
 
 use anyhow::Context;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::media::MediaStore;
-use crate::service::events::EventBus;
-use crate::service::ratelimit::{ChannelLimiter, FailureLimiter, KeyLimiter, WindowLimiter};
+use crate::ratelimit::{ChannelLimiter, FailureLimiter, KeyLimiter};
 use crate::service::{auth, webhooks};
+use crate::state::{AppState, EventBus, Inner};
 use crate::store::Db;
 use crate::{http, jobs, telemetry};
-
-/// Everything request handlers and jobs share.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-/// The shared parts of [`AppState`].
-pub struct Inner {
-    /// The database.
-    pub db: Db,
-    /// Settings in effect.
-    pub config: Config,
-    /// Wakes live event streams.
-    pub events: EventBus,
-    /// Media file storage and signed links.
-    pub media: MediaStore,
-    /// HTTP client for webhook deliveries (no redirects, internal addresses refused unless allowed).
-    pub webhook_client: reqwest::Client,
-    /// HTTP client for provider APIs (the WhatsApp Graph API).
-    pub provider_client: reqwest::Client,
-    /// Per-key request limits.
-    pub limiter: KeyLimiter,
-    /// Failed authentications per client address.
-    pub auth_failures: FailureLimiter,
-    /// Per-key request windows of the seed platform's API.
-    pub qlara_limiter: WindowLimiter,
-    /// Per-channel send pace (WhatsApp `messages_per_second`).
-    pub send_limiter: ChannelLimiter,
-    /// Prometheus metrics renderer.
-    pub metrics: PrometheusHandle,
-    /// Cancelled when the server stops; long-lived responses (event streams) end with it.
-    pub shutdown: CancellationToken,
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
 
 impl AppState {
     /// Connects to the database, applies migrations and prepares shared services.
@@ -71,7 +29,7 @@ impl AppState {
             .context("building the webhook HTTP client")?;
         let provider_client = crate::channels::meta::graph::http_client(std::time::Duration::from_secs(30))
             .context("building the provider HTTP client")?;
-        Ok(AppState(Arc::new(Inner {
+        Ok(AppState::new(Inner {
             db,
             events: EventBus::default(),
             media,
@@ -79,12 +37,11 @@ impl AppState {
             provider_client,
             limiter,
             auth_failures: FailureLimiter::new(config.auth_failures_per_minute),
-            qlara_limiter: WindowLimiter::new(config.qlara_rate_limit_per_minute, config.qlara_rate_limit_burst),
             send_limiter: ChannelLimiter::default(),
             metrics: telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),
             config,
-        })))
+        }))
     }
 }
 

@@ -4,9 +4,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::config::{Config, Store};
 use crate::service::{auth, channels, credit};
+use crate::state::AppState;
 use crate::store::Db;
 
 /// Runs the server until SIGINT or SIGTERM.

@@ -95,13 +95,13 @@ pub struct Config {
     /// after that the address is refused with 429 until the minute ends.
     #[arg(long, env = "PARLEY_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
     pub auth_failures_per_minute: u32,
-    /// Requests per minute allowed per API key (or operator) on the seed platform's API
-    /// (`/api/partner-gateway/v1`).
-    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_PER_MINUTE", default_value_t = 1000)]
-    pub qlara_rate_limit_per_minute: u32,
-    /// Requests per second allowed per API key (or operator) on the seed platform's API (bursts).
-    #[arg(long, env = "PARLEY_QLARA_RATE_LIMIT_BURST", default_value_t = 50)]
-    pub qlara_rate_limit_burst: u32,
+    /// Requests per minute allowed per API key (or operator) on each compatible API (the drop-in
+    /// copies of other platforms' APIs, e.g. `/api/partner-gateway/v1`).
+    #[arg(long, env = "PARLEY_COMPAT_RATE_LIMIT_PER_MINUTE", default_value_t = 1000)]
+    pub compat_rate_limit_per_minute: u32,
+    /// Requests per second allowed per API key (or operator) on each compatible API (bursts).
+    #[arg(long, env = "PARLEY_COMPAT_RATE_LIMIT_BURST", default_value_t = 50)]
+    pub compat_rate_limit_burst: u32,
     /// Price of one outbound message per channel kind, in thousandths of the currency unit, e.g.
     /// `sms=70,whatsapp=50,rcs=40`. Only kinds listed here are charged and need credit; with none
     /// listed (the default) sends are free and never refused for credit.
@@ -314,8 +314,8 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("auth_failures_per_minute", &self.auth_failures_per_minute)
-            .field("qlara_rate_limit_per_minute", &self.qlara_rate_limit_per_minute)
-            .field("qlara_rate_limit_burst", &self.qlara_rate_limit_burst)
+            .field("compat_rate_limit_per_minute", &self.compat_rate_limit_per_minute)
+            .field("compat_rate_limit_burst", &self.compat_rate_limit_burst)
             .field("credit_prices", &self.credit_prices)
             .field("job_poll_ms", &self.job_poll_ms)
             .field("webhook_allow_private", &self.webhook_allow_private)

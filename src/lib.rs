@@ -9,6 +9,8 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod media;
+pub mod ratelimit;
 pub mod service;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -2,63 +2,119 @@
 //! network's settings, webhook handshake, signatures and payloads; it verifies, parses and returns
 //! data, and never calls services. Services ask an adapter what a channel can do, never its name.
 
+pub mod instagram;
+pub mod messenger;
 pub mod meta;
+pub mod settings;
 pub mod whatsapp;
 
 use std::collections::{BTreeSet, HashMap};
 
 use axum::http::HeaderMap;
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::domain::content::{self, Content};
 use crate::domain::inbound::InboundEvent;
-use crate::domain::{ChannelKind, MessageType};
+use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
 use crate::store::channels::ChannelRow;
 
 /// What a network lets a channel do. Services decide by these, never by the network's name.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Capabilities {
+    /// What a contact's address on the network is.
+    pub address: AddressKind,
     /// Free-form replies are allowed this many hours after the customer's last message; `null`
     /// when there is no such window.
     pub reply_window_hours: Option<u32>,
+    /// After the reply window, an operator's reply still goes out (tagged as a person's answer)
+    /// until this many hours after the customer's last message; `null` when the network has no
+    /// such tag.
+    pub human_agent_window_hours: Option<u32>,
     /// Approved message templates can be sent, also outside the reply window.
     pub templates: bool,
     /// The customer is told when an operator has read their messages.
     pub read_receipts: bool,
+    /// The customer sees that an operator is typing.
+    pub typing: bool,
     /// Files the customer sends are fetched from the provider into the media store.
     pub media_fetch: bool,
+    /// Customers' edits and unsends reach Parley.
+    pub edits: bool,
+    /// The sender's name and picture are looked up once per new contact.
+    pub profiles: bool,
+    /// Public comments on the business's posts arrive as messages and are answered publicly
+    /// (under the comment) or privately (one direct message per comment).
+    pub comments: bool,
+    /// The kinds of content the network takes: text, media, location, contacts, choices, cards,
+    /// template, reaction, native.
+    #[schema(value_type = Vec<String>)]
+    pub content: &'static [&'static str],
 }
 
 impl Capabilities {
+    /// A network Parley does not connect to yet: simulation channels only, every kind of content.
+    pub const fn unconnected(address: AddressKind) -> Capabilities {
+        Capabilities {
+            address,
+            reply_window_hours: None,
+            human_agent_window_hours: None,
+            templates: false,
+            read_receipts: false,
+            typing: false,
+            media_fetch: false,
+            edits: false,
+            profiles: false,
+            comments: false,
+            content: content::KINDS,
+        }
+    }
+
     /// When the reply window opened by a customer message at `inbound_at` (Unix ms) closes.
     pub fn reply_window_expiry(&self, inbound_at: i64) -> Option<i64> {
         self.reply_window_hours.map(|hours| inbound_at + i64::from(hours) * 3_600_000)
+    }
+
+    /// When an operator's replies to a customer message at `inbound_at` stop going out tagged as
+    /// a person's answer.
+    pub fn human_agent_expiry(&self, inbound_at: i64) -> Option<i64> {
+        self.human_agent_window_hours.map(|hours| inbound_at + i64::from(hours) * 3_600_000)
     }
 }
 
 /// A queued message as an adapter sends it.
 #[derive(Debug, Clone)]
-pub struct Outbound<'a> {
+pub struct Outbound {
     /// The contact's addresses on the channel, phone numbers first.
     pub recipients: Vec<String>,
-    pub kind: MessageType,
-    pub text: Option<&'a str>,
-    /// The first attachment, as a link the provider can fetch.
-    pub media: Option<MediaLink>,
-    /// The stored payload (structured content, and the provider's id of a quoted message).
-    pub payload: &'a Map<String, Value>,
+    pub content: Content,
+    /// The provider's id of the message this one quotes.
+    pub reply_to: Option<String>,
+    /// Sent after the reply window, inside the human-agent window: tagged as a person's answer.
+    pub human_agent: bool,
+    /// The comment this message answers, when it answers one.
+    pub comment: Option<CommentReply>,
 }
 
-/// A file from Parley's media store, sent by link.
-#[derive(Debug, Clone)]
-pub struct MediaLink {
-    /// A signed URL the provider can fetch.
-    pub link: String,
-    /// The file name, shown for documents.
-    pub filename: Option<String>,
+/// An answer to a public comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentReply {
+    /// The provider's id of the comment.
+    pub comment_id: String,
+    /// A direct message to the commenter instead of a public reply under the comment.
+    pub private: bool,
+}
+
+/// A customer's profile as the network shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub name: Option<String>,
+    /// Where the picture can be downloaded (short-lived).
+    pub picture_url: Option<String>,
 }
 
 /// Why a call to a provider did not succeed.
@@ -146,30 +202,111 @@ pub trait Channel: Sync {
         &'a self,
         http: &'a reqwest::Client,
         channel: &'a ChannelRow,
-        message: &'a Outbound<'a>,
+        message: &'a Outbound,
     ) -> BoxFuture<'a, Result<String, Failure>>;
 
-    /// Tells the provider the business read the customer's messages up to this one.
+    /// Tells the provider the business read the customer's (`recipient`'s) messages up to this
+    /// one; only called when the capabilities say `read_receipts`.
     fn mark_read<'a>(
         &'a self,
-        http: &'a reqwest::Client,
-        channel: &'a ChannelRow,
-        provider_message_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), Failure>>;
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+        _recipient: &'a str,
+        _provider_message_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), Failure>> {
+        unsupported("read receipts")
+    }
+
+    /// Shows the customer that an operator is typing (`on`) or stopped; only called when the
+    /// capabilities say `typing`.
+    fn typing<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+        _recipient: &'a str,
+        _on: bool,
+    ) -> BoxFuture<'a, Result<(), Failure>> {
+        unsupported("typing indicators")
+    }
 
     /// Downloads the file a message's payload describes (the object the adapter put under
     /// `payload.media` when parsing it), at most `max_bytes`.
     fn fetch_media<'a>(
         &'a self,
-        http: &'a reqwest::Client,
-        channel: &'a ChannelRow,
-        media: &'a Value,
-        max_bytes: usize,
-    ) -> BoxFuture<'a, Result<Fetched, FetchError>>;
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+        _media: &'a Value,
+        _max_bytes: usize,
+    ) -> BoxFuture<'a, Result<Fetched, FetchError>> {
+        async { Err(FetchError::new("media_fetch_unsupported", "the network does not hand over files")) }.boxed()
+    }
+
+    /// Looks a customer's profile up by their address; only called when the capabilities say
+    /// `profiles`.
+    fn fetch_profile<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+        _address: &'a str,
+    ) -> BoxFuture<'a, Result<Profile, Failure>> {
+        unsupported("profiles")
+    }
+
+    /// The settings a channel of the network has, for forms and for hiding the secrets.
+    fn settings_schema(&self) -> &'static [settings::Field];
+}
+
+/// The failure of a call the network does not offer.
+fn unsupported<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, Failure>> {
+    let failure = Failure::Permanent { code: "unsupported".to_owned(), text: format!("the network has no {what}") };
+    async move { Err(failure) }.boxed()
+}
+
+/// Downloads `url` (with the bearer `token`, if any), at most `max_bytes`; the content type is
+/// the response's.
+pub async fn download(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    max_bytes: usize,
+) -> Result<Fetched, FetchError> {
+    let network = |e: reqwest::Error| FetchError::new("media_fetch_failed", format!("downloading failed: {e}"));
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let mut response = request.send().await.map_err(network)?;
+    match response.status() {
+        status if status.is_success() => {}
+        reqwest::StatusCode::NOT_FOUND | reqwest::StatusCode::GONE => {
+            return Err(FetchError::new("media_not_found", format!("the file is gone ({})", response.status())))
+        }
+        status => return Err(FetchError::new("media_fetch_failed", format!("the file's server answered {status}"))),
+    }
+    let too_large = || FetchError::new("media_too_large", format!("files are limited to {max_bytes} bytes"));
+    if response.content_length().is_some_and(|length| length > max_bytes as u64) {
+        return Err(too_large());
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.split(';').next().unwrap_or(value).trim().to_owned())
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    // Read chunk by chunk, so a body without a length cannot grow past the limit.
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if bytes.len() + chunk.len() > max_bytes {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Fetched { bytes, content_type })
 }
 
 /// Every network Parley connects to.
-pub const ADAPTERS: &[&dyn Channel] = &[&whatsapp::WhatsApp];
+pub const ADAPTERS: &[&dyn Channel] = &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM];
 
 /// The adapter of a network, when Parley has one.
 pub fn adapter(kind: ChannelKind) -> Option<&'static dyn Channel> {
@@ -179,5 +316,23 @@ pub fn adapter(kind: ChannelKind) -> Option<&'static dyn Channel> {
 /// What a channel of `kind` can do: its adapter's capabilities, or none without one (simulation
 /// channels of networks Parley does not connect to yet).
 pub fn capabilities(kind: ChannelKind) -> Capabilities {
-    adapter(kind).map(|adapter| adapter.capabilities()).unwrap_or_default()
+    match adapter(kind) {
+        Some(adapter) => adapter.capabilities(),
+        // Until their adapters land, these networks' addresses follow their kind.
+        None => Capabilities::unconnected(match kind {
+            ChannelKind::Sms | ChannelKind::Rcs | ChannelKind::Whatsapp => AddressKind::Phone,
+            ChannelKind::Email => AddressKind::Email,
+            _ => AddressKind::Id,
+        }),
+    }
+}
+
+/// What a channel of a stored kind can do.
+pub fn capabilities_of(stored_kind: &str) -> Capabilities {
+    ChannelKind::parse(stored_kind).map_or(Capabilities::unconnected(AddressKind::Id), capabilities)
+}
+
+/// The settings schema of a network's channels (empty without an adapter).
+pub fn settings_schema(kind: ChannelKind) -> &'static [settings::Field] {
+    adapter(kind).map(|adapter| adapter.settings_schema()).unwrap_or_default()
 }

@@ -36,6 +36,9 @@ pub struct InboundMessage {
     pub fetch_media: bool,
     /// The `Idempotency-Key` of the API request that delivered it.
     pub request_key: Option<RequestKey>,
+    /// A customer message opens (or moves) the reply window; a public comment or a notice of the
+    /// network (a referral, a handover) does not.
+    pub opens_window: bool,
 }
 
 impl InboundMessage {
@@ -55,6 +58,7 @@ impl InboundMessage {
             sent_at: None,
             fetch_media: false,
             request_key: None,
+            opens_window: true,
         }
     }
 }
@@ -109,6 +113,28 @@ pub enum InboundEvent {
     Status(StatusUpdate),
     /// The provider's review of a message template changed.
     TemplateStatus(TemplateStatus),
+    /// Every outbound message to the contact at `address` up to a point reached `status`
+    /// (Messenger's delivery and read watermarks, Instagram's seen).
+    Watermark(Watermark),
+}
+
+/// A status reached by every outbound message up to a point.
+#[derive(Debug, Clone)]
+pub struct Watermark {
+    /// The contact's address on the channel.
+    pub address: String,
+    /// `delivered` or `read`.
+    pub status: MessageStatus,
+    pub until: Until,
+}
+
+/// Up to where a watermark reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Until {
+    /// Messages sent at or before this time (Unix ms).
+    Time(i64),
+    /// This message (by provider id) and those before it.
+    Message(String),
 }
 
 /// A message template's review status as the provider reports it.

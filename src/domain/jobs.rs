@@ -10,4 +10,19 @@ pub const MARK_READ_JOB: &str = "mark_read";
 pub struct MarkRead {
     pub channel_id: i64,
     pub provider_message_id: String,
+    /// The customer's address on the channel (jobs queued before it was kept have none).
+    #[serde(default)]
+    pub recipient: Option<String>,
+}
+
+/// Job kind that shows the customer an operator is typing, or stopped.
+pub const TYPING_JOB: &str = "typing";
+
+/// A typing-indicator job.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Typing {
+    pub channel_id: i64,
+    /// The customer's address on the channel.
+    pub recipient: String,
+    pub on: bool,
 }

@@ -1,7 +1,9 @@
 //! Pure types and rules of the conversation model: no I/O, no HTTP, no SQL.
 
+pub mod content;
 pub mod inbound;
 pub mod jobs;
+pub mod principal;
 pub mod text;
 pub mod time;
 
@@ -61,6 +63,43 @@ string_enum!(
         Sms => "sms", Email => "email", Webchat => "webchat",
     }
 );
+
+string_enum!(
+    /// What a contact's address on a network is: a phone number (E.164); a phone number or a
+    /// WhatsApp business-scoped user id; an email address; or an id the network gives the
+    /// person (a page-scoped id, an Instagram-scoped id…).
+    AddressKind { Phone => "phone", PhoneOrUserId => "phone_or_user_id", Email => "email", Id => "id" }
+);
+
+impl AddressKind {
+    /// Whether addresses of this kind are phone numbers (when they start with `+`), the key
+    /// that joins one person's identities across phone channels.
+    pub fn is_phone(self) -> bool {
+        matches!(self, AddressKind::Phone | AddressKind::PhoneOrUserId)
+    }
+
+    /// Normalises an address: E.164 phone numbers, lower-case email, trimmed ids. The error says
+    /// what is wrong.
+    pub fn normalize(self, raw: &str) -> Result<String, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("the address is required".to_owned());
+        }
+        match self {
+            AddressKind::PhoneOrUserId if is_whatsapp_user_id(trimmed) => Ok(trimmed.to_owned()),
+            AddressKind::PhoneOrUserId => normalize_e164(trimmed).ok_or_else(|| {
+                format!("`{trimmed}` is neither a phone number in E.164 format (e.g. +393471234567) nor a WhatsApp user id (e.g. US.13491208655302741918)")
+            }),
+            AddressKind::Phone => normalize_e164(trimmed)
+                .ok_or_else(|| format!("`{trimmed}` is not a phone number in E.164 format, e.g. +393471234567")),
+            AddressKind::Email => text::is_email(trimmed)
+                .then(|| trimmed.to_lowercase())
+                .ok_or_else(|| format!("`{trimmed}` is not an email address")),
+            AddressKind::Id if trimmed.len() > 256 => Err("the address must be at most 256 characters".to_owned()),
+            AddressKind::Id => Ok(trimmed.to_owned()),
+        }
+    }
+}
 
 string_enum!(
     /// Where a conversation stands in its handling.

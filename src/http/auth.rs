@@ -11,14 +11,15 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-use crate::app::AppState;
+use crate::domain::principal::{Caller, Principal};
 use crate::domain::time::now_ms;
 use crate::domain::RequestKey;
 use crate::error::{Error, Result};
 use crate::http::extract::{is_json, read_body};
 use crate::http::server::ClientAddr;
-use crate::service::auth::{self, Caller, Principal};
+use crate::service::auth;
 use crate::service::sessions::{self, ActiveSession};
+use crate::state::AppState;
 use crate::store::idempotency::{self, Claim, KeyRow, KEY_LIFETIME_MS};
 
 /// The API key of a request: `X-Api-Key: <key>` or `Authorization: Bearer <key>`.

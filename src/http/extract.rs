@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::error::{Error, FieldError};
+use crate::state::AppState;
 
 /// What a field with a NUL character is told.
 const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";

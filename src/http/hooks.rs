@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::AppState;
 use crate::channels::{self, Channel};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::service::hooks;
+use crate::state::AppState;
 
 /// Largest webhook body accepted: providers' payloads stay under 3 MB.
 pub const MAX_HOOK_BYTES: usize = 3 * 1024 * 1024;

@@ -3,11 +3,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod compat;
 pub mod extract;
 pub mod hooks;
 pub mod openapi;
-pub mod qlara;
-pub mod qlara_sends;
 pub mod server;
 pub mod ui;
 
@@ -26,16 +25,15 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::state::AppState;
 
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes(state.clone()))
         .nest("/api/files", api::files_routes(state.clone()))
-        .nest("/api/partner-gateway/v1", qlara::routes(state.clone()))
-        .merge(qlara_sends::routes(state.clone()))
+        .merge(compat::routes(&state))
         .nest("/hooks", hooks::routes())
         .merge(ui::routes())
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
@@ -99,9 +97,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics_text(State(state): State<AppState>) -> Response {
     match crate::store::jobs::count_jobs_by_kind(state.db.reader()).await {
         Ok(depths) => {
-            let kinds =
-                [crate::service::outbound::SEND_JOB, crate::jobs::SIMULATE_JOB, crate::service::media_fetch::FETCH_JOB];
-            for kind in kinds {
+            for kind in crate::jobs::KINDS {
                 let depth = depths.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
                 metrics::gauge!("parley_queue_depth", "queue" => kind).set(depth as f64);
             }

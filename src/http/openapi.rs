@@ -12,7 +12,8 @@ use utoipa::openapi::{Content, Header, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::api::{channels, contacts, conversations, credit, events, keys, media, templates, webhooks};
-use crate::http::{hooks, qlara, qlara_sends};
+use crate::http::compat::qlara::{self, sends as qlara_sends};
+use crate::http::hooks;
 
 /// Parley's native API.
 #[derive(OpenApi)]
@@ -35,12 +36,12 @@ first response again (`Idempotent-Replayed: true`). Keys last 24 hours.
 **Limits.** Each key has a request rate (429 with `Retry-After` beyond it); an address that sends too many \
 wrong keys or passwords is refused for a while."),
     paths(
-        conversations::list, conversations::start, conversations::get, conversations::update, conversations::read,
+        conversations::list, conversations::start, conversations::get, conversations::update, conversations::typing, conversations::read,
         conversations::archive, conversations::unarchive, conversations::close, conversations::messages, conversations::send,
         conversations::delete_message,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
-        contacts::conversations, contacts::duplicates,
-        channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
+        contacts::messages, contacts::conversations, contacts::duplicates,
+        channels::kinds, channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
         templates::list, templates::create, templates::get, templates::delete, templates::sync,
         media::upload, media::list, media::get, media::content, media::file,
         events::stream, webhooks::event, webhooks::event_attempts,

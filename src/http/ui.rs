@@ -10,12 +10,12 @@ use axum::{Extension, Json, Router};
 use rust_embed::RustEmbed;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::http::auth::{require_session, session_token, SESSION_COOKIE};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::server::ClientAddr;
 use crate::service::sessions::{self, SESSION_MAX_MS};
+use crate::state::AppState;
 
 /// The files of the web UI.
 #[derive(RustEmbed)]

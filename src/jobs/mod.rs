@@ -10,19 +10,24 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
+use crate::domain::jobs::{MARK_READ_JOB, TYPING_JOB};
 use crate::domain::time::now_ms;
 use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
-use crate::service::media_fetch;
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
+use crate::service::{media_fetch, profiles};
+use crate::state::AppState;
 use crate::store::idempotency::KEY_LIFETIME_MS;
 use crate::store::jobs::JobRow;
 use crate::store::{channels, idempotency, jobs, messages};
 
 /// Job kind that moves a simulated message one delivery step further.
 pub const SIMULATE_JOB: &str = "simulate_status";
+
+/// Every kind of job [`run_once`] runs (the queue depths `/metrics` reports).
+pub const KINDS: [&str; 6] =
+    [SEND_JOB, SIMULATE_JOB, MARK_READ_JOB, TYPING_JOB, media_fetch::FETCH_JOB, profiles::PROFILE_JOB];
 
 /// How long a claimed job stays invisible to other workers.
 const LEASE_MS: i64 = 60_000;
@@ -123,11 +128,16 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
             Ok(payload) => deliver(state, job.id, &payload).await,
             Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
         },
-        crate::domain::jobs::MARK_READ_JOB => match serde_json::from_str(&job.payload) {
+        MARK_READ_JOB => match serde_json::from_str(&job.payload) {
             Ok(payload) => send::mark_read(state, job.id, &payload).await,
             Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
         },
+        TYPING_JOB => match serde_json::from_str(&job.payload) {
+            Ok(payload) => send::typing(state, job.id, &payload).await,
+            Err(e) => Err(anyhow::anyhow!("malformed {} job payload: {e}", job.kind).into()),
+        },
         media_fetch::FETCH_JOB => media_fetch::run(state, job).await.map(|()| Outcome::Done),
+        profiles::PROFILE_JOB => profiles::run(state, job).await.map(|()| Outcome::Done),
         other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
     };
     match outcome {

@@ -5,14 +5,17 @@
 use serde_json::{Map, Value};
 
 use super::Outcome;
-use crate::app::AppState;
-use crate::channels::{self, Channel, Failure, MediaLink, Outbound};
-use crate::domain::jobs::MarkRead;
+use crate::channels::{self, Capabilities, Channel, CommentReply, Failure, Outbound};
+use crate::domain::content;
+use crate::domain::jobs::{MarkRead, Typing};
 use crate::domain::time::now_ms;
 use crate::domain::{ChannelKind, MessageStatus, MessageType};
 use crate::error::Result;
 use crate::service::messages::{apply_status, StatusReport};
+use crate::service::outbound::COMMENT_REPLY;
+use crate::state::AppState;
 use crate::store::channels::ChannelRow;
+use crate::store::conversations::ConversationRow;
 use crate::store::messages::MessageRow;
 use crate::store::{contacts, conversations, jobs, media, messages};
 
@@ -43,11 +46,7 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
             return Ok(Some(Outcome::Later(wait)));
         }
     }
-    let payload = match serde_json::from_str(&message.payload) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    let outbound = outbound(state, message, &payload).await?;
+    let outbound = outbound(state, message, &adapter.capabilities()).await?;
     let report_error;
     let answer = adapter.send(&state.provider_client, &channel, &outbound).await;
     let report = match &answer {
@@ -72,55 +71,95 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
 }
 
 /// A stored message as the adapter sends it: the contact's addresses on the channel, phone
-/// numbers first, and the first attachment as a signed link.
-async fn outbound<'a>(
-    state: &AppState,
-    message: &'a MessageRow,
-    payload: &'a Map<String, Value>,
-) -> Result<Outbound<'a>> {
+/// numbers first; its content (the first attachment as a signed link); what it quotes or answers;
+/// whether it goes out in the human-agent window.
+async fn outbound(state: &AppState, message: &MessageRow, capabilities: &Capabilities) -> Result<Outbound> {
     let db = state.db.reader();
     let conversation = conversations::find_conversation(db, message.account_id, message.conversation_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("message {} has no conversation", message.id))?;
-    let identities = contacts::list_identities(db, message.account_id, conversation.contact_id).await?;
+    let recipients = recipients(state, message.account_id, message.channel_id, &conversation).await?;
+    let payload = match serde_json::from_str(&message.payload) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let keys: Vec<String> = serde_json::from_str(&message.media_keys).unwrap_or_default();
+    let media = match keys.first() {
+        Some(key) => media::find_media(db, message.account_id, key)
+            .await?
+            .map(|row| (state.media.signed_url(&row.key, now_ms() / 1000 + MEDIA_LINK_SECONDS), row.filename)),
+        None => None,
+    };
+    let kind = MessageType::parse(&message.kind).unwrap_or(MessageType::Text);
+    let content = content::parse(kind, message.text.as_deref(), &payload, media)
+        .map_err(|problem| anyhow::anyhow!("message {} has no content: {}", message.id, problem.detail))?;
+    let text = |value: &Value| value.as_str().map(str::to_owned);
+    let comment = payload.get(COMMENT_REPLY).and_then(|reply| {
+        Some(CommentReply { comment_id: text(&reply["comment_id"])?, private: reply["private"] == Value::Bool(true) })
+    });
+    let standard_window = capabilities.reply_window_expiry(conversation.last_inbound_at.unwrap_or(0));
+    Ok(Outbound {
+        recipients,
+        content,
+        reply_to: payload.get("context").and_then(|context| text(&context["message_id"])),
+        human_agent: comment.is_none() && standard_window.is_some_and(|expiry| expiry <= now_ms()),
+        comment,
+    })
+}
+
+/// The contact's addresses on the channel, phone numbers first.
+async fn recipients(
+    state: &AppState,
+    account_id: i64,
+    channel_id: i64,
+    conversation: &ConversationRow,
+) -> Result<Vec<String>> {
+    let identities = contacts::list_identities(state.db.reader(), account_id, conversation.contact_id).await?;
     let mut recipients: Vec<String> = identities
         .into_iter()
-        .filter(|(channel, _, _)| *channel == message.channel_id)
+        .filter(|(channel, _, _)| *channel == channel_id)
         .map(|(_, _, address)| address)
         .collect();
     recipients.sort_by_key(|address| !address.starts_with('+'));
     if recipients.is_empty() {
         recipients.extend(conversation.contact_phone.clone());
     }
-    let keys: Vec<String> = serde_json::from_str(&message.media_keys).unwrap_or_default();
-    let media = match keys.first() {
-        Some(key) => media::find_media(db, message.account_id, key).await?.map(|row| MediaLink {
-            link: state.media.signed_url(&row.key, now_ms() / 1000 + MEDIA_LINK_SECONDS),
-            filename: row.filename,
-        }),
-        None => None,
-    };
-    Ok(Outbound {
-        recipients,
-        kind: MessageType::parse(&message.kind).unwrap_or(MessageType::Text),
-        text: message.text.as_deref(),
-        media,
-        payload,
-    })
+    Ok(recipients)
 }
 
-/// Tells the provider the business read a message (read ticks for the customer). Permanent
-/// refusals are logged and dropped: there is nothing to fail.
+/// Tells the provider the business read a message (read ticks for the customer).
 pub async fn mark_read(state: &AppState, job_id: i64, job: &MarkRead) -> Result<Outcome> {
     if let Some((channel, adapter)) = live(state, job.channel_id).await? {
-        match adapter.mark_read(&state.provider_client, &channel, &job.provider_message_id).await {
-            Ok(()) => {}
-            Err(Failure::Permanent { code, text }) => {
-                tracing::warn!(channel = job.channel_id, code = %code, error = %text, "the provider refused a read receipt")
-            }
-            Err(Failure::Transient(text)) => return Err(anyhow::anyhow!("read receipt: {text}").into()),
-        }
+        let recipient = job.recipient.as_deref().unwrap_or_default();
+        let answer = adapter.mark_read(&state.provider_client, &channel, recipient, &job.provider_message_id).await;
+        told(answer, job.channel_id, "read receipt")?;
     }
+    finish(state, job_id).await
+}
+
+/// Shows the customer that an operator is typing, or stopped.
+pub async fn typing(state: &AppState, job_id: i64, job: &Typing) -> Result<Outcome> {
+    if let Some((channel, adapter)) = live(state, job.channel_id).await? {
+        let answer = adapter.typing(&state.provider_client, &channel, &job.recipient, job.on).await;
+        told(answer, job.channel_id, "typing indicator")?;
+    }
+    finish(state, job_id).await
+}
+
+/// The outcome of a call that tells the customer something and changes nothing in Parley:
+/// permanent refusals are logged and dropped (there is nothing to fail), transient ones retried.
+fn told(answer: std::result::Result<(), Failure>, channel_id: i64, what: &str) -> Result<()> {
+    match answer {
+        Ok(()) => Ok(()),
+        Err(Failure::Permanent { code, text }) => {
+            tracing::warn!(channel = channel_id, code = %code, error = %text, "the provider refused a {what}");
+            Ok(())
+        }
+        Err(Failure::Transient(text)) => Err(anyhow::anyhow!("{what}: {text}").into()),
+    }
+}
+
+async fn finish(state: &AppState, job_id: i64) -> Result<Outcome> {
     let mut tx = state.db.begin().await?;
     jobs::delete_job(&mut tx, job_id).await?;
     tx.commit().await?;

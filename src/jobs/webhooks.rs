@@ -12,11 +12,11 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::error::{chain, Result};
 use crate::service::events::kind;
 use crate::service::webhooks::{self as service, signature, target, DISABLE_AFTER_MS};
+use crate::state::AppState;
 use crate::store::webhooks::{self, AttemptRow, ClaimedDelivery, DeliveryState};
 
 /// Events fanned out per dispatcher transaction.

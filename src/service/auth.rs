@@ -10,40 +10,13 @@ use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
+use crate::domain::principal::{Caller, Principal};
 use crate::domain::time::now_ms;
 use crate::domain::OperatorRole;
 use crate::error::{Error, Result};
 use crate::service::views::{ApiKey, Operator};
+use crate::state::AppState;
 use crate::store::{accounts, sessions, Conn, Db};
-
-/// The account an authenticated request acts for.
-#[derive(Debug, Clone, Copy)]
-pub struct Principal {
-    /// The account every query is scoped to.
-    pub account_id: i64,
-    /// Who authenticated the request.
-    pub caller: Caller,
-}
-
-/// An API key, or an operator logged in to the web UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Caller {
-    /// The id of the API key used.
-    ApiKey(i64),
-    /// The id of the logged-in operator.
-    Operator(i64),
-}
-
-impl Principal {
-    /// The logged-in operator, when the request comes from the web UI.
-    pub fn operator_id(&self) -> Option<i64> {
-        match self.caller {
-            Caller::Operator(id) => Some(id),
-            Caller::ApiKey(_) => None,
-        }
-    }
-}
 
 /// A new API key with its value, shown once.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

@@ -2,13 +2,13 @@
 
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
 use crate::channels::adapter;
 use crate::domain::time::now_ms;
 use crate::domain::ChannelKind;
 use crate::error::{Error, FieldError, Result};
 use crate::service::contacts::normalize_address;
 use crate::service::views::Channel;
+use crate::state::AppState;
 use crate::store::channels::{self, ChannelUpdate, NewChannel};
 
 /// A channel as a request describes it.
@@ -88,20 +88,15 @@ fn merge_settings(stored: &str, patch: Map<String, Value>) -> Map<String, Value>
 
 /// Turns a clash on the provider key index into a conflict the caller can act on.
 fn provider_key_taken(kind: ChannelKind, key: Option<&str>) -> impl FnOnce(sqlx::Error) -> Error + '_ {
-    move |error| {
-        match &error {
+    move |error| match &error {
         sqlx::Error::Database(e) if e.is_unique_violation() => Error::conflict(
             "provider_id_taken",
-            match kind {
-                ChannelKind::Whatsapp => format!(
-                    "another WhatsApp channel already uses settings.phone_number_id `{}`; each phone number id routes to one channel",
-                    key.unwrap_or_default()
-                ),
-                _ => format!("another {kind} channel already uses this provider id"),
-            },
+            format!(
+                "another {kind} channel already uses the provider id `{}`; each provider id routes to one channel",
+                key.unwrap_or_default()
+            ),
         ),
         _ => Error::Database(error),
-    }
     }
 }
 

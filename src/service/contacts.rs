@@ -5,52 +5,29 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 use sqlx::AnyExecutor;
 
-use crate::app::AppState;
+use crate::channels;
+use crate::domain::text::is_email;
 use crate::domain::time::now_ms;
-use crate::domain::{is_whatsapp_user_id, national_forms, normalize_e164, ChannelKind, PhoneDigits};
+use crate::domain::{national_forms, normalize_e164, ChannelKind, PhoneDigits};
 use crate::error::{Error, Result};
+use crate::service::conversations::{decode_cursor, encode_cursor, Cursor, MessagePage};
 use crate::service::events::{self, kind};
-use crate::service::views::{Contact, Conversation, DuplicateContacts, Identity, MergedContact};
+use crate::service::views::{Contact, Conversation, DuplicateContacts, Identity, MergedContact, Message};
+use crate::state::AppState;
 use crate::store::channels::ChannelRow;
 use crate::store::contacts::{self, ContactFields, ContactKeys, ContactRow};
 use crate::store::conversations::{self, Filter, Param};
-use crate::store::{flag, Conn};
-
-/// Whether addresses on this kind of channel are phone numbers.
-pub fn uses_phone_numbers(kind: ChannelKind) -> bool {
-    matches!(kind, ChannelKind::Whatsapp | ChannelKind::Sms | ChannelKind::Rcs)
-}
+use crate::store::{flag, messages, Conn};
 
 /// Whether an address (already normalised) on a channel of this kind is a phone number: the key
 /// that joins one person's identities across phone channels.
 pub fn is_phone_address(kind: ChannelKind, address: &str) -> bool {
-    uses_phone_numbers(kind) && address.starts_with('+')
+    channels::capabilities(kind).address.is_phone() && address.starts_with('+')
 }
 
-/// Normalises a contact's address on a channel: E.164 on phone channels (on WhatsApp also a
-/// business-scoped user id, for users who hide their number), lower-case email on email, trimmed
-/// ids elsewhere. The error says what is wrong.
+/// Normalises a contact's address on a channel by its network's address rules.
 pub fn normalize_address(kind: ChannelKind, raw: &str) -> Result<String, String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err("the address is required".to_owned());
-    }
-    if kind == ChannelKind::Whatsapp && is_whatsapp_user_id(trimmed) {
-        Ok(trimmed.to_owned())
-    } else if kind == ChannelKind::Whatsapp {
-        normalize_e164(trimmed).ok_or_else(|| {
-            format!("`{trimmed}` is neither a phone number in E.164 format (e.g. +393471234567) nor a WhatsApp user id (e.g. US.13491208655302741918)")
-        })
-    } else if uses_phone_numbers(kind) {
-        normalize_e164(trimmed)
-            .ok_or_else(|| format!("`{trimmed}` is not a phone number in E.164 format, e.g. +393471234567"))
-    } else if kind == ChannelKind::Email {
-        is_email(trimmed).then(|| trimmed.to_lowercase()).ok_or_else(|| format!("`{trimmed}` is not an email address"))
-    } else if trimmed.len() > 256 {
-        Err("the address must be at most 256 characters".to_owned())
-    } else {
-        Ok(trimmed.to_owned())
-    }
+    channels::capabilities(kind).address.normalize(raw)
 }
 
 /// The contact behind a normalised address on a channel, with `aliases` (other addresses of the
@@ -163,17 +140,6 @@ pub async fn apply_changes(
         .ok_or(Error::NotFound("contact"))?;
     record(conn, kind::CONTACT_UPDATED, &row, now).await?;
     Ok(row)
-}
-
-/// A plausible email address: one `@`, a local part, a dotted domain, no spaces, at most 254 bytes.
-pub fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else { return false };
-    text.len() <= 254
-        && !local.is_empty()
-        && !domain.contains('@')
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| !label.is_empty())
-        && !text.chars().any(char::is_whitespace)
 }
 
 /// Contact fields as a request gives them.
@@ -345,6 +311,35 @@ pub async fn search(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     Ok((rows.iter().map(Contact::from).collect(), more))
+}
+
+/// One page of a contact's history across every channel: newest page first, oldest first within
+/// a page; `cursor` is the previous page's `next_cursor`.
+pub async fn messages_of(
+    state: &AppState,
+    account_id: i64,
+    id: i64,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<MessagePage> {
+    let db = state.db.reader();
+    contacts::find_contact(db, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
+    let before = match cursor {
+        Some(text) => decode_cursor(text, "contact_messages")?.id - 1,
+        None => i64::MAX,
+    };
+    let total = messages::count_contact_messages(db, account_id, id).await?;
+    let mut rows = messages::list_contact_messages(db, account_id, id, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = match rows.last() {
+        Some(oldest) if more => {
+            Some(encode_cursor(&Cursor { sort: "contact_messages".into(), id: oldest.id, ..Cursor::default() }))
+        }
+        _ => None,
+    };
+    rows.reverse();
+    Ok(MessagePage { data: rows.iter().map(Message::from).collect(), next_cursor, total })
 }
 
 /// Every conversation of a contact, on any channel, newest activity first.

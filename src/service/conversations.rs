@@ -5,15 +5,15 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
 use crate::channels as adapters;
-use crate::domain::jobs::{MarkRead, MARK_READ_JOB};
+use crate::domain::jobs::{MarkRead, Typing, MARK_READ_JOB, TYPING_JOB};
 use crate::domain::time::now_ms;
-use crate::domain::{ChannelKind, ConversationStatus};
+use crate::domain::ConversationStatus;
 use crate::error::{Error, Result};
 use crate::service::contacts::apply_changes as apply_contact_changes;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
+use crate::state::AppState;
 use crate::store::contacts::{self, ContactFields};
 use crate::store::conversations::{
     self, ConversationRow, ConversationState, ConversationUpdate, Filter, Param, SORT_COLUMNS,
@@ -352,18 +352,49 @@ pub async fn mark_read(state: &AppState, account_id: i64, id: i64) -> Result<Con
     let current =
         conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
     let now = now_ms();
-    let read_receipts =
-        ChannelKind::parse(&current.channel_kind).is_some_and(|kind| adapters::capabilities(kind).read_receipts);
-    if current.unread_count > 0 && read_receipts {
-        let live = channels::find_channel_any(&mut *tx, current.channel_id).await?.is_some_and(|c| c.simulation == 0);
-        if let (true, Some(wamid)) = (live, messages::latest_inbound_provider_id(&mut *tx, id).await?) {
-            let job = MarkRead { channel_id: current.channel_id, provider_message_id: wamid };
+    if current.unread_count > 0 && adapters::capabilities_of(&current.channel_kind).read_receipts {
+        let live = live_recipient(&mut tx, &current).await?;
+        if let (Some(recipient), Some(wamid)) = (live, messages::latest_inbound_provider_id(&mut *tx, id).await?) {
+            let job =
+                MarkRead { channel_id: current.channel_id, provider_message_id: wamid, recipient: Some(recipient) };
             let payload = serde_json::to_string(&job).map_err(anyhow::Error::from)?;
             jobs::insert_job(&mut tx, MARK_READ_JOB, &payload, now, now).await?;
         }
     }
     conversations::mark_read(&mut tx, account_id, id, now).await?;
     commit_change(state, tx, &current, now).await
+}
+
+/// The customer's address on the conversation's channel, when the channel is live (not in
+/// simulation): where read receipts and typing indicators go.
+async fn live_recipient(tx: &mut Tx, conversation: &ConversationRow) -> Result<Option<String>> {
+    let live = channels::find_channel_any(&mut **tx, conversation.channel_id).await?.is_some_and(|c| c.simulation == 0);
+    if !live {
+        return Ok(None);
+    }
+    let identities = contacts::list_identities(&mut **tx, conversation.account_id, conversation.contact_id).await?;
+    Ok(identities
+        .into_iter()
+        .find(|(channel, _, _)| *channel == conversation.channel_id)
+        .map(|(_, _, address)| address))
+}
+
+/// Shows the customer that an operator is typing (`on`) or stopped, on a live channel whose
+/// network shows it; elsewhere nothing happens. Answers whether the network is told.
+pub async fn typing(state: &AppState, account_id: i64, id: i64, on: bool) -> Result<bool> {
+    let mut tx = state.db.begin().await?;
+    let current =
+        conversations::find_conversation(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("conversation"))?;
+    if !adapters::capabilities_of(&current.channel_kind).typing {
+        return Ok(false);
+    }
+    let Some(recipient) = live_recipient(&mut tx, &current).await? else { return Ok(false) };
+    let now = now_ms();
+    let job = Typing { channel_id: current.channel_id, recipient, on };
+    let payload = serde_json::to_string(&job).map_err(anyhow::Error::from)?;
+    jobs::insert_job(&mut tx, TYPING_JOB, &payload, now, now).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Archives (`true`) or restores (`false`) a conversation.

@@ -8,9 +8,9 @@
 
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::credit::{self, LedgerRow};
 use crate::store::{accounts, Conn};
 

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::broadcast;
 
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
@@ -66,30 +65,6 @@ pub const CATALOG: &[(&str, &str)] = &[
     (kind::WEBHOOK_TEST, "A ping sent on demand to one subscription (POST /api/v1/webhooks/{id}/test)."),
     (kind::WEBHOOK_DISABLED, "A subscription was disabled: its target answered 410 Gone or failed for 5 days."),
 ];
-
-/// Tells live listeners that an account has new events in the log.
-#[derive(Clone, Debug)]
-pub struct EventBus {
-    sender: broadcast::Sender<i64>,
-}
-
-impl Default for EventBus {
-    fn default() -> Self {
-        EventBus { sender: broadcast::channel(1024).0 }
-    }
-}
-
-impl EventBus {
-    /// Announces new events of `account_id` (call after the transaction committed).
-    pub fn notify(&self, account_id: i64) {
-        let _ = self.sender.send(account_id);
-    }
-
-    /// Subscribes to announcements.
-    pub fn subscribe(&self) -> broadcast::Receiver<i64> {
-        self.sender.subscribe()
-    }
-}
 
 /// Appends an event carrying `object` to the log inside the caller's transaction.
 pub async fn record(conn: &mut Conn, account_id: i64, kind: &str, object: &impl Serialize, now: i64) -> Result<i64> {

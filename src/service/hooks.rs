@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::channels::{Channel, Target};
 use crate::domain::inbound::InboundEvent;
 use crate::domain::text::strip_nul;
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
 use crate::service::inbound;
+use crate::state::AppState;
 use crate::store::channels::{self, ChannelRow};
 
 /// Answers the provider's verification of the webhook URL for the network's channels.

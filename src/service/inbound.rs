@@ -4,18 +4,18 @@
 
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::channels as adapters;
-use crate::domain::inbound::{InboundEvent, InboundMessage};
+use crate::domain::inbound::{InboundEvent, InboundMessage, Until, Watermark};
 use crate::domain::time::now_ms;
 use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
 use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
-use crate::service::media_fetch;
 use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::views::{Conversation, Message};
+use crate::service::{media_fetch, profiles};
+use crate::state::AppState;
 use crate::store::channels::ChannelRow;
 use crate::store::{conversations, media, messages, templates, Conn};
 
@@ -140,6 +140,10 @@ async fn apply_batch(
                 templates::set_status(&mut tx, &[channel.id], &update, now_ms()).await?;
                 None
             }
+            InboundEvent::Watermark(watermark) => {
+                changed |= apply_watermark(&mut tx, kind, channel, watermark).await?;
+                None
+            }
             InboundEvent::Status(update) => {
                 let found = find_own(&mut tx, channel, &update.provider_message_id, Direction::Outbound).await?;
                 let report = StatusReport {
@@ -162,6 +166,38 @@ async fn apply_batch(
     }
     tx.commit().await?;
     Ok((results, changed))
+}
+
+/// How many messages one watermark moves at most (the rest follow with the next one).
+const WATERMARK_BATCH: i64 = 500;
+
+/// Moves the contact's outbound messages up to the watermark to its status.
+async fn apply_watermark(
+    conn: &mut Conn,
+    kind: ChannelKind,
+    channel: &ChannelRow,
+    watermark: &Watermark,
+) -> Result<bool> {
+    let Ok(address) = normalize_address(kind, &watermark.address) else { return Ok(false) };
+    let Some(identity) = crate::store::contacts::find_identity(&mut *conn, channel.id, &address).await? else {
+        return Ok(false);
+    };
+    let (until_time, until_id) = match &watermark.until {
+        Until::Time(at) => (*at, 0),
+        Until::Message(provider_id) => match find_own(conn, channel, provider_id, Direction::Outbound).await? {
+            Some(message) => (0, message.id),
+            None => return Ok(false),
+        },
+    };
+    let waiting =
+        messages::list_awaiting_watermark(conn, channel.id, identity.contact_id, until_time, until_id, WATERMARK_BATCH)
+            .await?;
+    let report = StatusReport { status: watermark.status, error: None, provider_message_id: None };
+    let mut changed = false;
+    for message in waiting {
+        changed |= message_changes::apply_status(conn, &message, &report).await?.is_some();
+    }
+    Ok(changed)
 }
 
 /// The channel's message with this provider id, when it went in `direction`.
@@ -224,6 +260,10 @@ async fn ingest_one(
     let outbound = message.direction == Direction::Outbound;
     let now = now_ms();
     let at = message.sent_at.unwrap_or(now);
+    let capabilities = adapters::capabilities(kind);
+    let lookup_profile = capabilities.profiles
+        && channel.simulation == 0
+        && crate::store::contacts::find_identity(&mut *conn, channel.id, &message.from).await?.is_none();
     let contact_id = contacts::find_or_create_by_address(
         conn,
         kind,
@@ -234,6 +274,9 @@ async fn ingest_one(
         now,
     )
     .await?;
+    if lookup_profile {
+        profiles::queue(conn, channel.id, contact_id, &message.from, now).await?;
+    }
     // The active conversation's state before this message, to tell what the message changed.
     let before = conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?;
     let conversation_id = match &before {
@@ -276,8 +319,10 @@ async fn ingest_one(
     let preview = message_preview(message.kind, message.text.as_deref());
     if outbound {
         conversations::record_outbound(conn, conversation_id, &preview, now).await?;
+    } else if !message.opens_window {
+        conversations::record_notice(conn, conversation_id, &preview, at, now).await?;
     } else {
-        let window = adapters::capabilities(kind).reply_window_expiry(at);
+        let window = capabilities.reply_window_expiry(at);
         conversations::record_inbound(conn, conversation_id, &preview, at, window, now).await?;
     }
     let conversation = conversations::find_conversation(&mut *conn, account_id, conversation_id)

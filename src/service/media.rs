@@ -3,13 +3,13 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::MediaOrigin;
 use crate::error::{Error, Result};
 use crate::media::{ByteStream, MediaStore};
 use crate::service::conversations::{decode_cursor, encode_cursor, Cursor};
 use crate::service::views::Media;
+use crate::state::AppState;
 use crate::store::conversations::{Filter, Param};
 use crate::store::media::{self, MediaRow};
 

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::channels::{adapter, FetchError, Fetched, MEDIA};
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{ChannelKind, MediaOrigin};
@@ -15,6 +14,7 @@ use crate::error::Result;
 use crate::media::MediaStore;
 use crate::service::events::{self, kind};
 use crate::service::views::Message;
+use crate::state::AppState;
 use crate::store::jobs::{self, JobRow};
 use crate::store::media::{self, MediaRow};
 use crate::store::messages::{self, MessageRow};

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
@@ -11,6 +10,7 @@ use crate::service::conversations::record_changes;
 use crate::service::credit;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
+use crate::state::AppState;
 use crate::store::conversations::{self, ConversationState};
 use crate::store::messages::{self, MessageRow};
 use crate::store::{flag, Conn};

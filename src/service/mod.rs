@@ -12,7 +12,7 @@ pub mod media;
 pub mod media_fetch;
 pub mod messages;
 pub mod outbound;
-pub mod ratelimit;
+pub mod profiles;
 pub mod sessions;
 pub mod templates;
 pub mod views;

@@ -3,9 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
-use crate::channels::whatsapp::graph::PAYLOAD_TYPES;
 use crate::channels::{self as adapters, Capabilities};
+use crate::domain::content::{self, payload_key};
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
 use crate::error::{Error, Result};
@@ -14,12 +13,20 @@ use crate::service::credit;
 use crate::service::events::{self, kind};
 use crate::service::templates;
 use crate::service::views::{Conversation, Message};
+use crate::state::AppState;
 use crate::store::conversations::{self, ConversationRow};
 use crate::store::messages::MessageRow;
 use crate::store::{channels, jobs, media, messages, Conn};
 
 /// Job kind that hands a queued message to its channel.
 pub const SEND_JOB: &str = "send_message";
+
+/// The stored payload key of an answer to a public comment: `{comment_id, message_id, private}`
+/// (the provider's and Parley's ids of the comment).
+pub const COMMENT_REPLY: &str = "comment_reply";
+
+/// How long after a comment its author can get a private reply, in ms (Meta: 7 days).
+const PRIVATE_REPLY_MS: i64 = 7 * 24 * 3_600_000;
 
 /// What the business wants to send.
 #[derive(Debug, Clone, Default)]
@@ -32,12 +39,13 @@ pub struct Outgoing {
     pub simulation: bool,
     /// The operator writing, when known.
     pub operator_id: Option<i64>,
-    /// Structured content in Meta's message object shapes, under one key naming its type
-    /// (`location`, `contacts`, `interactive`, `template`, `reaction`, or `image`/`video`/`audio`/
-    /// `document`/`sticker` with an uploaded media `id` or a `link`).
+    /// Structured content under one key naming its type (see [`content::PAYLOAD_KEYS`]).
     pub payload: Map<String, Value>,
-    /// The Parley id of the message this one replies to (quoted on the channel).
+    /// The Parley id of the message this one replies to (quoted on the channel); when it is a
+    /// public comment, the message answers the comment.
     pub reply_to: Option<i64>,
+    /// Answers a comment with a direct message to its author instead of a public reply.
+    pub private_reply: bool,
     /// The caller's own id for the message (the seed platform's `messageId`), for status polling
     /// and delivery reports; stored in the payload as `customer_message_id` too.
     pub customer_message_id: Option<String>,
@@ -50,7 +58,7 @@ pub struct Outgoing {
 impl Outgoing {
     /// The payload key that gives the message its type, if any.
     fn payload_type(&self) -> Option<(&'static str, MessageType)> {
-        PAYLOAD_TYPES.iter().copied().find(|(key, _)| self.payload.contains_key(*key))
+        payload_key(&self.payload)
     }
 }
 
@@ -87,72 +95,13 @@ async fn message_type(conn: &mut Conn, account_id: i64, outgoing: &Outgoing) -> 
     })
 }
 
-/// Checks the structured payload: one known key, each in the shape Meta expects; interactive
-/// types are lowercased (`BUTTON` → `button`).
+/// Checks the structured payload and puts it in canonical form.
 fn validate_payload(outgoing: &mut Outgoing) -> Result<()> {
-    if let Some(key) = outgoing.payload.keys().find(|key| !PAYLOAD_TYPES.iter().any(|(name, _)| name == key)) {
-        return Err(Error::field(&format!("payload.{key}"), "unknown payload key"));
-    }
-    if outgoing.payload.len() > 1 {
-        return Err(Error::field("payload", "carries one message type at a time"));
-    }
     if outgoing.private && !outgoing.payload.is_empty() {
         return Err(Error::field("payload", "a private note carries text only"));
     }
-    let Some((key, kind)) = outgoing.payload_type() else { return Ok(()) };
-    let value = outgoing.payload.get_mut(key).ok_or_else(|| anyhow::anyhow!("payload key vanished"))?;
-    let field = |name: &str| format!("payload.{key}.{name}");
-    let needs = |value: &Value, name: &str| -> Result<()> {
-        match value.get(name) {
-            Some(Value::Null) | None => Err(Error::field(&field(name), "is required")),
-            Some(_) => Ok(()),
-        }
-    };
-    match kind {
-        MessageType::Contacts if value.as_array().is_none_or(|list| list.is_empty()) => {
-            return Err(Error::field(&format!("payload.{key}"), "must be a non-empty list of contacts"))
-        }
-        MessageType::Contacts => {}
-        _ if !value.is_object() => return Err(Error::field(&format!("payload.{key}"), "must be an object")),
-        MessageType::Location => {
-            for name in ["latitude", "longitude"] {
-                let number = |v: &Value| v.is_number() || v.as_str().is_some_and(|t| t.trim().parse::<f64>().is_ok());
-                if !value.get(name).is_some_and(number) {
-                    return Err(Error::field(&field(name), "must be a number"));
-                }
-            }
-        }
-        MessageType::Interactive => {
-            let lowered = value.get("type").and_then(Value::as_str).map(str::to_ascii_lowercase);
-            match lowered {
-                Some(kind) => value["type"] = Value::String(kind),
-                None => return Err(Error::field(&field("type"), "is required (button, list, cta_url, …)")),
-            }
-            needs(value, "action")?;
-        }
-        MessageType::Template => {
-            needs(value, "name")?;
-            needs(value, "language")?;
-            // Meta's shape is `{"code": "en_US"}`; a plain code is accepted too.
-            if let Some(Value::String(code)) = value.get("language").cloned() {
-                value["language"] = json!({ "code": code });
-            }
-        }
-        MessageType::Reaction => {
-            if !value.get("message_id").is_some_and(Value::is_i64) {
-                return Err(Error::field(&field("message_id"), "must be the id of a message in this conversation"));
-            }
-            if !value.get("emoji").is_some_and(Value::is_string) {
-                return Err(Error::field(&field("emoji"), "must be an emoji, or empty to remove the reaction"));
-            }
-        }
-        _ => {
-            if !value.get("id").is_some_and(Value::is_string) && !value.get("link").is_some_and(Value::is_string) {
-                return Err(Error::field(&field("id"), "an uploaded media id or a link is required"));
-            }
-        }
-    }
-    Ok(())
+    content::normalize_payload(&mut outgoing.payload, outgoing.text.as_deref())
+        .map_err(|problem| Error::field(&problem.field, problem.detail))
 }
 
 fn validate(outgoing: &mut Outgoing) -> Result<()> {
@@ -175,27 +124,108 @@ fn validate(outgoing: &mut Outgoing) -> Result<()> {
 
 /// What the conversation's channel can do.
 fn capabilities(conversation: &ConversationRow) -> Capabilities {
-    ChannelKind::parse(&conversation.channel_kind).map(adapters::capabilities).unwrap_or_default()
+    adapters::capabilities_of(&conversation.channel_kind)
 }
 
-/// Refuses free-form messages outside the channel's reply window.
-fn check_window(conversation: &ConversationRow, outgoing: &Outgoing, now: i64) -> Result<()> {
+/// Refuses content the channel's network does not take.
+fn check_content(capabilities: &Capabilities, outgoing: &Outgoing, kind: &str) -> Result<()> {
+    if outgoing.private || capabilities.content.contains(&kind) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "content_unsupported",
+        format!("this channel's network does not take {kind} messages; it takes {}", capabilities.content.join(", ")),
+    ))
+}
+
+/// The public comment a message answers: the message it replies to, when that is a comment on
+/// a network with comments.
+async fn answered_comment(
+    conn: &mut Conn,
+    capabilities: &Capabilities,
+    conversation: &ConversationRow,
+    outgoing: &Outgoing,
+) -> Result<Option<MessageRow>> {
+    let (true, Some(id)) = (capabilities.comments, outgoing.reply_to) else {
+        if outgoing.private_reply {
+            return Err(Error::field("private_reply", "only an answer to a public comment can be private"));
+        }
+        return Ok(None);
+    };
+    let replied = messages::find_conversation_message(&mut *conn, conversation.id, id)
+        .await?
+        .ok_or_else(|| Error::field("reply_to", "no such message in this conversation"))?;
+    let is_comment =
+        matches!(serde_json::from_str::<Value>(&replied.payload), Ok(payload) if payload.get(COMMENT).is_some());
+    match is_comment {
+        true => Ok(Some(replied)),
+        false if outgoing.private_reply => {
+            Err(Error::field("private_reply", "only an answer to a public comment can be private"))
+        }
+        false => Ok(None),
+    }
+}
+
+/// The payload key under which adapters describe an inbound public comment.
+pub const COMMENT: &str = "comment";
+
+/// Refuses a private reply to a comment that already has one, or that is over 7 days old.
+async fn check_private_reply(conn: &mut Conn, comment: &MessageRow, now: i64) -> Result<()> {
+    if comment.created_at + PRIVATE_REPLY_MS <= now {
+        return Err(Error::invalid(
+            "private_reply_expired",
+            format!(
+                "a comment can be answered privately for 7 days; this one was written at {}: answer it publicly",
+                to_rfc3339(comment.created_at)
+            ),
+        ));
+    }
+    if messages::has_private_reply(&mut *conn, comment.conversation_id, comment.id).await? {
+        return Err(Error::conflict(
+            "private_reply_used",
+            "this comment already has its private reply (one per comment); write to the customer when they answer it",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses free-form messages outside the channel's reply window (and, where the network has a
+/// human-agent tag, outside that longer window). Templates, private notes and answers to comments
+/// are not bound by it.
+fn check_window(
+    conversation: &ConversationRow,
+    capabilities: &Capabilities,
+    outgoing: &Outgoing,
+    answers_comment: bool,
+    now: i64,
+) -> Result<()> {
     let template = outgoing.payload_type().is_some_and(|(_, kind)| kind == MessageType::Template);
-    let Some(hours) = capabilities(conversation).reply_window_hours else { return Ok(()) };
-    if outgoing.private || template {
+    let Some(hours) = capabilities.reply_window_hours else { return Ok(()) };
+    if outgoing.private || template || answers_comment {
         return Ok(());
     }
     let kind = &conversation.channel_kind;
+    let last_inbound = conversation.last_inbound_at.filter(|_| conversation.window_expires_at.is_some());
+    let human_agent = last_inbound.and_then(|at| capabilities.human_agent_expiry(at));
+    if human_agent.is_some_and(|expiry| expiry > now) && outgoing.operator_id.is_some() {
+        return Ok(());
+    }
+    let instead = match (capabilities.templates, capabilities.human_agent_window_hours) {
+        (true, _) => "send an approved template instead".to_owned(),
+        (false, Some(days)) => format!("an operator can answer for {} days after it", days / 24),
+        (false, None) => "wait for the customer to write".to_owned(),
+    };
     match conversation.window_expires_at {
         Some(expiry) if expiry > now => Ok(()),
         expiry => Err(Error::invalid(
             "reply_window_expired",
             match expiry {
                 Some(at) => format!(
-                    "the {kind} {hours}-hour window closed at {}: free-form messages are refused until the customer writes again; send an approved template instead",
-                    to_rfc3339(at)
+                    "the {kind} {hours}-hour window closed at {}: free-form messages are refused until the customer writes again; {instead}",
+                    to_rfc3339(human_agent.unwrap_or(at).max(at))
                 ),
-                None => format!("the customer has not written on {kind} yet, so no {hours}-hour window is open: start with an approved template"),
+                None => format!("the customer has not written on {kind} yet, so no {hours}-hour window is open: {}",
+                    if capabilities.templates { "start with an approved template" } else { "wait for the customer to write" }),
             },
         )),
     }
@@ -235,7 +265,6 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
             "this conversation is closed; start a new one to write to the contact",
         ));
     }
-    check_window(&conversation, &outgoing, now_ms())?;
     let channel = channels::find_channel(&mut *tx, account_id, conversation.channel_id)
         .await?
         .ok_or_else(|| Error::conflict("channel_removed", "the conversation's channel has been removed"))?;
@@ -268,6 +297,13 @@ async fn queue(
     price: Option<i64>,
 ) -> Result<(Message, Conversation)> {
     let now = now_ms();
+    let capabilities = capabilities(conversation);
+    let comment = answered_comment(conn, &capabilities, conversation, outgoing).await?;
+    check_window(conversation, &capabilities, outgoing, comment.is_some(), now)?;
+    check_content(&capabilities, outgoing, content::kind_of(&outgoing.payload, !outgoing.media_keys.is_empty()))?;
+    if let (Some(comment), true) = (&comment, outgoing.private_reply) {
+        check_private_reply(conn, comment, now).await?;
+    }
     let kind = message_type(conn, conversation.account_id, outgoing).await?;
     if !outgoing.media_keys.is_empty()
         && media::count_owned(&mut *conn, conversation.account_id, &outgoing.media_keys).await?
@@ -275,13 +311,11 @@ async fn queue(
     {
         return Err(Error::field("media_keys", "unknown media key"));
     }
-    if let (Some(Value::Object(template)), true) =
-        (outgoing.payload.get("template"), capabilities(conversation).templates)
-    {
+    if let (Some(Value::Object(template)), true) = (outgoing.payload.get("template"), capabilities.templates) {
         templates::check_send(conn, conversation.channel_id, template).await?;
     }
     let media_keys = serde_json::to_string(&outgoing.media_keys).map_err(anyhow::Error::from)?;
-    let payload = stored_payload(conn, conversation, outgoing).await?;
+    let payload = stored_payload(conn, conversation, outgoing, comment.as_ref()).await?;
     let row = messages::insert_message(
         conn,
         &messages::NewMessage {
@@ -345,13 +379,30 @@ async fn referenced_provider_id(
 
 /// The payload as stored: references to Parley messages (`reply_to`, a reaction's target) are
 /// resolved to the channel's message ids, which the provider needs.
-async fn stored_payload(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgoing) -> Result<String> {
+async fn stored_payload(
+    conn: &mut Conn,
+    conversation: &ConversationRow,
+    outgoing: &Outgoing,
+    comment: Option<&MessageRow>,
+) -> Result<String> {
     let mut payload = outgoing.payload.clone();
     payload.extend(outgoing.extra.clone());
     if let Some(id) = &outgoing.customer_message_id {
         payload.insert("customer_message_id".to_owned(), json!(id));
     }
-    if let Some(id) = outgoing.reply_to {
+    if let Some(comment) = comment {
+        let comment_id = comment
+            .provider_message_id
+            .clone()
+            .ok_or_else(|| Error::field("reply_to", "that comment has no id on the channel"))?;
+        payload.insert(
+            COMMENT_REPLY.to_owned(),
+            json!({ "comment_id": comment_id, "message_id": comment.id, "private": outgoing.private_reply }),
+        );
+        if outgoing.private_reply {
+            payload.insert("private_reply_to".to_owned(), json!(comment.id.to_string()));
+        }
+    } else if let Some(id) = outgoing.reply_to {
         let wamid = referenced_provider_id(conn, conversation, id, "reply_to").await?;
         payload.insert("context".to_owned(), json!({ "message_id": wamid, "id": id }));
     }
@@ -403,7 +454,6 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
         events::record(&mut tx, account_id, kind::CONVERSATION_CREATED, &Conversation::from(&conversation), now)
             .await?;
     }
-    check_window(&conversation, &new.message, now)?;
     let simulated = new.message.simulation || channel.simulation != 0;
     let price = credit::price(state, &channel.kind);
     let (message, conversation) = queue(&mut tx, &conversation, &new.message, simulated, price).await?;

@@ -5,11 +5,11 @@ use std::net::IpAddr;
 
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::error::{Error, Result};
 use crate::service::auth::{self, hash_key, random_token};
 use crate::service::views::Operator;
+use crate::state::AppState;
 use crate::store::sessions::{self, NewSession};
 
 /// A session ends this long after login, however active.

@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::channels::meta::graph as meta_graph;
 use crate::channels::whatsapp::graph::{self, classify};
 use crate::channels::whatsapp::settings::Settings;
@@ -17,6 +16,7 @@ use crate::channels::Failure;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::channels::{self, ChannelRow};
 use crate::store::templates::{self, TemplateRow};
 use crate::store::Conn;

@@ -1,7 +1,7 @@
 //! Objects as the native API returns them; event payloads carry the same objects.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::channels::{self, Capabilities};
@@ -31,8 +31,11 @@ pub struct Channel {
     pub address: String,
     /// When true, nothing is sent to the provider and delivery is simulated.
     pub simulation: bool,
-    /// Names of the provider settings that are set (values are secret).
+    /// Names of the provider settings that are set.
     pub settings_configured: Vec<String>,
+    /// The values of the settings that are not secret (secrets are write-only).
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
     /// What the network lets the channel do.
     pub capabilities: Capabilities,
     pub created_at: String,
@@ -41,17 +44,16 @@ pub struct Channel {
 
 impl From<&ChannelRow> for Channel {
     fn from(row: &ChannelRow) -> Self {
-        let settings_configured = match json_or(&row.settings, Value::Null) {
-            Value::Object(map) => map.keys().cloned().collect(),
-            _ => Vec::new(),
-        };
+        let stored = channels::settings::parse(&row.settings);
+        let schema = ChannelKind::parse(&row.kind).map(channels::settings_schema).unwrap_or_default();
         Channel {
             id: row.id,
             kind: row.kind.clone(),
             name: row.name.clone(),
             address: row.address.clone(),
             simulation: flag(row.simulation),
-            settings_configured,
+            settings_configured: stored.keys().cloned().collect(),
+            settings: channels::settings::visible(schema, &stored),
             capabilities: capabilities_of(&row.kind),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
@@ -61,7 +63,7 @@ impl From<&ChannelRow> for Channel {
 
 /// What a channel of a stored kind can do.
 fn capabilities_of(kind: &str) -> Capabilities {
-    ChannelKind::parse(kind).map(channels::capabilities).unwrap_or_default()
+    channels::capabilities_of(kind)
 }
 
 /// A contact's address on one channel.
@@ -175,6 +177,9 @@ pub struct Conversation {
     pub last_inbound_at: Option<String>,
     /// When the free-form reply window closes (WhatsApp: last inbound + 24 h); `null` on channels without one.
     pub window_expires_at: Option<String>,
+    /// On networks with a human-agent tag (Messenger, Instagram): until when an operator can still
+    /// answer after the reply window (last inbound + 7 days).
+    pub human_agent_window_expires_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -210,6 +215,11 @@ impl From<&ConversationRow> for Conversation {
             last_message_at: to_rfc3339(row.last_message_at),
             last_inbound_at: opt_rfc3339(row.last_inbound_at),
             window_expires_at: opt_rfc3339(row.window_expires_at),
+            human_agent_window_expires_at: opt_rfc3339(
+                row.last_inbound_at
+                    .filter(|_| row.window_expires_at.is_some())
+                    .and_then(|at| capabilities_of(&row.channel_kind).human_agent_expiry(at)),
+            ),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
             closed_at: opt_rfc3339(row.closed_at),

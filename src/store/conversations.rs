@@ -222,6 +222,23 @@ pub async fn record_inbound(
     Ok(())
 }
 
+/// Records an inbound message that opens no reply window (a public comment, a notice of the
+/// network): one more unread, new preview and date, back in the active inbox.
+pub async fn record_notice(conn: &mut Conn, id: i64, preview: &str, at: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET unread_count = unread_count + 1, last_message_preview = $1, \
+         last_message_at = $2, archived = 0, status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(preview)
+    .bind(at)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Records an outbound message on its conversation (new preview and last message date).
 pub async fn record_outbound(conn: &mut Conn, id: i64, preview: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query(

@@ -145,6 +145,84 @@ pub async fn find_conversation_message<'c>(
         .await
 }
 
+/// The outbound messages with a provider id of the contact's active conversation on a channel
+/// that are still `sent` or `delivered`: at most `limit`, sent at or before `until_time`, or with
+/// an id up to `until_id`.
+pub async fn list_awaiting_watermark(
+    conn: &mut Conn,
+    channel_id: i64,
+    contact_id: i64,
+    until_time: i64,
+    until_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id IN (SELECT id FROM conversations \
+         WHERE channel_id = $1 AND contact_id = $2 AND status <> 'closed') AND direction = 'outbound' \
+         AND status IN ('sent', 'delivered') AND provider_message_id IS NOT NULL AND (sent_at <= $3 OR id <= $4) \
+         ORDER BY id LIMIT $5"
+    ))
+    .bind(channel_id)
+    .bind(contact_id)
+    .bind(until_time)
+    .bind(until_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// A contact's messages across all their conversations with `id <= before`, newest first, at
+/// most `limit`.
+pub async fn list_contact_messages<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    contact_id: i64,
+    before: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id IN (SELECT id FROM conversations \
+         WHERE account_id = $1 AND contact_id = $2) AND id <= $3 ORDER BY id DESC LIMIT $4"
+    ))
+    .bind(account_id)
+    .bind(contact_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many messages a contact has across all their conversations.
+pub async fn count_contact_messages<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    contact_id: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id IN (SELECT id FROM conversations \
+         WHERE account_id = $1 AND contact_id = $2)",
+    )
+    .bind(account_id)
+    .bind(contact_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the comment message `comment_id` has a private reply in its conversation that did not
+/// fail (the stored payload of such a reply has `"private_reply_to": "<comment_id>"`).
+pub async fn has_private_reply(conn: &mut Conn, conversation_id: i64, comment_id: i64) -> sqlx::Result<bool> {
+    let pattern = format!("%\"private_reply_to\":\"{comment_id}\"%");
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE conversation_id = $1 AND direction = 'outbound' \
+         AND (status IS NULL OR status <> 'failed') AND payload LIKE $2 LIMIT 1",
+    )
+    .bind(conversation_id)
+    .bind(pattern)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Deletes a message's content and marks it deleted; the record of it stays. Returns the message.
 pub async fn soft_delete(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<MessageRow> {
     sqlx::query_as(&format!(

@@ -34,9 +34,10 @@ async fn create_channel_never_returns_secrets(app: TestApp) {
     assert_eq!(reply.body["address"], "+390212345678", "phone addresses are stored in E.164");
     assert_eq!(reply.body["simulation"], true);
     assert_eq!(sorted_names(&reply.body["settings_configured"]), ["access_token", "phone_number_id"]);
-    assert!(reply.body.get("settings").is_none(), "{reply:?}");
+    // Secrets are write-only; the other settings are shown, for the settings form.
+    assert_eq!(reply.body["settings"], json!({"phone_number_id": "1098765432"}), "{reply:?}");
     let text = reply.body.to_string();
-    assert!(!text.contains(SECRET) && !text.contains("1098765432"), "settings values leak: {text}");
+    assert!(!text.contains(SECRET), "secret settings leak: {text}");
 
     for path in [format!("/api/v1/channels/{id}"), "/api/v1/channels".to_owned()] {
         let reply = app.get(&path).await;
@@ -114,11 +115,17 @@ async fn list_and_get_channels(app: TestApp) {
     // What each network lets a channel do, for clients (the inbox's composer) to follow.
     assert_eq!(
         list.body["data"][0]["capabilities"],
-        json!({"reply_window_hours": 24, "templates": true, "read_receipts": true, "media_fetch": true})
+        json!({"address": "phone_or_user_id", "reply_window_hours": 24, "human_agent_window_hours": null,
+            "templates": true, "read_receipts": true, "typing": false, "media_fetch": true, "edits": true,
+            "profiles": false, "comments": false,
+            "content": ["text", "media", "location", "contacts", "choices", "template", "reaction", "native"]})
     );
     assert_eq!(
         list.body["data"][1]["capabilities"],
-        json!({"reply_window_hours": null, "templates": false, "read_receipts": false, "media_fetch": false})
+        json!({"address": "id", "reply_window_hours": null, "human_agent_window_hours": null, "templates": false,
+            "read_receipts": false, "typing": false, "media_fetch": false, "edits": false, "profiles": false,
+            "comments": false,
+            "content": ["text", "media", "location", "contacts", "choices", "cards", "template", "reaction", "native"]})
     );
     let started = app.inbound(whatsapp, "+393471234567", "Ada", "ciao").await;
     assert_eq!(started["conversation"]["channel"]["capabilities"]["reply_window_hours"], 24);

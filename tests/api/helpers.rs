@@ -1,8 +1,8 @@
 //! Test support: a real Parley server on port 0 over its own database, and a client for it.
 
 use clap::Parser;
-use parley::app::AppState;
 use parley::config::Cli;
+use parley::state::AppState;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;

@@ -15,6 +15,8 @@ mod fuzz;
 mod idempotency;
 mod keys;
 mod media;
+mod meta_channels;
+mod meta_graph;
 mod nul;
 mod platform;
 mod process;

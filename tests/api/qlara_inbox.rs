@@ -431,7 +431,7 @@ async fn basic_auth_and_filters(app: TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_headers_and_429() {
     let app =
-        spawn_app_with(Backend::Sqlite, &["--qlara-rate-limit-per-minute", "3", "--qlara-rate-limit-burst", "50"])
+        spawn_app_with(Backend::Sqlite, &["--compat-rate-limit-per-minute", "3", "--compat-rate-limit-burst", "50"])
             .await;
     let mut remaining = Vec::new();
     let mut last = None;

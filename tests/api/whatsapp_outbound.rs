@@ -2,118 +2,18 @@
 //! bearer token, the round trip inbound → reply → statuses, Meta's error codes, read receipts and
 //! each business number's own send pace.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::IntoResponse;
+use axum::http::Method;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+pub use crate::meta_graph::{Graph, Received};
 use crate::whatsapp::{deliver, message, statuses, webhook, whatsapp_channel, PHONE_NUMBER_ID, USER};
 
 const TOKEN: &str = "EAAG-access-token";
 const INBOUND: &str = "wamid.inbound-1";
-
-/// A request the stand-in received.
-#[derive(Debug, Clone)]
-struct Received {
-    method: Method,
-    path: String,
-    authorization: Option<String>,
-    body: Value,
-    at: Instant,
-}
-
-#[derive(Default)]
-struct GraphState {
-    received: Vec<Received>,
-    /// Answers to give the next sends instead of accepting them: status and body.
-    failures: VecDeque<(u16, Value)>,
-    sent: u64,
-}
-
-/// A local server speaking the Graph API's message formats.
-#[derive(Clone, Default)]
-pub struct Graph {
-    state: Arc<Mutex<GraphState>>,
-    base: String,
-}
-
-impl Graph {
-    pub async fn start() -> Graph {
-        let mut graph = Graph::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        graph.base = format!("http://{}/v21.0", listener.local_addr().unwrap());
-        let router = axum::Router::new().fallback(answer).with_state(graph.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        graph
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
-    }
-
-    fn last(&self) -> Received {
-        self.received().pop().expect("a request reached the stand-in")
-    }
-
-    /// The next send is answered with Meta's error `code` and this HTTP status.
-    pub fn fail_next(&self, status: u16, code: i64) {
-        let body = json!({"error": {"message": format!("(#{code}) refused"), "type": "OAuthException", "code": code,
-            "error_data": {"messaging_product": "whatsapp", "details": "details of the refusal"},
-            "fbtrace_id": "AbCdEf"}});
-        self.state.lock().unwrap().failures.push_back((status, body));
-    }
-}
-
-async fn answer(
-    State(graph): State<Graph>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> axum::response::Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let authorization = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
-    let mut state = graph.state.lock().unwrap();
-    state.received.push(Received {
-        method: method.clone(),
-        path: uri.path().to_owned(),
-        authorization,
-        body: body.clone(),
-        at: Instant::now(),
-    });
-    if uri.path().ends_with("/message_templates") {
-        if method == Method::GET {
-            return axum::Json(
-                json!({"data": templates_on_meta(), "paging": {"cursors": {"before": "a", "after": "b"}}}),
-            )
-            .into_response();
-        }
-        return axum::Json(json!({"id": "594425479261596", "status": "PENDING", "category": body["category"]}))
-            .into_response();
-    }
-    if method != Method::POST || !uri.path().ends_with("/messages") {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"message": "unknown path", "code": 100}})))
-            .into_response();
-    }
-    if let Some((status, error)) = state.failures.pop_front() {
-        return (StatusCode::from_u16(status).unwrap(), axum::Json(error)).into_response();
-    }
-    if body["status"] == "read" {
-        return axum::Json(json!({"success": true})).into_response();
-    }
-    state.sent += 1;
-    let input = body["to"].clone();
-    axum::Json(json!({"messaging_product": "whatsapp", "contacts": [{"input": input, "wa_id": input}],
-        "messages": [{"id": format!("wamid.{}", state.sent)}]}))
-    .into_response()
-}
 
 /// A customer text from `USER` written just now (so the 24-hour window is open).
 fn text_message(phone_number_id: &str, id: &str, body: &str) -> Value {
@@ -124,18 +24,6 @@ fn text_message(phone_number_id: &str, id: &str, body: &str) -> Value {
         json!({"contacts": [{"profile": {"name": "Ann"}, "wa_id": USER}],
                "messages": [{"from": USER, "id": id, "timestamp": now, "type": "text", "text": {"body": body}}]}),
     )
-}
-
-/// The templates the stand-in's business account has.
-fn templates_on_meta() -> Value {
-    json!([
-        {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY", "id": "111",
-         "components": [{"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
-                        {"type": "BODY", "text": "Hi {{1}}, your order ships on {{2}}."},
-                        {"type": "FOOTER", "text": "TechStore"}]},
-        {"name": "winter_sale", "language": "it", "status": "PENDING", "category": "MARKETING", "id": "222",
-         "components": [{"type": "BODY", "text": "Saldi!"}]}
-    ])
 }
 
 /// A live WhatsApp channel with `phone_number_id` whose Graph API is the stand-in.

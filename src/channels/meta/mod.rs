@@ -1,7 +1,10 @@
 //! What Meta's networks (WhatsApp, Messenger, Instagram) share: the `X-Hub-Signature-256` on every
-//! webhook body and the `hub.challenge` handshake that verifies a webhook URL.
+//! webhook body, the `hub.challenge` handshake that verifies a webhook URL, the Graph API client,
+//! and the Messenger Platform that Messenger and Instagram are both on.
 
 pub mod graph;
+pub mod messaging;
+pub mod platform;
 pub mod signature;
 
 use std::collections::HashMap;

@@ -1,24 +1,13 @@
-//! WhatsApp Cloud API sends: the Graph API request bodies for every outbound message type, the
-//! calls themselves, and Meta's synchronous errors sorted into what Parley does about them.
+//! WhatsApp Cloud API sends: the Graph API request bodies for every kind of content, and Meta's
+//! synchronous errors sorted into what Parley does about them.
 
 use serde_json::{json, Map, Value};
 
-use crate::channels::{Failure, MediaLink};
-use crate::domain::MessageType;
+use crate::channels::Failure;
+use crate::domain::content::{Choices, Content, Header, Media, MediaKind, MediaSource};
 
-/// Payload keys that carry a Meta message object as is; each gives the message its type.
-pub const PAYLOAD_TYPES: [(&str, MessageType); 10] = [
-    ("location", MessageType::Location),
-    ("contacts", MessageType::Contacts),
-    ("interactive", MessageType::Interactive),
-    ("template", MessageType::Template),
-    ("reaction", MessageType::Reaction),
-    ("image", MessageType::Image),
-    ("video", MessageType::Video),
-    ("audio", MessageType::Audio),
-    ("document", MessageType::Document),
-    ("sticker", MessageType::Sticker),
-];
+/// The kinds of content WhatsApp takes.
+pub const CONTENT: &[&str] = &["text", "media", "location", "contacts", "choices", "template", "reaction", "native"];
 
 /// Who a message goes to: a phone number (`to`, digits only) or a business-scoped user id
 /// (`recipient`).
@@ -40,64 +29,147 @@ impl Recipient {
     }
 }
 
-/// A message as the Graph API needs it.
-#[derive(Debug, Clone)]
-pub struct Outbound<'a> {
-    pub recipient: &'a Recipient,
-    pub kind: MessageType,
-    pub text: Option<&'a str>,
-    /// The first attachment from the media store, if any.
-    pub media: Option<MediaLink>,
-    /// The stored payload: one of [`PAYLOAD_TYPES`] and an optional `context.message_id` (wamid).
-    pub payload: &'a Map<String, Value>,
+fn media_type(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Image => "image",
+        MediaKind::Video => "video",
+        MediaKind::Audio => "audio",
+        MediaKind::Document => "document",
+        MediaKind::Sticker => "sticker",
+    }
 }
 
-fn is_media(kind: MessageType) -> bool {
-    matches!(
-        kind,
-        MessageType::Image | MessageType::Video | MessageType::Audio | MessageType::Document | MessageType::Sticker
-    )
+/// A media object: `{id}` or `{link}`, with the caption (not on audio and stickers) and, for
+/// documents, the file name.
+fn media_object(media: &Media) -> Value {
+    let mut object = Map::new();
+    match &media.source {
+        MediaSource::ProviderId(id) => object.insert("id".into(), json!(id)),
+        MediaSource::Link(link) => object.insert("link".into(), json!(link)),
+    };
+    if let (Some(caption), false) = (&media.caption, matches!(media.kind, MediaKind::Audio | MediaKind::Sticker)) {
+        object.insert("caption".into(), json!(caption));
+    }
+    if let (MediaKind::Document, Some(name)) = (media.kind, &media.filename) {
+        object.insert("filename".into(), json!(name));
+    }
+    Value::Object(object)
 }
 
-/// The `POST /{phone_number_id}/messages` body for a message.
-pub fn message_body(message: &Outbound<'_>) -> Value {
+/// Reply buttons or a list menu.
+fn interactive(choices: &Choices) -> Value {
+    let mut object = Map::new();
+    match &choices.list_button {
+        Some(button) => {
+            let sections: Vec<Value> = choices
+                .sections
+                .iter()
+                .map(|section| {
+                    let rows: Vec<Value> = section
+                        .choices
+                        .iter()
+                        .map(|choice| {
+                            let mut row = json!({"id": choice.id, "title": choice.title});
+                            if let Some(description) = &choice.description {
+                                row["description"] = json!(description);
+                            }
+                            row
+                        })
+                        .collect();
+                    let mut object = json!({ "rows": rows });
+                    if let Some(title) = &section.title {
+                        object["title"] = json!(title);
+                    }
+                    object
+                })
+                .collect();
+            object.insert("type".into(), json!("list"));
+            object.insert("action".into(), json!({"button": button, "sections": sections}));
+        }
+        None => {
+            let buttons: Vec<Value> = choices
+                .all()
+                .map(|choice| json!({"type": "reply", "reply": {"id": choice.id, "title": choice.title}}))
+                .collect();
+            object.insert("type".into(), json!("button"));
+            object.insert("action".into(), json!({ "buttons": buttons }));
+        }
+    }
+    object.insert("body".into(), json!({ "text": choices.text }));
+    match &choices.header {
+        Some(Header::Text(text)) => object.insert("header".into(), json!({"type": "text", "text": text})),
+        Some(Header::Media(media)) => {
+            let kind = media_type(media.kind);
+            object.insert("header".into(), json!({"type": kind, kind: media_object(media)}))
+        }
+        None => None,
+    };
+    if let Some(footer) = &choices.footer {
+        object.insert("footer".into(), json!({ "text": footer }));
+    }
+    Value::Object(object)
+}
+
+/// The `POST /{phone_number_id}/messages` body for a message to `recipient`, quoting the message
+/// with the provider id `reply_to`; content WhatsApp does not take is a permanent failure.
+pub fn message_body(recipient: &Recipient, content: &Content, reply_to: Option<&str>) -> Result<Value, Failure> {
     let mut body = Map::new();
     body.insert("messaging_product".into(), json!("whatsapp"));
     body.insert("recipient_type".into(), json!("individual"));
-    match message.recipient {
+    match recipient {
         Recipient::Phone(digits) => body.insert("to".into(), json!(digits)),
         Recipient::UserId(id) => body.insert("recipient".into(), json!(id)),
     };
-    if let Some(wamid) = message.payload.get("context").and_then(|c| c.get("message_id")).and_then(Value::as_str) {
+    if let Some(wamid) = reply_to {
         body.insert("context".into(), json!({ "message_id": wamid }));
     }
-    let kind = message.kind.as_str();
-    let content = match message.kind {
-        MessageType::Text => json!({ "preview_url": false, "body": message.text.unwrap_or_default() }),
-        kind if is_media(kind) => {
-            let mut object = match (message.payload.get(kind.as_str()), &message.media) {
-                (Some(Value::Object(given)), _) => given.clone(),
-                (_, Some(media)) => {
-                    let mut object = Map::new();
-                    object.insert("link".into(), json!(media.link));
-                    if let (MessageType::Document, Some(name)) = (kind, &media.filename) {
-                        object.insert("filename".into(), json!(name));
-                    }
-                    object
-                }
-                _ => Map::new(),
-            };
-            // Audio and stickers take no caption.
-            if let (Some(text), false) = (message.text, matches!(kind, MessageType::Audio | MessageType::Sticker)) {
-                object.entry("caption").or_insert_with(|| json!(text));
+    let (kind, object) = match content {
+        Content::Text(text) => ("text", json!({ "preview_url": false, "body": text })),
+        Content::Media(media) => (media_type(media.kind), media_object(media)),
+        Content::Location(location) => {
+            let mut object = json!({"latitude": location.latitude, "longitude": location.longitude});
+            if let Some(name) = &location.name {
+                object["name"] = json!(name);
             }
-            Value::Object(object)
+            if let Some(address) = &location.address {
+                object["address"] = json!(address);
+            }
+            ("location", object)
         }
-        _ => message.payload.get(kind).cloned().unwrap_or(Value::Null),
+        Content::Contacts(cards) => ("contacts", json!(cards)),
+        Content::Choices(choices) => ("interactive", interactive(choices)),
+        Content::Template(template) => {
+            let mut object = json!({"name": template.name, "language": {"code": template.language}});
+            if !template.components.is_empty() {
+                object["components"] = json!(template.components);
+            }
+            ("template", object)
+        }
+        Content::Reaction { message_id, emoji } => ("reaction", json!({"message_id": message_id, "emoji": emoji})),
+        Content::Native(native) => {
+            // Meta's own message object: its type is the key that holds it.
+            let kind = native.get("type").and_then(Value::as_str).map(str::to_owned);
+            let key = kind.or_else(|| native.keys().find(|key| key.as_str() != "type").cloned());
+            let Some(key) = key else {
+                return Err(Failure::Permanent {
+                    code: "content_unsupported".into(),
+                    text: "an empty native message".into(),
+                });
+            };
+            body.extend(native.clone());
+            body.insert("type".into(), json!(key));
+            return Ok(Value::Object(body));
+        }
+        Content::Cards(_) => {
+            return Err(Failure::Permanent {
+                code: "content_unsupported".into(),
+                text: "WhatsApp does not take cards; send choices or a template".into(),
+            })
+        }
     };
     body.insert("type".into(), json!(kind));
-    body.insert(kind.into(), content);
-    Value::Object(body)
+    body.insert(kind.into(), object);
+    Ok(Value::Object(body))
 }
 
 /// The mark-as-read body for an inbound message.
@@ -183,19 +255,12 @@ mod tests {
 
     #[test]
     fn text_body_matches_meta() {
-        let payload = Map::new();
         let to = Recipient::from_address("+121212121212");
-        let body = message_body(&Outbound {
-            recipient: &to,
-            kind: MessageType::Text,
-            text: Some("hi"),
-            media: None,
-            payload: &payload,
-        });
+        let body = message_body(&to, &Content::Text("hi".into()), None);
         assert_eq!(
             body,
-            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "121212121212",
-                "type": "text", "text": {"preview_url": false, "body": "hi"}})
+            Ok(json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "121212121212",
+                "type": "text", "text": {"preview_url": false, "body": "hi"}}))
         );
     }
 }

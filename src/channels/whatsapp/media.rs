@@ -38,19 +38,7 @@ pub async fn fetch(
         .get("url")
         .and_then(Value::as_str)
         .ok_or_else(|| FetchError::new("media_fetch_failed", "the Graph API media lookup gave no url"))?;
-    let mut response = checked(http.get(url).bearer_auth(token).send().await, "media file").await?;
-    let too_large = || FetchError::new("media_too_large", format!("files are limited to {max_bytes} bytes"));
-    if response.content_length().is_some_and(|length| length > max_bytes as u64) {
-        return Err(too_large());
-    }
-    // Read chunk by chunk, so a body without a length cannot grow past the limit.
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(network)? {
-        if bytes.len() + chunk.len() > max_bytes {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let Fetched { bytes, content_type: served } = crate::channels::download(http, url, Some(token), max_bytes).await?;
     let digest = Sha256::digest(&bytes);
     for reported in [lookup.get("sha256"), media.get("sha256")].into_iter().flatten().filter_map(Value::as_str) {
         if !sha256_matches(reported, &digest) {
@@ -66,8 +54,7 @@ pub async fn fetch(
         .filter_map(Value::as_str)
         .map(str::trim)
         .find(|mime| !mime.is_empty())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
+        .map_or(served, str::to_owned);
     Ok(Fetched { bytes, content_type })
 }
 

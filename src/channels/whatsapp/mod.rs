@@ -13,9 +13,10 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{Map, Value};
 
+use super::settings::Field;
 use super::{meta, Capabilities, Channel, Failure, FetchError, Fetched, Outbound, Target};
 use crate::domain::inbound::InboundEvent;
-use crate::domain::ChannelKind;
+use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
 use crate::store::channels::ChannelRow;
 use settings::Settings;
@@ -60,7 +61,19 @@ impl Channel for WhatsApp {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { reply_window_hours: Some(24), templates: true, read_receipts: true, media_fetch: true }
+        Capabilities {
+            reply_window_hours: Some(24),
+            templates: true,
+            read_receipts: true,
+            media_fetch: true,
+            edits: true,
+            content: graph::CONTENT,
+            ..Capabilities::unconnected(AddressKind::PhoneOrUserId)
+        }
+    }
+
+    fn settings_schema(&self) -> &'static [Field] {
+        settings::SCHEMA
     }
 
     fn send_rate(&self, channel: &ChannelRow) -> Option<u32> {
@@ -71,7 +84,7 @@ impl Channel for WhatsApp {
         &'a self,
         http: &'a reqwest::Client,
         channel: &'a ChannelRow,
-        message: &'a Outbound<'a>,
+        message: &'a Outbound,
     ) -> BoxFuture<'a, Result<String, Failure>> {
         async move {
             let (settings, phone_number_id, token) = credentials(channel)?;
@@ -85,13 +98,8 @@ impl Channel for WhatsApp {
                     code: "no_recipient".to_owned(),
                     text: "the contact has no WhatsApp phone number or user id on this channel".to_owned(),
                 })?;
-            let body = graph::message_body(&graph::Outbound {
-                recipient: &graph::Recipient::from_address(address),
-                kind: message.kind,
-                text: message.text,
-                media: message.media.clone(),
-                payload: message.payload,
-            });
+            let recipient = graph::Recipient::from_address(address);
+            let body = graph::message_body(&recipient, &message.content, message.reply_to.as_deref())?;
             let path = format!("{phone_number_id}/messages");
             let answer =
                 meta::graph::post(http, settings.graph_base_url(), &path, &token, &body, graph::classify).await?;
@@ -106,6 +114,7 @@ impl Channel for WhatsApp {
         &'a self,
         http: &'a reqwest::Client,
         channel: &'a ChannelRow,
+        _recipient: &'a str,
         provider_message_id: &'a str,
     ) -> BoxFuture<'a, Result<(), Failure>> {
         async move {

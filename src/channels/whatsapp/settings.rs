@@ -5,10 +5,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::channels::settings::{is_digits, Field, Format};
 use crate::error::FieldError;
-
-/// Settings a live (non-simulation) WhatsApp channel needs.
-pub const REQUIRED: [&str; 4] = ["phone_number_id", "app_secret", "verify_token", "access_token"];
 
 /// Optional setting: where the Graph API is reached (tests point it at a local stand-in).
 pub const GRAPH_BASE_URL: &str = "graph_base_url";
@@ -98,57 +96,74 @@ impl Settings {
     }
 }
 
-/// What is wrong with a WhatsApp channel's settings, one entry per field, named
-/// `settings.<name>`. Present values must have the right shape; a live channel (`live`) must
-/// have every [`REQUIRED`] one.
+/// The settings of WhatsApp channels.
+pub const SCHEMA: &[Field] = &[
+    Field {
+        name: "phone_number_id",
+        label: "Phone number id",
+        help: "WhatsApp Manager → API setup: the numeric id of the business number (not the number itself)",
+        secret: false,
+        required: true,
+        format: Format::Digits,
+    },
+    Field {
+        name: "app_secret",
+        label: "App secret",
+        help: "Meta App Dashboard → App settings → Basic: signs every webhook delivery",
+        secret: true,
+        required: true,
+        format: Format::Text,
+    },
+    Field {
+        name: "verify_token",
+        label: "Verify token",
+        help: "Any phrase; the same one goes in the App Dashboard's webhook settings",
+        secret: true,
+        required: true,
+        format: Format::Text,
+    },
+    Field {
+        name: "access_token",
+        label: "Access token",
+        help: "A system user's permanent token with whatsapp_business_messaging",
+        secret: true,
+        required: true,
+        format: Format::Text,
+    },
+    Field {
+        name: WABA_ID,
+        label: "WhatsApp Business Account id",
+        help: "Needed to synchronise message templates",
+        secret: false,
+        required: false,
+        format: Format::Digits,
+    },
+    Field {
+        name: MESSAGES_PER_SECOND,
+        label: "Messages per second",
+        help: "The number's throughput; 80 unless Meta granted more",
+        secret: false,
+        required: false,
+        format: Format::Count { min: 1, max: MAX_MESSAGES_PER_SECOND },
+    },
+    Field {
+        name: GRAPH_BASE_URL,
+        label: "Graph API base URL",
+        help: "Leave empty for Meta's",
+        secret: false,
+        required: false,
+        format: Format::Url,
+    },
+];
+
+/// What is wrong with a WhatsApp channel's settings (see [`crate::channels::settings::problems`]).
 pub fn problems(settings: &Map<String, Value>, live: bool) -> Vec<FieldError> {
-    let mut problems = Vec::new();
-    let mut problem = |name: &str, message: &str| {
-        problems.push(FieldError { field: format!("settings.{name}"), message: message.to_owned() });
-    };
-    for name in REQUIRED {
-        match settings.get(name) {
-            None | Some(Value::Null) if live => {
-                problem(name, "is required for a live WhatsApp channel (or create it with \"simulation\": true)")
-            }
-            None | Some(Value::Null) => {}
-            Some(Value::String(text)) if text.trim().is_empty() => problem(name, "must not be empty"),
-            Some(Value::String(text)) if name == "phone_number_id" && !is_phone_number_id(text) => {
-                problem(name, "must be the numeric phone number id from the WhatsApp Manager, not the phone number")
-            }
-            Some(Value::String(_)) => {}
-            Some(_) => problem(name, "must be a string"),
-        }
-    }
-    match settings.get(GRAPH_BASE_URL) {
-        None | Some(Value::Null) => {}
-        Some(Value::String(text)) if is_http_url(text) => {}
-        Some(_) => problem(GRAPH_BASE_URL, "must be an http(s) URL such as https://graph.facebook.com/v23.0"),
-    }
-    match settings.get(WABA_ID) {
-        None | Some(Value::Null) => {}
-        Some(Value::String(text)) if !text.trim().is_empty() => {}
-        Some(_) => problem(WABA_ID, "must be the WhatsApp Business Account id"),
-    }
-    match settings.get(MESSAGES_PER_SECOND) {
-        None | Some(Value::Null) => {}
-        Some(value) if value.as_u64().is_some_and(|n| (1..=u64::from(MAX_MESSAGES_PER_SECOND)).contains(&n)) => {}
-        Some(_) => problem(MESSAGES_PER_SECOND, "must be a whole number from 1 to 1000"),
-    }
-    problems
+    crate::channels::settings::problems(SCHEMA, settings, live, "WhatsApp")
 }
 
 /// The key that routes webhooks to the channel: its phone number id, when set.
 pub fn provider_key(settings: &Map<String, Value>) -> Option<String> {
-    settings.get("phone_number_id").and_then(Value::as_str).filter(|id| is_phone_number_id(id)).map(str::to_owned)
-}
-
-fn is_phone_number_id(text: &str) -> bool {
-    (1..=32).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn is_http_url(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+    settings.get("phone_number_id").and_then(Value::as_str).filter(|id| is_digits(id)).map(str::to_owned)
 }
 
 #[cfg(test)]

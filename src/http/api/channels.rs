@@ -7,15 +7,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::channels::settings::Field;
+use crate::channels::{adapter, capabilities, settings_schema, Capabilities};
 use crate::domain::inbound::InboundMessage;
-use crate::domain::{MessageType, RequestKey};
+use crate::domain::principal::Principal;
+use crate::domain::{ChannelKind, MessageType, RequestKey};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::service::auth::Principal;
 use crate::service::channels::{self, ChannelInput};
 use crate::service::inbound;
 use crate::service::views::{Channel, Conversation, Message};
+use crate::state::AppState;
 use crate::store;
 
 /// A channel to create or change.
@@ -29,10 +31,10 @@ pub struct ChannelBody {
     address: Option<String>,
     /// Never call the provider; simulate delivery.
     simulation: Option<bool>,
-    /// Provider settings (kept secret, never returned). WhatsApp: `phone_number_id`, `app_secret`,
-    /// `verify_token` and `access_token` (required unless `simulation` is true) and an optional
-    /// `graph_base_url`; one channel per `phone_number_id`. On PATCH the given keys replace the
-    /// stored ones and `null` removes one.
+    /// Provider settings, as `GET /api/v1/channel-kinds` describes them for each network (secrets
+    /// are never returned; required ones unless `simulation` is true). One channel per provider id
+    /// (WhatsApp `phone_number_id`, Messenger `page_id`, Instagram `instagram_account_id`). On
+    /// PATCH the given keys replace the stored ones and `null` removes one.
     #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
 }
@@ -59,6 +61,40 @@ pub struct ChannelList {
 #[utoipa::path(get, path = "/api/v1/channels", operation_id = "listChannels", tag = "channels", responses((status = 200, body = ChannelList)))]
 pub async fn list(State(state): State<AppState>, Extension(me): Extension<Principal>) -> Result<Json<ChannelList>> {
     Ok(Json(ChannelList { data: channels::list(&state, me.account_id).await? }))
+}
+
+/// A network Parley knows, as the channel settings form needs it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelKindInfo {
+    /// whatsapp, rcs, messenger, instagram, sms, email or webchat.
+    kind: &'static str,
+    /// Live channels can be connected; otherwise only simulation channels.
+    connectable: bool,
+    capabilities: Capabilities,
+    /// The provider settings a channel of this kind has (secrets are write-only).
+    settings: &'static [Field],
+}
+
+/// The networks and their settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelKindList {
+    data: Vec<ChannelKindInfo>,
+}
+
+/// List the networks a channel can be of, with each one's capabilities and settings schema.
+#[utoipa::path(get, path = "/api/v1/channel-kinds", operation_id = "listChannelKinds", tag = "channels",
+    responses((status = 200, body = ChannelKindList)))]
+pub async fn kinds() -> Json<ChannelKindList> {
+    let data = ChannelKind::ALL
+        .iter()
+        .map(|&kind| ChannelKindInfo {
+            kind: kind.as_str(),
+            connectable: adapter(kind).is_some(),
+            capabilities: capabilities(kind),
+            settings: settings_schema(kind),
+        })
+        .collect();
+    Json(ChannelKindList { data })
 }
 
 /// Add a channel.

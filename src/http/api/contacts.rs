@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::error::{Error, Problem, Result};
 use crate::http::api::conversations::page_size;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::service::auth::Principal;
 use crate::service::contacts::{self, ContactInput};
+use crate::service::conversations::MessagePage;
 use crate::service::views::{Contact, Conversation, DuplicateContacts};
+use crate::state::AppState;
 
 /// Contact fields; absent fields stay as they are on update.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -173,6 +174,31 @@ pub async fn merge(
     ApiJson(body): ApiJson<MergeBody>,
 ) -> Result<Json<Contact>> {
     Ok(Json(contacts::merge(&state, me.account_id, id, body.contact_id).await?))
+}
+
+/// Paging of a contact's history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactMessageParams {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 100 (default 25).
+    limit: Option<i64>,
+}
+
+/// List one contact's messages across all their conversations, on every channel (newest page
+/// first, oldest first within a page).
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/messages", operation_id = "listContactMessages", tag = "contacts",
+    params(ContactMessageParams),
+    responses((status = 200, body = MessagePage), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(params): ApiQuery<ContactMessageParams>,
+) -> Result<Json<MessagePage>> {
+    let limit = page_size(params.limit)?;
+    Ok(Json(contacts::messages_of(&state, me.account_id, id, params.cursor.as_deref(), limit).await?))
 }
 
 /// Every conversation of a contact on any channel.

@@ -7,18 +7,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::domain::time::parse_timestamp;
 use crate::domain::{ConversationStatus, RequestKey};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{check_query_nul, double_option, ApiJson, ApiPath, ApiQuery};
-use crate::service::auth::Principal;
 use crate::service::conversations::{
     self, ConversationPage, ConversationPatch, ConversationQuery, MessagePage, MessageQuery,
 };
 use crate::service::messages;
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::views::{Conversation, Message};
+use crate::state::AppState;
 
 fn parse_bool(field: &str, value: &str) -> Result<bool> {
     match value {
@@ -206,6 +206,35 @@ pub async fn read(
     Ok(Json(conversations::mark_read(&state, me.account_id, id).await?))
 }
 
+/// Whether an operator is typing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypingBody {
+    /// Typing now (`true`), or stopped.
+    on: bool,
+}
+
+/// Whether the customer is shown the typing indicator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TypingAnswer {
+    /// The network shows typing and the channel is live: the customer is told.
+    shown: bool,
+}
+
+/// Show the customer that an operator is typing, or stopped (on networks that show it, such as
+/// Messenger and Instagram; elsewhere nothing happens).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/typing", operation_id = "typingInConversation", tag = "conversations",
+    request_body = TypingBody,
+    responses((status = 200, body = TypingAnswer), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn typing(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<TypingBody>,
+) -> Result<Json<TypingAnswer>> {
+    Ok(Json(TypingAnswer { shown: conversations::typing(&state, me.account_id, id, body.on).await? }))
+}
+
 /// Archive: hide from the default inbox until the contact writes again.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/archive", operation_id = "archiveConversation", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
@@ -308,8 +337,14 @@ pub struct SendBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     payload: Map<String, Value>,
-    /// The id of the message this one replies to.
+    /// The id of the message this one replies to. When it is a public comment (Instagram,
+    /// Facebook), the message answers the comment: publicly under it, or privately with
+    /// `private_reply`.
     reply_to: Option<i64>,
+    /// Answer the comment `reply_to` names with one direct message to its author (once per
+    /// comment, within 7 days of it) instead of publicly.
+    #[serde(default)]
+    private_reply: bool,
 }
 
 impl SendBody {
@@ -322,6 +357,7 @@ impl SendBody {
             operator_id: self.operator_id,
             payload: self.payload,
             reply_to: self.reply_to,
+            private_reply: self.private_reply,
             ..Default::default()
         }
     }

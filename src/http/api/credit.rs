@@ -7,11 +7,11 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::error::{Problem, Result};
 use crate::http::extract::{ApiJson, ApiQuery};
-use crate::service::auth::Principal;
 use crate::service::credit::{self, Balance, LedgerEntry};
+use crate::state::AppState;
 
 /// A top-up.
 #[derive(Debug, Deserialize, ToSchema)]

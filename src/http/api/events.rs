@@ -11,11 +11,11 @@ use futures::Stream;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
-use crate::service::auth::Principal;
 use crate::service::webhooks;
+use crate::state::AppState;
 use crate::store::events;
 
 /// Where to start.

@@ -6,11 +6,12 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::error::{Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::service::auth::{self, CreatedApiKey, Principal};
+use crate::service::auth::{self, CreatedApiKey};
 use crate::service::views::{ApiKey, Operator};
+use crate::state::AppState;
 
 /// A key to create.
 #[derive(Debug, Deserialize, ToSchema)]

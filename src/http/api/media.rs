@@ -9,15 +9,15 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::MediaOrigin;
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::media::MediaStore;
-use crate::service::auth::Principal;
 use crate::service::media::{self as media_service, MediaPage, MediaQuery, NewMedia};
 use crate::service::views::Media;
+use crate::state::AppState;
 use crate::store::media::{self, MediaRow};
 
 /// Content types accepted for upload (what the messaging networks carry).

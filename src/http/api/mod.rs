@@ -14,8 +14,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 
-use crate::app::AppState;
 use crate::http::auth;
+use crate::state::AppState;
 
 /// The seed platform's `/api/files/{mediaKey}`, with the same API key authentication.
 pub fn files_routes(state: AppState) -> Router<AppState> {
@@ -29,6 +29,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations", get(conversations::list).post(conversations::start))
         .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
         .route("/conversations/{id}/read", post(conversations::read))
+        .route("/conversations/{id}/typing", post(conversations::typing))
         .route("/conversations/{id}/archive", post(conversations::archive))
         .route("/conversations/{id}/unarchive", post(conversations::unarchive))
         .route("/conversations/{id}/close", post(conversations::close))
@@ -39,6 +40,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/contacts/{id}/merge", post(contacts::merge))
         .route("/contacts/{id}/conversations", get(contacts::conversations))
+        .route("/contacts/{id}/messages", get(contacts::messages))
+        .route("/channel-kinds", get(channels::kinds))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/channels/{id}/inbound", post(channels::inbound))

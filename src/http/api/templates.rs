@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::error::{Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::service::auth::Principal;
 use crate::service::templates::{self, NewTemplate, Template};
+use crate::state::AppState;
 
 /// A template to create, in Meta's shape.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,14 +7,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::domain::principal::Principal;
 use crate::error::{Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::service::auth::Principal;
 use crate::service::views::{Webhook, WebhookDelivery};
 use crate::service::webhooks::{
     self, AttemptPage, DeliveryPage, EventType, NewWebhook, ReplayRequest, ReplayResult, WebhookPatch,
 };
+use crate::state::AppState;
 
 /// The account's subscriptions.
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::domain::time::{now_ms, parse_timestamp};
 use crate::error::{Error, Result};
 use crate::service::conversations::{decode_cursor, encode_cursor, Cursor};
 use crate::service::events::{self, kind, CATALOG};
 use crate::service::views::{Webhook, WebhookAttempt, WebhookDelivery};
+use crate::state::AppState;
 use crate::store::events::{list_events_after, EventRow};
 use crate::store::webhooks::{self, ClaimedDelivery, ConversationAddresses, NewDelivery, WebhookRow};
 use crate::store::{flag, Conn};

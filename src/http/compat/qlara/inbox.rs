@@ -9,13 +9,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{Answer, Body, Caller, ChatId, Failure};
-use crate::app::AppState;
 use crate::domain::time::parse_timestamp;
 use crate::error::Error;
 use crate::http::extract::check_query_nul;
 use crate::service::conversations::{self, ConversationPatch, ConversationQuery, MessageQuery};
 use crate::service::outbound::{self, Outgoing};
 use crate::service::views::{Conversation, Message};
+use crate::state::AppState;
 
 /// Most conversations (or messages) one list answers with; the seed documents no paging.
 const MAX_ITEMS: i64 = 1000;

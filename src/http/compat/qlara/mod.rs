@@ -3,31 +3,56 @@
 //! native API uses. No business rule lives here. See `docs/qlara.md`.
 
 pub(crate) mod inbox;
+pub(crate) mod sends;
 pub(crate) mod webhooks;
 
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use super::{authenticate, read_body, read_query, read_segment, Dialect, Guard};
 use crate::error::Error;
-use crate::http::extract::{parse_query, ApiJson, ApiPath};
-use crate::http::server::ClientAddr;
-use crate::service::auth;
-use std::net::IpAddr;
+use crate::state::AppState;
 
-/// The routes under `/api/partner-gateway/v1`.
-pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
+pub use super::Caller;
+
+/// The seed platform's dialect.
+pub struct Qlara;
+
+impl Dialect for Qlara {
+    type Failure = Failure;
+
+    fn rate_limited(retry_after: u64) -> Failure {
+        Failure {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!("Rate limit exceeded. Retry in {retry_after} seconds."),
+            retry_after: Some(retry_after),
+        }
+    }
+
+    fn bad_body(detail: &str, malformed: bool) -> Failure {
+        match malformed {
+            true => Failure::bad_request(format!("Malformed request body: {detail}")),
+            false => Failure::bad_request(format!("Invalid request body: {detail}")),
+        }
+    }
+
+    fn not_found(what: &str) -> Failure {
+        Failure::not_found(format!("{} not found", capitalize(what)))
+    }
+}
+
+/// The dialect's routes: the inbox and webhook settings under `/api/partner-gateway/v1`, and
+/// the sends, statuses and credit at the seed platform's own paths.
+pub fn routes(guard: Guard) -> Router<AppState> {
+    let inbox = Router::new()
         .route("/inbox/conversations", get(inbox::list))
         .route("/inbox/conversations/reply", post(inbox::reply))
         .route("/inbox/conversations/assignable-users", get(inbox::assignable_users))
@@ -46,16 +71,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .method_not_allowed_fallback(|| async {
             Failure::new(StatusCode::METHOD_NOT_ALLOWED, "This HTTP method is not allowed on this endpoint")
         })
-        .layer(middleware::from_fn_with_state(state, authenticate))
-}
-
-/// Who is calling: the account, and the operator when they signed in with HTTP Basic.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub account_id: i64,
-    pub operator_id: Option<i64>,
-    /// The rate limit bucket: one per API key or operator.
-    bucket: String,
+        .layer(middleware::from_fn_with_state(guard.clone(), authenticate::<Qlara>));
+    Router::new().nest("/api/partner-gateway/v1", inbox).merge(sends::routes(guard))
 }
 
 /// An error in the seed platform's shape: `{"status", "error", "message"}` (plus `retryAfter` on 429).
@@ -80,14 +97,6 @@ impl Failure {
     /// 404 Not Found.
     pub fn not_found(message: impl Into<String>) -> Failure {
         Failure::new(StatusCode::NOT_FOUND, message)
-    }
-
-    fn too_many(retry_after: u64) -> Failure {
-        Failure {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            message: format!("Rate limit exceeded. Retry in {retry_after} seconds."),
-            retry_after: Some(retry_after),
-        }
     }
 }
 
@@ -164,36 +173,31 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = Failure;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
-        match ApiJson::<T>::from_request(req, state).await {
-            Ok(ApiJson(value)) => Ok(Body(value)),
-            Err(Error::Invalid { detail, .. }) => Err(Failure::bad_request(format!("Invalid request body: {detail}"))),
-            Err(Error::MalformedBody(detail)) => Err(Failure::bad_request(format!("Malformed request body: {detail}"))),
-            Err(other) => Err(Failure::from(other)),
-        }
+        read_body::<Qlara, T>(req, state).await.map(Body)
     }
 }
 
 /// Query parameters; invalid ones answer 400 in the dialect's shape.
 pub struct Params<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+impl<T: DeserializeOwned> FromRequestParts<AppState> for Params<T> {
     type Rejection = Failure;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Failure> {
-        parse_query(parts.uri.query().unwrap_or_default()).map(Params).map_err(Failure::from)
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Failure> {
+        read_query::<Qlara, T>(parts).map(Params)
     }
 }
 
 /// A text path segment; one that cannot be read (or has a NUL) names nothing (404).
 pub struct Segment(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for Segment {
+impl FromRequestParts<AppState> for Segment {
     type Rejection = Failure;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
-        ApiPath::<String>::from_request_parts(parts, state)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        read_segment::<Qlara, String>(parts, state, "it")
             .await
-            .map(|ApiPath(segment)| Segment(segment))
+            .map(Segment)
             .map_err(|_| Failure::not_found("Not found"))
     }
 }
@@ -201,63 +205,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment {
 /// A numeric `{chatId}` path segment; anything else names no conversation (404).
 pub struct ChatId(pub i64);
 
-impl<S: Send + Sync> FromRequestParts<S> for ChatId {
+impl FromRequestParts<AppState> for ChatId {
     type Rejection = Failure;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
-        axum::extract::Path::<i64>::from_request_parts(parts, state)
-            .await
-            .map(|p| ChatId(p.0))
-            .map_err(|_| Failure::not_found("Conversation not found"))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        read_segment::<Qlara, i64>(parts, state, "conversation").await.map(ChatId)
     }
-}
-
-/// The credentials of a request: `X-Api-Key` (or a bearer token), else HTTP Basic with an
-/// operator's email and password.
-async fn identify(state: &AppState, headers: &HeaderMap, client: Option<IpAddr>) -> Result<Caller, Failure> {
-    if let Some(key) = crate::http::auth::api_key(headers).filter(|k| !k.is_empty()) {
-        let principal = auth::authenticate(state, key, client).await?;
-        return Ok(Caller {
-            account_id: principal.account_id,
-            operator_id: None,
-            bucket: match principal.caller {
-                auth::Caller::ApiKey(id) => format!("key:{id}"),
-                auth::Caller::Operator(id) => format!("operator:{id}"),
-            },
-        });
-    }
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .and_then(|(_, token)| STANDARD.decode(token.trim()).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok());
-    let (email, password) = basic
-        .as_deref()
-        .and_then(|pair| pair.split_once(':'))
-        .map(|(e, p)| (e.to_owned(), p.to_owned()))
-        .ok_or(Error::Unauthorized)?;
-    let (account_id, operator_id) = auth::authenticate_operator(state, &email, &password, client).await?;
-    Ok(Caller { account_id, operator_id: Some(operator_id), bucket: format!("operator:{operator_id}") })
-}
-
-/// Authenticates, applies the caller's rate limit windows and sets the `X-RateLimit-*` headers.
-pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let caller = match identify(&state, request.headers(), ClientAddr::of(request.extensions())).await {
-        Ok(caller) => caller,
-        Err(failure) => return failure.into_response(),
-    };
-    let verdict = state.qlara_limiter.check(&caller.bucket);
-    let mut response = if verdict.allowed {
-        request.extensions_mut().insert(caller);
-        next.run(request).await
-    } else {
-        Failure::too_many(verdict.retry_after).into_response()
-    };
-    let headers = response.headers_mut();
-    headers.insert("x-ratelimit-limit", HeaderValue::from(verdict.limit));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(verdict.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(verdict.reset_seconds));
-    response
 }

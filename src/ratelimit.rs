@@ -5,8 +5,8 @@ use std::num::NonZeroU32;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::domain::principal::Caller;
 use crate::error::{Error, Result};
-use crate::service::auth::Caller;
 
 /// A token bucket per caller (API key or logged-in operator): a sustained rate per minute and a burst.
 pub struct KeyLimiter {

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Answer, Body, Caller, Failure, FailureBody};
-use crate::app::AppState;
 use crate::error::Error;
 use crate::service::views::Webhook;
 use crate::service::webhooks::{self, NewWebhook, WebhookPatch};
+use crate::state::AppState;
 
 /// The description that marks the subscription this endpoint manages.
 pub const MARKER: &str = "qlara:delivery-status";

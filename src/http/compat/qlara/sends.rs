@@ -25,23 +25,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use super::{Answer, Body, Caller, Params, Qlara, Segment};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
-use crate::http::qlara::{authenticate, Answer, Body, Caller, Params, Segment};
+use crate::http::compat::{authenticate, Guard};
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::{channels, credit, messages};
+use crate::state::AppState;
 use crate::store::messages::MessageRow;
 
 /// Routes of the seed platform's sends and status polling, with API key authentication.
-pub fn routes(state: AppState) -> Router<AppState> {
+pub fn routes(guard: Guard) -> Router<AppState> {
     Router::new()
         .route("/api/message-server/{kind}/send", post(send))
         .route("/api/partner-gateway/v1/messages/status", get(statuses))
         .route("/api/partner-gateway/v1/messages/status/{id}", get(status))
         .route("/api/v1/partner-gateway/subscription/credit", get(subscription_credit))
         .route("/api/partner-gateway/v1/subscription/credit", get(subscription_credit_under_base))
-        .layer(middleware::from_fn_with_state(state, authenticate))
+        .layer(middleware::from_fn_with_state(guard, authenticate::<Qlara>))
 }
 
 /// A send as the seed platform's message-server takes it.

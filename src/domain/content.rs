@@ -1,0 +1,587 @@
+//! What a message says, whatever the network: the channel-neutral content each adapter maps to
+//! and from its provider's wire format. A message's stored payload names its structured content
+//! under one key ([`PAYLOAD_KEYS`]); Meta's message object shapes are accepted for the keys they
+//! share with WhatsApp, and `native` carries a provider's own message object as is.
+
+use serde_json::{json, Map, Value};
+
+use super::MessageType;
+
+/// The payload keys that carry structured content, and the message type each gives.
+pub const PAYLOAD_KEYS: [(&str, MessageType); 13] = [
+    ("location", MessageType::Location),
+    ("contacts", MessageType::Contacts),
+    ("interactive", MessageType::Interactive),
+    ("choices", MessageType::Interactive),
+    ("cards", MessageType::Interactive),
+    ("template", MessageType::Template),
+    ("reaction", MessageType::Reaction),
+    ("image", MessageType::Image),
+    ("video", MessageType::Video),
+    ("audio", MessageType::Audio),
+    ("document", MessageType::Document),
+    ("sticker", MessageType::Sticker),
+    ("native", MessageType::Interactive),
+];
+
+/// The kinds of content, as capabilities list them.
+pub const KINDS: &[&str] =
+    &["text", "media", "location", "contacts", "choices", "cards", "template", "reaction", "native"];
+
+/// A message's content as adapters send it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Text(String),
+    Media(Media),
+    Location(Location),
+    /// Contact cards (Meta's `contacts` objects: name, phones, emails, addresses…).
+    Contacts(Vec<Value>),
+    /// Text with choices the customer picks from (reply buttons, a list menu, quick replies).
+    Choices(Choices),
+    /// Cards side by side (one card alone is a card, several a carousel).
+    Cards(Vec<Card>),
+    /// An approved message template.
+    Template(Template),
+    /// An emoji on an earlier message; an empty emoji removes it.
+    Reaction {
+        /// The provider's id of the message reacted to.
+        message_id: String,
+        emoji: String,
+    },
+    /// The provider's own message object, sent as is (WhatsApp: merged into the request body;
+    /// Messenger and Instagram: the `message` object).
+    Native(Map<String, Value>),
+}
+
+impl Content {
+    /// The content's kind, as capabilities list them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Content::Text(_) => "text",
+            Content::Media(_) => "media",
+            Content::Location(_) => "location",
+            Content::Contacts(_) => "contacts",
+            Content::Choices(_) => "choices",
+            Content::Cards(_) => "cards",
+            Content::Template(_) => "template",
+            Content::Reaction { .. } => "reaction",
+            Content::Native(_) => "native",
+        }
+    }
+}
+
+/// The kind of file a media message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Image,
+    Video,
+    Audio,
+    Document,
+    Sticker,
+}
+
+impl MediaKind {
+    /// The media kind of a message type, if it carries a file.
+    pub fn of(kind: MessageType) -> Option<MediaKind> {
+        Some(match kind {
+            MessageType::Image => MediaKind::Image,
+            MessageType::Video => MediaKind::Video,
+            MessageType::Audio => MediaKind::Audio,
+            MessageType::Document => MediaKind::Document,
+            MessageType::Sticker => MediaKind::Sticker,
+            _ => return None,
+        })
+    }
+
+    /// The message type of this kind of file.
+    pub fn message_type(self) -> MessageType {
+        match self {
+            MediaKind::Image => MessageType::Image,
+            MediaKind::Video => MessageType::Video,
+            MediaKind::Audio => MessageType::Audio,
+            MediaKind::Document => MessageType::Document,
+            MediaKind::Sticker => MessageType::Sticker,
+        }
+    }
+}
+
+/// Where the provider gets a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaSource {
+    /// A URL the provider fetches (Parley's media store signs one for uploaded files).
+    Link(String),
+    /// A file already uploaded to the provider.
+    ProviderId(String),
+}
+
+/// A file with its caption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Media {
+    pub kind: MediaKind,
+    pub source: MediaSource,
+    pub caption: Option<String>,
+    /// The file name, shown for documents.
+    pub filename: Option<String>,
+}
+
+/// A place on the map. Coordinates are kept as given (a number or a decimal string).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub latitude: Value,
+    pub longitude: Value,
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+impl Location {
+    /// The coordinates as numbers.
+    pub fn coordinates(&self) -> (f64, f64) {
+        (decimal(&self.latitude).unwrap_or_default(), decimal(&self.longitude).unwrap_or_default())
+    }
+}
+
+/// Text with choices. One untitled section without `list_button` is a set of reply buttons; a
+/// `list_button` makes a menu that opens on that button.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choices {
+    pub text: String,
+    pub header: Option<Header>,
+    pub footer: Option<String>,
+    pub list_button: Option<String>,
+    pub sections: Vec<Section>,
+}
+
+impl Choices {
+    /// Every choice, across sections.
+    pub fn all(&self) -> impl Iterator<Item = &Choice> {
+        self.sections.iter().flat_map(|section| section.choices.iter())
+    }
+}
+
+/// What heads a message with choices.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Header {
+    Text(String),
+    Media(Media),
+}
+
+/// A titled group of choices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub title: Option<String>,
+    pub choices: Vec<Choice>,
+}
+
+/// One choice: the customer sees the title; the answer carries the id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+}
+
+/// A card: a title, an optional picture and subtitle, and buttons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub image_url: Option<String>,
+    pub buttons: Vec<Button>,
+}
+
+/// A button on a card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Button {
+    pub title: String,
+    pub action: ButtonAction,
+}
+
+/// What a card button does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ButtonAction {
+    /// Sends this payload back, as a postback.
+    Postback(String),
+    /// Opens this URL.
+    Url(String),
+}
+
+/// A template with its language and parameters (Meta's component objects).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    pub components: Vec<Value>,
+}
+
+/// Why a payload is not content: the field (under `payload.`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub detail: String,
+}
+
+impl Problem {
+    fn new(field: impl Into<String>, detail: impl Into<String>) -> Problem {
+        Problem { field: field.into(), detail: detail.into() }
+    }
+}
+
+/// The structured part of a payload: its content key and the message type it gives.
+pub fn payload_key(payload: &Map<String, Value>) -> Option<(&'static str, MessageType)> {
+    PAYLOAD_KEYS.iter().copied().find(|(key, _)| payload.contains_key(*key))
+}
+
+/// The kind of content a message with this payload (and files, when `has_media`) carries.
+pub fn kind_of(payload: &Map<String, Value>, has_media: bool) -> &'static str {
+    match payload_key(payload) {
+        Some(("interactive", _)) => {
+            match payload["interactive"].get("type").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+                Some("button" | "list") => "choices",
+                _ => "native",
+            }
+        }
+        Some((_, kind)) if MediaKind::of(kind).is_some() => "media",
+        Some((key, _)) => KINDS.iter().copied().find(|kind| *kind == key).unwrap_or("native"),
+        None if has_media => "media",
+        None => "text",
+    }
+}
+
+/// Checks a payload's structured content and puts it in canonical form (lowercase interactive
+/// types, Meta's `{"code": …}` template language). `text` is the message's text.
+pub fn normalize_payload(payload: &mut Map<String, Value>, text: Option<&str>) -> Result<(), Problem> {
+    if let Some(key) = payload.keys().find(|key| !PAYLOAD_KEYS.iter().any(|(name, _)| name == key)) {
+        return Err(Problem::new(format!("payload.{key}"), "unknown payload key"));
+    }
+    if payload.len() > 1 {
+        return Err(Problem::new("payload", "carries one message type at a time"));
+    }
+    let Some((key, _)) = payload_key(payload) else { return Ok(()) };
+    if let Some(value) = payload.get_mut(key) {
+        match key {
+            "interactive" => {
+                let lowered = value.get("type").and_then(Value::as_str).map(str::to_ascii_lowercase);
+                if let (Some(kind), Some(object)) = (lowered, value.as_object_mut()) {
+                    object.insert("type".into(), Value::String(kind));
+                }
+            }
+            "template" => {
+                if let Some(Value::String(code)) = value.get("language").cloned() {
+                    value["language"] = json!({ "code": code });
+                }
+            }
+            _ => {}
+        }
+    }
+    // References to other messages are resolved when the message is stored; a placeholder stands
+    // in for the check.
+    let mut checked = payload.clone();
+    if let Some(reaction) = checked.get_mut("reaction").and_then(Value::as_object_mut) {
+        match reaction.get("message_id") {
+            Some(Value::Number(id)) if id.is_i64() => {
+                reaction.insert("message_id".into(), json!("checked"));
+            }
+            _ => {
+                return Err(Problem::new(
+                    "payload.reaction.message_id",
+                    "must be the id of a message in this conversation",
+                ))
+            }
+        }
+    }
+    parse(MessageType::Text, text, &checked, None).map(|_| ())
+}
+
+/// A stored message's content: its structured payload, else its first file (`media`, a link to
+/// the media store), else its text.
+pub fn parse(
+    kind: MessageType,
+    text: Option<&str>,
+    payload: &Map<String, Value>,
+    media: Option<(String, Option<String>)>,
+) -> Result<Content, Problem> {
+    let text = text.filter(|text| !text.trim().is_empty());
+    let Some((key, kind_of_key)) = payload_key(payload) else {
+        return Ok(match (MediaKind::of(kind), media) {
+            (Some(media_kind), Some((link, filename))) => Content::Media(Media {
+                kind: media_kind,
+                source: MediaSource::Link(link),
+                caption: text.map(str::to_owned),
+                filename,
+            }),
+            _ => Content::Text(text.unwrap_or_default().to_owned()),
+        });
+    };
+    let value = &payload[key];
+    let field = |name: &str| format!("payload.{key}.{name}");
+    if key == "contacts" {
+        return match value.as_array() {
+            Some(list) if !list.is_empty() => Ok(Content::Contacts(list.clone())),
+            _ => Err(Problem::new(format!("payload.{key}"), "must be a non-empty list of contacts")),
+        };
+    }
+    if key == "cards" {
+        return cards(value).map(Content::Cards);
+    }
+    let Some(object) = value.as_object() else {
+        return Err(Problem::new(format!("payload.{key}"), "must be an object"));
+    };
+    if let Some(media_kind) = MediaKind::of(kind_of_key) {
+        return media_of(media_kind, object, text, &field).map(Content::Media);
+    }
+    match key {
+        "location" => {
+            for name in ["latitude", "longitude"] {
+                if object.get(name).and_then(decimal).is_none() {
+                    return Err(Problem::new(field(name), "must be a number"));
+                }
+            }
+            Ok(Content::Location(Location {
+                latitude: object["latitude"].clone(),
+                longitude: object["longitude"].clone(),
+                name: string(object, "name"),
+                address: string(object, "address"),
+            }))
+        }
+        "interactive" => interactive(object),
+        "choices" => choices(object, text),
+        "template" => {
+            let name = string(object, "name").ok_or_else(|| Problem::new(field("name"), "is required"))?;
+            let language = match object.get("language") {
+                Some(Value::String(code)) => Some(code.clone()),
+                Some(language) => language.get("code").and_then(Value::as_str).map(str::to_owned),
+                None => None,
+            }
+            .ok_or_else(|| Problem::new(field("language"), "is required"))?;
+            let components = object.get("components").and_then(Value::as_array).cloned().unwrap_or_default();
+            Ok(Content::Template(Template { name, language, components }))
+        }
+        "reaction" => {
+            let message_id = string(object, "message_id")
+                .ok_or_else(|| Problem::new(field("message_id"), "must be the id of a message in this conversation"))?;
+            let emoji = object
+                .get("emoji")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Problem::new(field("emoji"), "must be an emoji, or empty to remove the reaction"))?;
+            Ok(Content::Reaction { message_id, emoji: emoji.to_owned() })
+        }
+        _ if object.is_empty() => Err(Problem::new(format!("payload.{key}"), "must not be empty")),
+        _ => Ok(Content::Native(object.clone())),
+    }
+}
+
+fn media_of(
+    kind: MediaKind,
+    object: &Map<String, Value>,
+    text: Option<&str>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Media, Problem> {
+    let source = match (string(object, "id"), string(object, "link")) {
+        (Some(id), _) => MediaSource::ProviderId(id),
+        (None, Some(link)) => MediaSource::Link(link),
+        (None, None) => return Err(Problem::new(field("id"), "an uploaded media id or a link is required")),
+    };
+    Ok(Media {
+        kind,
+        source,
+        caption: string(object, "caption").or_else(|| text.map(str::to_owned)),
+        filename: string(object, "filename"),
+    })
+}
+
+/// Meta's interactive object: reply buttons and list menus become choices; other kinds (URL
+/// buttons, products, flows…) are WhatsApp's own and stay native.
+fn interactive(object: &Map<String, Value>) -> Result<Content, Problem> {
+    let kind = object
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Problem::new("payload.interactive.type", "is required (button, list, cta_url, …)"))?;
+    if object.get("action").is_none_or(Value::is_null) {
+        return Err(Problem::new("payload.interactive.action", "is required"));
+    }
+    let native = || Content::Native(Map::from_iter([("interactive".to_owned(), Value::Object(object.clone()))]));
+    let action = &object["action"];
+    let header = match object.get("header") {
+        None => None,
+        Some(header) => match header.get("type").and_then(Value::as_str) {
+            Some("text") => header.get("text").and_then(Value::as_str).map(|text| Header::Text(text.to_owned())),
+            Some(name) => {
+                let media_kind = MessageType::parse(name).and_then(MediaKind::of);
+                match (media_kind, header.get(name).and_then(Value::as_object)) {
+                    (Some(kind), Some(media_object)) => {
+                        Some(Header::Media(media_of(kind, media_object, None, &|n| {
+                            format!("payload.interactive.header.{n}")
+                        })?))
+                    }
+                    _ => return Ok(native()),
+                }
+            }
+            None => return Ok(native()),
+        },
+    };
+    let nested = |key: &str| object.get(key).and_then(|part| part.get("text")).and_then(Value::as_str);
+    let text = nested("body").unwrap_or_default().to_owned();
+    let footer = nested("footer").map(str::to_owned);
+    let sections = match kind {
+        "button" => {
+            let mut choices = Vec::new();
+            for button in action["buttons"].as_array().into_iter().flatten() {
+                let (Some(id), Some(title)) = (button["reply"]["id"].as_str(), button["reply"]["title"].as_str())
+                else {
+                    return Ok(native());
+                };
+                choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description: None });
+            }
+            vec![Section { title: None, choices }]
+        }
+        "list" => {
+            let mut sections = Vec::new();
+            for section in action["sections"].as_array().into_iter().flatten() {
+                let mut choices = Vec::new();
+                for row in section["rows"].as_array().into_iter().flatten() {
+                    let (Some(id), Some(title)) = (row["id"].as_str(), row["title"].as_str()) else {
+                        return Ok(native());
+                    };
+                    let description = row["description"].as_str().map(str::to_owned);
+                    choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description });
+                }
+                sections.push(Section { title: section["title"].as_str().map(str::to_owned), choices });
+            }
+            sections
+        }
+        _ => return Ok(native()),
+    };
+    let list_button = (kind == "list").then(|| action["button"].as_str().unwrap_or_default().to_owned());
+    Ok(Content::Choices(Choices { text, header, footer, list_button, sections }))
+}
+
+/// Parley's own choices shape: `{"text"?, "options": [{"id"?, "title", "description"?}],
+/// "list_button"?, "footer"?}`; the message text is used when `text` is absent.
+fn choices(object: &Map<String, Value>, text: Option<&str>) -> Result<Content, Problem> {
+    let options = object
+        .get("options")
+        .and_then(Value::as_array)
+        .filter(|options| !options.is_empty())
+        .ok_or_else(|| Problem::new("payload.choices.options", "must be a non-empty list of {id, title}"))?;
+    let mut choices = Vec::new();
+    for (index, option) in options.iter().enumerate() {
+        let title = option
+            .get("title")
+            .and_then(Value::as_str)
+            .filter(|title| !title.trim().is_empty())
+            .ok_or_else(|| Problem::new(format!("payload.choices.options[{index}].title"), "is required"))?;
+        let id = option.get("id").and_then(Value::as_str).unwrap_or(title);
+        let description = option.get("description").and_then(Value::as_str).map(str::to_owned);
+        choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description });
+    }
+    let text = string(object, "text")
+        .or_else(|| text.map(str::to_owned))
+        .ok_or_else(|| Problem::new("payload.choices.text", "a message with choices needs text"))?;
+    Ok(Content::Choices(Choices {
+        text,
+        header: None,
+        footer: string(object, "footer"),
+        list_button: string(object, "list_button"),
+        sections: vec![Section { title: None, choices }],
+    }))
+}
+
+/// Parley's cards shape: `[{"title", "subtitle"?, "image_url"?, "buttons"?: [{"title", "payload"
+/// | "url"}]}]`, one to ten cards.
+fn cards(value: &Value) -> Result<Vec<Card>, Problem> {
+    let list = value
+        .as_array()
+        .filter(|list| (1..=10).contains(&list.len()))
+        .ok_or_else(|| Problem::new("payload.cards", "must be a list of 1 to 10 cards"))?;
+    let mut cards = Vec::new();
+    for (index, card) in list.iter().enumerate() {
+        let field = |name: &str| format!("payload.cards[{index}].{name}");
+        let object = card.as_object().ok_or_else(|| Problem::new(field("title"), "a card is an object"))?;
+        let title = string(object, "title").ok_or_else(|| Problem::new(field("title"), "is required"))?;
+        let mut buttons = Vec::new();
+        for (number, button) in object.get("buttons").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let field = |name: &str| format!("payload.cards[{index}].buttons[{number}].{name}");
+            let button = button.as_object().ok_or_else(|| Problem::new(field("title"), "a button is an object"))?;
+            let title = string(button, "title").ok_or_else(|| Problem::new(field("title"), "is required"))?;
+            let action = match (string(button, "url"), string(button, "payload")) {
+                (Some(url), _) => ButtonAction::Url(url),
+                (None, Some(payload)) => ButtonAction::Postback(payload),
+                (None, None) => return Err(Problem::new(field("payload"), "a button needs a payload or a url")),
+            };
+            buttons.push(Button { title, action });
+        }
+        if buttons.len() > 3 {
+            return Err(Problem::new(field("buttons"), "at most 3 buttons per card"));
+        }
+        cards.push(Card {
+            title,
+            subtitle: string(object, "subtitle"),
+            image_url: string(object, "image_url"),
+            buttons,
+        });
+    }
+    Ok(cards)
+}
+
+fn string(object: &Map<String, Value>, name: &str) -> Option<String> {
+    object.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A number, or a decimal number in a string.
+fn decimal(value: &Value) -> Option<f64> {
+    value.as_f64().or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn reply_buttons_become_choices() {
+        let given = payload(json!({"interactive": {"type": "button", "body": {"text": "Confirm?"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "y", "title": "Yes"}}]}}}));
+        let content = parse(MessageType::Interactive, None, &given, None);
+        let Ok(Content::Choices(choices)) = content else { panic!("choices: {content:?}") };
+        assert_eq!((choices.text.as_str(), choices.list_button.as_deref()), ("Confirm?", None));
+        assert_eq!(choices.all().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["y"]);
+    }
+
+    #[test]
+    fn unknown_interactive_kinds_stay_native() {
+        let given = payload(json!({"interactive": {"type": "cta_url", "action": {"name": "cta_url"}}}));
+        assert!(matches!(parse(MessageType::Interactive, None, &given, None), Ok(Content::Native(_))));
+    }
+
+    #[test]
+    fn problems_name_their_field() {
+        for (given, field) in [
+            (json!({"location": {"latitude": "north"}}), "payload.location.latitude"),
+            (json!({"interactive": {"action": {}}}), "payload.interactive.type"),
+            (json!({"template": {"language": "en_US"}}), "payload.template.name"),
+            (json!({"image": {"caption": "x"}}), "payload.image.id"),
+            (json!({"cards": [{"title": "A", "buttons": [{"title": "B"}]}]}), "payload.cards[0].buttons[0].payload"),
+            (json!({"choices": {"options": []}}), "payload.choices.options"),
+            (json!({"poll": {}}), "payload.poll"),
+        ] {
+            let problem = normalize_payload(&mut payload(given.clone()), Some("text")).expect_err("refused");
+            assert_eq!(problem.field, field, "{given}");
+        }
+    }
+
+    #[test]
+    fn plain_messages_are_text_or_their_file() {
+        let empty = Map::new();
+        assert_eq!(parse(MessageType::Text, Some("hi"), &empty, None), Ok(Content::Text("hi".into())));
+        let file =
+            parse(MessageType::Document, Some("Invoice"), &empty, Some(("https://x/f".into(), Some("f.pdf".into()))));
+        let Ok(Content::Media(media)) = file else { panic!("media: {file:?}") };
+        assert_eq!(
+            (media.kind, media.caption.as_deref(), media.filename.as_deref()),
+            (MediaKind::Document, Some("Invoice"), Some("f.pdf"))
+        );
+    }
+}

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::domain::content::{self, Content};
-use crate::domain::inbound::InboundEvent;
+use crate::domain::inbound::{InboundEvent, InboundMessage};
 use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
 use crate::store::channels::ChannelRow;
@@ -250,6 +250,17 @@ pub trait Channel: Sync {
         _address: &'a str,
     ) -> BoxFuture<'a, Result<Profile, Failure>> {
         unsupported("profiles")
+    }
+
+    /// Looks a public comment up by its id, with its post (link, caption, picture); only called
+    /// when the capabilities say `comments`.
+    fn lookup_comment<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+        _comment_id: &'a str,
+    ) -> BoxFuture<'a, Result<InboundMessage, Failure>> {
+        unsupported("comments")
     }
 
     /// The settings a channel of the network has, for forms and for hiding the secrets.

@@ -116,6 +116,12 @@ pub enum InboundEvent {
     /// Every outbound message to the contact at `address` up to a point reached `status`
     /// (Messenger's delivery and read watermarks, Instagram's seen).
     Watermark(Watermark),
+    /// The business was mentioned in a comment known only by its id: it is looked up, then
+    /// ingested as a comment.
+    Mention {
+        /// The provider's id of the comment.
+        comment_id: String,
+    },
 }
 
 /// A status reached by every outbound message up to a point.

@@ -16,7 +16,7 @@ use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
-use crate::service::{media_fetch, profiles};
+use crate::service::{comments, media_fetch, profiles};
 use crate::state::AppState;
 use crate::store::idempotency::KEY_LIFETIME_MS;
 use crate::store::jobs::JobRow;
@@ -26,8 +26,15 @@ use crate::store::{channels, idempotency, jobs, messages};
 pub const SIMULATE_JOB: &str = "simulate_status";
 
 /// Every kind of job [`run_once`] runs (the queue depths `/metrics` reports).
-pub const KINDS: [&str; 6] =
-    [SEND_JOB, SIMULATE_JOB, MARK_READ_JOB, TYPING_JOB, media_fetch::FETCH_JOB, profiles::PROFILE_JOB];
+pub const KINDS: [&str; 7] = [
+    SEND_JOB,
+    SIMULATE_JOB,
+    MARK_READ_JOB,
+    TYPING_JOB,
+    media_fetch::FETCH_JOB,
+    profiles::PROFILE_JOB,
+    comments::COMMENT_JOB,
+];
 
 /// How long a claimed job stays invisible to other workers.
 const LEASE_MS: i64 = 60_000;
@@ -138,6 +145,7 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
         },
         media_fetch::FETCH_JOB => media_fetch::run(state, job).await.map(|()| Outcome::Done),
         profiles::PROFILE_JOB => profiles::run(state, job).await.map(|()| Outcome::Done),
+        comments::COMMENT_JOB => comments::run(state, job).await.map(|()| Outcome::Done),
         other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
     };
     match outcome {

@@ -13,8 +13,9 @@ use crate::service::contacts::{self, normalize_address};
 use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
 use crate::service::messages::{self as message_changes, StatusReport};
+use crate::service::outbound::COMMENT;
 use crate::service::views::{Conversation, Message};
-use crate::service::{media_fetch, profiles};
+use crate::service::{comments, media_fetch, profiles};
 use crate::state::AppState;
 use crate::store::channels::ChannelRow;
 use crate::store::{conversations, media, messages, templates, Conn};
@@ -138,6 +139,12 @@ async fn apply_batch(
                     reason: update.reason.as_deref(),
                 };
                 templates::set_status(&mut tx, &[channel.id], &update, now_ms()).await?;
+                None
+            }
+            InboundEvent::Mention { comment_id } => {
+                if channel.simulation == 0 && adapters::capabilities(kind).comments {
+                    comments::queue(&mut tx, channel.id, comment_id, None, now_ms()).await?;
+                }
                 None
             }
             InboundEvent::Watermark(watermark) => {
@@ -315,6 +322,13 @@ async fn ingest_one(
     .await?;
     if fetch_media {
         media_fetch::queue(conn, row.id, now).await?;
+    }
+    // A new comment's post is looked up (webhooks name only its id); a mention already was.
+    let new_comment = message.payload.get(COMMENT).is_some_and(|comment| comment.get("mention").is_none());
+    if let (Some(comment_id), true) =
+        (&message.provider_message_id, new_comment && capabilities.comments && channel.simulation == 0)
+    {
+        comments::queue(conn, channel.id, comment_id, Some(row.id), now).await?;
     }
     let preview = message_preview(message.kind, message.text.as_deref());
     if outbound {

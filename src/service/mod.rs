@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod channels;
+pub mod comments;
 pub mod contacts;
 pub mod conversations;
 pub mod credit;

@@ -21,9 +21,9 @@ async fn seeded_app() -> TestApp {
         "100000",
         "--auth-failures-per-minute",
         "1000000",
-        "--qlara-rate-limit-per-minute",
+        "--compat-rate-limit-per-minute",
         "1000000",
-        "--qlara-rate-limit-burst",
+        "--compat-rate-limit-burst",
         "100000",
     ];
     let app = spawn_app_with(Backend::Sqlite, &flags).await;

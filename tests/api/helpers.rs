@@ -174,7 +174,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[&str]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     args.extend(["--public-url".to_owned(), format!("http://{address}")]);
-    let config = Cli::parse_from(args).config;
+    let config = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("test flags: {e}")).config;
     let state = AppState::open(config).await.expect("open app");
     parley::service::auth::bootstrap(&state.db, &state.config).await.expect("bootstrap");
     let shutdown = CancellationToken::new();

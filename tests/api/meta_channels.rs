@@ -12,14 +12,14 @@ use crate::whatsapp::sign_with;
 
 const APP_SECRET: &str = "meta-app-secret-for-tests";
 const VERIFY_TOKEN: &str = "meta-verify-token-for-tests";
-const PAGE_ID: &str = "12345654332";
-const IG_ID: &str = "17841452691600098";
-const PSID: &str = "987654321432";
-const IGSID: &str = "5614879045272581";
+pub const PAGE_ID: &str = "12345654332";
+pub const IG_ID: &str = "17841452691600098";
+pub const PSID: &str = "987654321432";
+pub const IGSID: &str = "5614879045272581";
 
 /// Creates a live channel of `kind` ("messenger" or "instagram") for the page or account `id`,
 /// whose Graph API is `graph` when given.
-async fn meta_channel(app: &TestApp, kind: &str, id: &str, graph: Option<&Graph>) -> i64 {
+pub async fn meta_channel(app: &TestApp, kind: &str, id: &str, graph: Option<&Graph>) -> i64 {
     let mut settings = match kind {
         "messenger" => json!({"page_id": id, "page_access_token": "page-token"}),
         _ => json!({"instagram_account_id": id, "access_token": "ig-token"}),
@@ -49,14 +49,14 @@ async fn post_hook(app: &TestApp, kind: &str, body: &[u8], secret: Option<&str>)
 }
 
 /// Posts a signed body and expects 200.
-async fn deliver(app: &TestApp, kind: &str, body: &Value) {
+pub async fn deliver(app: &TestApp, kind: &str, body: &Value) {
     let bytes = body.to_string().into_bytes();
     let reply = post_hook(app, kind, &bytes, Some(APP_SECRET)).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?} for {body}");
 }
 
 /// A Messenger Platform body with one `messaging[]` item from `customer` to `owner`, now.
-fn messaging(object: &str, owner: &str, customer: &str, event: Value) -> Value {
+pub fn messaging(object: &str, owner: &str, customer: &str, event: Value) -> Value {
     let now = parley::domain::time::now_ms();
     let mut item = json!({"sender": {"id": customer}, "recipient": {"id": owner}, "timestamp": now});
     item.as_object_mut().unwrap().extend(event.as_object().unwrap().clone());
@@ -414,7 +414,7 @@ async fn messenger_window_and_human_agent_tag(app: TestApp) {
 }
 
 /// A comment by `IGSID` on post `post`, written `days_ago`.
-fn comment(id: &str, post: &str, text: &str) -> Value {
+pub fn comment(id: &str, post: &str, text: &str) -> Value {
     json!({"object": "instagram", "entry": [{"id": IG_ID, "time": parley::domain::time::now_ms() / 1000,
         "changes": [{"field": "comments", "value": {"id": id, "text": text, "from": {"id": IGSID, "username": "ann.lee"},
             "media": {"id": post, "media_product_type": "FEED"}}}]}]})
@@ -432,6 +432,11 @@ async fn instagram_comments_are_answered_publicly_or_privately(app: TestApp) {
     assert_eq!(messages.len(), 1, "the repeated webhook stored nothing: {messages:?}");
     let comment_message = messages[0]["id"].as_i64().unwrap();
     assert_eq!(messages[0]["payload"]["comment"]["post_id"], "post-9");
+    // The post is looked up: its link and caption show with the comment.
+    app.drain_jobs().await;
+    let looked = find(&all_messages(&app).await, "c-1").clone();
+    assert_eq!(looked["payload"]["comment"]["permalink"], "https://www.instagram.com/p/post-9/", "{looked}");
+    assert_eq!(looked["payload"]["comment"]["caption"], "Our new boots");
 
     // A direct message needs the customer to write first; an answer to the comment does not.
     assert_problem(
@@ -469,6 +474,20 @@ async fn instagram_comments_are_answered_publicly_or_privately(app: TestApp) {
     assert_problem(&late, StatusCode::UNPROCESSABLE_ENTITY, "private_reply_expired");
     let plain = send(&app, id, json!({"text": "x", "private_reply": true})).await;
     assert_field_error(&plain, "private_reply");
+
+    // A mention names only the comment: it is looked up and kept as the author's comment.
+    let mention = json!({"object": "instagram", "entry": [{"id": IG_ID, "time": 1,
+        "changes": [{"field": "mentions", "value": {"comment_id": "c-m-1", "media_id": "post-9"}}]}]});
+    deliver(&app, "instagram", &mention).await;
+    deliver(&app, "instagram", &mention).await;
+    app.drain_jobs().await;
+    let mentioned: Vec<Value> =
+        all_messages(&app).await.into_iter().filter(|m| m["provider_message_id"] == "c-m-1").collect();
+    assert_eq!(mentioned.len(), 1, "{mentioned:?}");
+    assert_eq!(
+        (mentioned[0]["text"].as_str(), mentioned[0]["payload"]["comment"]["mention"].as_bool()),
+        (Some("Love these @shop"), Some(true))
+    );
 
     // DMs: a story mention stays a link and is never downloaded; seen moves messages to read.
     let mention = json!({"message": {"mid": "ig.m.1", "attachments": [{"type": "story_mention", "payload": {"url": graph.cdn("story.png")}}]}});

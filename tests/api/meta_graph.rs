@@ -1,6 +1,6 @@
 //! One local stand-in for Meta's Graph API, shared by the WhatsApp, Messenger and Instagram
 //! tests: it records every request and answers in Meta's formats — WhatsApp and Messenger
-//! Platform sends, sender actions, public comment replies, profile lookups with a picture, CDN
+//! Platform sends, sender actions, public comment replies, profile and comment lookups, CDN
 //! files, message templates — or with the errors a test queues.
 
 use std::collections::VecDeque;
@@ -126,6 +126,15 @@ async fn answer(
         }
         return axum::Json(json!({"id": "594425479261596", "status": "PENDING", "category": body["category"]}))
             .into_response();
+    }
+    if method == Method::GET && uri.query().is_some_and(|q| q.contains("fields=id,text")) {
+        // A comment lookup: the comment, its author and its post.
+        let id = path.rsplit('/').next().unwrap_or_default();
+        return axum::Json(json!({"id": id, "text": "Love these @shop", "timestamp": "2026-11-26T08:00:00+0000",
+            "from": {"id": format!("fan-{id}"), "username": "fan"},
+            "media": {"id": "post-9", "permalink": "https://www.instagram.com/p/post-9/", "caption": "Our new boots",
+                "media_url": format!("{}/cdn/post-9.png", graph.root), "media_product_type": "FEED"}}))
+        .into_response();
     }
     if method == Method::GET && uri.query().is_some_and(|q| q.contains("fields=")) {
         // A profile lookup: `GET /{user-id}?fields=…`.

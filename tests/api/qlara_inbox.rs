@@ -463,7 +463,7 @@ async fn rate_limit_headers_and_429() {
 
     // Bursts: at most 2 a second.
     let app =
-        spawn_app_with(Backend::Sqlite, &["--qlara-rate-limit-per-minute", "1000", "--qlara-rate-limit-burst", "2"])
+        spawn_app_with(Backend::Sqlite, &["--compat-rate-limit-per-minute", "1000", "--compat-rate-limit-burst", "2"])
             .await;
     let mut refused = None;
     for _ in 0..8 {

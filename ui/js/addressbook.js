@@ -1,82 +1,9 @@
 /** The address book page (`#/contacts`): search, add, edit, delete and merge contacts. */
 
 import { api } from './api.js';
-import { t, addMessages } from './i18n.js';
+import { t } from './i18n.js';
 import { h as el } from './dom.js';
 import { avatar, describeError, formValues, uid } from './contact.js';
-
-addMessages({
-  en: {
-    'book.title': 'Address book',
-    'book.add': 'Add contact',
-    'book.search': 'Search contacts',
-    'book.search_hint': 'Name, phone or email',
-    'book.contacts': 'Contacts',
-    'book.empty': 'No contacts found.',
-    'book.more': 'Load more contacts',
-    'book.not_saved': 'Unknown user',
-    'book.select': 'Select {name} for merging',
-    'book.edit': 'Edit',
-    'book.edit_label': 'Edit {name}',
-    'book.delete': 'Delete',
-    'book.delete_label': 'Delete {name}',
-    'book.confirm_delete': 'Delete {name}?',
-    'book.confirm': 'Delete',
-    'book.cancel': 'Cancel',
-    'book.new_title': 'New contact',
-    'book.edit_title': 'Edit contact',
-    'book.save': 'Save',
-    'book.saved': 'Saved {name}.',
-    'book.deleted': 'Deleted {name}.',
-    'book.merged': 'Merged into {name}.',
-    'book.duplicates': 'Possible duplicates',
-    'book.no_duplicates': 'No likely duplicates.',
-    'book.reason.same_phone': 'Same phone number',
-    'book.reason.same_email': 'Same email',
-    'book.reason.same_name': 'Same name',
-    'book.reason.selected': 'Selected contacts',
-    'book.keep': 'Keep this one',
-    'book.keep_label': 'Keep {keep} and merge {other} into it',
-    'book.merge_selected': 'Merge selected contacts',
-    'book.select_two': 'Select two contacts to merge them.',
-    'book.unnamed': 'No name',
-  },
-  it: {
-    'book.title': 'Rubrica',
-    'book.add': 'Aggiungi contatto',
-    'book.search': 'Cerca contatti',
-    'book.search_hint': 'Nome, telefono o email',
-    'book.contacts': 'Contatti',
-    'book.empty': 'Nessun contatto trovato.',
-    'book.more': 'Carica altri contatti',
-    'book.not_saved': 'Utente sconosciuto',
-    'book.select': 'Seleziona {name} da unire',
-    'book.edit': 'Modifica',
-    'book.edit_label': 'Modifica {name}',
-    'book.delete': 'Elimina',
-    'book.delete_label': 'Elimina {name}',
-    'book.confirm_delete': 'Eliminare {name}?',
-    'book.confirm': 'Elimina',
-    'book.cancel': 'Annulla',
-    'book.new_title': 'Nuovo contatto',
-    'book.edit_title': 'Modifica contatto',
-    'book.save': 'Salva',
-    'book.saved': '{name} salvato.',
-    'book.deleted': '{name} eliminato.',
-    'book.merged': 'Uniti in {name}.',
-    'book.duplicates': 'Possibili duplicati',
-    'book.no_duplicates': 'Nessun probabile duplicato.',
-    'book.reason.same_phone': 'Stesso numero di telefono',
-    'book.reason.same_email': 'Stessa email',
-    'book.reason.same_name': 'Stesso nome',
-    'book.reason.selected': 'Contatti selezionati',
-    'book.keep': 'Tieni questo',
-    'book.keep_label': 'Tieni {keep} e unisci {other}',
-    'book.merge_selected': 'Unisci i contatti selezionati',
-    'book.select_two': 'Seleziona due contatti per unirli.',
-    'book.unnamed': 'Senza nome',
-  },
-});
 
 const PAGE = 50;
 

@@ -1,10 +1,11 @@
 /**
- * Parley's operator UI: login, the three-pane inbox (`#/` and `#/c/<id>`), the address book (`#/contacts`),
- * kept live by the server's event stream.
+ * Parley's operator UI: login, the three-pane inbox (`#/` and `#/c/<id>`), and the pages of views.js (the address
+ * book at `#/contacts`, the channels at `#/channels`), kept live by the server's event stream.
  *
  * Test ids (data-testid) the browser tests rely on:
  * - login: login-form, login-email, login-password, login-submit, login-error
- * - shell: app, operator-name, logout-button, nav-inbox, nav-contacts, inbox (the three-pane view), address-book
+ * - shell: app, operator-name, logout-button, nav-inbox, inbox (the three-pane view), and per page of views.js its
+ *   link (nav-contacts, nav-channels) and container (address-book, channels)
  * - left pane: inbox-filter (data-kind: '' for all inboxes, or whatsapp, rcs, messenger, instagram, sms, email,
  *   webchat), inbox-title, conversation-count, search-input, filter-unread, filter-mine, filter-archived,
  *   filter-status, conversation-list, conversation-row (data-id, data-channel-kind), conversation-row-loading,
@@ -23,57 +24,14 @@
  */
 
 import { api, ApiError, session, loadSession, login, logout, events } from './api.js';
-import { t, addMessages } from './i18n.js';
+import { t } from './i18n.js';
 import { glyph } from './icons.js';
 import { h } from './dom.js';
 import { createInbox } from './inbox.js';
 import { createThread } from './thread.js';
 import { createComposer } from './composer.js';
 import { renderContactPane } from './contact.js';
-import { renderAddressBook } from './addressbook.js';
-
-addMessages({
-  en: {
-    'app.app_name': 'Parley',
-    'app.sign_in': 'Sign in',
-    'app.sign_in_title': 'Sign in to your inbox',
-    'app.email': 'Email',
-    'app.password': 'Password',
-    'app.login_invalid': 'Wrong email or password.',
-    'app.login_locked': 'Too many failed attempts. Try again in a few minutes.',
-    'app.login_failed': 'Could not sign in: {reason}',
-    'app.session_expired': 'Your session has ended. Please sign in again.',
-    'app.logout': 'Log out',
-    'app.nav': 'Main',
-    'app.nav_inbox': 'Inbox',
-    'app.nav_contacts': 'Address book',
-    'app.contact_pane': 'Contact',
-    'app.toggle_contact': 'Show or hide contact details',
-    'app.pick_conversation': 'Choose a conversation to read it here.',
-    'app.not_found': 'This conversation does not exist or was removed.',
-    'app.start_failed': 'Parley could not start: {reason}',
-  },
-  it: {
-    'app.app_name': 'Parley',
-    'app.sign_in': 'Accedi',
-    'app.sign_in_title': 'Accedi alla tua Inbox',
-    'app.email': 'Email',
-    'app.password': 'Password',
-    'app.login_invalid': 'Email o password errati.',
-    'app.login_locked': 'Troppi tentativi falliti. Riprova tra qualche minuto.',
-    'app.login_failed': 'Accesso non riuscito: {reason}',
-    'app.session_expired': 'La sessione è scaduta. Accedi di nuovo.',
-    'app.logout': 'Esci',
-    'app.nav': 'Principale',
-    'app.nav_inbox': 'Inbox',
-    'app.nav_contacts': 'Rubrica',
-    'app.contact_pane': 'Contatto',
-    'app.toggle_contact': 'Mostra o nascondi i dettagli del contatto',
-    'app.pick_conversation': 'Scegli una conversazione per leggerla qui.',
-    'app.not_found': 'Questa conversazione non esiste o è stata rimossa.',
-    'app.start_failed': 'Impossibile avviare Parley: {reason}',
-  },
-});
+import { VIEWS } from './views.js';
 
 const root = document.getElementById('app');
 /** Tears down the running shell (event subscriptions, listeners) before logout or a new login. */
@@ -142,12 +100,17 @@ async function start() {
   const cleanups = [];
 
   const inboxLink = h('a', { href: '#/', 'data-testid': 'nav-inbox' }, t('app.nav_inbox'));
-  const contactsLink = h('a', { href: '#/contacts', 'data-testid': 'nav-contacts' }, t('app.nav_contacts'));
+  const pages = VIEWS.map((view) => ({
+    view,
+    link: h('a', { href: view.hash, 'data-testid': view.nav }, t(view.label)),
+    container: h('div', { class: 'page-view', 'data-testid': view.testid, hidden: true }),
+    unmount: null,
+  }));
   const topbar = h(
     'header',
     { class: 'topbar' },
     h('div', { class: 'brand', html: `${glyph('send', 22)}<span>${t('app.app_name')}</span>` }),
-    h('nav', { 'aria-label': t('app.nav') }, inboxLink, contactsLink),
+    h('nav', { 'aria-label': t('app.nav') }, inboxLink, pages.map((page) => page.link)),
     h('span', { class: 'spacer' }),
     h('span', { class: 'operator', 'data-testid': 'operator-name' }, session.operator.name || session.operator.email),
     h(
@@ -184,8 +147,7 @@ async function start() {
     h('section', { class: 'pane-thread' }, placeholder, threadEl, composerEl),
     contactPane,
   );
-  const bookView = h('div', { class: 'book-view', 'data-testid': 'address-book', hidden: true });
-  root.replaceChildren(topbar, h('main', { class: 'main' }, inboxView, bookView));
+  root.replaceChildren(topbar, h('main', { class: 'main' }, inboxView, pages.map((page) => page.container)));
   root.removeAttribute('aria-busy');
 
   const wide = window.matchMedia('(min-width: 1100px)');
@@ -308,15 +270,24 @@ async function start() {
     contactPane.replaceChildren();
   }
 
+  /** Shows the page the hash names (mounting it, and unmounting the one it replaces), else the inbox. */
   function route() {
     const hash = location.hash || '#/';
-    const contacts = hash.startsWith('#/contacts');
-    inboxView.hidden = contacts;
-    bookView.hidden = !contacts;
-    inboxLink.toggleAttribute('aria-current', !contacts);
-    contactsLink.toggleAttribute('aria-current', contacts);
-    if (contacts) {
-      renderAddressBook(bookView, paneContext);
+    const shown = pages.find((page) => hash.startsWith(page.view.hash));
+    inboxView.hidden = Boolean(shown);
+    inboxLink.toggleAttribute('aria-current', !shown);
+    for (const page of pages) {
+      const active = page === shown;
+      page.container.hidden = !active;
+      page.link.toggleAttribute('aria-current', active);
+      if (!active && page.unmount) {
+        page.unmount();
+        page.unmount = null;
+      }
+    }
+    if (shown) {
+      shown.unmount?.();
+      shown.unmount = shown.view.mount(shown.container, paneContext);
       return;
     }
     const match = hash.match(/^#\/c\/(\d+)/);
@@ -355,6 +326,7 @@ async function start() {
   events.start();
   teardown = () => {
     cleanups.forEach((unsubscribe) => unsubscribe());
+    pages.forEach((page) => page.unmount?.());
     document.removeEventListener('visibilitychange', onVisible);
     window.removeEventListener('hashchange', route);
     events.stop();

@@ -5,60 +5,11 @@
  */
 
 import { api, ApiError, mediaUrl } from './api.js';
-import { t, addMessages } from './i18n.js';
+import { t, fullTime } from './i18n.js';
 import { glyph } from './icons.js';
 import { h } from './dom.js';
 import { openMediaLibrary } from './media.js';
 import { snippet } from './thread.js';
-
-addMessages({
-  en: {
-    'composer.message_input': 'Write a message',
-    'composer.note_input': 'Write a private note for your team',
-    'composer.send': 'Send',
-    'composer.emoji': 'Insert emoji',
-    'composer.emoji_picker': 'Emoji',
-    'composer.attach': 'Attach media',
-    'composer.remove_attachment': 'Remove {name}',
-    'composer.private_toggle': 'Private note',
-    'composer.replying_to': 'Replying to',
-    'composer.cancel_reply': 'Cancel reply',
-    'composer.window_closed':
-      'The {hours}-hour window for free replies has closed. You can send an approved template, or write a private note.',
-    'composer.template': 'Template',
-    'composer.choose_template': 'Choose a template',
-    'composer.no_templates': 'This channel has no approved templates.',
-    'composer.header_param': 'Header value {n}',
-    'composer.header_media': 'Header {format} link (URL)',
-    'composer.body_param': 'Value {n}',
-    'composer.send_template': 'Send template',
-    'composer.send_failed': 'Not sent: {reason}',
-    'composer.fill_params': 'Fill in every value of the template.',
-  },
-  it: {
-    'composer.message_input': 'Scrivi un messaggio',
-    'composer.note_input': 'Scrivi una nota privata per il team',
-    'composer.send': 'Invia',
-    'composer.emoji': 'Inserisci emoji',
-    'composer.emoji_picker': 'Emoji',
-    'composer.attach': 'Allega contenuto multimediale',
-    'composer.remove_attachment': 'Rimuovi {name}',
-    'composer.private_toggle': 'Nota privata',
-    'composer.replying_to': 'Risposta a',
-    'composer.cancel_reply': 'Annulla risposta',
-    'composer.window_closed':
-      'La finestra di {hours} ore per le risposte libere è chiusa. Puoi inviare un modello approvato o scrivere una nota privata.',
-    'composer.template': 'Modello',
-    'composer.choose_template': 'Scegli un modello',
-    'composer.no_templates': 'Questo canale non ha modelli approvati.',
-    'composer.header_param': 'Valore intestazione {n}',
-    'composer.header_media': 'Link {format} dell’intestazione (URL)',
-    'composer.body_param': 'Valore {n}',
-    'composer.send_template': 'Invia modello',
-    'composer.send_failed': 'Non inviato: {reason}',
-    'composer.fill_params': 'Compila tutti i valori del modello.',
-  },
-});
 
 const EMOJI = [
   '😀', '😂', '😊', '😍', '😉', '😎', '🤔', '😅', '😢', '😮', '😡', '🙏',
@@ -67,14 +18,24 @@ const EMOJI = [
 ];
 const GRID_COLUMNS = 6;
 
+/** Whether a time (ISO 8601) is still ahead. */
+function ahead(at) {
+  return Boolean(at) && Date.parse(at) > Date.now();
+}
+
 /**
- * Whether free-form replies are refused: the channel has a reply window (its capabilities say so)
- * and it is over, or never opened. The server applies the same rule.
+ * Whether free-form replies are refused: the channel has a reply window (its capabilities say so) and it is over,
+ * or never opened, and so is the longer window in which an operator still answers as a person (Messenger,
+ * Instagram). The server applies the same rule.
  */
 export function windowClosed(conversation) {
   if (!conversation.channel.capabilities?.reply_window_hours) return false;
-  if (!conversation.window_expires_at) return true;
-  return Date.parse(conversation.window_expires_at) <= Date.now();
+  return !ahead(conversation.window_expires_at) && !ahead(conversation.human_agent_window_expires_at);
+}
+
+/** Whether a message is a public comment the channel lets operators answer (publicly or privately). */
+export function isComment(conversation, message) {
+  return Boolean(message?.payload?.comment && conversation?.channel.capabilities?.comments);
 }
 
 /** The highest `{{n}}` placeholder number in a template text. */
@@ -189,6 +150,14 @@ export function createComposer(element, { onSent }) {
       ),
     ),
   );
+  const commentMode = (value, label) =>
+    h('label', {},
+      h('input', { type: 'radio', name: 'comment-mode', value, checked: value === 'public', 'data-testid': `comment-${value}` }),
+      label);
+  const commentModes = h('div', { class: 'comment-mode', role: 'radiogroup', 'aria-label': t('composer.comment_mode'),
+    'data-testid': 'comment-mode', hidden: true },
+  commentMode('public', t('composer.comment_public')),
+  commentMode('private', t('composer.comment_private')));
   const freeText = h('div', { class: 'free-text' }, emojiButton, attachButton, input, sendButton);
 
   const templateSelect = h('select', {
@@ -221,6 +190,7 @@ export function createComposer(element, { onSent }) {
       },
     },
     templatePicker,
+    commentModes,
     freeText,
     h('label', { class: 'note-toggle' }, noteToggle, h('span', {}, t('composer.private_toggle'))),
   );
@@ -312,26 +282,43 @@ export function createComposer(element, { onSent }) {
     replying = message;
     replyBox.hidden = !message;
     replyText.textContent = message ? snippet(message) : '';
+    commentModes.hidden = !isComment(conversation, message);
+    commentModes.querySelector('[value=public]').checked = true;
+    if (conversation) update();
     if (message) input.focus();
   }
 
   /** Shows free text or the template picker, as the window and the note toggle require. */
   function update() {
-    const closed = conversation ? windowClosed(conversation) : false;
+    const capabilities = conversation?.channel.capabilities || {};
+    const closed = conversation ? windowClosed(conversation) && !isComment(conversation, replying) : false;
     const note = noteToggle.checked;
-    banner.hidden = !closed;
-    if (closed) banner.textContent = t('composer.window_closed', { hours: conversation.channel.capabilities.reply_window_hours });
-    templatePicker.hidden = !closed || note;
+    const personOnly = conversation && !closed && capabilities.reply_window_hours && !ahead(conversation.window_expires_at)
+      && ahead(conversation.human_agent_window_expires_at);
+    banner.hidden = !closed && !personOnly;
+    const hours = capabilities.reply_window_hours;
+    if (closed) {
+      const key = capabilities.templates
+        ? 'composer.window_closed'
+        : capabilities.comments ? 'composer.window_closed_comments' : 'composer.window_closed_wait';
+      banner.textContent = t(key, { hours });
+    }
+    else if (personOnly) {
+      banner.textContent = t('composer.human_agent', { hours, until: fullTime(conversation.human_agent_window_expires_at) });
+    }
+    templatePicker.hidden = !closed || note || !capabilities.templates;
     freeText.hidden = closed && !note;
     element.classList.toggle('note-mode', note);
     input.placeholder = note ? t('composer.note_input') : t('composer.message_input');
     input.setAttribute('aria-label', input.placeholder);
     clearTimeout(closedTimer);
-    if (!closed && conversation?.window_expires_at) {
-      const wait = Date.parse(conversation.window_expires_at) - Date.now();
+    // Redrawn when the next window closes.
+    const next = [conversation?.window_expires_at, conversation?.human_agent_window_expires_at].filter(ahead).sort()[0];
+    if (next) {
+      const wait = Date.parse(next) - Date.now();
       if (wait < 2 ** 31 - 1) closedTimer = setTimeout(update, Math.max(0, wait) + 50);
     }
-    if (closed && !note && templatesChannel !== conversation.channel.id) loadTemplates();
+    if (closed && !note && capabilities.templates && templatesChannel !== conversation.channel.id) loadTemplates();
   }
 
   async function loadTemplates() {
@@ -462,6 +449,9 @@ export function createComposer(element, { onSent }) {
     const body = { media_keys: attachments.map((a) => a.key), private: noteToggle.checked };
     if (text) body.text = text;
     if (replying && !noteToggle.checked) body.reply_to = replying.id;
+    if (body.reply_to && !commentModes.hidden && commentModes.querySelector('[value=private]').checked) {
+      body.private_reply = true;
+    }
     sendButton.disabled = true;
     try {
       await post(body);

@@ -1,94 +1,9 @@
 /** The inbox's right pane: who the open conversation is with, and the conversation's controls. */
 
 import { api } from './api.js';
-import { t, addMessages, lang } from './i18n.js';
+import { t, lang } from './i18n.js';
 import { h as el } from './dom.js';
 import { channelIcon, channelName } from './icons.js';
-
-addMessages({
-  en: {
-    'contact.unknown': 'Unknown user',
-    'contact.profile_name': 'Name on the channel: {name}',
-    'contact.add_title': 'Add to contacts',
-    'contact.name': 'Name',
-    'contact.phone': 'Phone',
-    'contact.email': 'Email',
-    'contact.save': 'Save contact',
-    'contact.identities': 'Channels',
-    'contact.no_identities': 'No address on any channel yet.',
-    'contact.conversation': 'Conversation',
-    'contact.status': 'Status: {status}',
-    'contact.archived': 'Archived',
-    'contact.status_actions': 'Conversation actions',
-    'contact.resolve': 'Resolve',
-    'contact.reopen': 'Reopen',
-    'contact.close': 'Close',
-    'contact.archive': 'Archive',
-    'contact.unarchive': 'Unarchive',
-    'contact.assignee': 'Assignee',
-    'contact.unassigned': 'Unassigned',
-    'contact.tags': 'Tags',
-    'contact.no_tags': 'No tags.',
-    'contact.new_tag': 'New tag',
-    'contact.add_tag': 'Add tag',
-    'contact.remove_tag': 'Remove tag {tag}',
-    'contact.attributes': 'Custom attributes',
-    'contact.no_attributes': 'No custom attributes.',
-    'contact.attribute_key': 'Attribute',
-    'contact.attribute_value': 'Value',
-    'contact.save_attribute': 'Save attribute',
-    'contact.edit_attribute': 'Edit attribute {key}',
-    'contact.remove_attribute': 'Remove attribute {key}',
-    'contact.others': 'Other conversations',
-    'contact.no_others': 'No other conversations.',
-    'contact.open_conversation': 'Open the {channel} conversation',
-    'status.open': 'Open',
-    'status.pending': 'Pending',
-    'status.resolved': 'Resolved',
-    'status.closed': 'Closed',
-  },
-  it: {
-    'contact.unknown': 'Utente sconosciuto',
-    'contact.profile_name': 'Nome sul canale: {name}',
-    'contact.add_title': 'Aggiungi ai contatti',
-    'contact.name': 'Nome',
-    'contact.phone': 'Telefono',
-    'contact.email': 'Email',
-    'contact.save': 'Salva contatto',
-    'contact.identities': 'Canali',
-    'contact.no_identities': 'Nessun indirizzo su alcun canale.',
-    'contact.conversation': 'Conversazione',
-    'contact.status': 'Stato: {status}',
-    'contact.archived': 'Archiviata',
-    'contact.status_actions': 'Azioni sulla conversazione',
-    'contact.resolve': 'Risolvi',
-    'contact.reopen': 'Riapri',
-    'contact.close': 'Chiudi',
-    'contact.archive': 'Archivia',
-    'contact.unarchive': 'Ripristina',
-    'contact.assignee': 'Assegnatario',
-    'contact.unassigned': 'Non assegnata',
-    'contact.tags': 'Etichette',
-    'contact.no_tags': 'Nessuna etichetta.',
-    'contact.new_tag': 'Nuova etichetta',
-    'contact.add_tag': 'Aggiungi etichetta',
-    'contact.remove_tag': 'Rimuovi etichetta {tag}',
-    'contact.attributes': 'Attributi personalizzati',
-    'contact.no_attributes': 'Nessun attributo personalizzato.',
-    'contact.attribute_key': 'Attributo',
-    'contact.attribute_value': 'Valore',
-    'contact.save_attribute': 'Salva attributo',
-    'contact.edit_attribute': 'Modifica attributo {key}',
-    'contact.remove_attribute': 'Rimuovi attributo {key}',
-    'contact.others': 'Altre conversazioni',
-    'contact.no_others': 'Nessuna altra conversazione.',
-    'contact.open_conversation': 'Apri la conversazione su {channel}',
-    'status.open': 'Aperta',
-    'status.pending': 'In attesa',
-    'status.resolved': 'Risolta',
-    'status.closed': 'Chiusa',
-  },
-});
 
 /** A channel kind's logo, decorative (the channel's name is written beside it). */
 function channelLogo(kind) {
@@ -174,6 +89,46 @@ function restoreFocus(element, testid) {
 }
 
 /**
+ * The contact's messages on every channel, newest last, loaded on demand a page at a time (`conversations`, every
+ * conversation of the contact, tells each message's channel).
+ */
+function historySection(view, conversations) {
+  const channelOf = new Map(conversations.map((c) => [c.id, c.channel]));
+  const list = el('ol', { class: 'cp-list', 'data-testid': 'contact-history' });
+  let cursor = null;
+  const more = el('button', { type: 'button', class: 'cp-button', 'data-testid': 'contact-history-more', hidden: true,
+    onclick: () => load() }, t('contact.history_more'));
+  const open = el('button', { type: 'button', class: 'cp-button', 'data-testid': 'contact-history-open',
+    onclick: () => load() }, t('contact.history_open'));
+  async function load() {
+    open.hidden = true;
+    more.disabled = true;
+    try {
+      const page = await api('GET', `/api/v1/contacts/${view.contact.id}/messages?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      cursor = page.next_cursor;
+      const items = page.data.map((message) => {
+        const channel = channelOf.get(message.conversation_id);
+        return el('li', { class: 'cp-history-item', 'data-testid': 'contact-history-item',
+          'data-channel-kind': channel?.kind ?? '', 'data-direction': message.direction },
+        el('span', { class: 'cp-other-head' },
+          channel ? channelLogo(channel.kind) : null,
+          el('span', { class: 'cp-other-channel' }, channel ? channelName(channel.kind) : ''),
+          el('time', { datetime: message.created_at }, formatTime(message.created_at))),
+        el('span', { class: 'cp-preview' }, message.text || message.type));
+      });
+      list.prepend(...items);
+      if (!list.children.length) list.append(el('li', { class: 'cp-muted' }, t('contact.history_empty')));
+    } catch (error) {
+      view.error.textContent = describeError(error);
+    } finally {
+      more.hidden = !cursor;
+      more.disabled = false;
+    }
+  }
+  return section(t('contact.history'), 'contact-history-section', open, more, list);
+}
+
+/**
  * Renders the right pane for `conversation` (the API's Conversation) into `element`. `ctx` is the shell's
  * `{openConversation(id), refresh()}`: every change is saved through the API, then `ctx.refresh()` re-reads
  * the conversation and renders the pane again. A render started later wins over one still loading.
@@ -220,6 +175,7 @@ export async function renderContactPane(element, conversation, ctx) {
     tagSection(view),
     attributeSection(view),
     otherConversations(view, others.data),
+    historySection(view, others.data),
   ];
   element.replaceChildren(...sections.filter(Boolean));
   element.removeAttribute('aria-busy');

@@ -1,12 +1,7 @@
 /** Small DOM helpers shared by the inbox modules: escaping, element building, contact names and avatars. */
 
-import { t, addMessages } from './i18n.js';
+import { t } from './i18n.js';
 import { glyph } from './icons.js';
-
-addMessages({
-  en: { 'common.unknown_user': 'Unknown user' },
-  it: { 'common.unknown_user': 'Utente sconosciuto' },
-});
 
 const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

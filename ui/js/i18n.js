@@ -1,6 +1,9 @@
-/** Translations: each module registers its strings with `addMessages`; `t` picks the browser's language. */
+/** Translations: the catalogs in `locales/` (one file per language); `t` picks the browser's language. */
 
-const catalog = { en: {}, it: {} };
+import en from './locales/en.js';
+import it from './locales/it.js';
+
+const catalog = { en, it };
 
 /** 'it' or 'en': the first of the browser's preferred languages that we speak. */
 export const lang =
@@ -9,11 +12,6 @@ export const lang =
     .find((code) => code in catalog) || 'en';
 
 document.documentElement.lang = lang;
-
-/** Registers strings: `{en: {key: text}, it: {key: text}}`. */
-export function addMessages(messages) {
-  for (const [code, entries] of Object.entries(messages)) Object.assign((catalog[code] ??= {}), entries);
-}
 
 /** The text for `key` in the current language, with `{name}` placeholders filled from `vars`. */
 export function t(key, vars = {}) {

@@ -5,74 +5,9 @@
  */
 
 import { api, query, session } from './api.js';
-import { t, addMessages, shortTime } from './i18n.js';
+import { t, shortTime } from './i18n.js';
 import { channelIcon, channelName, glyph, CHANNEL_KINDS } from './icons.js';
 import { h, esc, avatarHtml, contactLabel } from './dom.js';
-
-addMessages({
-  en: {
-    'inbox.conversations': 'Conversations',
-    'inbox.preview_image': '📷 Photo',
-    'inbox.preview_video': '🎬 Video',
-    'inbox.preview_audio': '🎤 Voice message',
-    'inbox.preview_document': '📄 Document',
-    'inbox.preview_sticker': 'Sticker',
-    'inbox.preview_location': '📍 Location',
-    'inbox.preview_contacts': '👤 Contact card',
-    'inbox.preview_reaction': 'Reacted to a message',
-    'inbox.preview_template': 'Template message',
-    'inbox.preview_interactive': 'Interactive message',
-    'inbox.preview_order': '🛒 Order',
-    'inbox.all_inboxes': 'All inboxes',
-    'inbox.inboxes': 'Inboxes',
-    'inbox.search': 'Search contacts and messages',
-    'inbox.filter_unread': 'Unread',
-    'inbox.filter_mine': 'Assigned to me',
-    'inbox.filter_archived': 'Archived',
-    'inbox.status': 'Status',
-    'inbox.status_any': 'Any status',
-    'inbox.status_open': 'Open',
-    'inbox.status_pending': 'Pending',
-    'inbox.status_resolved': 'Resolved',
-    'inbox.status_closed': 'Closed',
-    'inbox.no_conversations': 'No conversations',
-    'inbox.loading': 'Loading…',
-    'inbox.unread_count': '{count} unread',
-    'inbox.conversation_count': '{count} conversations',
-    'inbox.load_failed': 'Could not load conversations: {reason}',
-  },
-  it: {
-    'inbox.conversations': 'Conversazioni',
-    'inbox.all_inboxes': 'Tutte le Inbox',
-    'inbox.inboxes': 'Inbox',
-    'inbox.preview_image': '📷 Foto',
-    'inbox.preview_video': '🎬 Video',
-    'inbox.preview_audio': '🎤 Messaggio vocale',
-    'inbox.preview_document': '📄 Documento',
-    'inbox.preview_sticker': 'Sticker',
-    'inbox.preview_location': '📍 Posizione',
-    'inbox.preview_contacts': '👤 Scheda contatto',
-    'inbox.preview_reaction': 'Ha reagito a un messaggio',
-    'inbox.preview_template': 'Messaggio modello',
-    'inbox.preview_interactive': 'Messaggio interattivo',
-    'inbox.preview_order': '🛒 Ordine',
-    'inbox.search': 'Cerca contatti e messaggi',
-    'inbox.filter_unread': 'Non letti',
-    'inbox.filter_mine': 'Assegnate a me',
-    'inbox.filter_archived': 'Archiviate',
-    'inbox.status': 'Stato',
-    'inbox.status_any': 'Qualsiasi stato',
-    'inbox.status_open': 'Aperta',
-    'inbox.status_pending': 'In attesa',
-    'inbox.status_resolved': 'Risolta',
-    'inbox.status_closed': 'Chiusa',
-    'inbox.no_conversations': 'Nessuna conversazione',
-    'inbox.loading': 'Caricamento…',
-    'inbox.unread_count': '{count} non letti',
-    'inbox.conversation_count': '{count} conversazioni',
-    'inbox.load_failed': 'Impossibile caricare le conversazioni: {reason}',
-  },
-});
 
 /** Row height in pixels (must match `.conv-row` in app.css). */
 const ROW = 72;

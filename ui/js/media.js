@@ -4,56 +4,9 @@
  */
 
 import { api, query, mediaUrl } from './api.js';
-import { t, addMessages, shortTime } from './i18n.js';
+import { t, shortTime } from './i18n.js';
 import { glyph } from './icons.js';
 import { h } from './dom.js';
-
-addMessages({
-  en: {
-    'media.media_library': 'Media library',
-    'media.close': 'Close',
-    'media.drop_here': 'Drop files here, or',
-    'media.choose_files': 'choose files',
-    'media.upload_files': 'Upload files',
-    'media.origin': 'Origin',
-    'media.origin_all': 'All',
-    'media.origin_original': 'Originals',
-    'media.origin_ai_generated': 'AI-generated',
-    'media.sort': 'Sort',
-    'media.sort_newest': 'Newest first',
-    'media.sort_oldest': 'Oldest first',
-    'media.sort_format': 'Format (A–Z)',
-    'media.sort_format_desc': 'Format (Z–A)',
-    'media.uploading': 'Uploading {name}…',
-    'media.upload_failed': '{name} was not uploaded: {reason}',
-    'media.no_media': 'No media yet: upload a file above.',
-    'media.selected': '{count} selected',
-    'media.cancel': 'Cancel',
-    'media.proceed': 'Proceed',
-  },
-  it: {
-    'media.media_library': 'Libreria media',
-    'media.close': 'Chiudi',
-    'media.drop_here': 'Trascina qui i file, oppure',
-    'media.choose_files': 'scegli i file',
-    'media.upload_files': 'Carica file',
-    'media.origin': 'Origine',
-    'media.origin_all': 'Tutti',
-    'media.origin_original': 'Originali',
-    'media.origin_ai_generated': 'Generati AI',
-    'media.sort': 'Ordinamento',
-    'media.sort_newest': 'Più recenti',
-    'media.sort_oldest': 'Meno recenti',
-    'media.sort_format': 'Formato (A–Z)',
-    'media.sort_format_desc': 'Formato (Z–A)',
-    'media.uploading': 'Caricamento di {name}…',
-    'media.upload_failed': '{name} non è stato caricato: {reason}',
-    'media.no_media': 'Nessun contenuto: carica un file qui sopra.',
-    'media.selected': '{count} selezionati',
-    'media.cancel': 'Annulla',
-    'media.proceed': 'Procedi',
-  },
-});
 
 const SORTS = [
   ['-created_at', 'media.sort_newest'],

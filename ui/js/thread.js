@@ -5,66 +5,9 @@
  */
 
 import { api, query, mediaPath, mediaUrl } from './api.js';
-import { t, addMessages, clockTime, fullTime } from './i18n.js';
+import { t, clockTime, fullTime } from './i18n.js';
 import { channelIcon, glyph } from './icons.js';
 import { h, esc, avatarHtml, contactLabel } from './dom.js';
-
-addMessages({
-  en: {
-    'thread.thread': 'Messages',
-    'thread.status_queued': 'Queued',
-    'thread.status_sent': 'Sent',
-    'thread.status_delivered': 'Delivered',
-    'thread.status_read': 'Read',
-    'thread.status_failed': 'Not delivered',
-    'thread.failed_reason': 'Not delivered: {reason}',
-    'thread.private_note': 'Private note',
-    'thread.deleted': 'This message was deleted',
-    'thread.edited': 'edited',
-    'thread.unsupported': 'Unsupported message',
-    'thread.image': 'Image',
-    'thread.video': 'Video',
-    'thread.audio': 'Audio',
-    'thread.document': 'Document',
-    'thread.location': 'Location',
-    'thread.open_map': 'Open map',
-    'thread.contacts_card': 'Contact card',
-    'thread.template': 'Template: {name}',
-    'thread.reply': 'Reply',
-    'thread.original_missing': 'Original message not available',
-    'thread.loading_older': 'Loading earlier messages…',
-    'thread.thread_start': 'Start of the conversation',
-    'thread.new_messages': 'New messages',
-    'thread.media_pending': 'Media is being downloaded…',
-  },
-  it: {
-    'thread.thread': 'Messaggi',
-    'thread.status_queued': 'In coda',
-    'thread.status_sent': 'Inviato',
-    'thread.status_delivered': 'Consegnato',
-    'thread.status_read': 'Letto',
-    'thread.status_failed': 'Non consegnato',
-    'thread.failed_reason': 'Non consegnato: {reason}',
-    'thread.private_note': 'Nota privata',
-    'thread.deleted': 'Questo messaggio è stato eliminato',
-    'thread.edited': 'modificato',
-    'thread.unsupported': 'Messaggio non supportato',
-    'thread.image': 'Immagine',
-    'thread.video': 'Video',
-    'thread.audio': 'Audio',
-    'thread.document': 'Documento',
-    'thread.location': 'Posizione',
-    'thread.open_map': 'Apri mappa',
-    'thread.contacts_card': 'Scheda contatto',
-    'thread.template': 'Modello: {name}',
-    'thread.reply': 'Rispondi',
-    'thread.original_missing': 'Messaggio originale non disponibile',
-    'thread.loading_older': 'Caricamento dei messaggi precedenti…',
-    'thread.thread_start': 'Inizio della conversazione',
-    'thread.new_messages': 'Nuovi messaggi',
-    'thread.media_pending': 'Download del contenuto in corso…',
-  },
-});
 
 /** Messages per page when scrolling back (bounds the work done in one frame). */
 const PAGE = 40;
@@ -147,10 +90,30 @@ function locationHtml(message) {
     <a href="${esc(link)}" target="_blank" rel="noopener noreferrer">${esc(t('thread.open_map'))}</a></div>`;
 }
 
+/** A link from a provider, only when it is http(s). */
+function webLink(url) {
+  return /^https?:\/\//i.test(String(url || '')) ? String(url) : '';
+}
+
 function bodyHtml(message) {
   if (message.deleted) return `<div class="msg-text deleted">${esc(t('thread.deleted'))}</div>`;
   const p = message.payload || {};
-  let html = mediaHtml(message);
+  let html = '';
+  if (p.comment) {
+    // A public comment: which post it is on (stories and posts are shown by link, never copied).
+    const label = esc(t(p.comment.live ? 'thread.live_comment' : 'thread.comment'));
+    const link = webLink(p.comment.permalink)
+      ? ` <a href="${esc(webLink(p.comment.permalink))}" target="_blank" rel="noopener noreferrer">${esc(p.comment.post_id || '')}</a>`
+      : ` ${esc(p.comment.post_id || '')}`;
+    const caption = p.comment.caption ? ` — “${esc(p.comment.caption)}”` : '';
+    html += `<div class="message-comment" data-testid="message-comment">💬 ${label}${link}${caption}</div>`;
+  }
+  const story = webLink(p.story_mention?.url || p.story_reply?.url);
+  if (story) {
+    const url = story;
+    html += `<div class="message-comment" data-testid="message-story"><a href="${esc(url)}" target="_blank" rel="noopener noreferrer">${esc(t('thread.story'))}</a></div>`;
+  }
+  html += mediaHtml(message);
   if (!message.media_keys.length && ['image', 'video', 'audio', 'document', 'sticker'].includes(message.type)) {
     html += `<div class="msg-pending">${esc(t('thread.media_pending'))}</div>`;
   }

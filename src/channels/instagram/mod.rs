@@ -103,4 +103,5 @@ pub const INSTAGRAM: Platform = Platform {
     messages_path,
     replies_path,
     profile_fields: "name,username,profile_pic",
+    comment_fields: "id,text,timestamp,from,media{id,permalink,caption,media_url,media_product_type}",
 };

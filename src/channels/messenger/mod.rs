@@ -82,4 +82,5 @@ pub const MESSENGER: Platform = Platform {
     messages_path,
     replies_path,
     profile_fields: "first_name,last_name,profile_pic",
+    comment_fields: "id,message,created_time,from,permalink_url",
 };

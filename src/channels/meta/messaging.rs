@@ -58,6 +58,10 @@ pub fn parse(dialect: Dialect, body: &Value) -> Vec<(Target, Vec<InboundEvent>)>
             let field = change["field"].as_str().unwrap_or_default();
             if dialect.comment_fields.contains(&field) {
                 events.extend(comment(field, &change["value"], &entry["time"]).map(InboundEvent::Message));
+            } else if field == "mentions" {
+                // Only ids: the comment (or caption) that mentions the business is looked up later.
+                events
+                    .extend(id(&change["value"]["comment_id"]).map(|comment_id| InboundEvent::Mention { comment_id }));
             } else {
                 tracing::debug!(field, "webhook change not kept");
             }
@@ -303,6 +307,12 @@ fn comment(field: &str, value: &Value, entry_time: &Value) -> Option<InboundMess
     if field == "feed" && (value["item"].as_str() != Some("comment") || value["verb"].as_str() != Some("add")) {
         return None;
     }
+    comment_message(field, value, entry_time)
+}
+
+/// A comment's message: from its author, opening no messaging window, the post named in the
+/// payload.
+fn comment_message(field: &str, value: &Value, entry_time: &Value) -> Option<InboundMessage> {
     let comment_id = id(&value["id"]).or_else(|| id(&value["comment_id"]))?;
     let author = id(&value["from"]["id"]).or_else(|| id(&value["sender_id"]));
     let Some(author) = author else {
@@ -322,14 +332,35 @@ fn comment(field: &str, value: &Value, entry_time: &Value) -> Option<InboundMess
     // Comment times are seconds.
     message.sent_at = time.map(|t| if t < 100_000_000_000 { t * 1000 } else { t });
     let media_id = id(&value["media"]["id"]).or_else(|| id(&value["post_id"]));
-    message.payload = json!({ COMMENT: {
+    let mut comment = json!({
         "id": comment_id,
         "field": field,
         "post_id": media_id,
         "media_product_type": value["media"]["media_product_type"],
         "parent_id": id(&value["parent_id"]),
         "live": field == "live_comments",
-    }});
+    });
+    // Post details, when the body has them (a comment looked up through the Graph API does).
+    for (key, found) in [
+        ("permalink", value["media"]["permalink"].as_str().or(value["permalink_url"].as_str())),
+        ("caption", value["media"]["caption"].as_str()),
+        ("media_url", value["media"]["media_url"].as_str()),
+    ] {
+        if let Some(found) = found {
+            comment[key] = json!(found);
+        }
+    }
+    message.payload = json!({ COMMENT: comment });
+    Some(message)
+}
+
+/// A comment as the Graph API answers a lookup (`GET /{comment-id}?fields=…`), with its post.
+pub fn looked_up_comment(field: &str, value: &Value) -> Option<InboundMessage> {
+    let mut message = comment_message(field, value, &Value::Null)?;
+    let at = value["timestamp"].as_str().or(value["created_time"].as_str());
+    message.sent_at = at
+        .and_then(|at| chrono::DateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%z").ok())
+        .map(|at| at.timestamp_millis());
     Some(message)
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::messaging::{self, Dialect};
 use crate::channels::settings::{self, Field};
 use crate::channels::{download, Capabilities, Channel, Failure, FetchError, Fetched, Outbound, Profile, Target};
-use crate::domain::inbound::InboundEvent;
+use crate::domain::inbound::{InboundEvent, InboundMessage};
 use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
 use crate::store::channels::ChannelRow;
@@ -35,6 +35,8 @@ pub struct Platform {
     pub replies_path: fn(&str) -> String,
     /// The fields a profile lookup asks for.
     pub profile_fields: &'static str,
+    /// The fields a comment lookup asks for (with its post's).
+    pub comment_fields: &'static str,
 }
 
 /// A live channel's settings and access token.
@@ -203,6 +205,26 @@ impl Channel for Platform {
             Ok(Profile {
                 name: text("name").or_else(|| Some(full).filter(|n| !n.is_empty())).or_else(|| text("username")),
                 picture_url: text("profile_pic"),
+            })
+        }
+        .boxed()
+    }
+
+    fn lookup_comment<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        channel: &'a ChannelRow,
+        comment_id: &'a str,
+    ) -> BoxFuture<'a, Result<InboundMessage, Failure>> {
+        async move {
+            let (stored, token) = credentials(self, channel)?;
+            let path = format!("{comment_id}?fields={}", self.comment_fields);
+            let answer =
+                super::graph::get(http, &(self.graph_base)(&stored), &path, &token, messaging::classify).await?;
+            let field = self.dialect.comment_fields.first().copied().unwrap_or("comments");
+            messaging::looked_up_comment(field, &answer).ok_or_else(|| Failure::Permanent {
+                code: "comment_unreadable".to_owned(),
+                text: format!("the Graph API's answer for comment {comment_id} has no author"),
             })
         }
         .boxed()

@@ -38,6 +38,7 @@ use crate::helpers::TestApp;
 mod contacts;
 mod docs;
 mod inbox;
+mod meta;
 mod smoke;
 
 /// Browsers open at once (the CI machine has two cores).

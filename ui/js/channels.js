@@ -1,0 +1,164 @@
+/**
+ * The channels page (`#/channels`): the account's channels, and a form to connect or change one, drawn from each
+ * network's settings schema (`GET /api/v1/channel-kinds`). Secrets are write-only: the form shows which are set,
+ * never their values, and leaves them unchanged unless a new value is typed.
+ *
+ * Test ids: channels-page, channel-list, channel-row (data-id, data-kind), channel-edit, channel-delete,
+ * channel-add, channel-form, channel-kind, channel-name, channel-address, channel-simulation,
+ * channel-setting (data-name, data-secret), channel-save, channel-cancel, channel-error, channel-webhook-url.
+ */
+
+import { api, ApiError } from './api.js';
+import { t } from './i18n.js';
+import { h } from './dom.js';
+import { channelIcon, channelName } from './icons.js';
+
+/** What went wrong, with each refused field named. */
+function describe(error) {
+  if (!(error instanceof ApiError)) return error.message;
+  const fields = (error.problem.errors || []).map((e) => `${e.field}: ${e.message}`);
+  return fields.length ? fields.join(' · ') : error.message;
+}
+
+/** Mounts the page in `element`; returns the function that unmounts it. */
+export function mountChannels(element) {
+  let kinds = [];
+  const list = h('ul', { class: 'ch-list', 'data-testid': 'channel-list' });
+  const formSlot = h('div', { class: 'ch-form-slot' });
+  const status = h('p', { class: 'ch-status', role: 'status' });
+  const add = h('button', { type: 'button', class: 'primary', 'data-testid': 'channel-add', onclick: () => openForm(null) },
+    t('channels.add'));
+  element.replaceChildren(
+    h('section', { class: 'ch-page', 'data-testid': 'channels-page' },
+      h('header', { class: 'ch-head' }, h('h1', {}, t('channels.title')), add),
+      status,
+      list,
+      formSlot));
+
+  async function load() {
+    const [kindList, channels] = await Promise.all([api('GET', '/api/v1/channel-kinds'), api('GET', '/api/v1/channels')]);
+    kinds = kindList.data;
+    list.replaceChildren(...channels.data.map(row));
+    if (!channels.data.length) list.append(h('li', { class: 'cp-muted' }, t('channels.empty')));
+  }
+
+  function row(channel) {
+    return h('li', { class: 'ch-row', 'data-testid': 'channel-row', 'data-id': channel.id, 'data-kind': channel.kind },
+      h('span', { class: 'ch-icon', 'aria-hidden': 'true', html: channelIcon(channel.kind, { decorative: true }) }),
+      h('span', { class: 'ch-text' },
+        h('strong', {}, channel.name),
+        h('span', { class: 'cp-muted' },
+          `${channelName(channel.kind)} · ${channel.address}${channel.simulation ? ` · ${t('channels.simulation')}` : ''}`)),
+      h('button', { type: 'button', class: 'cp-button', 'data-testid': 'channel-edit', onclick: () => openForm(channel) },
+        t('channels.edit')),
+      h('button', {
+        type: 'button',
+        class: 'cp-button',
+        'data-testid': 'channel-delete',
+        onclick: async () => {
+          if (!window.confirm(t('channels.confirm_delete', { name: channel.name }))) return;
+          try {
+            await api('DELETE', `/api/v1/channels/${channel.id}`);
+            status.textContent = t('channels.deleted', { name: channel.name });
+            await load();
+          } catch (error) {
+            status.textContent = describe(error);
+          }
+        },
+      }, t('channels.delete')));
+  }
+
+  /** The form for a new channel (`channel` null) or for changing one. */
+  function openForm(channel) {
+    const error = h('p', { class: 'cp-error', role: 'alert', 'data-testid': 'channel-error' });
+    const kindSelect = h('select', { name: 'kind', 'data-testid': 'channel-kind', disabled: Boolean(channel) },
+      kinds.map((kind) => h('option', { value: kind.kind, selected: channel?.kind === kind.kind }, channelName(kind.kind))));
+    const name = h('input', { name: 'name', required: true, value: channel?.name ?? '', 'data-testid': 'channel-name' });
+    const address = h('input', { name: 'address', required: true, value: channel?.address ?? '', 'data-testid': 'channel-address' });
+    const simulation = h('input', { type: 'checkbox', 'data-testid': 'channel-simulation', checked: channel?.simulation ?? false });
+    const settings = h('fieldset', { class: 'ch-settings' });
+    const hook = h('p', { class: 'cp-muted', 'data-testid': 'channel-webhook-url' });
+
+    function drawSettings() {
+      const kind = kinds.find((k) => k.kind === kindSelect.value);
+      hook.textContent = kind?.connectable ? t('channels.webhook_url', { url: `${location.origin}/hooks/${kind.kind}` }) : t('channels.simulation_only');
+      settings.replaceChildren(h('legend', {}, t('channels.settings')),
+        ...(kind?.settings || []).map((field) => {
+          const configured = channel?.settings_configured?.includes(field.name);
+          const input = h('input', {
+            name: field.name,
+            type: field.secret ? 'password' : field.type === 'count' ? 'number' : 'text',
+            autocomplete: 'off',
+            value: field.secret ? '' : channel?.settings?.[field.name] ?? '',
+            placeholder: field.secret && configured ? t('channels.secret_set') : '',
+            'data-testid': 'channel-setting',
+            'data-name': field.name,
+            'data-secret': String(field.secret),
+          });
+          if (field.type === 'choice') input.setAttribute('list', `ch-options-${field.name}`);
+          return h('label', { class: 'cp-field' },
+            h('span', {}, `${field.label}${field.required ? ' *' : ''}`),
+            input,
+            field.type === 'choice'
+              ? h('datalist', { id: `ch-options-${field.name}` }, field.options.map((o) => h('option', { value: o })))
+              : null,
+            h('small', { class: 'cp-muted' }, field.help));
+        }));
+    }
+
+    /** The settings typed: secrets only when a new value was typed; emptied fields removed (null). */
+    function settingsBody() {
+      const kind = kinds.find((k) => k.kind === kindSelect.value);
+      const body = {};
+      for (const field of kind?.settings || []) {
+        const input = settings.querySelector(`[data-name="${field.name}"]`);
+        const value = input.value.trim();
+        if (field.secret && !value) continue;
+        if (!value) {
+          if (channel?.settings_configured?.includes(field.name)) body[field.name] = null;
+          continue;
+        }
+        body[field.name] = field.type === 'count' ? Number(value) : value;
+      }
+      return body;
+    }
+
+    const form = h('form', {
+      class: 'ch-form',
+      'data-testid': 'channel-form',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        error.textContent = '';
+        const body = { name: name.value.trim(), address: address.value.trim(), simulation: simulation.checked, settings: settingsBody() };
+        try {
+          if (channel) await api('PATCH', `/api/v1/channels/${channel.id}`, body);
+          else await api('POST', '/api/v1/channels', { kind: kindSelect.value, ...body });
+          status.textContent = t('channels.saved', { name: body.name });
+          formSlot.replaceChildren();
+          await load();
+        } catch (failure) {
+          error.textContent = describe(failure);
+        }
+      },
+    },
+    h('h2', {}, channel ? t('channels.edit_title', { name: channel.name }) : t('channels.new_title')),
+    h('label', { class: 'cp-field' }, h('span', {}, t('channels.kind')), kindSelect),
+    h('label', { class: 'cp-field' }, h('span', {}, t('channels.name')), name),
+    h('label', { class: 'cp-field' }, h('span', {}, t('channels.address')), address),
+    h('label', { class: 'cp-check' }, simulation, h('span', {}, t('channels.simulation_label'))),
+    hook,
+    settings,
+    error,
+    h('div', { class: 'ch-actions' },
+      h('button', { type: 'submit', class: 'primary', 'data-testid': 'channel-save' }, t('channels.save')),
+      h('button', { type: 'button', class: 'cp-button', 'data-testid': 'channel-cancel', onclick: () => formSlot.replaceChildren() },
+        t('channels.cancel'))));
+    kindSelect.addEventListener('change', drawSettings);
+    drawSettings();
+    formSlot.replaceChildren(form);
+    name.focus();
+  }
+
+  load().catch((error) => (status.textContent = describe(error)));
+  return () => element.replaceChildren();
+}

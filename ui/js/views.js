@@ -1,0 +1,23 @@
+/**
+ * The pages beside the inbox, one entry each: the hash they answer to, the navigation link's label and test id,
+ * and `mount(element, context)`, which draws the page into its own container and returns the function that
+ * unmounts it. The shell mounts a page when its hash is opened and unmounts it when another one is; `context` is
+ * the shell's `{openConversation(id), refresh()}`.
+ */
+
+import { renderAddressBook } from './addressbook.js';
+import { mountChannels } from './channels.js';
+
+export const VIEWS = [
+  {
+    hash: '#/contacts',
+    label: 'app.nav_contacts',
+    nav: 'nav-contacts',
+    testid: 'address-book',
+    mount: (element, context) => {
+      renderAddressBook(element, context);
+      return () => element.replaceChildren();
+    },
+  },
+  { hash: '#/channels', label: 'app.nav_channels', nav: 'nav-channels', testid: 'channels', mount: mountChannels },
+];

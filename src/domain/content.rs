@@ -53,23 +53,6 @@ pub enum Content {
     Native(Map<String, Value>),
 }
 
-impl Content {
-    /// The content's kind, as capabilities list them.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Content::Text(_) => "text",
-            Content::Media(_) => "media",
-            Content::Location(_) => "location",
-            Content::Contacts(_) => "contacts",
-            Content::Choices(_) => "choices",
-            Content::Cards(_) => "cards",
-            Content::Template(_) => "template",
-            Content::Reaction { .. } => "reaction",
-            Content::Native(_) => "native",
-        }
-    }
-}
-
 /// The kind of file a media message carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaKind {
@@ -91,17 +74,6 @@ impl MediaKind {
             MessageType::Sticker => MediaKind::Sticker,
             _ => return None,
         })
-    }
-
-    /// The message type of this kind of file.
-    pub fn message_type(self) -> MessageType {
-        match self {
-            MediaKind::Image => MessageType::Image,
-            MediaKind::Video => MessageType::Video,
-            MediaKind::Audio => MessageType::Audio,
-            MediaKind::Document => MessageType::Document,
-            MediaKind::Sticker => MessageType::Sticker,
-        }
     }
 }
 
@@ -131,13 +103,6 @@ pub struct Location {
     pub longitude: Value,
     pub name: Option<String>,
     pub address: Option<String>,
-}
-
-impl Location {
-    /// The coordinates as numbers.
-    pub fn coordinates(&self) -> (f64, f64) {
-        (decimal(&self.latitude).unwrap_or_default(), decimal(&self.longitude).unwrap_or_default())
-    }
 }
 
 /// Text with choices. One untitled section without `list_button` is a set of reply buttons; a

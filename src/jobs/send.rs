@@ -160,8 +160,6 @@ fn told(answer: std::result::Result<(), Failure>, channel_id: i64, what: &str) -
 }
 
 async fn finish(state: &AppState, job_id: i64) -> Result<Outcome> {
-    let mut tx = state.db.begin().await?;
-    jobs::delete_job(&mut tx, job_id).await?;
-    tx.commit().await?;
+    jobs::finish_job(&state.db, job_id).await?;
     Ok(Outcome::Done)
 }

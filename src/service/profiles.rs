@@ -109,8 +109,5 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
 }
 
 async fn finish(state: &AppState, job_id: i64) -> Result<()> {
-    let mut tx = state.db.begin().await?;
-    jobs::delete_job(&mut tx, job_id).await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(jobs::finish_job(&state.db, job_id).await?)
 }

@@ -65,6 +65,13 @@ pub async fn delete_job(conn: &mut Conn, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Removes a finished job on its own (outside any other change).
+pub async fn finish_job(db: &Db, id: i64) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    delete_job(&mut tx, id).await?;
+    tx.commit().await
+}
+
 /// Releases a job to run again at `run_at`, recording why it failed.
 pub async fn retry_job<'c>(db: impl AnyExecutor<'c>, id: i64, run_at: i64, error: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")

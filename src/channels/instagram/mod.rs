@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::meta::messaging::Dialect;
 use super::meta::platform::Platform;
+use super::meta::{APP_SECRET_FIELD, GRAPH_BASE_URL_FIELD, VERIFY_TOKEN_FIELD};
 use super::settings::{text, Field, Format};
 use crate::domain::ChannelKind;
 
@@ -35,22 +36,8 @@ const SCHEMA: &[Field] = &[
         required: false,
         format: Format::Digits,
     },
-    Field {
-        name: "app_secret",
-        label: "App secret",
-        help: "Meta App Dashboard → App settings → Basic: signs every webhook delivery",
-        secret: true,
-        required: true,
-        format: Format::Text,
-    },
-    Field {
-        name: "verify_token",
-        label: "Verify token",
-        help: "Any phrase; the same one goes in the App Dashboard's Instagram webhook settings",
-        secret: true,
-        required: true,
-        format: Format::Text,
-    },
+    APP_SECRET_FIELD,
+    VERIFY_TOKEN_FIELD,
     Field {
         name: "access_token",
         label: "Access token",
@@ -59,14 +46,7 @@ const SCHEMA: &[Field] = &[
         required: true,
         format: Format::Text,
     },
-    Field {
-        name: "graph_base_url",
-        label: "Graph API base URL",
-        help: "Leave empty for Meta's host of the chosen login",
-        secret: false,
-        required: false,
-        format: Format::Url,
-    },
+    GRAPH_BASE_URL_FIELD,
 ];
 
 fn facebook_login(settings: &Map<String, Value>) -> bool {

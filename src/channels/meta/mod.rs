@@ -12,6 +12,38 @@ use std::collections::HashMap;
 use axum::http::HeaderMap;
 use subtle::{Choice, ConstantTimeEq};
 
+use super::settings::{Field, Format};
+
+/// The setting every Meta network's channel has for the app secret that signs its webhooks.
+pub const APP_SECRET_FIELD: Field = Field {
+    name: "app_secret",
+    label: "App secret",
+    help: "Meta App Dashboard → App settings → Basic: signs every webhook delivery",
+    secret: true,
+    required: true,
+    format: Format::Text,
+};
+
+/// The setting for the token Meta presents when it verifies the webhook URL.
+pub const VERIFY_TOKEN_FIELD: Field = Field {
+    name: "verify_token",
+    label: "Verify token",
+    help: "Any phrase; the same one goes in the App Dashboard's webhook settings",
+    secret: true,
+    required: true,
+    format: Format::Text,
+};
+
+/// The setting for where the Graph API is (tests point it at a stand-in).
+pub const GRAPH_BASE_URL_FIELD: Field = Field {
+    name: "graph_base_url",
+    label: "Graph API base URL",
+    help: "Leave empty for Meta's",
+    secret: false,
+    required: false,
+    format: Format::Url,
+};
+
 /// Answers Meta's handshake (`hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`): the challenge,
 /// to be returned as is, when one of `tokens` is the verify token (compared in constant time).
 pub fn handshake<'a>(

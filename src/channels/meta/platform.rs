@@ -63,6 +63,11 @@ impl Platform {
         super::graph::post(http, &(self.graph_base)(&stored), path, &token, body, messaging::classify).await
     }
 
+    async fn get(&self, http: &reqwest::Client, channel: &ChannelRow, path: &str) -> Result<Value, Failure> {
+        let (stored, token) = credentials(self, channel)?;
+        super::graph::get(http, &(self.graph_base)(&stored), path, &token, messaging::classify).await
+    }
+
     async fn sender_action(
         &self,
         http: &reqwest::Client,
@@ -196,10 +201,7 @@ impl Channel for Platform {
         address: &'a str,
     ) -> BoxFuture<'a, Result<Profile, Failure>> {
         async move {
-            let (stored, token) = credentials(self, channel)?;
-            let path = format!("{address}?fields={}", self.profile_fields);
-            let answer =
-                super::graph::get(http, &(self.graph_base)(&stored), &path, &token, messaging::classify).await?;
+            let answer = self.get(http, channel, &format!("{address}?fields={}", self.profile_fields)).await?;
             let text = |key: &str| answer[key].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
             let full = [text("first_name"), text("last_name")].into_iter().flatten().collect::<Vec<_>>().join(" ");
             Ok(Profile {
@@ -217,10 +219,7 @@ impl Channel for Platform {
         comment_id: &'a str,
     ) -> BoxFuture<'a, Result<InboundMessage, Failure>> {
         async move {
-            let (stored, token) = credentials(self, channel)?;
-            let path = format!("{comment_id}?fields={}", self.comment_fields);
-            let answer =
-                super::graph::get(http, &(self.graph_base)(&stored), &path, &token, messaging::classify).await?;
+            let answer = self.get(http, channel, &format!("{comment_id}?fields={}", self.comment_fields)).await?;
             let field = self.dialect.comment_fields.first().copied().unwrap_or("comments");
             messaging::looked_up_comment(field, &answer).ok_or_else(|| Failure::Permanent {
                 code: "comment_unreadable".to_owned(),

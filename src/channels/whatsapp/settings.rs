@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::channels::meta::{APP_SECRET_FIELD, GRAPH_BASE_URL_FIELD, VERIFY_TOKEN_FIELD};
 use crate::channels::settings::{is_digits, Field, Format};
 use crate::error::FieldError;
 
@@ -106,22 +107,8 @@ pub const SCHEMA: &[Field] = &[
         required: true,
         format: Format::Digits,
     },
-    Field {
-        name: "app_secret",
-        label: "App secret",
-        help: "Meta App Dashboard → App settings → Basic: signs every webhook delivery",
-        secret: true,
-        required: true,
-        format: Format::Text,
-    },
-    Field {
-        name: "verify_token",
-        label: "Verify token",
-        help: "Any phrase; the same one goes in the App Dashboard's webhook settings",
-        secret: true,
-        required: true,
-        format: Format::Text,
-    },
+    APP_SECRET_FIELD,
+    VERIFY_TOKEN_FIELD,
     Field {
         name: "access_token",
         label: "Access token",
@@ -146,14 +133,7 @@ pub const SCHEMA: &[Field] = &[
         required: false,
         format: Format::Count { min: 1, max: MAX_MESSAGES_PER_SECOND },
     },
-    Field {
-        name: GRAPH_BASE_URL,
-        label: "Graph API base URL",
-        help: "Leave empty for Meta's",
-        secret: false,
-        required: false,
-        format: Format::Url,
-    },
+    GRAPH_BASE_URL_FIELD,
 ];
 
 /// What is wrong with a WhatsApp channel's settings (see [`crate::channels::settings::problems`]).

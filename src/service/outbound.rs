@@ -207,13 +207,15 @@ fn check_window(
     let kind = &conversation.channel_kind;
     let last_inbound = conversation.last_inbound_at.filter(|_| conversation.window_expires_at.is_some());
     let human_agent = last_inbound.and_then(|at| capabilities.human_agent_expiry(at));
-    if human_agent.is_some_and(|expiry| expiry > now) && outgoing.operator_id.is_some() {
+    let person_window = human_agent.filter(|expiry| *expiry > now);
+    if person_window.is_some() && outgoing.operator_id.is_some() {
         return Ok(());
     }
-    let instead = match (capabilities.templates, capabilities.human_agent_window_hours) {
-        (true, _) => "send an approved template instead".to_owned(),
-        (false, Some(days)) => format!("an operator can answer for {} days after it", days / 24),
-        (false, None) => "wait for the customer to write".to_owned(),
+    let instead = match (capabilities.templates, person_window, capabilities.human_agent_window_hours) {
+        (true, _, _) => "send an approved template instead".to_owned(),
+        (false, Some(until), _) => format!("only an operator's answer goes out, until {}", to_rfc3339(until)),
+        (false, None, Some(hours)) => format!("an operator can answer for {} days after it", hours / 24),
+        (false, None, None) => "wait for the customer to write".to_owned(),
     };
     match conversation.window_expires_at {
         Some(expiry) if expiry > now => Ok(()),
@@ -222,7 +224,7 @@ fn check_window(
             match expiry {
                 Some(at) => format!(
                     "the {kind} {hours}-hour window closed at {}: free-form messages are refused until the customer writes again; {instead}",
-                    to_rfc3339(human_agent.unwrap_or(at).max(at))
+                    to_rfc3339(if person_window.is_some() { at } else { human_agent.unwrap_or(at).max(at) })
                 ),
                 None => format!("the customer has not written on {kind} yet, so no {hours}-hour window is open: {}",
                     if capabilities.templates { "start with an approved template" } else { "wait for the customer to write" }),

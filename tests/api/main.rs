@@ -5,6 +5,7 @@ mod helpers;
 
 mod attacks;
 mod browser;
+mod channel_contract;
 mod channels;
 mod contacts;
 mod conversations;

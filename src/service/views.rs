@@ -139,8 +139,6 @@ pub struct ChannelSummary {
     pub kind: String,
     pub name: String,
     pub address: String,
-    /// What the network lets the channel do (the composer follows its reply window and templates).
-    pub capabilities: Capabilities,
 }
 
 /// The contact a conversation is with.
@@ -194,7 +192,6 @@ impl From<&ConversationRow> for Conversation {
                 kind: row.channel_kind.clone(),
                 name: row.channel_name.clone(),
                 address: row.channel_address.clone(),
-                capabilities: capabilities_of(&row.channel_kind),
             },
             contact: ContactSummary {
                 id: row.contact_id,

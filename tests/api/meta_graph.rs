@@ -66,6 +66,16 @@ impl Graph {
         self.received().into_iter().rev().find(|r| r.method == Method::POST).expect("a POST reached the stand-in")
     }
 
+    /// The last message sent (a POST that is not a sender action such as `mark_seen`).
+    pub fn last_message(&self) -> Received {
+        let received = self.received();
+        received
+            .into_iter()
+            .rev()
+            .find(|r| r.method == Method::POST && r.body.get("sender_action").is_none())
+            .expect("a message reached the stand-in")
+    }
+
     /// The next send is answered with Meta's error `code` and this HTTP status.
     pub fn fail_next(&self, status: u16, code: i64) {
         self.fail_next_with(status, code, None);

@@ -58,6 +58,24 @@ export function mediaUrl(key) {
   return `${mediaPath(key)}/content`;
 }
 
+const capabilities = new Map();
+
+/** Remembers what each of these channels can do (the channel list's `capabilities`). */
+export function rememberChannels(channels) {
+  for (const channel of channels) capabilities.set(channel.id, channel.capabilities);
+}
+
+/** What a channel can do, once known (see `channelCapabilities`). */
+export function knownCapabilities(id) {
+  return capabilities.get(id);
+}
+
+/** What a channel can do: remembered, or read once from the API. */
+export async function channelCapabilities(id) {
+  if (!capabilities.has(id)) capabilities.set(id, (await api('GET', `/api/v1/channels/${id}`)).capabilities);
+  return capabilities.get(id);
+}
+
 /** Restores the session from the cookie; false when not logged in. */
 export async function loadSession() {
   try {

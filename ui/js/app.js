@@ -23,7 +23,7 @@
  * - right pane: contact-pane (its content, e.g. archive-button / unarchive-button, belongs to contact.js)
  */
 
-import { api, ApiError, session, loadSession, login, logout, events } from './api.js';
+import { api, ApiError, session, loadSession, login, logout, events, rememberChannels } from './api.js';
 import { t } from './i18n.js';
 import { glyph } from './icons.js';
 import { h } from './dom.js';
@@ -97,6 +97,7 @@ function showLogin(notice = '') {
 async function start() {
   teardown();
   const { data: channels } = await api('GET', '/api/v1/channels');
+  rememberChannels(channels);
   const cleanups = [];
 
   const inboxLink = h('a', { href: '#/', 'data-testid': 'nav-inbox' }, t('app.nav_inbox'));

@@ -4,7 +4,7 @@
  * template picker with inputs for the template's parameters instead of free text.
  */
 
-import { api, ApiError, mediaUrl } from './api.js';
+import { api, ApiError, mediaUrl, channelCapabilities, knownCapabilities } from './api.js';
 import { t, fullTime } from './i18n.js';
 import { glyph } from './icons.js';
 import { h } from './dom.js';
@@ -28,14 +28,14 @@ function ahead(at) {
  * or never opened, and so is the longer window in which an operator still answers as a person (Messenger,
  * Instagram). The server applies the same rule.
  */
-export function windowClosed(conversation) {
-  if (!conversation.channel.capabilities?.reply_window_hours) return false;
+export function windowClosed(conversation, capabilities) {
+  if (!capabilities?.reply_window_hours) return false;
   return !ahead(conversation.window_expires_at) && !ahead(conversation.human_agent_window_expires_at);
 }
 
 /** Whether a message is a public comment the channel lets operators answer (publicly or privately). */
-export function isComment(conversation, message) {
-  return Boolean(message?.payload?.comment && conversation?.channel.capabilities?.comments);
+export function isComment(capabilities, message) {
+  return Boolean(message?.payload?.comment && capabilities?.comments);
 }
 
 /** The highest `{{n}}` placeholder number in a template text. */
@@ -49,6 +49,8 @@ function placeholders(text) {
  */
 export function createComposer(element, { onSent }) {
   let conversation = null;
+  /** What the conversation's channel can do (its reply window, templates, comments…). */
+  let capabilities = {};
   let attachments = [];
   let replying = null;
   let closedTimer = 0;
@@ -282,7 +284,7 @@ export function createComposer(element, { onSent }) {
     replying = message;
     replyBox.hidden = !message;
     replyText.textContent = message ? snippet(message) : '';
-    commentModes.hidden = !isComment(conversation, message);
+    commentModes.hidden = !isComment(capabilities, message);
     commentModes.querySelector('[value=public]').checked = true;
     if (conversation) update();
     if (message) input.focus();
@@ -290,8 +292,7 @@ export function createComposer(element, { onSent }) {
 
   /** Shows free text or the template picker, as the window and the note toggle require. */
   function update() {
-    const capabilities = conversation?.channel.capabilities || {};
-    const closed = conversation ? windowClosed(conversation) && !isComment(conversation, replying) : false;
+    const closed = conversation ? windowClosed(conversation, capabilities) && !isComment(capabilities, replying) : false;
     const note = noteToggle.checked;
     const personOnly = conversation && !closed && capabilities.reply_window_hours && !ahead(conversation.window_expires_at)
       && ahead(conversation.human_agent_window_expires_at);
@@ -488,7 +489,17 @@ export function createComposer(element, { onSent }) {
       grow();
     }
     conversation = next;
+    capabilities = knownCapabilities(next.channel.id) || {};
     update();
+    if (!knownCapabilities(next.channel.id)) {
+      channelCapabilities(next.channel.id)
+        .then((known) => {
+          if (conversation?.channel.id !== next.channel.id) return;
+          capabilities = known || {};
+          update();
+        })
+        .catch(() => {});
+    }
   }
 
   return { setConversation, replyTo, focus: () => input.focus() };

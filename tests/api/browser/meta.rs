@@ -43,7 +43,7 @@ async fn a_messenger_conversation_and_an_instagram_comment_are_answered() {
     browser.wait_for("[data-testid=message][data-direction=outbound]").await;
     app.drain_jobs().await;
     browser.wait_for("[data-testid=message][data-direction=outbound][data-status=sent]").await;
-    let sent = graph.last_send();
+    let sent = graph.last_message();
     assert_eq!(sent.body["message"], json!({"text": "Sì, in tutte le taglie"}));
     assert_eq!(sent.body["recipient"], json!({"id": PSID}));
     browser.screenshot("messenger-conversation").await;
@@ -60,7 +60,7 @@ async fn a_messenger_conversation_and_an_instagram_comment_are_answered() {
     browser.press_enter().await;
     browser.wait_for("[data-testid=message][data-direction=outbound]").await;
     app.drain_jobs().await;
-    let private = graph.last_send();
+    let private = graph.last_message();
     assert_eq!(private.path, format!("/v21.0/{IG_ID}/messages"));
     assert_eq!(private.body["recipient"], json!({"comment_id": "c-b-1"}));
     browser.screenshot("instagram-private-reply").await;

@@ -109,6 +109,21 @@ pub struct CommentReply {
     pub private: bool,
 }
 
+/// A message template as the provider keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderTemplate {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    /// The provider's review status: APPROVED, PENDING, REJECTED…
+    pub status: String,
+    /// The template's components (header, body, footer, buttons).
+    pub components: Value,
+    pub provider_template_id: Option<String>,
+    /// Why it was rejected or paused.
+    pub reason: Option<String>,
+}
+
 /// A customer's profile as the network shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
@@ -250,6 +265,28 @@ pub trait Channel: Sync {
         _address: &'a str,
     ) -> BoxFuture<'a, Result<Profile, Failure>> {
         unsupported("profiles")
+    }
+
+    /// Submits a new template for the provider's review and answers it as the provider keeps it
+    /// (status, id); `None` when the channel keeps its templates itself (a simulation channel, or
+    /// no template account in its settings). Only called when the capabilities say `templates`.
+    fn submit_template<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+        _template: &'a ProviderTemplate,
+    ) -> BoxFuture<'a, Result<Option<ProviderTemplate>, Failure>> {
+        async { Ok(None) }.boxed()
+    }
+
+    /// The provider's templates of the channel; `None` when the channel keeps its templates
+    /// itself.
+    fn list_templates<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+    ) -> BoxFuture<'a, Result<Option<Vec<ProviderTemplate>>, Failure>> {
+        async { Ok(None) }.boxed()
     }
 
     /// Looks a public comment up by its id, with its post (link, caption, picture); only called

@@ -488,6 +488,22 @@ fn cards(value: &Value) -> Result<Vec<Card>, Problem> {
     Ok(cards)
 }
 
+/// The distinct numbered placeholders (`{{1}}`, `{{2}}`…) in a template text.
+pub fn placeholder_count(text: &str) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        rest = &rest[start + 2..];
+        if let Some(end) = rest.find("}}") {
+            let inner = rest[..end].trim();
+            if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
+                seen.insert(inner.to_owned());
+            }
+        }
+    }
+    seen.len()
+}
+
 fn string(object: &Map<String, Value>, name: &str) -> Option<String> {
     object.get(name).and_then(Value::as_str).map(str::to_owned)
 }
@@ -503,6 +519,12 @@ mod tests {
 
     fn payload(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn placeholders_are_counted_once_each() {
+        assert_eq!(placeholder_count("Hi {{1}}, order {{2}} ships {{ 3 }}; {{1}} again {{x}}"), 3);
+        assert_eq!(placeholder_count("no parameters {{"), 0);
     }
 
     #[test]

@@ -1,18 +1,15 @@
-//! WhatsApp message templates per channel. On a live channel with a `waba_id` setting, creating a
-//! template submits it to Meta (`POST /{waba_id}/message_templates`) and keeps Meta's status
-//! (usually PENDING until reviewed); sync reads Meta's list. On a simulation channel, or one
-//! without `waba_id`, templates are kept locally and approved at once (nothing reviews them).
-//! Status updates arrive with the `message_template_status_update` webhook.
+//! Message templates per channel, on networks whose capabilities say `templates`. When the
+//! channel's adapter reaches a template account (WhatsApp: a live channel with `waba_id`), creating
+//! a template submits it for review and keeps the provider's status (usually PENDING); sync reads
+//! the provider's list. Otherwise templates are kept locally and approved at once (nothing reviews
+//! them). Status updates arrive as inbound events (`TemplateStatus`).
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::channels::meta::graph as meta_graph;
-use crate::channels::whatsapp::graph::{self, classify};
-use crate::channels::whatsapp::settings::Settings;
-use crate::channels::whatsapp::webhook::id_text;
-use crate::channels::Failure;
+use crate::channels::{self as adapters, Channel, Failure, ProviderTemplate};
+use crate::domain::content::placeholder_count;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
@@ -72,32 +69,25 @@ pub struct NewTemplate {
     pub components: Vec<Value>,
 }
 
-/// The WhatsApp channel of the account, and its Graph API access when it is live with a `waba_id`
-/// (base URL, WABA id, token).
-async fn whatsapp_channel(state: &AppState, account_id: i64, channel_id: i64) -> Result<(ChannelRow, Option<Graph>)> {
+/// The account's channel with templates, and its adapter.
+async fn template_channel(
+    state: &AppState,
+    account_id: i64,
+    channel_id: i64,
+) -> Result<(ChannelRow, Option<&'static dyn Channel>)> {
     let channel =
         channels::find_channel(state.db.reader(), account_id, channel_id).await?.ok_or(Error::NotFound("channel"))?;
-    if ChannelKind::parse(&channel.kind) != Some(ChannelKind::Whatsapp) {
-        return Err(Error::conflict("not_whatsapp", "message templates belong to WhatsApp channels"));
+    if !adapters::capabilities_of(&channel.kind).templates {
+        return Err(Error::conflict("templates_unsupported", "this channel's network has no message templates"));
     }
-    let settings = Settings::parse(&channel.settings);
-    let graph = match (channel.simulation, settings.waba_id.clone(), settings.access_token.clone()) {
-        (0, Some(waba_id), Some(token)) => Some(Graph { base: settings.graph_base_url().to_owned(), waba_id, token }),
-        _ => None,
-    };
-    Ok((channel, graph))
+    let adapter = ChannelKind::parse(&channel.kind).and_then(adapters::adapter);
+    Ok((channel, adapter))
 }
 
-struct Graph {
-    base: String,
-    waba_id: String,
-    token: String,
-}
-
-fn graph_error(failure: Failure) -> Error {
+fn provider_error(failure: Failure) -> Error {
     let detail = match failure {
-        Failure::Permanent { code, text } => format!("the Graph API refused it ({code}): {text}"),
-        Failure::Transient(text) => format!("the Graph API is unavailable: {text}"),
+        Failure::Permanent { code, text } => format!("the provider refused it ({code}): {text}"),
+        Failure::Transient(text) => format!("the provider is unavailable: {text}"),
     };
     Error::conflict("provider_error", detail)
 }
@@ -124,41 +114,48 @@ fn component_type(component: &Value) -> String {
     component["type"].as_str().unwrap_or_default().to_ascii_uppercase()
 }
 
-/// Creates a template: submitted to Meta when the channel is live with a `waba_id`, otherwise
-/// stored as APPROVED.
+/// A template as stored for a channel.
+fn stored(account_id: i64, channel_id: i64, template: ProviderTemplate, now: i64) -> TemplateRow {
+    TemplateRow {
+        id: 0,
+        account_id,
+        channel_id,
+        name: template.name,
+        language: template.language,
+        category: template.category,
+        status: template.status,
+        components: template.components.to_string(),
+        provider_template_id: template.provider_template_id,
+        reason: template.reason,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Creates a template: submitted for review when the channel's adapter reaches a template account,
+/// otherwise stored as APPROVED.
 pub async fn create(state: &AppState, account_id: i64, channel_id: i64, new: NewTemplate) -> Result<Template> {
     validate(&new)?;
-    let (channel, graph) = whatsapp_channel(state, account_id, channel_id).await?;
+    let (channel, adapter) = template_channel(state, account_id, channel_id).await?;
     if templates::find_by_name(state.db.reader(), channel.id, &new.name, &new.language).await?.is_some() {
         return Err(Error::conflict("template_exists", "this channel has a template with this name and language"));
     }
-    let (status, provider_id) = match &graph {
-        Some(graph) => {
-            let body = json!({"name": new.name, "language": new.language, "category": new.category,
-                              "components": new.components});
-            let path = format!("{}/message_templates", graph.waba_id);
-            let answer = meta_graph::post(&state.provider_client, &graph.base, &path, &graph.token, &body, classify)
-                .await
-                .map_err(graph_error)?;
-            (answer["status"].as_str().unwrap_or("PENDING").to_owned(), id_text(&answer["id"]))
-        }
-        None => (APPROVED.to_owned(), None),
-    };
-    let now = now_ms();
-    let row = TemplateRow {
-        id: 0,
-        account_id,
-        channel_id: channel.id,
+    let local = ProviderTemplate {
         name: new.name,
         language: new.language,
         category: new.category,
-        status,
-        components: Value::Array(new.components).to_string(),
-        provider_template_id: provider_id,
+        status: APPROVED.to_owned(),
+        components: Value::Array(new.components),
+        provider_template_id: None,
         reason: None,
-        created_at: now,
-        updated_at: now,
     };
+    let submitted = match adapter {
+        Some(adapter) => {
+            adapter.submit_template(&state.provider_client, &channel, &local).await.map_err(provider_error)?
+        }
+        None => None,
+    };
+    let row = stored(account_id, channel.id, submitted.unwrap_or(local), now_ms());
     let mut tx = state.db.begin().await?;
     let row = templates::upsert(&mut tx, &row).await?;
     tx.commit().await?;
@@ -167,20 +164,20 @@ pub async fn create(state: &AppState, account_id: i64, channel_id: i64, new: New
 
 /// A channel's templates.
 pub async fn list(state: &AppState, account_id: i64, channel_id: i64) -> Result<Vec<Template>> {
-    let (channel, _) = whatsapp_channel(state, account_id, channel_id).await?;
+    let (channel, _) = template_channel(state, account_id, channel_id).await?;
     Ok(templates::list(state.db.reader(), channel.id).await?.iter().map(Template::from).collect())
 }
 
 /// One template.
 pub async fn get(state: &AppState, account_id: i64, channel_id: i64, id: i64) -> Result<Template> {
-    let (channel, _) = whatsapp_channel(state, account_id, channel_id).await?;
+    let (channel, _) = template_channel(state, account_id, channel_id).await?;
     let row = templates::find(state.db.reader(), channel.id, id).await?.ok_or(Error::NotFound("template"))?;
     Ok(Template::from(&row))
 }
 
 /// Deletes a template from Parley (Meta keeps its copy until removed in the WhatsApp Manager).
 pub async fn delete(state: &AppState, account_id: i64, channel_id: i64, id: i64) -> Result<()> {
-    let (channel, _) = whatsapp_channel(state, account_id, channel_id).await?;
+    let (channel, _) = template_channel(state, account_id, channel_id).await?;
     let mut tx = state.db.begin().await?;
     if !templates::delete(&mut tx, channel.id, id).await? {
         return Err(Error::NotFound("template"));
@@ -189,35 +186,23 @@ pub async fn delete(state: &AppState, account_id: i64, channel_id: i64, id: i64)
     Ok(())
 }
 
-/// Reads Meta's templates for the channel's WABA and upserts them by name and language.
+/// Reads the provider's templates for the channel and upserts them by name and language.
 pub async fn sync(state: &AppState, account_id: i64, channel_id: i64) -> Result<Vec<Template>> {
-    let (channel, graph) = whatsapp_channel(state, account_id, channel_id).await?;
-    let graph = graph.ok_or_else(|| {
-        Error::conflict("waba_id_missing", "sync needs a live channel with settings.waba_id and an access token")
+    let (channel, adapter) = template_channel(state, account_id, channel_id).await?;
+    let listed = match adapter {
+        Some(adapter) => adapter.list_templates(&state.provider_client, &channel).await.map_err(provider_error)?,
+        None => None,
+    };
+    let listed = listed.ok_or_else(|| {
+        Error::conflict(
+            "template_account_missing",
+            "sync needs a live channel connected to its template account (WhatsApp: settings.waba_id)",
+        )
     })?;
-    let path = format!("{}/message_templates?limit=1000", graph.waba_id);
-    let answer = meta_graph::get(&state.provider_client, &graph.base, &path, &graph.token, classify)
-        .await
-        .map_err(graph_error)?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    for item in answer["data"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let (Some(name), Some(language)) = (item["name"].as_str(), item["language"].as_str()) else { continue };
-        let row = TemplateRow {
-            id: 0,
-            account_id,
-            channel_id: channel.id,
-            name: name.to_owned(),
-            language: language.to_owned(),
-            category: item["category"].as_str().unwrap_or("UTILITY").to_owned(),
-            status: item["status"].as_str().unwrap_or("PENDING").to_owned(),
-            components: item.get("components").cloned().unwrap_or(json!([])).to_string(),
-            provider_template_id: id_text(&item["id"]),
-            reason: item["rejected_reason"].as_str().filter(|r| *r != "NONE").map(str::to_owned),
-            created_at: now,
-            updated_at: now,
-        };
-        templates::upsert(&mut tx, &row).await?;
+    for template in listed {
+        templates::upsert(&mut tx, &stored(account_id, channel.id, template, now)).await?;
     }
     tx.commit().await?;
     Ok(templates::list(state.db.reader(), channel.id).await?.iter().map(Template::from).collect())
@@ -243,7 +228,7 @@ pub async fn check_send(conn: &mut Conn, channel_id: i64, template: &Map<String,
     for part in ["HEADER", "BODY"] {
         let expected = defined.iter().find(|c| component_type(c) == part).map_or(0, |c| {
             match c["format"].as_str().map(str::to_ascii_uppercase).as_deref() {
-                Some("TEXT") | None => graph::placeholder_count(c["text"].as_str().unwrap_or_default()),
+                Some("TEXT") | None => placeholder_count(c["text"].as_str().unwrap_or_default()),
                 Some(_) => 1,
             }
         });

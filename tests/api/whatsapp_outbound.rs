@@ -193,7 +193,11 @@ async fn templates_crud_sync_status_and_sending(app: TestApp) {
     assert_eq!(app.get(&path).await.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(app.delete(&format!("{path}/{id}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&format!("{path}/{id}")).await.status, StatusCode::NOT_FOUND);
-    assert_problem(&app.post(&format!("{path}/sync"), json!({})).await, StatusCode::CONFLICT, "waba_id_missing");
+    assert_problem(
+        &app.post(&format!("{path}/sync"), json!({})).await,
+        StatusCode::CONFLICT,
+        "template_account_missing",
+    );
 
     // With a business account id: sync from Meta, create through Meta.
     let waba = "102290129340398";

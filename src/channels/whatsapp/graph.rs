@@ -201,22 +201,6 @@ pub fn classify(status: u16, body: &Value) -> Failure {
     }
 }
 
-/// The distinct numbered placeholders (`{{1}}`, `{{2}}`…) in a template text.
-pub fn placeholder_count(text: &str) -> usize {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        rest = &rest[start + 2..];
-        if let Some(end) = rest.find("}}") {
-            let inner = rest[..end].trim();
-            if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
-                seen.insert(inner.to_owned());
-            }
-        }
-    }
-    seen.len()
-}
-
 /// The message id (wamid) in a send answer.
 pub fn sent_id(answer: &Value) -> Option<&str> {
     answer["messages"][0]["id"].as_str()
@@ -245,12 +229,6 @@ mod tests {
         assert!(matches!(classify(500, &graph_error(1)), Failure::Transient(_)));
         assert!(matches!(classify(400, &graph_error(100)), Failure::Permanent { code, .. } if code == "100"));
         assert!(matches!(classify(404, &Value::Null), Failure::Permanent { code, .. } if code == "http_404"));
-    }
-
-    #[test]
-    fn placeholders_are_counted_once_each() {
-        assert_eq!(placeholder_count("Hi {{1}}, order {{2}} ships {{ 3 }}; {{1}} again {{x}}"), 3);
-        assert_eq!(placeholder_count("no parameters {{"), 0);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod graph;
 pub mod media;
 pub mod settings;
+pub mod templates;
 pub mod webhook;
 
 use std::collections::{BTreeSet, HashMap};
@@ -14,7 +15,7 @@ use futures::FutureExt;
 use serde_json::{Map, Value};
 
 use super::settings::Field;
-use super::{meta, Capabilities, Channel, Failure, FetchError, Fetched, Outbound, Target};
+use super::{meta, Capabilities, Channel, Failure, FetchError, Fetched, Outbound, ProviderTemplate, Target};
 use crate::domain::inbound::InboundEvent;
 use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
@@ -74,6 +75,23 @@ impl Channel for WhatsApp {
 
     fn settings_schema(&self) -> &'static [Field] {
         settings::SCHEMA
+    }
+
+    fn submit_template<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        channel: &'a ChannelRow,
+        template: &'a ProviderTemplate,
+    ) -> BoxFuture<'a, Result<Option<ProviderTemplate>, Failure>> {
+        templates::submit(http, channel, template).boxed()
+    }
+
+    fn list_templates<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        channel: &'a ChannelRow,
+    ) -> BoxFuture<'a, Result<Option<Vec<ProviderTemplate>>, Failure>> {
+        templates::list(http, channel).boxed()
     }
 
     fn send_rate(&self, channel: &ChannelRow) -> Option<u32> {

@@ -64,7 +64,7 @@ pub async fn create(
 /// Get a template.
 #[utoipa::path(get, path = "/api/v1/channels/{id}/templates/{template_id}", operation_id = "getTemplate", tag = "templates",
     responses((status = 200, body = Template), (status = 404, body = Problem),
-        (status = 409, description = "Not a WhatsApp channel (`not_whatsapp`).", body = Problem)))]
+        (status = 409, description = "The network has no templates (`templates_unsupported`).", body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -76,7 +76,7 @@ pub async fn get(
 /// Delete a template from Parley.
 #[utoipa::path(delete, path = "/api/v1/channels/{id}/templates/{template_id}", operation_id = "deleteTemplate", tag = "templates",
     responses((status = 204), (status = 404, body = Problem),
-        (status = 409, description = "Not a WhatsApp channel (`not_whatsapp`).", body = Problem)))]
+        (status = 409, description = "The network has no templates (`templates_unsupported`).", body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,

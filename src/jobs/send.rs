@@ -5,16 +5,16 @@
 use serde_json::{Map, Value};
 
 use super::Outcome;
-use crate::channels::{self, Capabilities, Channel, CommentReply, Failure, Outbound};
+use crate::channels::{Capabilities, CommentReply, Failure, Outbound};
 use crate::domain::content;
 use crate::domain::jobs::{MarkRead, Typing};
 use crate::domain::time::now_ms;
-use crate::domain::{ChannelKind, MessageStatus, MessageType};
+use crate::domain::{MessageStatus, MessageType};
 use crate::error::Result;
+use crate::service::channels::live_adapter;
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::COMMENT_REPLY;
 use crate::state::AppState;
-use crate::store::channels::ChannelRow;
 use crate::store::conversations::ConversationRow;
 use crate::store::messages::MessageRow;
 use crate::store::{contacts, conversations, jobs, media, messages};
@@ -22,25 +22,13 @@ use crate::store::{contacts, conversations, jobs, media, messages};
 /// How long the media links handed to providers stay valid, in seconds.
 const MEDIA_LINK_SECONDS: i64 = 7 * 24 * 3600;
 
-/// A live channel with an adapter, by id.
-async fn live(state: &AppState, channel_id: i64) -> Result<Option<(ChannelRow, &'static dyn Channel)>> {
-    let Some(channel) = crate::store::channels::find_channel_any(state.db.reader(), channel_id).await? else {
-        return Ok(None);
-    };
-    let adapter = ChannelKind::parse(&channel.kind).and_then(channels::adapter);
-    Ok(match adapter {
-        Some(adapter) if channel.simulation == 0 => Some((channel, adapter)),
-        _ => None,
-    })
-}
-
 /// Sends a queued message through its channel's adapter (`None` when the channel is not a live
 /// channel Parley can send on). The provider's answer decides: accepted → `sent` with its id
 /// (later status reports match it); a permanent refusal → `failed` with its code; throttling,
 /// outages and network trouble → an error, so the job is retried with backoff. A channel over its
 /// pace waits its turn without holding up other channels.
 pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result<Option<Outcome>> {
-    let Some((channel, adapter)) = live(state, message.channel_id).await? else { return Ok(None) };
+    let Some((channel, adapter)) = live_adapter(state, message.channel_id).await? else { return Ok(None) };
     if let Some(rate) = adapter.send_rate(&channel) {
         if let Err(wait) = state.send_limiter.check(channel.id, rate) {
             return Ok(Some(Outcome::Later(wait)));
@@ -129,7 +117,7 @@ async fn recipients(
 
 /// Tells the provider the business read a message (read ticks for the customer).
 pub async fn mark_read(state: &AppState, job_id: i64, job: &MarkRead) -> Result<Outcome> {
-    if let Some((channel, adapter)) = live(state, job.channel_id).await? {
+    if let Some((channel, adapter)) = live_adapter(state, job.channel_id).await? {
         let recipient = job.recipient.as_deref().unwrap_or_default();
         let answer = adapter.mark_read(&state.provider_client, &channel, recipient, &job.provider_message_id).await;
         told(answer, job.channel_id, "read receipt")?;
@@ -139,7 +127,7 @@ pub async fn mark_read(state: &AppState, job_id: i64, job: &MarkRead) -> Result<
 
 /// Shows the customer that an operator is typing, or stopped.
 pub async fn typing(state: &AppState, job_id: i64, job: &Typing) -> Result<Outcome> {
-    if let Some((channel, adapter)) = live(state, job.channel_id).await? {
+    if let Some((channel, adapter)) = live_adapter(state, job.channel_id).await? {
         let answer = adapter.typing(&state.provider_client, &channel, &job.recipient, job.on).await;
         told(answer, job.channel_id, "typing indicator")?;
     }

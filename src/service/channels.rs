@@ -2,14 +2,14 @@
 
 use serde_json::{Map, Value};
 
-use crate::channels::adapter;
+use crate::channels::{adapter, Channel as Adapter};
 use crate::domain::time::now_ms;
 use crate::domain::ChannelKind;
 use crate::error::{Error, FieldError, Result};
 use crate::service::contacts::normalize_address;
 use crate::service::views::Channel;
 use crate::state::AppState;
-use crate::store::channels::{self, ChannelUpdate, NewChannel};
+use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
 
 /// A channel as a request describes it.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +98,14 @@ fn provider_key_taken(kind: ChannelKind, key: Option<&str>) -> impl FnOnce(sqlx:
         ),
         _ => Error::Database(error),
     }
+}
+
+/// A live (non-simulation) channel, by id whatever its account, with its network's adapter; `None`
+/// when it is gone, simulated, or of a network Parley does not connect to (for jobs).
+pub async fn live_adapter(state: &AppState, channel_id: i64) -> Result<Option<(ChannelRow, &'static dyn Adapter)>> {
+    let Some(channel) = channels::find_channel_any(state.db.reader(), channel_id).await? else { return Ok(None) };
+    let adapter = ChannelKind::parse(&channel.kind).and_then(adapter);
+    Ok(adapter.filter(|_| channel.simulation == 0).map(|adapter| (channel, adapter)))
 }
 
 /// Adds a channel.

@@ -5,11 +5,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::channels::{self, Failure};
+use crate::channels::Failure;
 use crate::domain::inbound::InboundEvent;
 use crate::domain::time::now_ms;
-use crate::domain::ChannelKind;
 use crate::error::Result;
+use crate::service::channels::live_adapter;
 use crate::service::events::{self, kind};
 use crate::service::inbound;
 use crate::service::outbound::COMMENT;
@@ -50,10 +50,7 @@ pub async fn queue(
 pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
     let CommentJob { channel_id, comment_id, message_id } =
         serde_json::from_str(&job.payload).map_err(|e| anyhow::anyhow!("malformed {COMMENT_JOB} job payload: {e}"))?;
-    let channel = crate::store::channels::find_channel_any(state.db.reader(), channel_id).await?;
-    let channel = channel.filter(|c| c.simulation == 0);
-    let adapter = channel.as_ref().and_then(|channel| ChannelKind::parse(&channel.kind)).and_then(channels::adapter);
-    let (Some(channel), Some(adapter)) = (channel, adapter) else { return finish(state, job.id).await };
+    let Some((channel, adapter)) = live_adapter(state, channel_id).await? else { return finish(state, job.id).await };
     let looked = match adapter.lookup_comment(&state.provider_client, &channel, &comment_id).await {
         Ok(looked) => looked,
         Err(Failure::Transient(text)) if job.attempts < MAX_ATTEMPTS => {

@@ -7,9 +7,10 @@ use sha2::{Digest, Sha256};
 
 use crate::channels::{self, Failure};
 use crate::domain::time::now_ms;
-use crate::domain::{ChannelKind, MediaOrigin};
+use crate::domain::MediaOrigin;
 use crate::error::Result;
 use crate::media::MediaStore;
+use crate::service::channels::live_adapter;
 use crate::service::contacts::apply_changes;
 use crate::state::AppState;
 use crate::store::contacts::{self, ContactFields};
@@ -45,10 +46,7 @@ pub async fn queue(conn: &mut Conn, channel_id: i64, contact_id: i64, address: &
 pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
     let ProfileJob { channel_id, contact_id, address } =
         serde_json::from_str(&job.payload).map_err(|e| anyhow::anyhow!("malformed {PROFILE_JOB} job payload: {e}"))?;
-    let db = state.db.reader();
-    let channel = crate::store::channels::find_channel_any(db, channel_id).await?.filter(|c| c.simulation == 0);
-    let adapter = channel.as_ref().and_then(|channel| ChannelKind::parse(&channel.kind)).and_then(channels::adapter);
-    let (Some(channel), Some(adapter)) = (channel, adapter) else { return finish(state, job.id).await };
+    let Some((channel, adapter)) = live_adapter(state, channel_id).await? else { return finish(state, job.id).await };
     let profile = match adapter.fetch_profile(&state.provider_client, &channel, &address).await {
         Ok(profile) => profile,
         Err(Failure::Transient(text)) if job.attempts < MAX_ATTEMPTS => {

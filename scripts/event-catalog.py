@@ -96,6 +96,14 @@ def scenario(base):
     doomed = api("POST", "/webhooks", {"url": target, "event_types": ["message.created"]})
     api("POST", f"/channels/{channel['id']}/inbound", {"from": "+393471234567", "text": "Grazie!"})
     wait_for(lambda: not api("GET", f"/webhooks/{doomed['id']}")["active"], "the 410 to disable the subscription")
+    support = api("POST", "/channels", {"kind": "whatsapp", "name": "TechStore Assistenza", "address": "+393209998878",
+                                        "simulation": True})
+    api("POST", "/agents", {"name": "Clara", "engine": "knowledge_base", "languages": ["it", "en"],
+                            "channels": [{"channel_id": support["id"], "answers_first": True}]})
+    asked = api("POST", f"/channels/{support['id']}/inbound",
+                {"from": "+393471234567", "text": "Posso parlare con un operatore?"})
+    wait_for(lambda: api("GET", f"/conversations/{asked['conversation']['id']}")["handler"] == "human",
+             "the virtual agent to hand the conversation to people")
 
 
 def examples(base):
@@ -118,7 +126,8 @@ def main():
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, PARLEY_DATA_DIR=data, PARLEY_LISTEN=f"127.0.0.1:{port}", PARLEY_BOOTSTRAP_API_KEY=KEY,
-                   PARLEY_WEBHOOK_ALLOW_PRIVATE="true", PARLEY_SIMULATION_STEP_MS="50", PARLEY_JOB_POLL_MS="20")
+                   PARLEY_WEBHOOK_ALLOW_PRIVATE="true", PARLEY_SIMULATION_STEP_MS="50", PARLEY_JOB_POLL_MS="20",
+                   PARLEY_AGENT_DEBOUNCE_MS="0")
         env.pop("PARLEY_DATABASE_URL", None)
         server = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -29,8 +29,15 @@ impl AppState {
             .context("building the webhook HTTP client")?;
         let provider_client = crate::channels::meta::graph::http_client(std::time::Duration::from_secs(30))
             .context("building the provider HTTP client")?;
+        let model_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .user_agent(concat!("Parley-Agents/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the virtual agents' HTTP client")?;
         Ok(AppState::new(Inner {
             db,
+            model_client,
             events: EventBus::default(),
             media,
             webhook_client,
@@ -50,6 +57,7 @@ impl AppState {
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     let jobs = tokio::spawn(jobs::run(state.clone(), shutdown.clone()));
     let deliveries = tokio::spawn(jobs::webhooks::run(state.clone(), shutdown.clone()));
+    let answers = tokio::spawn(crate::service::answers::run(state.clone(), shutdown.clone()));
     let streams = state.shutdown.clone();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -58,6 +66,7 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     });
     http::serve(state.clone(), listener, shutdown.clone()).await;
     jobs.await.context("background jobs panicked")?;
+    answers.await.context("virtual agents panicked")?;
     deliveries.await.context("webhook deliveries panicked")?;
     state.db.close().await;
     Ok(())

@@ -115,7 +115,7 @@ pub async fn create_account(store: Store, name: &str) -> anyhow::Result<()> {
 /// Creates an API key and prints it last.
 pub async fn create_key(store: Store, account: i64, name: &str) -> anyhow::Result<()> {
     let db = open(&store).await?;
-    let key = auth::create_api_key(&db, account, name, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = auth::create_api_key(&db, account, name, None, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("key {} created:", key.key.id);
     println!("{}", key.value);
     Ok(())

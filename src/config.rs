@@ -110,6 +110,16 @@ pub struct Config {
     /// Milliseconds the background jobs wait between polls when idle.
     #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250)]
     pub job_poll_ms: u64,
+    /// Milliseconds a virtual agent waits after a customer's message before answering, so a burst
+    /// of messages gets one answer.
+    #[arg(long, env = "PARLEY_AGENT_DEBOUNCE_MS", default_value_t = 1500)]
+    pub agent_debounce_ms: u64,
+    /// Answers virtual agents write at once for one account (the queue is fair across accounts).
+    #[arg(long, env = "PARLEY_AGENT_CONCURRENCY_PER_ACCOUNT", default_value_t = 4)]
+    pub agent_concurrency_per_account: u32,
+    /// Answers virtual agents write at once in all.
+    #[arg(long, env = "PARLEY_AGENT_CONCURRENCY", default_value_t = 32)]
+    pub agent_concurrency: u32,
     /// Allow webhook targets on loopback, private and link-local addresses (local development and tests).
     #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
@@ -318,6 +328,9 @@ impl std::fmt::Debug for Config {
             .field("compat_rate_limit_burst", &self.compat_rate_limit_burst)
             .field("credit_prices", &self.credit_prices)
             .field("job_poll_ms", &self.job_poll_ms)
+            .field("agent_debounce_ms", &self.agent_debounce_ms)
+            .field("agent_concurrency_per_account", &self.agent_concurrency_per_account)
+            .field("agent_concurrency", &self.agent_concurrency)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("webhook_max_payload_bytes", &self.webhook_max_payload_bytes)

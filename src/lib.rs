@@ -1,5 +1,6 @@
 //! Parley: a self-hosted omnichannel conversation hub.
 
+pub mod agents;
 pub mod app;
 pub mod channels;
 pub mod cli;

@@ -32,6 +32,8 @@ pub struct Inner {
     pub webhook_client: reqwest::Client,
     /// HTTP client for provider APIs (the WhatsApp Graph API).
     pub provider_client: reqwest::Client,
+    /// HTTP client for virtual agents' models and bots (no overall timeout: each agent has its own).
+    pub model_client: reqwest::Client,
     /// Per-key request limits.
     pub limiter: KeyLimiter,
     /// Failed authentications per client address.
@@ -58,26 +60,65 @@ impl Deref for AppState {
     }
 }
 
-/// Tells live listeners that an account has new events in the log.
+/// Tells live listeners that an account has new events in the log, and carries transient
+/// events (`message.delta`) that are never logged: only listeners connected now receive them.
 #[derive(Clone, Debug)]
 pub struct EventBus {
-    sender: broadcast::Sender<i64>,
+    sender: broadcast::Sender<Signal>,
+}
+
+/// What the bus carries.
+#[derive(Clone, Debug)]
+pub enum Signal {
+    /// The account has new events in the log.
+    Logged(i64),
+    /// A transient event of the account: its type and data.
+    Transient(Arc<Transient>),
+}
+
+/// A transient event.
+#[derive(Debug)]
+pub struct Transient {
+    pub account_id: i64,
+    pub kind: &'static str,
+    pub data: serde_json::Value,
+}
+
+impl Signal {
+    /// The account the signal is about.
+    pub fn account_id(&self) -> i64 {
+        match self {
+            Signal::Logged(account) => *account,
+            Signal::Transient(event) => event.account_id,
+        }
+    }
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { sender: broadcast::channel(1024).0 }
+        EventBus { sender: broadcast::channel(4096).0 }
     }
 }
 
 impl EventBus {
     /// Announces new events of `account_id` (call after the transaction committed).
     pub fn notify(&self, account_id: i64) {
-        let _ = self.sender.send(account_id);
+        let _ = self.sender.send(Signal::Logged(account_id));
+    }
+
+    /// Publishes a transient event to the account's live listeners.
+    pub fn publish(&self, account_id: i64, kind: &'static str, data: serde_json::Value) {
+        let _ = self.sender.send(Signal::Transient(Arc::new(Transient { account_id, kind, data })));
     }
 
     /// Subscribes to announcements.
-    pub fn subscribe(&self) -> broadcast::Receiver<i64> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
         self.sender.subscribe()
     }
+}
+
+/// Waits for the next sign of new logged events of any account, skipping transient events (a
+/// receiver that fell behind counts as a sign: the log is read again anyway).
+pub async fn next_logged(receiver: &mut broadcast::Receiver<Signal>) {
+    while let Ok(Signal::Transient(_)) = receiver.recv().await {}
 }

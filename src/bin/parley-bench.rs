@@ -21,7 +21,15 @@
 //! 5. dead receiver: that subscription is deleted and the ingest phase is run again with
 //!    `--webhook-messages` messages, once with no subscription and once with every event also
 //!    subscribed to by a receiver that reads each request and never answers (so every attempt runs
-//!    into the server's webhook timeout).
+//!    into the server's webhook timeout);
+//! 6. virtual agents: a stand-in model in this process streams a fixed `--agent-tokens`-token answer
+//!    at `--agent-pace-ms` per token to an OpenAI-compatible agent serving a new channel;
+//!    `--agent-conversations` customers write at once, and the event stream is followed. What
+//!    Parley adds is the time from each inbound POST to the model's request plus the time from the
+//!    model's last token to the answer's `message.created` (the message stored with its send job),
+//!    and the same to the first `message.delta` (from the model's first token); the model's own
+//!    time is left out. A started server answers without debounce; with `--url` the server's
+//!    `PARLEY_AGENT_DEBOUNCE_MS` counts in the figures.
 //!
 //! Latencies are those of successful requests, body included; failed requests (other statuses,
 //! transport errors) are counted and summarised. `--database-url` must name an empty database:
@@ -111,6 +119,18 @@ struct Args {
     /// Skip the two webhook phases.
     #[arg(long, env = "PARLEY_BENCH_SKIP_WEBHOOKS")]
     skip_webhooks: bool,
+    /// Customers writing at once in the virtual agent phase.
+    #[arg(long, env = "PARLEY_BENCH_AGENT_CONVERSATIONS", default_value_t = 100)]
+    agent_conversations: usize,
+    /// Tokens of the stand-in model's answer.
+    #[arg(long, env = "PARLEY_BENCH_AGENT_TOKENS", default_value_t = 50)]
+    agent_tokens: usize,
+    /// Milliseconds between the stand-in model's tokens.
+    #[arg(long, env = "PARLEY_BENCH_AGENT_PACE_MS", default_value_t = 20)]
+    agent_pace_ms: u64,
+    /// Skip the virtual agent phase.
+    #[arg(long, env = "PARLEY_BENCH_SKIP_AGENTS")]
+    skip_agents: bool,
 }
 
 /// The server under test.
@@ -177,6 +197,10 @@ impl Server {
             .env("PARLEY_RATE_LIMIT_BURST", UNLIMITED)
             // The webhook phases' receivers listen on 127.0.0.1.
             .env("PARLEY_WEBHOOK_ALLOW_PRIVATE", "true")
+            // The agent phase's customers all write at once, and each gets its answer at once.
+            .env("PARLEY_AGENT_DEBOUNCE_MS", "0")
+            .env("PARLEY_AGENT_CONCURRENCY", args.agent_conversations.max(1).to_string())
+            .env("PARLEY_AGENT_CONCURRENCY_PER_ACCOUNT", args.agent_conversations.max(1).to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().context("opening the server log")?))
@@ -666,6 +690,205 @@ async fn dead_receiver(
     Ok(DeadReceiver { without, with, held })
 }
 
+/// When the stand-in model saw each bench customer's turn, by the customer's number.
+#[derive(Default)]
+struct ModelLog {
+    /// Request received, first token sent, last token sent.
+    turns: HashMap<usize, (Instant, Option<Instant>, Option<Instant>)>,
+}
+
+/// The stand-in model's settings and log.
+struct StandInModel {
+    tokens: usize,
+    pace: Duration,
+    log: Mutex<ModelLog>,
+}
+
+impl StandInModel {
+    fn log(&self) -> std::sync::MutexGuard<'_, ModelLog> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An OpenAI-compatible Chat Completions stream: the fixed answer, one token per event at the
+/// model's pace, then `[DONE]`; notes when the turn (named by `bench-agent-<n>` in the last
+/// message) arrived, when its first token went and when its last one did.
+async fn stream_completion(State(model): State<Arc<StandInModel>>, body: Bytes) -> axum::response::Response {
+    let received = Instant::now();
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let question = request["messages"].as_array().and_then(|m| m.last()).map(|m| m["content"].to_string());
+    let turn = question
+        .as_deref()
+        .and_then(|q| q.split("bench-agent-").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse::<usize>().ok()));
+    if let Some(turn) = turn {
+        model.log().turns.insert(turn, (received, None, None));
+    }
+    let events = async_stream::stream! {
+        for n in 0..model.tokens {
+            if n > 0 {
+                tokio::time::sleep(model.pace).await;
+            }
+            let chunk = json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": format!("tok{n} ")}, "finish_reason": null}]});
+            yield Ok::<_, std::convert::Infallible>(Bytes::from(format!("data: {chunk}\n\n")));
+            if let Some(turn) = turn {
+                let now = Instant::now();
+                if let Some(entry) = model.log().turns.get_mut(&turn) {
+                    entry.1.get_or_insert(now);
+                    entry.2 = Some(now);
+                }
+            }
+        }
+        let finish = json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+        yield Ok(Bytes::from(format!("data: {finish}\n\ndata: [DONE]\n\n")));
+    };
+    axum::response::Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(events))
+        .unwrap_or_default()
+}
+
+/// What the event stream showed for each conversation: its first draft chunk and its answer.
+#[derive(Default)]
+struct Observed {
+    first_delta: HashMap<i64, Instant>,
+    answered: HashMap<i64, Instant>,
+}
+
+/// Follows the account's event stream, noting the first `message.delta` and the virtual agent's
+/// `message.created` of each conversation.
+async fn follow_events(client: Client, url: String, observed: Arc<Mutex<Observed>>) -> Result<()> {
+    let response =
+        client.get(url).timeout(Duration::from_secs(3600)).send().await.context("opening the event stream")?;
+    ensure!(response.status() == StatusCode::OK, "the event stream answered HTTP {}", response.status());
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let at = Instant::now();
+        buffer.push_str(&String::from_utf8_lossy(&chunk.context("reading the event stream")?));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let Some(data) = block.lines().find_map(|line| line.strip_prefix("data:")) else { continue };
+            let event: Value = serde_json::from_str(data.trim()).unwrap_or_default();
+            let data = &event["data"];
+            let mut seen = observed.lock().unwrap_or_else(PoisonError::into_inner);
+            match event["type"].as_str() {
+                Some("message.delta") => {
+                    if let Some(id) = data["conversation_id"].as_i64() {
+                        seen.first_delta.entry(id).or_insert(at);
+                    }
+                }
+                Some("message.created") if data["sender"]["type"] == "virtual_agent" => {
+                    if let Some(id) = data["conversation_id"].as_i64() {
+                        seen.answered.entry(id).or_insert(at);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Outcome of the virtual agent phase.
+struct AgentLatency {
+    answered: usize,
+    /// What Parley adds to an answer, in microseconds.
+    answer: Histogram<u64>,
+    /// What Parley adds to the first draft chunk, in microseconds.
+    first_delta: Histogram<u64>,
+}
+
+/// Posts a JSON body and returns the created object, failing on any other status.
+async fn create(client: &Client, target: &Target, path: &str, body: &Value) -> Result<Value> {
+    let response = client
+        .post(format!("{}{path}", target.base))
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("POST {path}"))?;
+    let status = response.status();
+    let text = response.text().await.with_context(|| format!("reading POST {path}"))?;
+    ensure!(status == StatusCode::CREATED, "POST {path} answered HTTP {status}: {}", truncate(&text, 300));
+    serde_json::from_str(&text).with_context(|| format!("reading POST {path}"))
+}
+
+/// The virtual agent phase (see the module documentation).
+async fn agent_latency(client: &Client, target: &Target, args: &Args) -> Result<AgentLatency> {
+    let model = Arc::new(StandInModel {
+        tokens: args.agent_tokens.max(1),
+        pace: Duration::from_millis(args.agent_pace_ms),
+        log: Mutex::new(ModelLog::default()),
+    });
+    let router = Router::new().route("/hook/chat/completions", post(stream_completion)).with_state(model.clone());
+    let stand_in = Receiver::start(router).await?;
+    let channel = create(
+        client,
+        target,
+        "/api/v1/channels",
+        &json!({"kind": "whatsapp", "name": "Bench agents", "address": "+393290000001", "simulation": true}),
+    )
+    .await?;
+    create(
+        client,
+        target,
+        "/api/v1/agents",
+        &json!({
+            "name": "Bench agent", "engine": "openai", "languages": ["en"],
+            "settings": {"base_url": stand_in.url, "model": "bench"},
+            "channels": [{"channel_id": channel["id"], "answers_first": true}],
+            "handoff": {"keywords": {}, "max_turns": null},
+            "first_token_timeout_ms": 60_000, "answer_timeout_ms": 120_000,
+        }),
+    )
+    .await?;
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let follower =
+        tokio::spawn(follow_events(client.clone(), format!("{}/api/v1/events", target.base), observed.clone()));
+    // The stream opens with a comment; give it a moment to be in place before the customers write.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    progress(format!("{} customers write to a virtual agent at once", args.agent_conversations));
+    let inbound = format!("{}/api/v1/channels/{}/inbound", target.base, channel["id"]);
+    let posts = (0..args.agent_conversations).map(|n| {
+        let (client, inbound) = (client.clone(), inbound.clone());
+        async move {
+            let sent = Instant::now();
+            let body = json!({"from": format!("+39348{n:07}"), "text": format!("bench-agent-{n} where is my order?")});
+            let response = client.post(inbound).json(&body).send().await.ok()?;
+            let created: Value = response.json().await.ok()?;
+            Some((n, sent, created["conversation"]["id"].as_i64()?))
+        }
+    });
+    let customers: Vec<(usize, Instant, i64)> = futures::future::join_all(posts).await.into_iter().flatten().collect();
+    let wait = Duration::from_millis(args.agent_pace_ms * args.agent_tokens as u64) + Duration::from_secs(30);
+    let started = Instant::now();
+    while started.elapsed() < wait {
+        let done = observed.lock().unwrap_or_else(PoisonError::into_inner).answered.len();
+        if done >= customers.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    follower.abort();
+    let mut answer = Histogram::new_with_bounds(1, 3_600_000_000, 3).context("creating a histogram")?;
+    let mut first_delta = answer.clone();
+    let seen = observed.lock().unwrap_or_else(PoisonError::into_inner);
+    let log = model.log();
+    let mut answered = 0;
+    for (n, sent, conversation) in &customers {
+        let Some((received, Some(first), Some(last))) = log.turns.get(n).copied() else { continue };
+        let asked = received.saturating_duration_since(*sent);
+        if let Some(at) = seen.answered.get(conversation) {
+            answered += 1;
+            answer.saturating_record(micros(asked + at.saturating_duration_since(last)));
+        }
+        if let Some(at) = seen.first_delta.get(conversation) {
+            first_delta.saturating_record(micros(asked + at.saturating_duration_since(first)));
+        }
+    }
+    Ok(AgentLatency { answered, answer, first_delta })
+}
+
 /// Runs the phases against `target` and prints the report.
 async fn run(args: &Args, target: &Target) -> Result<()> {
     let mut headers = HeaderMap::new();
@@ -697,6 +920,7 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
         let latency = webhook_latency(&client, target, &channels, args).await?;
         Some((latency, dead_receiver(&client, target, &channels, args).await?))
     };
+    let agents = if args.skip_agents { None } else { Some(agent_latency(&client, target, args).await?) };
 
     let count = |n: Option<i64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut report = String::new();
@@ -754,6 +978,23 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
                 args.webhook_wait_secs
             )?;
         }
+    }
+    if let Some(agents) = &agents {
+        writeln!(
+            report,
+            "agent    {} of {} answered ({} tokens every {} ms)  answer p50 {}  p99 {}  max {} | first delta p50 {}  p99 {}  max {}  \
+             (time Parley adds: inbound POST → model request + last token → answer stored; first token → first message.delta)",
+            agents.answered,
+            args.agent_conversations,
+            args.agent_tokens,
+            args.agent_pace_ms,
+            ms(agents.answer.value_at_quantile(0.5)),
+            ms(agents.answer.value_at_quantile(0.99)),
+            ms(agents.answer.max()),
+            ms(agents.first_delta.value_at_quantile(0.5)),
+            ms(agents.first_delta.value_at_quantile(0.99)),
+            ms(agents.first_delta.max()),
+        )?;
     }
     for (phase, stats) in phases {
         if let Some(first) = &stats.first_error {

@@ -20,6 +20,10 @@ pub enum Format {
     Url,
     /// A whole number in a range.
     Count { min: u32, max: u32 },
+    /// A number from 0 to `max`, fractions allowed.
+    Fraction { max: u32 },
+    /// A Standard Webhooks signing secret (`whsec_` and base64).
+    SigningSecret,
     /// One of these words.
     Choice { options: &'static [&'static str] },
 }
@@ -78,11 +82,16 @@ fn misfit(format: Format, value: &Value) -> Option<String> {
         let fits = value.as_u64().is_some_and(|n| (u64::from(min)..=u64::from(max)).contains(&n));
         return (!fits).then(|| format!("must be a whole number from {min} to {max}"));
     }
+    if let Format::Fraction { max } = format {
+        let fits = value.as_f64().is_some_and(|n| (0.0..=f64::from(max)).contains(&n));
+        return (!fits).then(|| format!("must be a number from 0 to {max}"));
+    }
     let Some(text) = value.as_str() else { return Some("must be a string".to_owned()) };
     match format {
         _ if text.trim().is_empty() => Some("must not be empty".to_owned()),
         Format::Digits if !is_digits(text) => Some("must be a numeric id (digits only)".to_owned()),
         Format::Url if !is_http_url(text) => Some("must be an http(s) URL".to_owned()),
+        Format::SigningSecret => crate::service::webhooks::signature::secret_key(text).err().map(str::to_owned),
         Format::Choice { options } if !options.contains(&text) => {
             Some(format!("must be one of {}", options.join(", ")))
         }

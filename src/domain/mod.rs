@@ -1,8 +1,10 @@
 //! Pure types and rules of the conversation model: no I/O, no HTTP, no SQL.
 
+pub mod agents;
 pub mod content;
 pub mod inbound;
 pub mod jobs;
+pub mod knowledge;
 pub mod principal;
 pub mod text;
 pub mod time;
@@ -113,7 +115,40 @@ string_enum!(
 
 string_enum!(
     /// Who wrote a message.
-    SenderType { Contact => "contact", Operator => "operator", Bot => "bot", System => "system" }
+    SenderType { Contact => "contact", Operator => "operator", VirtualAgent => "virtual_agent", System => "system" }
+);
+
+string_enum!(
+    /// Who handles a conversation: a virtual agent answers it, or people do.
+    Handler { VirtualAgent => "virtual_agent", Human => "human" }
+);
+
+string_enum!(
+    /// Where an escalation to people stands (the CCAI Platform's codes): waiting for a person,
+    /// with one, canceled, waiting for the customer to pick another channel, moved there.
+    EscalationStatus {
+        Escalating => "escalating", Escalated => "escalated", Canceled => "canceled",
+        Deflecting => "deflecting", Deflected => "deflected",
+    }
+);
+
+string_enum!(
+    /// Why a conversation went to people (the CCAI Platform's reason codes).
+    EscalationReason {
+        Unknown => "unknown", ByEndUserAsk => "by_end_user_ask", ByEndUserMessage => "by_end_user_message",
+        ByVirtualAgent => "by_virtual_agent", PayloadFailure => "payload_failure", CouldNotResume => "could_not_resume",
+        ByHumanAgent => "by_human_agent", InvalidQueue => "invalid_queue", Dismissed => "dismissed",
+    }
+);
+
+string_enum!(
+    /// Whether a virtual agent answers.
+    AgentStatus { Active => "active", Paused => "paused" }
+);
+
+string_enum!(
+    /// Whether an operator takes new conversations: online ones do, away and offline ones do not.
+    Availability { Online => "online", Away => "away", Offline => "offline" }
 );
 
 string_enum!(

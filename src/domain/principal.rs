@@ -7,6 +7,8 @@ pub struct Principal {
     pub account_id: i64,
     /// Who authenticated the request.
     pub caller: Caller,
+    /// The virtual agent an API key belongs to: what it sends is that agent's.
+    pub virtual_agent_id: Option<i64>,
 }
 
 /// An API key, or an operator logged in to the web UI.

@@ -71,12 +71,39 @@ pub async fn require_caller(State(state): State<AppState>, mut request: Request,
         Some(key) => auth::authenticate(&state, key, ClientAddr::of(request.extensions())).await?,
         None => {
             let session = require_session(&state, request.headers(), request.method()).await?;
-            Principal { account_id: session.account_id, caller: Caller::Operator(session.operator_id) }
+            Principal {
+                account_id: session.account_id,
+                caller: Caller::Operator(session.operator_id),
+                virtual_agent_id: None,
+            }
         }
     };
+    if principal.virtual_agent_id.is_some() && !agent_may(request.method(), request.uri().path()) {
+        return Err(Error::Forbidden {
+            code: "virtual_agent_key",
+            detail: "a virtual agent's key may only read conversations, send messages in them and escalate them"
+                .to_owned(),
+        });
+    }
     state.limiter.check(principal.caller)?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// Whether a virtual agent's key may make this request: reading conversations and their
+/// messages, answering (`POST …/messages`) and escalating (`POST …/escalations`).
+fn agent_may(method: &axum::http::Method, path: &str) -> bool {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    let Some(rest) = path.strip_prefix("/conversations/") else { return false };
+    let mut parts = rest.split('/');
+    let (Some(id), tail) = (parts.next(), parts.collect::<Vec<_>>()) else { return false };
+    if id.parse::<i64>().is_err() {
+        return false;
+    }
+    matches!(
+        (method.as_str(), tail.as_slice()),
+        ("GET", [] | ["messages"] | ["escalations"]) | ("POST", ["messages"] | ["escalations"])
+    )
 }
 
 /// Longest accepted `Idempotency-Key`.

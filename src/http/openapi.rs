@@ -11,7 +11,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, Header, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::api::{channels, contacts, conversations, credit, events, keys, media, templates, webhooks};
+use crate::http::api::{
+    agents, channels, contacts, conversations, credit, events, keys, media, teams, templates, webhooks,
+};
 use crate::http::compat::qlara::{self, sends as qlara_sends};
 use crate::http::hooks;
 
@@ -38,7 +40,12 @@ wrong keys or passwords is refused for a while."),
     paths(
         conversations::list, conversations::start, conversations::get, conversations::update, conversations::typing, conversations::read,
         conversations::archive, conversations::unarchive, conversations::close, conversations::messages, conversations::send,
-        conversations::delete_message,
+        conversations::delete_message, conversations::escalate, conversations::escalations_of,
+        conversations::update_escalation, conversations::take_over, conversations::hand_back,
+        agents::list, agents::engines, agents::create, agents::get, agents::update, agents::delete, agents::try_out,
+        agents::list_articles, agents::create_article, agents::get_article, agents::update_article,
+        agents::delete_article, agents::search,
+        teams::list, teams::create, teams::get, teams::update, teams::delete, teams::presence, teams::set_presence,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
         contacts::messages, contacts::conversations, contacts::duplicates,
         channels::kinds, channels::list, channels::create, channels::get, channels::update, channels::delete, channels::inbound,
@@ -63,6 +70,8 @@ wrong keys or passwords is refused for a while."),
         (name = "credit", description = "Prepaid credit for charged channels, and its ledger."),
         (name = "api keys", description = "Keys for this API."),
         (name = "operators", description = "The people who answer conversations in the inbox."),
+        (name = "virtual agents", description = "AI agents that answer first and hand over to people: engines, knowledge base, escalations, take over and hand back."),
+        (name = "routing", description = "Teams (queues), operator availability and capacity: waiting conversations go round-robin to free online members."),
     ),
     modifiers(&Security, &Conventions),
     security(("api_key" = []), ("bearer" = []))
@@ -396,6 +405,10 @@ fn path_parameter(name: &str, collection: &str) -> Parameter {
         let thing = match (name, collection) {
             ("message_id", _) => "message",
             ("template_id", _) => "template",
+            ("escalation_id", _) => "escalation",
+            ("article_id", _) => "article",
+            (_, "agents") => "virtual agent",
+            (_, "teams") => "team",
             ("chatId", _) => "conversation",
             (_, "conversations") => "conversation",
             (_, "contacts") => "contact",

@@ -16,7 +16,7 @@ use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
-use crate::service::{comments, media_fetch, profiles};
+use crate::service::{answers, comments, media_fetch, profiles, routing};
 use crate::state::AppState;
 use crate::store::idempotency::KEY_LIFETIME_MS;
 use crate::store::jobs::JobRow;
@@ -26,7 +26,8 @@ use crate::store::{channels, idempotency, jobs, messages};
 pub const SIMULATE_JOB: &str = "simulate_status";
 
 /// Every kind of job [`run_once`] runs (the queue depths `/metrics` reports).
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
+    routing::ROUTE_JOB,
     SEND_JOB,
     SIMULATE_JOB,
     MARK_READ_JOB,
@@ -66,7 +67,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                 tracing::warn!(error = %e, "housekeeping failed");
             }
         }
-        let worked = match run_once(&state).await {
+        let worked = match run_jobs_once(&state).await {
             Ok(count) => count,
             Err(e) => {
                 tracing::error!(error = %e, "background job round failed");
@@ -82,9 +83,16 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
 }
 
+/// Claims and runs the jobs due now, then writes the virtual agents' answers due now (in
+/// production those run in their own loop, [`answers::run`]); returns how many ran.
+pub async fn run_once(state: &AppState) -> Result<usize> {
+    let jobs = run_jobs_once(state).await?;
+    Ok(jobs + answers::run_once(state).await?)
+}
+
 /// Claims and runs the jobs due now, several at a time so one slow provider call holds up no
 /// other job; returns how many ran.
-pub async fn run_once(state: &AppState) -> Result<usize> {
+async fn run_jobs_once(state: &AppState) -> Result<usize> {
     let claimed = jobs::claim_due_jobs(&state.db, now_ms(), LEASE_MS, BATCH).await?;
     futures::stream::iter(in_order(&claimed))
         .for_each_concurrent(CONCURRENCY, |group| async move {
@@ -146,6 +154,7 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
         media_fetch::FETCH_JOB => media_fetch::run(state, job).await.map(|()| Outcome::Done),
         profiles::PROFILE_JOB => profiles::run(state, job).await.map(|()| Outcome::Done),
         comments::COMMENT_JOB => comments::run(state, job).await.map(|()| Outcome::Done),
+        routing::ROUTE_JOB => routing::run_job(state, job).await.map(|()| Outcome::Done),
         other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
     };
     match outcome {

@@ -122,7 +122,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(done) = inflight.join_next(), if !inflight.is_empty() => finished.extend(done.ok()),
-            _ = wake.recv() => tokio::time::sleep(COALESCE).await,
+            _ = crate::state::next_logged(&mut wake) => tokio::time::sleep(COALESCE).await,
             _ = tokio::time::sleep(poll) => {}
         }
     }

@@ -59,8 +59,16 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
-/// Creates an API key for the account; `value` fixes its secret (bootstrap), otherwise one is generated.
-pub async fn create_api_key(db: &Db, account_id: i64, name: &str, value: Option<&str>) -> Result<CreatedApiKey> {
+/// Creates an API key for the account; `value` fixes its secret (bootstrap), otherwise one is
+/// generated. A key of a virtual agent (`agent_id`) writes as that agent and may only read
+/// conversations, answer and escalate them.
+pub async fn create_api_key(
+    db: &Db,
+    account_id: i64,
+    name: &str,
+    value: Option<&str>,
+    agent_id: Option<i64>,
+) -> Result<CreatedApiKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::field("name", "must be 1 to 100 characters"));
@@ -74,7 +82,12 @@ pub async fn create_api_key(db: &Db, account_id: i64, name: &str, value: Option<
     if accounts::find_account(&mut *tx, account_id).await?.is_none() {
         return Err(Error::NotFound("account"));
     }
-    let row = accounts::insert_api_key(&mut tx, account_id, name, &prefix, &hash_key(&value), now_ms()).await;
+    if let Some(agent) = agent_id {
+        if crate::store::agents::find_agent(&mut *tx, account_id, agent).await?.is_none() {
+            return Err(Error::field("virtual_agent_id", "no virtual agent with this id in this account"));
+        }
+    }
+    let row = accounts::insert_api_key(&mut tx, account_id, name, &prefix, &hash_key(&value), agent_id, now_ms()).await;
     let row = match row {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             return Err(Error::conflict("api_key_exists", "this API key value is already in use"))
@@ -99,7 +112,7 @@ pub async fn authenticate(state: &AppState, value: &str, client: Option<IpAddr>)
         let id = row.id;
         record_use_later(&state.db, "API key use", move |conn| Box::pin(accounts::touch_api_key(conn, id, now)));
     }
-    Ok(Principal { account_id: row.account_id, caller: Caller::ApiKey(row.id) })
+    Ok(Principal { account_id: row.account_id, caller: Caller::ApiKey(row.id), virtual_agent_id: row.agent_id })
 }
 
 /// Writes that a credential was used in its own transaction, off the request's path, so that
@@ -230,7 +243,7 @@ pub async fn create_account(db: &Db, name: &str, key_value: Option<&str>) -> Res
     let mut tx = db.begin().await?;
     let account_id = accounts::insert_account(&mut tx, name, now_ms()).await?;
     tx.commit().await?;
-    let key = create_api_key(db, account_id, "admin", key_value).await?;
+    let key = create_api_key(db, account_id, "admin", key_value, None).await?;
     Ok((account_id, key))
 }
 

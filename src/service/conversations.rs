@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::channels as adapters;
 use crate::domain::jobs::{MarkRead, Typing, MARK_READ_JOB, TYPING_JOB};
 use crate::domain::time::now_ms;
-use crate::domain::ConversationStatus;
+use crate::domain::{ConversationStatus, Handler};
 use crate::error::{Error, Result};
 use crate::service::contacts::apply_changes as apply_contact_changes;
 use crate::service::events::{self, kind};
@@ -31,6 +31,10 @@ pub struct ConversationQuery {
     /// `Some(None)` selects unassigned conversations.
     pub assignee_id: Option<Option<i64>>,
     pub contact_id: Option<i64>,
+    /// Only conversations handled by a virtual agent, or by people.
+    pub handler: Option<Handler>,
+    /// Only conversations waiting for a person.
+    pub waiting: bool,
     pub tag: Option<String>,
     /// Matches contact name, phone or any message text (case-insensitive).
     pub text: Option<String>,
@@ -131,6 +135,13 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
     if let Some(contact_id) = query.contact_id {
         let p = filter.param(Param::Int(contact_id));
         filter.push(format!("c.contact_id = {p}"));
+    }
+    if let Some(handler) = query.handler {
+        let p = filter.param(Param::Text(handler.as_str().to_owned()));
+        filter.push(format!("c.handler = {p}"));
+    }
+    if query.waiting {
+        filter.push("c.waiting_since IS NOT NULL".to_owned());
     }
     if let Some(tag) = &query.tag {
         let p = filter.param(Param::Text(tag.clone()));
@@ -236,6 +247,16 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, patch: Conversat
         }
     }
     let now = now_ms();
+    if let Some(Some(_)) = patch.assignee_id {
+        // Assigning a person takes the conversation from its virtual agent and out of the queue.
+        crate::service::escalations::take_over_in(&mut tx, &current, None).await?;
+    }
+    let frees_room = current.assignee_id.is_some()
+        && (matches!(patch.status, Some(ConversationStatus::Resolved | ConversationStatus::Closed))
+            || patch.assignee_id.is_some());
+    if let (true, Some(team_id)) = (frees_room, current.team_id) {
+        crate::service::routing::queue_routing(&mut tx, account_id, team_id, now).await?;
+    }
     let mut update = ConversationUpdate {
         status: patch.status.map(|s| s.as_str().to_owned()),
         archived: patch.archived,
@@ -295,12 +316,17 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, patch: Conversat
 
 /// The events a conversation change records after `conversation.updated`, in this order:
 /// `conversation.status_changed` (the status differs), `conversation.assigned` (the assignee
-/// differs, including unassigning), `conversation.archived` (archived went from false to true) and
+/// differs, including unassigning), `conversation.handler_changed` (a virtual agent took it or
+/// people did), `conversation.archived` (archived went from false to true) and
 /// `conversation.read` (the unread count went to zero).
 fn change_kinds(before: &ConversationState, after: &Conversation) -> Vec<&'static str> {
     [
         (before.status != after.status, kind::CONVERSATION_STATUS_CHANGED),
         (before.assignee_id != after.assignee_id, kind::CONVERSATION_ASSIGNED),
+        (
+            before.handler != after.handler.as_str() || before.virtual_agent_id != after.virtual_agent_id,
+            kind::CONVERSATION_HANDLER_CHANGED,
+        ),
         (!flag(before.archived) && after.archived, kind::CONVERSATION_ARCHIVED),
         (before.unread_count > 0 && after.unread_count == 0, kind::CONVERSATION_READ),
     ]

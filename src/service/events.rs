@@ -23,6 +23,10 @@ pub mod kind {
     pub const CONVERSATION_STATUS_CHANGED: &str = "conversation.status_changed";
     /// A conversation was assigned to an operator or unassigned.
     pub const CONVERSATION_ASSIGNED: &str = "conversation.assigned";
+    /// A conversation went from a virtual agent to people (or was asked to): the escalation.
+    pub const CONVERSATION_ESCALATED: &str = "conversation.escalated";
+    /// Who handles a conversation changed (virtual agent or people).
+    pub const CONVERSATION_HANDLER_CHANGED: &str = "conversation.handler_changed";
     /// A conversation was archived.
     pub const CONVERSATION_ARCHIVED: &str = "conversation.archived";
     /// An operator read a conversation's inbound messages.
@@ -56,6 +60,14 @@ pub const CATALOG: &[(&str, &str)] = &[
     (kind::CONVERSATION_UPDATED, "A conversation changed in any way."),
     (kind::CONVERSATION_STATUS_CHANGED, "A conversation's status changed (open, pending, resolved, closed)."),
     (kind::CONVERSATION_ASSIGNED, "A conversation was assigned to an operator or unassigned."),
+    (
+        kind::CONVERSATION_ESCALATED,
+        "A conversation was escalated from a virtual agent to people: the escalation, with its `status` and `reason` codes.",
+    ),
+    (
+        kind::CONVERSATION_HANDLER_CHANGED,
+        "Who handles a conversation changed: `handler` is `virtual_agent` (with `virtual_agent_id`) or `human`.",
+    ),
     (kind::CONVERSATION_ARCHIVED, "A conversation was archived."),
     (kind::CONVERSATION_READ, "An operator read a conversation's inbound messages."),
     (kind::CONTACT_CREATED, "A contact was created, by the API or by a first message from a new address."),

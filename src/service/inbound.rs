@@ -7,7 +7,9 @@ use serde_json::Value;
 use crate::channels as adapters;
 use crate::domain::inbound::{InboundEvent, InboundMessage, Until, Watermark};
 use crate::domain::time::now_ms;
-use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
+use crate::domain::{
+    message_preview, ChannelKind, Direction, Handler, MessageStatus, MessageType, RequestKey, SenderType,
+};
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
 use crate::service::conversations::record_changes;
@@ -15,10 +17,10 @@ use crate::service::events::{self, kind};
 use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::outbound::COMMENT;
 use crate::service::views::{Conversation, Message};
-use crate::service::{comments, media_fetch, profiles};
+use crate::service::{comments, media_fetch, profiles, routing};
 use crate::state::AppState;
 use crate::store::channels::ChannelRow;
-use crate::store::{conversations, media, messages, templates, Conn};
+use crate::store::{agents, conversations, media, messages, templates, Conn};
 
 /// The outcome of ingesting one message.
 #[derive(Debug, Clone)]
@@ -112,7 +114,8 @@ async fn apply_batch(
     for event in batch {
         let result = match event {
             InboundEvent::Message(message) => {
-                let ingested = ingest_one(&mut tx, kind, channel, message.clone()).await?;
+                let debounce = state.config.agent_debounce_ms as i64;
+                let ingested = ingest_one(&mut tx, kind, channel, message.clone(), debounce).await?;
                 changed |= !ingested.duplicate;
                 Some(ingested)
             }
@@ -236,11 +239,15 @@ async fn find_earlier(
     })
 }
 
+/// Stores one message: finds or creates its contact and conversation (a new one starts with the
+/// channel's virtual agent, or waits for people), schedules the agent's answer `debounce_ms`
+/// later when an agent handles the conversation, and records the events.
 async fn ingest_one(
     conn: &mut Conn,
     kind: ChannelKind,
     channel: &ChannelRow,
     mut message: InboundMessage,
+    debounce_ms: i64,
 ) -> Result<Ingested> {
     let account_id = channel.account_id;
     if let Some(existing) = find_earlier(conn, channel, &message).await? {
@@ -286,9 +293,14 @@ async fn ingest_one(
     }
     // The active conversation's state before this message, to tell what the message changed.
     let before = conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?;
-    let conversation_id = match &before {
-        Some(state) => state.id,
-        None => conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, now).await?,
+    let (conversation_id, agent) = match &before {
+        Some(state) => (state.id, state.virtual_agent_id.filter(|_| state.handler == Handler::VirtualAgent.as_str())),
+        None => {
+            let owner = routing::first_owner(conn, channel, outbound, now).await?;
+            let id =
+                conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, owner, now).await?;
+            (id, owner.virtual_agent_id)
+        }
     };
     let fetch_media = message.fetch_media && channel.simulation == 0;
     if let (true, Some(payload)) = (fetch_media, message.payload.as_object_mut()) {
@@ -329,6 +341,16 @@ async fn ingest_one(
         (&message.provider_message_id, new_comment && capabilities.comments && channel.simulation == 0)
     {
         comments::queue(conn, channel.id, comment_id, Some(row.id), now).await?;
+    }
+    if let Some(agent_id) = agent {
+        if outbound {
+            // Someone of the business answered outside Parley: people have it from now on.
+            conversations::hand_to_people(conn, conversation_id, None, None, now).await?;
+            agents::delete_run(conn, conversation_id).await?;
+        } else {
+            let due = now + debounce_ms;
+            agents::schedule_run(conn, account_id, conversation_id, agent_id, row.id, due, now).await?;
+        }
     }
     let preview = message_preview(message.kind, message.text.as_deref());
     if outbound {

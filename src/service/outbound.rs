@@ -6,17 +6,20 @@ use serde_json::{json, Map, Value};
 use crate::channels::{self as adapters, Capabilities};
 use crate::domain::content::{self, payload_key};
 use crate::domain::time::{now_ms, to_rfc3339};
-use crate::domain::{message_preview, ChannelKind, Direction, MessageStatus, MessageType, RequestKey, SenderType};
+use crate::domain::{
+    message_preview, ChannelKind, Direction, Handler, MessageStatus, MessageType, RequestKey, SenderType,
+};
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
-use crate::service::credit;
+use crate::service::conversations::record_changes;
 use crate::service::events::{self, kind};
 use crate::service::templates;
 use crate::service::views::{Conversation, Message};
+use crate::service::{credit, escalations};
 use crate::state::AppState;
-use crate::store::conversations::{self, ConversationRow};
+use crate::store::conversations::{self, ConversationRow, ConversationState};
 use crate::store::messages::MessageRow;
-use crate::store::{channels, jobs, media, messages, Conn};
+use crate::store::{agents, channels, jobs, media, messages, Conn};
 
 /// Job kind that hands a queued message to its channel.
 pub const SEND_JOB: &str = "send_message";
@@ -39,6 +42,9 @@ pub struct Outgoing {
     pub simulation: bool,
     /// The operator writing, when known.
     pub operator_id: Option<i64>,
+    /// The virtual agent writing: only while it handles the conversation. Any other message
+    /// that is not a private note means people take the conversation over.
+    pub virtual_agent_id: Option<i64>,
     /// Structured content under one key naming its type (see [`content::PAYLOAD_KEYS`]).
     pub payload: Map<String, Value>,
     /// The Parley id of the message this one replies to (quoted on the channel); when it is a
@@ -278,6 +284,42 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
     Ok(message)
 }
 
+/// Queues a message in the caller's transaction (a virtual agent's answer or handoff notice),
+/// on the conversation's channel as [`send`] does.
+pub async fn queue_in(
+    state: &AppState,
+    conn: &mut Conn,
+    conversation: &ConversationRow,
+    outgoing: &Outgoing,
+) -> Result<Message> {
+    let mut outgoing = outgoing.clone();
+    validate(&mut outgoing)?;
+    let channel = channels::find_channel(&mut *conn, conversation.account_id, conversation.channel_id)
+        .await?
+        .ok_or_else(|| Error::conflict("channel_removed", "the conversation's channel has been removed"))?;
+    let simulated = outgoing.simulation || channel.simulation != 0;
+    let price = credit::price(state, &channel.kind);
+    Ok(queue(conn, conversation, &outgoing, simulated, price).await?.0)
+}
+
+/// Checks who may write: a virtual agent only while it handles the conversation; anyone else
+/// (but a private note) takes the conversation over from its agent, or from the queue it waits in.
+async fn check_writer(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgoing) -> Result<()> {
+    let by_agent = conversation.handler == Handler::VirtualAgent.as_str();
+    match outgoing.virtual_agent_id {
+        Some(agent) if !by_agent || conversation.virtual_agent_id != Some(agent) => Err(Error::conflict(
+            "not_handled_by_agent",
+            "people handle this conversation now: the virtual agent's message was not sent",
+        )),
+        // An external bot's answer through the API: the turn it was asked is done.
+        Some(_) => Ok(agents::delete_awaited_run(conn, conversation.id).await?),
+        None if !outgoing.private && (by_agent || conversation.waiting_since.is_some()) => {
+            escalations::take_over_in(conn, conversation, outgoing.operator_id).await
+        }
+        None => Ok(()),
+    }
+}
+
 /// The message a request with the same `Idempotency-Key` stored before its process stopped.
 async fn find_earlier(conn: &mut Conn, account_id: i64, outgoing: &Outgoing) -> Result<Option<MessageRow>> {
     match &outgoing.request_key {
@@ -299,6 +341,7 @@ async fn queue(
     price: Option<i64>,
 ) -> Result<(Message, Conversation)> {
     let now = now_ms();
+    check_writer(conn, conversation, outgoing).await?;
     let capabilities = capabilities(conversation);
     let comment = answered_comment(conn, &capabilities, conversation, outgoing).await?;
     check_window(conversation, &capabilities, outgoing, comment.is_some(), now)?;
@@ -325,9 +368,13 @@ async fn queue(
             conversation_id: conversation.id,
             channel_id: conversation.channel_id,
             direction: Direction::Outbound.as_str(),
-            sender_type: if outgoing.operator_id.is_some() { SenderType::Operator } else { SenderType::System }
-                .as_str(),
-            sender_id: outgoing.operator_id,
+            sender_type: match (outgoing.virtual_agent_id, outgoing.operator_id) {
+                (Some(_), _) => SenderType::VirtualAgent,
+                (None, Some(_)) => SenderType::Operator,
+                (None, None) => SenderType::System,
+            }
+            .as_str(),
+            sender_id: outgoing.virtual_agent_id.or(outgoing.operator_id),
             kind: kind.as_str(),
             text: outgoing.text.as_deref(),
             media_keys: &media_keys,
@@ -361,7 +408,7 @@ async fn queue(
         .await?
         .ok_or(Error::NotFound("conversation"))?;
     let updated = Conversation::from(&updated);
-    events::record(conn, conversation.account_id, kind::CONVERSATION_UPDATED, &updated, now).await?;
+    record_changes(conn, conversation.account_id, &ConversationState::from(conversation), &updated, now).await?;
     metrics::counter!("parley_messages_total", "direction" => "outbound", "channel" => conversation.channel_kind.clone()).increment(1);
     Ok((message, updated))
 }
@@ -445,8 +492,16 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
     let conversation_id = match active {
         Some(state) => state.id,
         None => {
-            conversations::insert_conversation(&mut tx, account_id, channel.id, contact_id, new.subject.as_deref(), now)
-                .await?
+            conversations::insert_conversation(
+                &mut tx,
+                account_id,
+                channel.id,
+                contact_id,
+                new.subject.as_deref(),
+                conversations::Ownership::default(),
+                now,
+            )
+            .await?
         }
     };
     let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)

@@ -66,6 +66,7 @@ pub async fn login(
         expires_at: now + SESSION_MAX_MS,
     };
     sessions::insert_session(&mut tx, &new).await?;
+    crate::service::routing::sign_in(&mut tx, account_id, operator_id, now).await?;
     tx.commit().await?;
     let operator = operator_view(state, account_id, operator_id).await?;
     Ok((token, SessionInfo { operator, account_id, csrf_token }))

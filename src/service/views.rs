@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::channels::{self, Capabilities};
 use crate::domain::time::{opt_rfc3339, to_rfc3339};
-use crate::domain::{ChannelKind, Direction};
+use crate::domain::{ChannelKind, Direction, Handler};
 use crate::store::accounts::{ApiKeyRow, OperatorRow};
 use crate::store::channels::ChannelRow;
 use crate::store::contacts::ContactRow;
@@ -164,6 +164,14 @@ pub struct Conversation {
     pub archived: bool,
     /// Operator in charge, if any.
     pub assignee_id: Option<i64>,
+    /// Who handles the conversation: `virtual_agent` (the agent answers) or `human` (people do).
+    pub handler: Handler,
+    /// The virtual agent answering, while `handler` is `virtual_agent`.
+    pub virtual_agent_id: Option<i64>,
+    /// The team whose queue the conversation is in.
+    pub team_id: Option<i64>,
+    /// Since when it waits for a person (escalated or new, nobody assigned yet); `null` otherwise.
+    pub waiting_since: Option<String>,
     pub subject: Option<String>,
     pub tags: Vec<String>,
     /// Free-form metadata (string values).
@@ -204,6 +212,10 @@ impl From<&ConversationRow> for Conversation {
             status: row.status.clone(),
             archived: flag(row.archived),
             assignee_id: row.assignee_id,
+            handler: Handler::parse(&row.handler).unwrap_or(Handler::Human),
+            virtual_agent_id: row.virtual_agent_id,
+            team_id: row.team_id,
+            waiting_since: opt_rfc3339(row.waiting_since),
             subject: row.subject.clone(),
             tags: serde_json::from_str(&row.tags).unwrap_or_default(),
             meta: json_or(&row.meta, Value::Object(Default::default())),
@@ -227,7 +239,7 @@ impl From<&ConversationRow> for Conversation {
 /// Who wrote a message.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Sender {
-    /// contact, operator, bot or system.
+    /// contact, operator, virtual_agent or system.
     #[serde(rename = "type")]
     pub kind: String,
     /// The contact's or operator's id; `null` for a person writing outside Parley (e.g. in the
@@ -325,6 +337,8 @@ pub struct ApiKey {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The virtual agent the key belongs to, if any.
+    pub virtual_agent_id: Option<i64>,
 }
 
 impl From<&ApiKeyRow> for ApiKey {
@@ -336,6 +350,7 @@ impl From<&ApiKeyRow> for ApiKey {
             created_at: to_rfc3339(row.created_at),
             last_used_at: opt_rfc3339(row.last_used_at),
             revoked_at: opt_rfc3339(row.revoked_at),
+            virtual_agent_id: row.agent_id,
         }
     }
 }

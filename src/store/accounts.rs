@@ -15,6 +15,8 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The virtual agent the key belongs to (an external bot's key): it writes as that agent.
+    pub agent_id: Option<i64>,
 }
 
 /// A stored operator.
@@ -37,7 +39,7 @@ pub struct AccountRow {
     pub created_at: i64,
 }
 
-const KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, last_used_at, revoked_at";
+const KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, last_used_at, revoked_at, agent_id";
 const OPERATOR_COLUMNS: &str = "id, account_id, name, email, password_hash, role, created_at";
 
 /// Inserts an account and returns its id.
@@ -71,16 +73,18 @@ pub async fn insert_api_key(
     name: &str,
     prefix: &str,
     key_hash: &str,
+    agent_id: Option<i64>,
     now: i64,
 ) -> sqlx::Result<ApiKeyRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO api_keys (account_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING {KEY_COLUMNS}"
+        "INSERT INTO api_keys (account_id, name, prefix, key_hash, agent_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {KEY_COLUMNS}"
     ))
     .bind(account_id)
     .bind(name)
     .bind(prefix)
     .bind(key_hash)
+    .bind(agent_id)
     .bind(now)
     .fetch_one(conn)
     .await

@@ -16,6 +16,8 @@ pub struct ChannelRow {
     pub settings: String,
     /// The provider's own id for the channel (WhatsApp: the phone number id), routing its webhooks.
     pub provider_key: Option<String>,
+    /// The team whose members take the channel's conversations.
+    pub team_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -40,7 +42,8 @@ pub struct ChannelUpdate {
     pub settings: Option<(String, Option<String>)>,
 }
 
-const COLUMNS: &str = "id, account_id, kind, address, name, simulation, settings, provider_key, created_at, updated_at";
+const COLUMNS: &str =
+    "id, account_id, kind, address, name, simulation, settings, provider_key, team_id, created_at, updated_at";
 
 /// Inserts a channel.
 pub async fn insert_channel(

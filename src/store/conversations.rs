@@ -35,13 +35,18 @@ pub struct ConversationRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    pub handler: String,
+    pub virtual_agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub waiting_since: Option<i64>,
 }
 
 const SELECT: &str = "SELECT c.id, c.account_id, c.channel_id, ch.kind AS channel_kind, ch.name AS channel_name, \
      ch.address AS channel_address, c.contact_id, ct.name AS contact_name, ct.phone AS contact_phone, \
      ct.email AS contact_email, ct.avatar_url AS contact_avatar_url, ct.in_address_book AS contact_in_address_book, \
      c.status, c.archived, c.assignee_id, c.subject, c.meta, c.tags, c.unread_count, c.last_message_preview, \
-     c.last_message_at, c.last_inbound_at, c.window_expires_at, c.created_at, c.updated_at, c.closed_at \
+     c.last_message_at, c.last_inbound_at, c.window_expires_at, c.created_at, c.updated_at, c.closed_at, \
+     c.handler, c.virtual_agent_id, c.team_id, c.waiting_since \
      FROM conversations c JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id";
 
 /// A value bound to a dynamically built query.
@@ -144,6 +149,8 @@ pub struct ConversationState {
     pub archived: i64,
     pub assignee_id: Option<i64>,
     pub unread_count: i64,
+    pub handler: String,
+    pub virtual_agent_id: Option<i64>,
 }
 
 impl From<&ConversationRow> for ConversationState {
@@ -154,6 +161,8 @@ impl From<&ConversationRow> for ConversationState {
             archived: row.archived,
             assignee_id: row.assignee_id,
             unread_count: row.unread_count,
+            handler: row.handler.clone(),
+            virtual_agent_id: row.virtual_agent_id,
         }
     }
 }
@@ -165,13 +174,22 @@ pub async fn find_active_conversation<'c>(
     contact_id: i64,
 ) -> sqlx::Result<Option<ConversationState>> {
     sqlx::query_as(
-        "SELECT id, status, archived, assignee_id, unread_count FROM conversations \
+        "SELECT id, status, archived, assignee_id, unread_count, handler, virtual_agent_id FROM conversations \
          WHERE channel_id = $1 AND contact_id = $2 AND status <> 'closed' ORDER BY id DESC LIMIT 1",
     )
     .bind(channel_id)
     .bind(contact_id)
     .fetch_optional(db)
     .await
+}
+
+/// Who a new conversation starts with: a virtual agent, or people (a team's queue when
+/// `waiting_since` is set).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ownership {
+    pub virtual_agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub waiting_since: Option<i64>,
 }
 
 /// Inserts an open conversation and returns its id.
@@ -181,20 +199,123 @@ pub async fn insert_conversation(
     channel_id: i64,
     contact_id: i64,
     subject: Option<&str>,
+    owner: Ownership,
     now: i64,
 ) -> sqlx::Result<i64> {
+    let handler = if owner.virtual_agent_id.is_some() { "virtual_agent" } else { "human" };
     sqlx::query_scalar(
         "INSERT INTO conversations (account_id, channel_id, contact_id, status, archived, subject, meta, tags, \
-         unread_count, last_message_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'open', 0, $4, '{}', '[]', 0, $5, $5, $5) RETURNING id",
+         unread_count, last_message_at, created_at, updated_at, handler, virtual_agent_id, team_id, waiting_since) \
+         VALUES ($1, $2, $3, 'open', 0, $4, '{}', '[]', 0, $5, $5, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(account_id)
     .bind(channel_id)
     .bind(contact_id)
     .bind(subject)
     .bind(now)
+    .bind(handler)
+    .bind(owner.virtual_agent_id)
+    .bind(owner.team_id)
+    .bind(owner.waiting_since)
     .fetch_one(conn)
     .await
+}
+
+/// Locks a conversation for its virtual agent's answer: true while `agent_id` handles it (on
+/// PostgreSQL the row stays locked until the transaction ends, so no person's takeover
+/// interleaves with the answer).
+pub async fn hold_for_agent(conn: &mut Conn, id: i64, agent_id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversations SET updated_at = updated_at \
+         WHERE id = $1 AND handler = 'virtual_agent' AND virtual_agent_id = $2 AND status <> 'closed'",
+    )
+    .bind(id)
+    .bind(agent_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves a conversation its virtual agent handles to people: `assignee` takes it when given
+/// (an operator who answered or was assigned), otherwise it waits in `team_id`'s queue from
+/// `now`. False when no virtual agent handled it.
+pub async fn hand_to_people(
+    conn: &mut Conn,
+    id: i64,
+    assignee: Option<i64>,
+    team_id: Option<i64>,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversations SET handler = 'human', virtual_agent_id = NULL, \
+         assignee_id = COALESCE($1, assignee_id), team_id = COALESCE($2, team_id), \
+         waiting_since = CASE WHEN COALESCE($1, assignee_id) IS NULL THEN $3 ELSE NULL END, updated_at = $3 \
+         WHERE id = $4 AND handler = 'virtual_agent'",
+    )
+    .bind(assignee)
+    .bind(team_id)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// People take a conversation: a virtual agent stops handling it, it stops waiting, and
+/// `operator_id` becomes its assignee when it has none.
+pub async fn claim_for_people(conn: &mut Conn, id: i64, operator_id: Option<i64>, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET handler = 'human', virtual_agent_id = NULL, waiting_since = NULL, \
+         assignee_id = COALESCE(assignee_id, $1), updated_at = $2 WHERE id = $3",
+    )
+    .bind(operator_id)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts a conversation (back) in the queue of people: unassigned, waiting in `team_id`'s queue.
+pub async fn queue_for_people(conn: &mut Conn, id: i64, team_id: Option<i64>, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET handler = 'human', virtual_agent_id = NULL, assignee_id = NULL, \
+         team_id = COALESCE($1, team_id), waiting_since = $2, updated_at = $2 WHERE id = $3",
+    )
+    .bind(team_id)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Hands a conversation to a virtual agent: no operator in charge, nobody waiting.
+pub async fn hand_to_agent(conn: &mut Conn, id: i64, agent_id: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET handler = 'virtual_agent', virtual_agent_id = $1, assignee_id = NULL, \
+         waiting_since = NULL, updated_at = $2 WHERE id = $3",
+    )
+    .bind(agent_id)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives a waiting conversation to an operator; false when it no longer waits unassigned.
+pub async fn assign_waiting(conn: &mut Conn, id: i64, operator_id: i64, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversations SET assignee_id = $1, waiting_since = NULL, updated_at = $2 \
+         WHERE id = $3 AND assignee_id IS NULL AND waiting_since IS NOT NULL",
+    )
+    .bind(operator_id)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records an inbound message on its conversation: one more unread, new preview and dates, the

@@ -367,6 +367,17 @@ pub async fn latest_inbound_provider_id<'c>(
     .await
 }
 
+/// The text of the conversation's newest inbound message that has text.
+pub async fn latest_inbound_text<'c>(db: impl AnyExecutor<'c>, conversation_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT text FROM messages WHERE conversation_id = $1 AND direction = 'inbound' AND text IS NOT NULL \
+         AND deleted_at IS NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(conversation_id)
+    .fetch_optional(db)
+    .await
+}
+
 /// A delivery status that arrived before its message's provider id was recorded.
 #[derive(Debug, Clone, FromRow)]
 pub struct EarlyStatus {

@@ -3,16 +3,20 @@
 //! Write operations run in one transaction each, opened with [`Db::begin`].
 
 pub mod accounts;
+pub mod agents;
+pub mod articles;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
 pub mod credit;
+pub mod escalations;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod media;
 pub mod messages;
 pub mod sessions;
+pub mod teams;
 pub mod templates;
 pub mod webhooks;
 

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod agents;
 mod attacks;
 mod browser;
 mod channel_contract;
@@ -19,11 +20,13 @@ mod media;
 mod meta_channels;
 mod meta_graph;
 mod nul;
+mod openai_model;
 mod platform;
 mod process;
 mod qlara_inbox;
 mod qlara_sends;
 mod receiver;
+mod routing;
 mod s3;
 mod sessions;
 mod webhooks;

@@ -38,6 +38,13 @@ export async function api(method, path, body) {
   return json;
 }
 
+/** What went wrong, for a form: each refused field named, or the error's message. */
+export function describeError(error) {
+  if (!(error instanceof ApiError)) return error.message;
+  const fields = (error.problem.errors || []).map((e) => `${e.field}: ${e.message}`);
+  return fields.length ? fields.join(' · ') : error.message;
+}
+
 /** Builds a query string from the defined, non-empty values of `params`. */
 export function query(params) {
   const search = new URLSearchParams();
@@ -59,6 +66,18 @@ export function mediaUrl(key) {
 }
 
 const capabilities = new Map();
+
+const agentNames = new Map();
+
+/** Remembers the account's virtual agents' names (the agent list). */
+export function rememberAgents(agents) {
+  for (const agent of agents) agentNames.set(agent.id, agent.name);
+}
+
+/** A virtual agent's name, once known. */
+export function agentName(id) {
+  return agentNames.get(id);
+}
 
 /** Remembers what each of these channels can do (the channel list's `capabilities`). */
 export function rememberChannels(channels) {

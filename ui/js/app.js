@@ -23,7 +23,18 @@
  * - right pane: contact-pane (its content, e.g. archive-button / unarchive-button, belongs to contact.js)
  */
 
-import { api, ApiError, session, loadSession, login, logout, events, rememberChannels } from './api.js';
+import {
+  api,
+  ApiError,
+  session,
+  loadSession,
+  login,
+  logout,
+  events,
+  rememberChannels,
+  rememberAgents,
+  agentName,
+} from './api.js';
 import { t } from './i18n.js';
 import { glyph } from './icons.js';
 import { h } from './dom.js';
@@ -36,6 +47,34 @@ import { VIEWS } from './views.js';
 const root = document.getElementById('app');
 /** Tears down the running shell (event subscriptions, listeners) before logout or a new login. */
 let teardown = () => {};
+
+/**
+ * The operator's availability switch (online, away, offline): routing gives conversations to online operators.
+ * Signing in makes an operator who was offline online.
+ */
+function availabilitySwitch(current) {
+  const select = h(
+    'select',
+    {
+      class: 'chip availability',
+      'aria-label': t('app.availability'),
+      'data-testid': 'availability-select',
+      onchange: async () => {
+        select.dataset.value = select.value;
+        try {
+          await api('PUT', '/api/v1/operators/me/presence', { availability: select.value });
+        } catch {
+          select.value = current;
+        }
+      },
+    },
+    ['online', 'away', 'offline'].map((value) =>
+      h('option', { value, selected: value === current }, t(`app.availability_${value}`)),
+    ),
+  );
+  select.dataset.value = current;
+  return select;
+}
 
 /** The login screen. */
 function showLogin(notice = '') {
@@ -96,8 +135,13 @@ function showLogin(notice = '') {
 /** The logged-in application: top bar, inbox and address book views, live updates. */
 async function start() {
   teardown();
-  const { data: channels } = await api('GET', '/api/v1/channels');
+  const [{ data: channels }, { data: agents }, { data: presence }] = await Promise.all([
+    api('GET', '/api/v1/channels'),
+    api('GET', '/api/v1/agents'),
+    api('GET', '/api/v1/operators/presence'),
+  ]);
   rememberChannels(channels);
+  rememberAgents(agents);
   const cleanups = [];
 
   const inboxLink = h('a', { href: '#/', 'data-testid': 'nav-inbox' }, t('app.nav_inbox'));
@@ -113,6 +157,7 @@ async function start() {
     h('div', { class: 'brand', html: `${glyph('send', 22)}<span>${t('app.app_name')}</span>` }),
     h('nav', { 'aria-label': t('app.nav') }, inboxLink, pages.map((page) => page.link)),
     h('span', { class: 'spacer' }),
+    availabilitySwitch(presence.find((p) => p.operator_id === session.operator.id)?.availability),
     h('span', { class: 'operator', 'data-testid': 'operator-name' }, session.operator.name || session.operator.email),
     h(
       'button',
@@ -311,7 +356,15 @@ async function start() {
       'conversation.assigned',
       'conversation.archived',
       'conversation.read',
+      'conversation.handler_changed',
     ].map((type) => events.on(type, (conversation) => apply(conversation))),
+    events.on('conversation.escalated', (escalation) => refreshSoon(escalation.conversation_id)),
+    events.on('message.delta', (delta) => thread.showDraft(delta)),
+    events.on('message.created', (message) => {
+      if (message.sender?.type === 'virtual_agent' && !agentName(message.sender.id)) {
+        api('GET', '/api/v1/agents').then(({ data }) => rememberAgents(data), () => {});
+      }
+    }),
     events.on('contact.updated', (contact) => {
       inbox.patchContact(contact);
       if (current?.contact.id === contact.id) refresh(current.id, true);

@@ -8,17 +8,10 @@
  * channel-setting (data-name, data-secret), channel-save, channel-cancel, channel-error, channel-webhook-url.
  */
 
-import { api, ApiError } from './api.js';
+import { api, describeError as describe } from './api.js';
 import { t } from './i18n.js';
 import { h } from './dom.js';
 import { channelIcon, channelName } from './icons.js';
-
-/** What went wrong, with each refused field named. */
-function describe(error) {
-  if (!(error instanceof ApiError)) return error.message;
-  const fields = (error.problem.errors || []).map((e) => `${e.field}: ${e.message}`);
-  return fields.length ? fields.join(' · ') : error.message;
-}
 
 /** Mounts the page in `element`; returns the function that unmounts it. */
 export function mountChannels(element) {

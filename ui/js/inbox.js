@@ -38,7 +38,7 @@ function before(a, b) {
  * Returns `{reload, upsert, patchContact, setActive}`.
  */
 export function createInbox(element, { channels, onOpen }) {
-  const filters = { kind: '', q: '', unread: false, status: '', mine: false, archived: false };
+  const filters = { kind: '', q: '', unread: false, status: '', mine: false, archived: false, bot: false, waiting: false };
   let items = [];
   let total = 0;
   let nextCursor = null;
@@ -153,6 +153,8 @@ export function createInbox(element, { channels, onOpen }) {
       toggle('unread', 'filter-unread'),
       toggle('mine', 'filter-mine'),
       toggle('archived', 'filter-archived'),
+      toggle('bot', 'filter-bot'),
+      toggle('waiting', 'filter-waiting'),
       status,
     ),
     scroller,
@@ -169,6 +171,8 @@ export function createInbox(element, { channels, onOpen }) {
       status: filters.status,
       assignee_id: filters.mine && 'me',
       archived: filters.archived && 'true',
+      handler: filters.bot && 'virtual_agent',
+      waiting: filters.waiting && 'true',
       limit: PAGE,
       cursor,
     });
@@ -181,6 +185,8 @@ export function createInbox(element, { channels, onOpen }) {
     if (filters.unread && !c.unread_count) return false;
     if (filters.status && c.status !== filters.status) return false;
     if (filters.mine && c.assignee_id !== session.operator?.id) return false;
+    if (filters.bot && c.handler !== 'virtual_agent') return false;
+    if (filters.waiting && !c.waiting_since) return false;
     return true;
   }
 

@@ -4,7 +4,7 @@
  * Older pages load when the user scrolls near the top, with the scroll position kept.
  */
 
-import { api, query, mediaPath, mediaUrl } from './api.js';
+import { api, query, mediaPath, mediaUrl, agentName } from './api.js';
 import { t, clockTime, fullTime } from './i18n.js';
 import { channelIcon, glyph } from './icons.js';
 import { h, esc, avatarHtml, contactLabel } from './dom.js';
@@ -146,14 +146,21 @@ function metaHtml(message) {
   )}</time>${ticks}</div>`;
 }
 
+/** The label of a virtual agent's message: a robot and the agent's name. */
+function botLabel(agentId) {
+  const name = agentName(agentId) || t('thread.virtual_agent');
+  return `<div class="bot-label" data-testid="message-bot">🤖 ${esc(name)}</div>`;
+}
+
 /**
  * Builds the thread in `element`. `onReply(message)` starts a reply to a message.
- * Returns `{open, setConversation, addMessage, updateMessage, scrollToBottom, headerActions}`.
+ * Returns `{open, setConversation, addMessage, updateMessage, scrollToBottom, showDraft, headerActions}`.
  */
 export function createThread(element, { onReply }) {
   const headerActions = h('div', { class: 'thread-actions' });
   const who = h('div', { class: 'thread-who' });
   const header = h('header', { class: 'thread-header', 'data-testid': 'thread-header' }, who, headerActions);
+  const ownership = h('div', { class: 'ownership', 'data-testid': 'ownership', hidden: true });
   const top = h('div', { class: 'thread-top', 'data-testid': 'thread-top' });
   const list = h('div', { class: 'thread-messages' });
   const scroller = h(
@@ -167,7 +174,7 @@ export function createThread(element, { onReply }) {
     { type: 'button', class: 'new-pill', hidden: true, 'data-testid': 'new-messages-pill', onclick: () => scrollToBottom() },
     `${t('thread.new_messages')} ↓`,
   );
-  element.replaceChildren(header, h('div', { class: 'thread-body' }, scroller, pill));
+  element.replaceChildren(header, ownership, h('div', { class: 'thread-body' }, scroller, pill));
 
   let conversation = null;
   let generation = 0;
@@ -206,9 +213,96 @@ export function createThread(element, { onReply }) {
     pill.hidden = true;
   }
 
+  /** draft id → node of a virtual agent's answer being written. */
+  let drafts = new Map();
+
+  /**
+   * Shows who handles the conversation: the virtual agent (with "Take over"), or people; while it waits for a
+   * person, a banner with the escalation's reason and, when an agent serves the channel, "Hand back to the agent".
+   */
+  function renderOwnership(next) {
+    const byAgent = next.handler === 'virtual_agent';
+    const waiting = !byAgent && Boolean(next.waiting_since);
+    const reason = h('span', { class: 'ownership-reason', 'data-testid': 'escalation-reason' });
+    const act = (path, testid, label) =>
+      h('button', {
+        type: 'button',
+        class: 'cp-button',
+        'data-testid': testid,
+        onclick: async (event) => {
+          event.currentTarget.disabled = true;
+          try {
+            setConversation(await api('POST', `/api/v1/conversations/${next.id}/${path}`, {}));
+          } catch (error) {
+            reason.textContent = error.message;
+            event.currentTarget.disabled = false;
+          }
+        },
+      }, label);
+    const text = byAgent
+      ? t('thread.handled_by_agent', { name: agentName(next.virtual_agent_id) || t('thread.virtual_agent') })
+      : t(waiting ? 'thread.needs_person' : 'thread.handled_by_people');
+    const badge = h('span', {
+      class: `ownership-badge ${byAgent ? 'bot' : waiting ? 'waiting' : 'people'}`,
+      'data-testid': 'handler-badge',
+      'data-handler': next.handler,
+    }, `${byAgent ? '🤖' : waiting ? '⏳' : '👤'} ${text}`);
+    ownership.replaceChildren(
+      badge,
+      reason,
+      h('span', { class: 'spacer' }),
+      byAgent || waiting ? act('takeover', 'takeover-button', t('thread.take_over')) : null,
+      byAgent ? null : act('handback', 'handback-button', t('thread.hand_back')),
+    );
+    ownership.classList.toggle('escalated', waiting);
+    ownership.setAttribute('role', waiting ? 'alert' : 'status');
+    ownership.dataset.testid = waiting ? 'escalation-banner' : 'ownership';
+    ownership.hidden = false;
+    if (waiting) showReason(next, reason);
+  }
+
+  /** Fills in why a waiting conversation went to people (its newest escalation). */
+  async function showReason(next, slot) {
+    try {
+      const { data } = await api('GET', `/api/v1/conversations/${next.id}/escalations`);
+      const latest = data[data.length - 1];
+      if (latest && conversation?.id === next.id) {
+        slot.textContent = `${t(`thread.reason_${latest.reason}`)}${latest.detail ? ` — ${latest.detail}` : ''}`;
+      }
+    } catch {
+      // The banner stays without its reason.
+    }
+  }
+
+  /** Shows the text so far of a virtual agent's answer being written (a `message.delta` event). */
+  function showDraft(delta) {
+    if (!conversation || delta.conversation_id !== conversation.id) return;
+    let node = drafts.get(delta.draft_id);
+    if (!node) {
+      node = h('div', { class: 'msg out draft', 'data-testid': 'message-draft', 'data-draft-id': delta.draft_id, 'aria-live': 'polite' },
+        h('div', { class: 'bubble', html: botLabel(delta.virtual_agent_id) }, h('div', { class: 'msg-text' })));
+      drafts.set(delta.draft_id, node);
+      list.append(node);
+    }
+    node.querySelector('.msg-text').textContent = delta.text;
+    if (nearBottom()) scrollToBottom();
+  }
+
+  /** Removes drafts: the one a finished message replaces, or all of them (the conversation changed hands). */
+  function clearDrafts(draftId) {
+    for (const [id, node] of drafts) {
+      if (draftId && id !== draftId) continue;
+      node.remove();
+      drafts.delete(id);
+    }
+  }
+
   /** Shows the contact and channel of the conversation in the header. */
   function setConversation(next) {
+    const changedHands = conversation?.id === next.id && conversation.handler !== next.handler;
     conversation = next;
+    if (changedHands && next.handler !== 'virtual_agent') clearDrafts();
+    renderOwnership(next);
     const label = contactLabel(next.contact);
     who.innerHTML = `${avatarHtml(next.contact, 40)}<div class="thread-names">
       <div class="thread-name" data-testid="thread-contact-name">${esc(label.primary)}${
@@ -310,7 +404,8 @@ export function createThread(element, { onReply }) {
           )}</div>`
         : '';
     const note = message.private ? `<div class="note-label">${glyph('lock', 14)} ${esc(t('thread.private_note'))}</div>` : '';
-    node.innerHTML = `<div class="bubble">${note}${quoteHtml(message)}${bodyHtml(message)}${metaHtml(message)}${failed}</div>${
+    const bot = message.sender?.type === 'virtual_agent' ? botLabel(message.sender.id) : '';
+    node.innerHTML = `<div class="bubble">${bot}${note}${quoteHtml(message)}${bodyHtml(message)}${metaHtml(message)}${failed}</div>${
       message.private || message.deleted || message.type === 'system'
         ? ''
         : `<button type="button" class="msg-reply" data-testid="reply-button" aria-label="${esc(t('thread.reply'))}" title="${esc(t('thread.reply'))}">${glyph('reply', 16)}</button>`
@@ -353,6 +448,7 @@ export function createThread(element, { onReply }) {
     const mine = generation;
     setConversation(next);
     shown = new Map();
+    drafts = new Map();
     providerIds = new Map();
     reactions = new Map();
     pendingReactions = new Map();
@@ -405,6 +501,7 @@ export function createThread(element, { onReply }) {
   /** Appends a new message of the open conversation (ignores repeats and other conversations). */
   function addMessage(message) {
     if (!conversation || message.conversation_id !== conversation.id) return;
+    if (message.payload?.draft_id) clearDrafts(message.payload.draft_id);
     if (shown.has(message.id)) {
       updateMessage(message);
       return;
@@ -439,5 +536,5 @@ export function createThread(element, { onReply }) {
     resolveQuote(list.querySelector(`#msg-${message.id}`), generation);
   }
 
-  return { open, setConversation, addMessage, updateMessage, scrollToBottom, headerActions };
+  return { open, setConversation, addMessage, updateMessage, scrollToBottom, showDraft, headerActions };
 }

@@ -7,6 +7,8 @@
 
 import { renderAddressBook } from './addressbook.js';
 import { mountChannels } from './channels.js';
+import { mountAgents } from './agents.js';
+import { mountTeams } from './teams.js';
 
 export const VIEWS = [
   {
@@ -20,4 +22,6 @@ export const VIEWS = [
     },
   },
   { hash: '#/channels', label: 'app.nav_channels', nav: 'nav-channels', testid: 'channels', mount: mountChannels },
+  { hash: '#/agents', label: 'app.nav_agents', nav: 'nav-agents', testid: 'agents', mount: mountAgents },
+  { hash: '#/teams', label: 'app.nav_teams', nav: 'nav-teams', testid: 'teams', mount: mountTeams },
 ];

@@ -9,12 +9,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::principal::Principal;
 use crate::domain::time::parse_timestamp;
-use crate::domain::{ConversationStatus, RequestKey};
+use crate::domain::{ConversationStatus, EscalationReason, Handler, RequestKey};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{check_query_nul, double_option, ApiJson, ApiPath, ApiQuery};
 use crate::service::conversations::{
     self, ConversationPage, ConversationPatch, ConversationQuery, MessagePage, MessageQuery,
 };
+use crate::service::escalations::{self, Escalation, EscalationPatch, EscalationRequest};
 use crate::service::messages;
 use crate::service::outbound::{self, NewConversation, Outgoing};
 use crate::service::views::{Conversation, Message};
@@ -89,6 +90,12 @@ fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQue
                 })
             }
             "contact_id" => query.contact_id = Some(parse_int("contact_id", &value)?),
+            "handler" => {
+                query.handler = Some(Handler::parse(&value).ok_or_else(|| {
+                    Error::field("handler", format!("unknown handler `{value}`; use {}", Handler::accepted()))
+                })?)
+            }
+            "waiting" => query.waiting = parse_bool("waiting", &value)?,
             "tag" => query.tag = Some(value.to_lowercase()),
             "q" => query.text = Some(value),
             "updated_after" => {
@@ -125,6 +132,8 @@ fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQue
         ("unread" = Option<bool>, Query, description = "`true` keeps only conversations with unread messages."),
         ("assignee_id" = Option<String>, Query, description = "Operator id, `none` for unassigned, or `me` (the logged-in operator of a web UI session)."),
         ("contact_id" = Option<i64>, Query, description = "Only this contact's conversations."),
+        ("handler" = Option<String>, Query, description = "`virtual_agent` (a virtual agent answers) or `human` (people do)."),
+        ("waiting" = Option<bool>, Query, description = "`true` keeps only conversations waiting for a person (escalated or new, nobody assigned yet), oldest wait first within the order."),
         ("tag" = Option<String>, Query, description = "Only conversations with this tag."),
         ("q" = Option<String>, Query, description = "Free text matched against contact name, phone and message text."),
         ("updated_after" = Option<String>, Query, description = "RFC 3339 time or date: updated after it."),
@@ -381,6 +390,10 @@ pub async fn send(
     }
     let mut outgoing = body.into_outgoing();
     outgoing.operator_id = outgoing.operator_id.or(me.operator_id());
+    outgoing.virtual_agent_id = me.virtual_agent_id;
+    if outgoing.virtual_agent_id.is_some() {
+        outgoing.operator_id = None;
+    }
     outgoing.request_key = request_key.map(|Extension(key)| key);
     let message = outbound::send(&state, me.account_id, id, outgoing).await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
@@ -439,4 +452,98 @@ pub async fn start(
     };
     let (conversation, message) = outbound::start(&state, me.account_id, new).await?;
     Ok((StatusCode::CREATED, Json(Started { conversation, message })))
+}
+
+/// Escalate a conversation to people.
+///
+/// `reason` defaults to `by_end_user_ask` (`by_virtual_agent` with a virtual agent's key). The
+/// virtual agent stops at once, tells the customer a person will follow (in their language)
+/// and the conversation waits in its channel's team queue (routed at once to a free operator).
+/// Records `conversation.escalated`. Without `force` only a conversation a virtual agent handles
+/// can be escalated.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/escalations", operation_id = "escalateConversation", tag = "virtual agents",
+    request_body = EscalationRequest,
+    responses((status = 201, body = Escalation), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn escalate(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(mut body): ApiJson<EscalationRequest>,
+) -> Result<(StatusCode, Json<Escalation>)> {
+    if me.virtual_agent_id.is_some() {
+        body.reason = body.reason.or(Some(EscalationReason::ByVirtualAgent));
+    }
+    Ok((StatusCode::CREATED, Json(escalations::escalate(&state, me.account_id, id, body).await?)))
+}
+
+/// A conversation's escalations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EscalationList {
+    data: Vec<Escalation>,
+}
+
+/// List a conversation's escalations, oldest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/escalations", operation_id = "listEscalations", tag = "virtual agents",
+    responses((status = 200, body = EscalationList), (status = 404, body = Problem)))]
+pub async fn escalations_of(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<EscalationList>> {
+    Ok(Json(EscalationList { data: escalations::list(&state, me.account_id, id).await? }))
+}
+
+/// Deflect or cancel an escalation.
+///
+/// A `deflection_channel` offers the customer another channel instead of waiting (`deflecting`);
+/// `status` then moves it to `deflected` or `canceled`.
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}/escalations/{escalation_id}", operation_id = "updateEscalation", tag = "virtual agents",
+    request_body = EscalationPatch,
+    responses((status = 200, body = Escalation), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_escalation(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath((id, escalation_id)): ApiPath<(i64, i64)>,
+    ApiJson(body): ApiJson<EscalationPatch>,
+) -> Result<Json<Escalation>> {
+    Ok(Json(escalations::update(&state, me.account_id, id, escalation_id, body).await?))
+}
+
+/// Take a conversation over from its virtual agent.
+///
+/// People handle it from now on: the agent sends nothing more, and the logged-in operator becomes
+/// its assignee when it has none.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/takeover", operation_id = "takeOverConversation", tag = "virtual agents",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+pub async fn take_over(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Conversation>> {
+    Ok(Json(escalations::take_over(&state, me.account_id, id, me.operator_id()).await?))
+}
+
+/// Which virtual agent takes a conversation back.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandBackBody {
+    /// The agent; by default the one serving the conversation's channel.
+    #[serde(default)]
+    virtual_agent_id: Option<i64>,
+}
+
+/// Hand a conversation (back) to a virtual agent.
+///
+/// The agent answers the customer's next message; the conversation has no assignee meanwhile.
+/// The body may be `{}`.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/handback", operation_id = "handBackConversation", tag = "virtual agents",
+    request_body = HandBackBody,
+    responses((status = 200, body = Conversation), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn hand_back(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<HandBackBody>,
+) -> Result<Json<Conversation>> {
+    Ok(Json(escalations::hand_back(&state, me.account_id, id, body.virtual_agent_id).await?))
 }

@@ -9,13 +9,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
 use futures::Stream;
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::IntoParams;
 
 use crate::domain::principal::Principal;
 use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::service::webhooks;
-use crate::state::AppState;
+use crate::state::{AppState, Signal};
 use crate::store::events;
 
 /// Where to start.
@@ -35,6 +36,9 @@ const POLL: Duration = Duration::from_secs(2);
 /// `message.deleted`, `conversation.created`, `conversation.updated`, `conversation.status_changed`,
 /// `conversation.assigned`, `conversation.archived`, `conversation.read`, `contact.created`,
 /// `contact.updated`, `contact.merged`, `contact.deleted`…), in id order, each carrying its object.
+/// While a virtual agent writes an answer, transient `message.delta` events (no `id:`, never
+/// replayed) carry its draft as it grows: `draft_id`, `conversation_id`, `virtual_agent_id`, the
+/// new `delta` and the `text` so far; the finished answer follows as one `message.created`.
 /// The stream opens with a comment saying where it starts and sends a comment every 15 s while
 /// idle; without `after` or `Last-Event-ID` it starts with events to come (`Last-Event-ID: 0`
 /// replays the whole log).
@@ -89,13 +93,20 @@ pub async fn stream(
             let deadline = tokio::time::sleep(POLL);
             tokio::pin!(deadline);
             loop {
-                tokio::select! {
+                let received = tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = &mut deadline => break,
-                    received = wake.recv() => match received {
-                        Ok(id) if id != account => continue,
-                        _ => break,
-                    },
+                    received = wake.recv() => received,
+                };
+                match received {
+                    Ok(Signal::Transient(event)) => {
+                        if event.account_id == account {
+                            let payload = json!({ "type": event.kind, "account_id": account, "data": event.data });
+                            yield Ok(Event::default().event(event.kind).data(payload.to_string()));
+                        }
+                    }
+                    Ok(Signal::Logged(id)) if id != account => continue,
+                    _ => break,
                 }
             }
         }

@@ -19,6 +19,10 @@ use crate::state::AppState;
 pub struct KeyBody {
     /// A label to recognise the key.
     name: String,
+    /// Makes it the key of this virtual agent (an external bot): it may only read conversations,
+    /// answer in them (as the agent, while the agent handles the conversation) and escalate them.
+    #[serde(default)]
+    virtual_agent_id: Option<i64>,
 }
 
 /// The account's API keys.
@@ -41,7 +45,10 @@ pub async fn create(
     Extension(me): Extension<Principal>,
     ApiJson(body): ApiJson<KeyBody>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>)> {
-    Ok((StatusCode::CREATED, Json(auth::create_api_key(&state.db, me.account_id, &body.name, None).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(auth::create_api_key(&state.db, me.account_id, &body.name, None, body.virtual_agent_id).await?),
+    ))
 }
 
 /// List API keys (values are never shown).

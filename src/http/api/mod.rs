@@ -1,5 +1,6 @@
 //! The native REST API under `/api/v1`.
 
+pub mod agents;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
@@ -7,11 +8,12 @@ pub mod credit;
 pub mod events;
 pub mod keys;
 pub mod media;
+pub mod teams;
 pub mod templates;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{middleware, Router};
 
 use crate::http::auth;
@@ -35,6 +37,24 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/close", post(conversations::close))
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))
         .route("/conversations/{id}/messages/{message_id}", delete(conversations::delete_message))
+        .route("/conversations/{id}/escalations", get(conversations::escalations_of).post(conversations::escalate))
+        .route("/conversations/{id}/escalations/{escalation_id}", patch(conversations::update_escalation))
+        .route("/conversations/{id}/takeover", post(conversations::take_over))
+        .route("/conversations/{id}/handback", post(conversations::hand_back))
+        .route("/agents", get(agents::list).post(agents::create))
+        .route("/agent-engines", get(agents::engines))
+        .route("/agents/{id}", get(agents::get).patch(agents::update).delete(agents::delete))
+        .route("/agents/{id}/try", post(agents::try_out))
+        .route("/agents/{id}/articles", get(agents::list_articles).post(agents::create_article))
+        .route("/agents/{id}/articles/search", get(agents::search))
+        .route(
+            "/agents/{id}/articles/{article_id}",
+            get(agents::get_article).patch(agents::update_article).delete(agents::delete_article),
+        )
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/{id}", get(teams::get).patch(teams::update).delete(teams::delete))
+        .route("/operators/presence", get(teams::presence))
+        .route("/operators/{id}/presence", put(teams::set_presence))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/duplicates", get(contacts::duplicates))
         .route("/contacts/{id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))

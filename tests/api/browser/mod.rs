@@ -35,6 +35,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::helpers::TestApp;
 
+mod agents;
 mod contacts;
 mod docs;
 mod inbox;

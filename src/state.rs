@@ -117,6 +117,12 @@ impl EventBus {
     }
 }
 
+/// Drops the signals already waiting, so a burst of events wakes a loop once.
+pub fn drain_signals(receiver: &mut broadcast::Receiver<Signal>) {
+    use broadcast::error::TryRecvError;
+    while !matches!(receiver.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
+}
+
 /// Waits for the next sign of new logged events of any account, skipping transient events (a
 /// receiver that fell behind counts as a sign: the log is read again anyway).
 pub async fn next_logged(receiver: &mut broadcast::Receiver<Signal>) {

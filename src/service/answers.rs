@@ -58,13 +58,19 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             let id = done.map_or_else(|e| e.id(), |(id, ())| id);
             running.retain(|(task, _)| *task != id);
         }
+        // Only a run that is due costs a write transaction: the check is a read.
+        let now = now_ms();
+        let next = agent_store::next_due(state.db.reader(), now).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not look for virtual agents' answers");
+            None
+        });
         let free = limit.saturating_sub(inflight.len());
-        let claimed = match claim(&state, free).await {
-            Ok(runs) => runs,
-            Err(e) => {
+        let claimed = match next {
+            Some(due) if due <= now && free > 0 => claim(&state, free).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "could not claim virtual agents' answers");
                 Vec::new()
-            }
+            }),
+            _ => Vec::new(),
         };
         let took = !claimed.is_empty();
         for run in claimed {
@@ -72,8 +78,6 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             let task = inflight.spawn(answer_or_release(state.clone(), run));
             running.push((task.id(), run_id));
         }
-        let now = now_ms();
-        let next = agent_store::next_due(state.db.reader(), now).await.ok().flatten();
         let wait = match next {
             Some(due) if due > now => Duration::from_millis((due - now) as u64).min(idle),
             _ if took => Duration::ZERO,
@@ -82,7 +86,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
-            _ = crate::state::next_logged(&mut wake) => {}
+            _ = crate::state::next_logged(&mut wake) => crate::state::drain_signals(&mut wake),
             Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
         }
     }
@@ -233,18 +237,24 @@ async fn answer(state: &AppState, run: &RunRow) -> Result<()> {
     let conversation = conversations::find_conversation(reader, run.account_id, run.conversation_id).await?;
     let agent = agent_store::find_agent(reader, run.account_id, run.agent_id).await?;
     let claimed = run.claimed_message_id.unwrap_or(run.trigger_message_id);
-    let (Some(conversation), Some(agent)) = (conversation, agent) else { return drop_run(state, run, claimed).await };
+    let Some(conversation) = conversation else { return drop_run(state, run, claimed).await };
     let handled = conversation.handler == Handler::VirtualAgent.as_str()
-        && conversation.virtual_agent_id == Some(agent.id)
-        && conversation.status != "closed"
-        && agent.status == AgentStatus::Active.as_str();
+        && conversation.virtual_agent_id == Some(run.agent_id)
+        && conversation.status != "closed";
     if !handled {
         return drop_run(state, run, claimed).await;
     }
+    let Some(agent) = agent.filter(|agent| agent.status == AgentStatus::Active.as_str()) else {
+        // Its agent was paused or deleted: the customer must not wait for it.
+        let detail = "the virtual agent was paused or deleted";
+        return escalate(state, &conversation, run.agent_id, None, EscalationReason::CouldNotResume, detail).await;
+    };
     let outcome = decide(state, run, &conversation, &agent).await?;
     match outcome {
         Outcome::Send { text, extra } => send(state, run, claimed, &conversation, &agent, text, extra).await,
-        Outcome::Escalate { reason, detail } => escalate(state, &conversation, &agent, reason, &detail, true).await,
+        Outcome::Escalate { reason, detail } => {
+            escalate(state, &conversation, agent.id, Some(&agent), reason, &detail).await
+        }
         Outcome::AwaitBot { until } => Ok(agent_store::await_bot(state.db.writer(), run.id, claimed, until).await?),
     }
 }
@@ -261,14 +271,14 @@ async fn drop_run(state: &AppState, run: &RunRow, claimed: i64) -> Result<()> {
 
 /// Decides what the agent does with the customer's latest messages.
 async fn decide(state: &AppState, run: &RunRow, conversation: &ConversationRow, agent: &AgentRow) -> Result<Outcome> {
-    let escalate = |reason, detail: String| Ok(Outcome::Escalate { reason, detail });
+    let hand_over = |reason, detail: String| Ok(Outcome::Escalate { reason, detail });
     if run.attempts > MAX_ATTEMPTS {
         let detail = format!("the answer could not be written after {MAX_ATTEMPTS} attempts");
-        return escalate(EscalationReason::CouldNotResume, detail);
+        return hand_over(EscalationReason::CouldNotResume, detail);
     }
     if run.awaiting_bot_until.is_some_and(|until| until <= now_ms()) {
         let detail = format!("the bot did not answer within {} ms", agent.answer_timeout_ms);
-        return escalate(EscalationReason::PayloadFailure, detail);
+        return hand_over(EscalationReason::PayloadFailure, detail);
     }
     let rules: HandoffRules = serde_json::from_str(&agent.handoff).unwrap_or_default();
     let languages: Vec<String> = serde_json::from_str(&agent.languages).unwrap_or_default();
@@ -277,7 +287,7 @@ async fn decide(state: &AppState, run: &RunRow, conversation: &ConversationRow, 
     recent.reverse();
     let question = question_of(&recent, &languages);
     if let Some(keyword) = rules.asked_keyword(&question.text) {
-        return escalate(
+        return hand_over(
             EscalationReason::ByEndUserMessage,
             format!("the customer asked for a person (\"{keyword}\")"),
         );
@@ -291,7 +301,10 @@ async fn decide(state: &AppState, run: &RunRow, conversation: &ConversationRow, 
             .filter(|m| m.sender_type == SenderType::VirtualAgent.as_str() && m.created_at >= since)
             .count();
         if turns >= max as usize {
-            return escalate(EscalationReason::ByVirtualAgent, format!("the agent reached its limit of {max} answers"));
+            return hand_over(
+                EscalationReason::ByVirtualAgent,
+                format!("the agent reached its limit of {max} answers"),
+            );
         }
     }
     let engine = agents::engine(&agent.engine).ok_or_else(|| anyhow::anyhow!("unknown engine {}", agent.engine))?;
@@ -398,32 +411,38 @@ async fn send(
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
             tx.rollback().await?;
             let detail = format!("the answer could not be sent: {e}");
-            escalate(state, conversation, agent, EscalationReason::PayloadFailure, &detail, false).await
+            escalate(state, conversation, agent.id, None, EscalationReason::PayloadFailure, &detail).await
         }
         Err(e) => Err(e),
     }
 }
 
-/// Hands the conversation to people, telling the customer (when `tell`) in their language.
+/// Hands the conversation its agent `agent_id` handles to people; when `teller` is given, that
+/// agent tells the customer a person will follow, in their language.
 async fn escalate(
     state: &AppState,
     conversation: &ConversationRow,
-    agent: &AgentRow,
+    agent_id: i64,
+    teller: Option<&AgentRow>,
     reason: EscalationReason,
     detail: &str,
-    tell: bool,
 ) -> Result<()> {
     let mut tx = state.db.begin().await?;
-    if !conversations::hold_for_agent(&mut tx, conversation.id, agent.id).await? {
+    if !conversations::hold_for_agent(&mut tx, conversation.id, agent_id).await? {
         agent_store::delete_run(&mut tx, conversation.id).await?;
         tx.commit().await?;
         return Ok(());
     }
-    let rules: HandoffRules = serde_json::from_str(&agent.handoff).unwrap_or_default();
-    let languages: Vec<String> = serde_json::from_str(&agent.languages).unwrap_or_default();
-    let latest = messages::latest_inbound_text(&mut *tx, conversation.id).await?.unwrap_or_default();
-    let text = rules.handoff_message(answer_language(&latest, &languages));
-    let notice = tell.then(|| Notice { agent_id: agent.id, text: &text });
+    let text = match teller {
+        Some(agent) => {
+            let rules: HandoffRules = serde_json::from_str(&agent.handoff).unwrap_or_default();
+            let languages: Vec<String> = serde_json::from_str(&agent.languages).unwrap_or_default();
+            let latest = messages::latest_inbound_text(&mut *tx, conversation.id).await?.unwrap_or_default();
+            Some(rules.handoff_message(answer_language(&latest, &languages)))
+        }
+        None => None,
+    };
+    let notice = text.as_deref().map(|text| Notice { agent_id, text });
     escalations::escalate_in(state, &mut tx, conversation, reason, Some(detail), notice).await?;
     tx.commit().await?;
     state.events.notify(conversation.account_id);

@@ -599,6 +599,8 @@ async fn agents_are_checked_and_secrets_stay_hidden(app: TestApp) {
     assert_eq!(created.body["secrets_set"], json!(["secret"]));
     assert_eq!(created.body["handoff"]["keywords"]["it"][0], "operatore", "default keywords");
     let id = created.body["id"].as_i64().unwrap();
+    let before = app.inbound(channel, "+393471234549", "Ugo", "Ciao").await;
+    assert_eq!(before["conversation"]["handler"], "virtual_agent");
     let renamed = app.patch(&format!("/api/v1/agents/{id}"), json!({"name": "Bot 2", "status": "paused"})).await;
     assert_eq!(renamed.body["secrets_set"], json!(["secret"]), "an omitted secret stays");
     assert_eq!(renamed.body["status"], "paused");
@@ -609,7 +611,13 @@ async fn agents_are_checked_and_secrets_stay_hidden(app: TestApp) {
         )
         .await;
     assert_problem(&taken, StatusCode::CONFLICT, "channel_taken");
-    // A paused agent does not answer: the conversation starts with people.
+    // A paused agent does not answer: its conversations go to people, new ones start with people.
+    app.drain_jobs().await;
+    let stranded = before["conversation"]["id"].as_i64().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/conversations/{stranded}")).await.body["handler"], "human");
+    let escalated = app.get(&format!("/api/v1/conversations/{stranded}/escalations")).await;
+    assert_eq!(escalated.body["data"][0]["reason"], "could_not_resume");
+    assert!(bot_texts(&app, stranded).await.is_empty(), "a paused agent says nothing");
     let asked = app.inbound(channel, "+393471234550", "Gino", "Ciao").await;
     assert_eq!(asked["conversation"]["handler"], "human");
     let engines = app.get("/api/v1/agent-engines").await;

@@ -39,6 +39,7 @@ impl AppState {
             db,
             model_client,
             events: EventBus::default(),
+            answers_due: tokio::sync::Notify::new(),
             media,
             webhook_client,
             provider_client,

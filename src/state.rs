@@ -26,6 +26,8 @@ pub struct Inner {
     pub config: Config,
     /// Wakes live event streams.
     pub events: EventBus,
+    /// Wakes the virtual agents' answer loop when ingestion scheduled an answer.
+    pub answers_due: tokio::sync::Notify,
     /// Media file storage and signed links.
     pub media: MediaStore,
     /// HTTP client for webhook deliveries (no redirects, internal addresses refused unless allowed).
@@ -115,12 +117,6 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
         self.sender.subscribe()
     }
-}
-
-/// Drops the signals already waiting, so a burst of events wakes a loop once.
-pub fn drain_signals(receiver: &mut broadcast::Receiver<Signal>) {
-    use broadcast::error::TryRecvError;
-    while !matches!(receiver.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
 }
 
 /// Waits for the next sign of new logged events of any account, skipping transient events (a

@@ -94,7 +94,8 @@ ALTER TABLE conversations ADD COLUMN handler TEXT NOT NULL DEFAULT 'human';
 ALTER TABLE conversations ADD COLUMN virtual_agent_id INTEGER REFERENCES agents(id);
 ALTER TABLE conversations ADD COLUMN team_id INTEGER REFERENCES teams(id);
 ALTER TABLE conversations ADD COLUMN waiting_since INTEGER;
-CREATE INDEX conversations_handler ON conversations(account_id, handler, last_message_at);
+-- Only conversations a virtual agent handles are indexed by it: people's (most) cost no index write.
+CREATE INDEX conversations_virtual_agent ON conversations(account_id, last_message_at) WHERE handler = 'virtual_agent';
 CREATE INDEX conversations_waiting ON conversations(account_id, team_id, waiting_since) WHERE waiting_since IS NOT NULL;
 CREATE INDEX conversations_open_assigned ON conversations(assignee_id, status) WHERE assignee_id IS NOT NULL;
 

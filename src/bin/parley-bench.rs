@@ -26,9 +26,9 @@
 //!    at `--agent-pace-ms` per token to an OpenAI-compatible agent serving a new channel;
 //!    `--agent-conversations` customers write at once, and the event stream is followed. What
 //!    Parley adds is the time from each inbound POST to the model's request plus the time from the
-//!    model's last token to the answer's `message.created` (the message stored with its send job),
-//!    and the same to the first `message.delta` (from the model's first token); the model's own
-//!    time is left out. A started server answers without debounce; with `--url` the server's
+//!    model's last token to the answer being stored with its send job (its `created_at`), and the
+//!    same to the first `message.delta` on the event stream (from the model's first token); the
+//!    model's own time is left out. A started server answers without debounce; with `--url` the server's
 //!    `PARLEY_AGENT_DEBOUNCE_MS` counts in the figures.
 //!
 //! Latencies are those of successful requests, body included; failed requests (other statuses,
@@ -693,8 +693,9 @@ async fn dead_receiver(
 /// When the stand-in model saw each bench customer's turn, by the customer's number.
 #[derive(Default)]
 struct ModelLog {
-    /// Request received, first token sent, last token sent.
-    turns: HashMap<usize, (Instant, Option<Instant>, Option<Instant>)>,
+    /// Request received, first token sent, last token sent (wall clock, in Unix ms, comparable
+    /// with the answer's `created_at`).
+    turns: HashMap<usize, (Instant, Option<Instant>, Option<f64>)>,
 }
 
 /// The stand-in model's settings and log.
@@ -735,7 +736,7 @@ async fn stream_completion(State(model): State<Arc<StandInModel>>, body: Bytes) 
                 let now = Instant::now();
                 if let Some(entry) = model.log().turns.get_mut(&turn) {
                     entry.1.get_or_insert(now);
-                    entry.2 = Some(now);
+                    entry.2 = Some(unix_ms());
                 }
             }
         }
@@ -748,15 +749,18 @@ async fn stream_completion(State(model): State<Arc<StandInModel>>, body: Bytes) 
         .unwrap_or_default()
 }
 
-/// What the event stream showed for each conversation: its first draft chunk and its answer.
+/// The wall clock in Unix milliseconds (fractions kept).
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// When the first draft chunk of each conversation arrived on the event stream.
 #[derive(Default)]
 struct Observed {
     first_delta: HashMap<i64, Instant>,
-    answered: HashMap<i64, Instant>,
 }
 
-/// Follows the account's event stream, noting the first `message.delta` and the virtual agent's
-/// `message.created` of each conversation.
+/// Follows the account's event stream, noting the first `message.delta` of each conversation.
 async fn follow_events(client: Client, url: String, observed: Arc<Mutex<Observed>>) -> Result<()> {
     let response =
         client.get(url).timeout(Duration::from_secs(3600)).send().await.context("opening the event stream")?;
@@ -772,18 +776,8 @@ async fn follow_events(client: Client, url: String, observed: Arc<Mutex<Observed
             let event: Value = serde_json::from_str(data.trim()).unwrap_or_default();
             let data = &event["data"];
             let mut seen = observed.lock().unwrap_or_else(PoisonError::into_inner);
-            match event["type"].as_str() {
-                Some("message.delta") => {
-                    if let Some(id) = data["conversation_id"].as_i64() {
-                        seen.first_delta.entry(id).or_insert(at);
-                    }
-                }
-                Some("message.created") if data["sender"]["type"] == "virtual_agent" => {
-                    if let Some(id) = data["conversation_id"].as_i64() {
-                        seen.answered.entry(id).or_insert(at);
-                    }
-                }
-                _ => {}
+            if let (Some("message.delta"), Some(id)) = (event["type"].as_str(), data["conversation_id"].as_i64()) {
+                seen.first_delta.entry(id).or_insert(at);
             }
         }
     }
@@ -797,6 +791,11 @@ struct AgentLatency {
     answer: Histogram<u64>,
     /// What Parley adds to the first draft chunk, in microseconds.
     first_delta: Histogram<u64>,
+    /// Its parts: inbound POST sent → 201 received (ingestion), 201 → the model's request (the
+    /// answer's queue), the model's last token → the answer stored (its `created_at`, to the ms).
+    ingest: Histogram<u64>,
+    queue: Histogram<u64>,
+    store: Histogram<u64>,
 }
 
 /// Posts a JSON body and returns the created object, failing on any other status.
@@ -811,6 +810,19 @@ async fn create(client: &Client, target: &Target, path: &str, body: &Value) -> R
     let text = response.text().await.with_context(|| format!("reading POST {path}"))?;
     ensure!(status == StatusCode::CREATED, "POST {path} answered HTTP {status}: {}", truncate(&text, 300));
     serde_json::from_str(&text).with_context(|| format!("reading POST {path}"))
+}
+
+/// When the virtual agent's answer in a conversation was stored (its `created_at`, Unix ms), once
+/// there is one.
+async fn agent_answer_time(client: &Client, target: &Target, conversation: i64) -> Result<Option<f64>> {
+    let url = format!("{}/api/v1/conversations/{conversation}/messages?limit=10", target.base);
+    let page: Value = client.get(url).send().await.context("reading an agent conversation")?.json().await?;
+    let answer = page["data"].as_array().and_then(|messages| {
+        messages.iter().find(|m| m["sender"]["type"] == "virtual_agent").and_then(|m| m["created_at"].as_str())
+    });
+    Ok(answer
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.timestamp_micros() as f64 / 1000.0))
 }
 
 /// The virtual agent phase (see the module documentation).
@@ -856,37 +868,49 @@ async fn agent_latency(client: &Client, target: &Target, args: &Args) -> Result<
             let body = json!({"from": format!("+39348{n:07}"), "text": format!("bench-agent-{n} where is my order?")});
             let response = client.post(inbound).json(&body).send().await.ok()?;
             let created: Value = response.json().await.ok()?;
-            Some((n, sent, created["conversation"]["id"].as_i64()?))
+            Some((n, sent, Instant::now(), created["conversation"]["id"].as_i64()?))
         }
     });
-    let customers: Vec<(usize, Instant, i64)> = futures::future::join_all(posts).await.into_iter().flatten().collect();
+    let customers: Vec<(usize, Instant, Instant, i64)> =
+        futures::future::join_all(posts).await.into_iter().flatten().collect();
+    // The answers as stored: each conversation's first message of the virtual agent.
     let wait = Duration::from_millis(args.agent_pace_ms * args.agent_tokens as u64) + Duration::from_secs(30);
     let started = Instant::now();
-    while started.elapsed() < wait {
-        let done = observed.lock().unwrap_or_else(PoisonError::into_inner).answered.len();
-        if done >= customers.len() {
-            break;
+    let mut stored: HashMap<i64, f64> = HashMap::new();
+    while stored.len() < customers.len() && started.elapsed() < wait {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for (_, _, _, conversation) in &customers {
+            if stored.contains_key(conversation) {
+                continue;
+            }
+            if let Some(at) = agent_answer_time(client, target, *conversation).await? {
+                stored.insert(*conversation, at);
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     follower.abort();
-    let mut answer = Histogram::new_with_bounds(1, 3_600_000_000, 3).context("creating a histogram")?;
-    let mut first_delta = answer.clone();
+    let empty = Histogram::new_with_bounds(1, 3_600_000_000, 3).context("creating a histogram")?;
+    let (mut answer, mut first_delta) = (empty.clone(), empty.clone());
+    let (mut ingest, mut queue, mut store) = (empty.clone(), empty.clone(), empty);
     let seen = observed.lock().unwrap_or_else(PoisonError::into_inner);
     let log = model.log();
     let mut answered = 0;
-    for (n, sent, conversation) in &customers {
+    for (n, sent, accepted, conversation) in &customers {
         let Some((received, Some(first), Some(last))) = log.turns.get(n).copied() else { continue };
         let asked = received.saturating_duration_since(*sent);
-        if let Some(at) = seen.answered.get(conversation) {
+        ingest.saturating_record(micros(accepted.saturating_duration_since(*sent)));
+        queue.saturating_record(micros(received.saturating_duration_since(*accepted)));
+        if let Some(at) = stored.get(conversation) {
             answered += 1;
-            answer.saturating_record(micros(asked + at.saturating_duration_since(last)));
+            let after_last = Duration::from_secs_f64(((at - last) / 1000.0).max(0.0));
+            answer.saturating_record(micros(asked + after_last));
+            store.saturating_record(micros(after_last));
         }
         if let Some(at) = seen.first_delta.get(conversation) {
             first_delta.saturating_record(micros(asked + at.saturating_duration_since(first)));
         }
     }
-    Ok(AgentLatency { answered, answer, first_delta })
+    Ok(AgentLatency { answered, answer, first_delta, ingest, queue, store })
 }
 
 /// Runs the phases against `target` and prints the report.
@@ -994,6 +1018,15 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
             ms(agents.first_delta.value_at_quantile(0.5)),
             ms(agents.first_delta.value_at_quantile(0.99)),
             ms(agents.first_delta.max()),
+        )?;
+        let parts =
+            [("ingest", &agents.ingest), ("queue", &agents.queue), ("store", &agents.store)].map(|(name, h)| {
+                format!("{name} p50 {} p99 {}", ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99)))
+            });
+        writeln!(
+            report,
+            "         parts: {}  (POST sent → 201; 201 → model request; last token → answer stored)",
+            parts.join(" | ")
         )?;
     }
     for (phase, stats) in phases {

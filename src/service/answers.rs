@@ -46,11 +46,11 @@ const PASSAGES: i64 = 10;
 
 /// Writes answers until `shutdown`: claims due runs as room frees up (at most
 /// `agent_concurrency` at once, `agent_concurrency_per_account` per account), wakes when a run
-/// comes due or new events are committed, and on shutdown gives back the runs it was writing.
+/// comes due, when ingestion scheduled one, or after `job_poll_ms` (runs scheduled by other
+/// processes), and on shutdown gives back the runs it was writing.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let idle = Duration::from_millis(state.config.job_poll_ms.max(10));
     let limit = state.config.agent_concurrency.max(1) as usize;
-    let mut wake = state.events.subscribe();
     let mut inflight: JoinSet<()> = JoinSet::new();
     let mut running: Vec<(tokio::task::Id, i64)> = Vec::new();
     while !shutdown.is_cancelled() {
@@ -86,7 +86,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
-            _ = crate::state::next_logged(&mut wake) => crate::state::drain_signals(&mut wake),
+            _ = state.answers_due.notified() => {}
             Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
         }
     }

@@ -137,8 +137,8 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         filter.push(format!("c.contact_id = {p}"));
     }
     if let Some(handler) = query.handler {
-        let p = filter.param(Param::Text(handler.as_str().to_owned()));
-        filter.push(format!("c.handler = {p}"));
+        // A literal, not a parameter: the partial index of agent-handled conversations needs it.
+        filter.push(format!("c.handler = '{}'", handler.as_str()));
     }
     if query.waiting {
         filter.push("c.waiting_since IS NOT NULL".to_owned());

@@ -80,7 +80,7 @@ pub async fn apply(state: &AppState, channel: &ChannelRow, batch: Vec<InboundEve
     // Two deliveries racing to create the same contact or message collide on a unique index; the
     // retry then finds what the winner created.
     let mut attempt = 0;
-    let (results, changed) = loop {
+    let (results, changed, answer_owed) = loop {
         attempt += 1;
         match apply_batch(state, kind, channel, &batch).await {
             Err(Error::Database(sqlx::Error::Database(e))) if e.is_unique_violation() && attempt < 3 => continue,
@@ -98,25 +98,31 @@ pub async fn apply(state: &AppState, channel: &ChannelRow, batch: Vec<InboundEve
     if changed {
         state.events.notify(channel.account_id);
     }
+    if answer_owed {
+        state.answers_due.notify_one();
+    }
     Ok(results)
 }
 
-/// Applies the batch in one transaction; also tells whether anything changed.
+/// Applies the batch in one transaction; also tells whether anything changed and whether a
+/// virtual agent now owes an answer.
 async fn apply_batch(
     state: &AppState,
     kind: ChannelKind,
     channel: &ChannelRow,
     batch: &[InboundEvent],
-) -> Result<(Vec<Option<Ingested>>, bool)> {
+) -> Result<(Vec<Option<Ingested>>, bool, bool)> {
     let mut tx = state.db.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     let mut changed = false;
+    let mut answer_owed = false;
     for event in batch {
         let result = match event {
             InboundEvent::Message(message) => {
                 let debounce = state.config.agent_debounce_ms as i64;
-                let ingested = ingest_one(&mut tx, kind, channel, message.clone(), debounce).await?;
+                let (ingested, owed) = ingest_one(&mut tx, kind, channel, message.clone(), debounce).await?;
                 changed |= !ingested.duplicate;
+                answer_owed |= owed;
                 Some(ingested)
             }
             InboundEvent::Edit(edit) => {
@@ -175,7 +181,7 @@ async fn apply_batch(
         results.push(result);
     }
     tx.commit().await?;
-    Ok((results, changed))
+    Ok((results, changed, answer_owed))
 }
 
 /// How many messages one watermark moves at most (the rest follow with the next one).
@@ -241,24 +247,26 @@ async fn find_earlier(
 
 /// Stores one message: finds or creates its contact and conversation (a new one starts with the
 /// channel's virtual agent, or waits for people), schedules the agent's answer `debounce_ms`
-/// later when an agent handles the conversation, and records the events.
+/// later when an agent handles the conversation, and records the events. Also tells whether an
+/// answer is now owed.
 async fn ingest_one(
     conn: &mut Conn,
     kind: ChannelKind,
     channel: &ChannelRow,
     mut message: InboundMessage,
     debounce_ms: i64,
-) -> Result<Ingested> {
+) -> Result<(Ingested, bool)> {
     let account_id = channel.account_id;
     if let Some(existing) = find_earlier(conn, channel, &message).await? {
         let conversation = conversations::find_conversation(&mut *conn, account_id, existing.conversation_id)
             .await?
             .ok_or(Error::NotFound("conversation"))?;
-        return Ok(Ingested {
+        let ingested = Ingested {
             message: Message::from(&existing),
             conversation: Conversation::from(&conversation),
             duplicate: true,
-        });
+        };
+        return Ok((ingested, false));
     }
     if !message.media_keys.is_empty()
         && media::count_owned(&mut *conn, account_id, &message.media_keys).await? != message.media_keys.len() as i64
@@ -374,5 +382,5 @@ async fn ingest_one(
         // A resolved conversation reopens: `conversation.status_changed` follows the update.
         record_changes(conn, account_id, before, &conversation, now).await?;
     }
-    Ok(Ingested { message, conversation, duplicate: false })
+    Ok((Ingested { message, conversation, duplicate: false }, agent.is_some() && !outbound))
 }

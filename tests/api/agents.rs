@@ -783,6 +783,60 @@ async fn an_external_bot_answers_in_its_response_or_through_the_api(app: TestApp
     assert!(escalated[0]["detail"].as_str().unwrap().contains("500"));
 }
 
+async fn answers_are_shared_fairly_between_accounts(app: TestApp) {
+    let model = Model::start().await;
+    let (busy, _) = model_agent(&app, &model, json!({})).await;
+    for n in 0..3 {
+        app.inbound(busy, &format!("+3934712346{n:02}"), "Cliente", &format!("busy account, customer {n}")).await;
+    }
+    let other = app.other_account_key().await;
+    let channel = app
+        .call_as(
+            &other,
+            Method::POST,
+            "/api/v1/channels",
+            Some(json!({"kind": "whatsapp", "name": "Other", "address": "+393209990000", "simulation": true})),
+        )
+        .await;
+    let channel = channel.body["id"].as_i64().unwrap();
+    let agent = app
+        .call_as(
+            &other,
+            Method::POST,
+            "/api/v1/agents",
+            Some(json!({"name": "Other", "engine": "openai", "settings": {"base_url": model.base, "model": "m"},
+                        "channels": [{"channel_id": channel}]})),
+        )
+        .await;
+    assert_eq!(agent.status, StatusCode::CREATED, "{agent:?}");
+    let path = format!("/api/v1/channels/{channel}/inbound");
+    let asked =
+        app.call_as(&other, Method::POST, &path, Some(json!({"from": "+393471234699", "text": "quiet account"}))).await;
+    assert_eq!(asked.status, StatusCode::CREATED);
+
+    // The busy account's three answers do not hold up the other account's one.
+    assert_eq!(run_agents(&app).await, 2, "one answer per account at a time");
+    let questions: Vec<String> = model
+        .received()
+        .iter()
+        .map(|r| r.body["messages"].as_array().unwrap().last().unwrap()["content"].to_string())
+        .collect();
+    assert!(questions.iter().any(|q| q.contains("quiet account")), "{questions:?}");
+    assert_eq!(run_agents(&app).await, 1);
+    assert_eq!(run_agents(&app).await, 1);
+    assert_eq!(run_agents(&app).await, 0);
+    assert_eq!(model.count(), 4);
+}
+
+mod one_per_account {
+    use super::*;
+
+    /// One answer at a time per account.
+    const FLAGS: &[&str] = &["--agent-debounce-ms", "0", "--agent-concurrency-per-account", "1"];
+
+    crate::backend_tests!(with FLAGS; answers_are_shared_fairly_between_accounts);
+}
+
 crate::backend_tests!(with FLAGS;
     an_external_bot_answers_in_its_response_or_through_the_api,
     knowledge_base_agent_answers_and_hands_over_on_a_keyword,

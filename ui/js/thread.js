@@ -247,13 +247,14 @@ export function createThread(element, { onReply }) {
       'data-testid': 'handler-badge',
       'data-handler': next.handler,
     }, `${byAgent ? '🤖' : waiting ? '⏳' : '👤'} ${text}`);
-    ownership.replaceChildren(
+    const parts = [
       badge,
       reason,
       h('span', { class: 'spacer' }),
       byAgent || waiting ? act('takeover', 'takeover-button', t('thread.take_over')) : null,
       byAgent ? null : act('handback', 'handback-button', t('thread.hand_back')),
-    );
+    ];
+    ownership.replaceChildren(...parts.filter(Boolean));
     ownership.classList.toggle('escalated', waiting);
     ownership.setAttribute('role', waiting ? 'alert' : 'status');
     ownership.dataset.testid = waiting ? 'escalation-banner' : 'ownership';

@@ -123,6 +123,10 @@ async fn a_model_answer_streams_into_the_thread_as_a_draft() {
         async move { parley::service::answers::run_once(&state).await.unwrap() }
     });
     browser.wait_for_text("[data-testid=message-draft]", "Il tuo ordine è partito").await;
+    let ownership = browser.text("[data-testid=ownership]").await;
+    assert!(ownership.contains("Giulia is answering") && !ownership.contains("null"), "{ownership}");
+    assert_eq!(browser.count("[data-testid=takeover-button]").await, 1);
+    assert_eq!(browser.count("[data-testid=handback-button]").await, 0, "the agent has it: nothing to hand back");
     browser.screenshot("agent-draft").await;
     writing.await.unwrap();
     browser

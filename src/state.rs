@@ -86,16 +86,6 @@ pub struct Transient {
     pub data: serde_json::Value,
 }
 
-impl Signal {
-    /// The account the signal is about.
-    pub fn account_id(&self) -> i64 {
-        match self {
-            Signal::Logged(account) => *account,
-            Signal::Transient(event) => event.account_id,
-        }
-    }
-}
-
 impl Default for EventBus {
     fn default() -> Self {
         EventBus { sender: broadcast::channel(4096).0 }

@@ -259,14 +259,3 @@ pub async fn waiting_conversations(conn: &mut Conn, team_id: i64, limit: i64) ->
     .fetch_all(conn)
     .await
 }
-
-/// The teams of an account that have conversations waiting.
-pub async fn teams_with_waiting<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT team_id FROM conversations WHERE account_id = $1 AND team_id IS NOT NULL \
-         AND waiting_since IS NOT NULL ORDER BY team_id",
-    )
-    .bind(account_id)
-    .fetch_all(db)
-    .await
-}

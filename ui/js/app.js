@@ -1,16 +1,20 @@
 /**
  * Parley's operator UI: login, the three-pane inbox (`#/` and `#/c/<id>`), and the pages of views.js (the address
- * book at `#/contacts`, the channels at `#/channels`), kept live by the server's event stream.
+ * book at `#/contacts`, the channels at `#/channels`, the virtual agents at `#/agents`, the teams at `#/teams`), kept
+ * live by the server's event stream.
  *
  * Test ids (data-testid) the browser tests rely on:
  * - login: login-form, login-email, login-password, login-submit, login-error
- * - shell: app, operator-name, logout-button, nav-inbox, inbox (the three-pane view), and per page of views.js its
- *   link (nav-contacts, nav-channels) and container (address-book, channels)
+ * - shell: app, operator-name, availability-select, logout-button, nav-inbox, inbox (the three-pane view), and per
+ *   page of views.js its link (nav-contacts, nav-channels, nav-agents, nav-teams) and container (address-book,
+ *   channels, agents, teams)
  * - left pane: inbox-filter (data-kind: '' for all inboxes, or whatsapp, rcs, messenger, instagram, sms, email,
- *   webchat), inbox-title, conversation-count, search-input, filter-unread, filter-mine, filter-archived,
- *   filter-status, conversation-list, conversation-row (data-id, data-channel-kind), conversation-row-loading,
+ *   webchat), inbox-title, conversation-count, search-input, filter-unread, filter-mine, filter-archived, filter-bot,
+ *   filter-waiting, filter-status, conversation-list, conversation-row (data-id, data-channel-kind), conversation-row-loading,
  *   conversation-name, conversation-preview, conversation-time, unread-badge, conversation-list-empty
- * - centre: no-conversation, thread-header, thread-contact-name, contact-pane-toggle, thread, thread-top,
+ * - centre: no-conversation, thread-header, thread-contact-name, contact-pane-toggle, ownership (escalation-banner
+ *   while the conversation waits for a person) with handler-badge (data-handler), escalation-reason,
+ *   takeover-button and handback-button, thread, thread-top, message-bot (a virtual agent's label), message-draft,
  *   message (data-id, data-status, data-direction, data-type, data-private), message-text, message-status,
  *   message-error, message-image, message-video, message-audio, message-document, message-location,
  *   message-quote, reactions, reply-button, new-messages-pill
@@ -52,7 +56,8 @@ let teardown = () => {};
  * The operator's availability switch (online, away, offline): routing gives conversations to online operators.
  * Signing in makes an operator who was offline online.
  */
-function availabilitySwitch(current) {
+function availabilitySwitch(initial) {
+  let current = initial;
   const select = h(
     'select',
     {
@@ -63,8 +68,10 @@ function availabilitySwitch(current) {
         select.dataset.value = select.value;
         try {
           await api('PUT', '/api/v1/operators/me/presence', { availability: select.value });
+          current = select.value;
         } catch {
           select.value = current;
+          select.dataset.value = current;
         }
       },
     },

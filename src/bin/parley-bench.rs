@@ -24,7 +24,9 @@
 //!    into the server's webhook timeout);
 //! 6. virtual agents: a stand-in model in this process streams a fixed `--agent-tokens`-token answer
 //!    at `--agent-pace-ms` per token to an OpenAI-compatible agent serving a new channel;
-//!    `--agent-conversations` customers write at once, and the event stream is followed. What
+//!    `--agent-conversations` customers write at once (burst), then as many others one after
+//!    another over the length of one answer (steady: that many answers are being written at any
+//!    moment), and the event stream is followed. What
 //!    Parley adds is the time from each inbound POST to the model's request plus the time from the
 //!    model's last token to the answer being stored with its send job (its `created_at`), and the
 //!    same to the first `message.delta` on the event stream (from the model's first token); the
@@ -825,8 +827,10 @@ async fn agent_answer_time(client: &Client, target: &Target, conversation: i64) 
         .map(|at| at.timestamp_micros() as f64 / 1000.0))
 }
 
-/// The virtual agent phase (see the module documentation).
-async fn agent_latency(client: &Client, target: &Target, args: &Args) -> Result<AgentLatency> {
+/// The virtual agent phase (see the module documentation): every customer writes at once (a
+/// burst), or `steady`: one after another, spread over the length of one answer, so that about
+/// `--agent-conversations` answers are being written at any time.
+async fn agent_latency(client: &Client, target: &Target, args: &Args, steady: bool) -> Result<AgentLatency> {
     let model = Arc::new(StandInModel {
         tokens: args.agent_tokens.max(1),
         pace: Duration::from_millis(args.agent_pace_ms),
@@ -838,7 +842,8 @@ async fn agent_latency(client: &Client, target: &Target, args: &Args) -> Result<
         client,
         target,
         "/api/v1/channels",
-        &json!({"kind": "whatsapp", "name": "Bench agents", "address": "+393290000001", "simulation": true}),
+        &json!({"kind": "whatsapp", "name": format!("Bench agents {}", u8::from(steady)),
+                "address": format!("+39329000000{}", u8::from(steady)), "simulation": true}),
     )
     .await?;
     create(
@@ -859,11 +864,20 @@ async fn agent_latency(client: &Client, target: &Target, args: &Args) -> Result<
         tokio::spawn(follow_events(client.clone(), format!("{}/api/v1/events", target.base), observed.clone()));
     // The stream opens with a comment; give it a moment to be in place before the customers write.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    progress(format!("{} customers write to a virtual agent at once", args.agent_conversations));
+    let answer_time = Duration::from_millis(args.agent_pace_ms * args.agent_tokens as u64);
+    let gap = if steady { answer_time / args.agent_conversations.max(1) as u32 } else { Duration::ZERO };
+    progress(format!(
+        "{} customers write to a virtual agent {}",
+        args.agent_conversations,
+        if steady { format!("one every {} ms", gap.as_millis()) } else { "at once".to_owned() }
+    ));
     let inbound = format!("{}/api/v1/channels/{}/inbound", target.base, channel["id"]);
-    let posts = (0..args.agent_conversations).map(|n| {
+    // The second run's customers are other people.
+    let first = if steady { 100_000 } else { 0 };
+    let posts = (first..first + args.agent_conversations).map(|n| {
         let (client, inbound) = (client.clone(), inbound.clone());
         async move {
+            tokio::time::sleep(gap * (n - first) as u32).await;
             let sent = Instant::now();
             let body = json!({"from": format!("+39348{n:07}"), "text": format!("bench-agent-{n} where is my order?")});
             let response = client.post(inbound).json(&body).send().await.ok()?;
@@ -874,7 +888,7 @@ async fn agent_latency(client: &Client, target: &Target, args: &Args) -> Result<
     let customers: Vec<(usize, Instant, Instant, i64)> =
         futures::future::join_all(posts).await.into_iter().flatten().collect();
     // The answers as stored: each conversation's first message of the virtual agent.
-    let wait = Duration::from_millis(args.agent_pace_ms * args.agent_tokens as u64) + Duration::from_secs(30);
+    let wait = answer_time + Duration::from_secs(30);
     let started = Instant::now();
     let mut stored: HashMap<i64, f64> = HashMap::new();
     while stored.len() < customers.len() && started.elapsed() < wait {
@@ -944,7 +958,14 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
         let latency = webhook_latency(&client, target, &channels, args).await?;
         Some((latency, dead_receiver(&client, target, &channels, args).await?))
     };
-    let agents = if args.skip_agents { None } else { Some(agent_latency(&client, target, args).await?) };
+    let agents = if args.skip_agents {
+        None
+    } else {
+        Some([
+            ("burst", agent_latency(&client, target, args, false).await?),
+            ("steady", agent_latency(&client, target, args, true).await?),
+        ])
+    };
 
     let count = |n: Option<i64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut report = String::new();
@@ -1003,10 +1024,10 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
             )?;
         }
     }
-    if let Some(agents) = &agents {
+    for (arrival, agents) in agents.iter().flatten() {
         writeln!(
             report,
-            "agent    {} of {} answered ({} tokens every {} ms)  answer p50 {}  p99 {}  max {} | first delta p50 {}  p99 {}  max {}  \
+            "agent    {arrival}: {} of {} answered ({} tokens every {} ms)  answer p50 {}  p99 {}  max {} | first delta p50 {}  p99 {}  max {}  \
              (time Parley adds: inbound POST → model request + last token → answer stored; first token → first message.delta)",
             agents.answered,
             args.agent_conversations,

@@ -280,7 +280,7 @@ pub async fn take_over(
 }
 
 /// Hands a conversation (back) to a virtual agent: the one given, else the channel's. The agent
-/// answers the customer's next message.
+/// answers the customer's next message; an escalation still waiting for a person is canceled.
 pub async fn hand_back(
     state: &AppState,
     account_id: i64,
@@ -304,7 +304,17 @@ pub async fn hand_back(
             Error::conflict("no_virtual_agent", "no active virtual agent serves this conversation's channel")
         })?,
     };
-    conversations::hand_to_agent(&mut tx, conversation.id, agent_id, now_ms()).await?;
+    let now = now_ms();
+    conversations::hand_to_agent(&mut tx, conversation.id, agent_id, now).await?;
+    if let Some(open) = escalations::latest_escalation(&mut *tx, conversation.id).await? {
+        let status = EscalationStatus::parse(&open.status);
+        if matches!(status, Some(EscalationStatus::Escalating | EscalationStatus::Deflecting)) {
+            let canceled = EscalationStatus::Canceled.as_str();
+            escalations::update_escalation(&mut tx, open.id, canceled, open.deflection_channel.as_deref(), now).await?;
+            let row = EscalationRow { status: canceled.to_owned(), updated_at: now, ..open };
+            events::record(&mut tx, account_id, kind::CONVERSATION_ESCALATED, &Escalation::from(&row), now).await?;
+        }
+    }
     commit_ownership(state, tx, &conversation).await
 }
 

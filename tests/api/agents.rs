@@ -537,6 +537,16 @@ async fn escalations_through_the_api(app: TestApp) {
     assert_problem(&app.patch(&one, json!({"status": "escalating"})).await, StatusCode::CONFLICT, "escalation_status");
     assert_eq!(app.get(&path).await.body["data"].as_array().unwrap().len(), 2);
 
+    // Handed back to the agent while it still waited for a person: that escalation is canceled.
+    let waiting = app.get(&path).await.body["data"][1].clone();
+    assert_eq!(waiting["status"], "escalating");
+    let back = app.post(&format!("/api/v1/conversations/{id}/handback"), json!({})).await;
+    assert_eq!(back.body["handler"], "virtual_agent", "{back:?}");
+    assert_eq!(back.body["waiting_since"], Value::Null);
+    let after = app.get(&path).await.body["data"][1].clone();
+    assert_eq!(after["status"], "canceled");
+    assert_eq!(after["id"], waiting["id"]);
+
     // Another account sees none of it.
     let other = app.other_account_key().await;
     for (method, target) in [

@@ -33,6 +33,9 @@
 //!    model's own time is left out. A started server answers without debounce; with `--url` the server's
 //!    `PARLEY_AGENT_DEBOUNCE_MS` counts in the figures.
 //!
+//! A server the bench started also has its memory reported: its resident set once set up (before
+//! the ingest) and its peak by the end of the ingest (`/proc/<pid>/status`, Linux).
+//!
 //! Latencies are those of successful requests, body included; failed requests (other statuses,
 //! transport errors) are counted and summarised. `--database-url` must name an empty database:
 //! the bench's API key is only installed on the server's first start.
@@ -142,6 +145,8 @@ struct Target {
     api_key: String,
     /// What the report's first line says about the server.
     label: String,
+    /// The server's process, when the bench started it (its memory is then reported).
+    pid: Option<u32>,
 }
 
 /// A directory removed when dropped.
@@ -213,11 +218,13 @@ impl Server {
         }
         let child = command.spawn().with_context(|| format!("starting {}", bin.display()))?;
         let database = args.database_url.as_deref().map_or("sqlite", |url| url.split_once(':').map_or(url, |(s, _)| s));
-        let mut server = Server {
-            child,
-            dir,
-            target: Target { base: format!("http://127.0.0.1:{port}"), api_key, label: format!("database {database}") },
+        let target = Target {
+            base: format!("http://127.0.0.1:{port}"),
+            api_key,
+            label: format!("database {database}"),
+            pid: child.id(),
         };
+        let mut server = Server { child, dir, target };
         server.wait_ready().await?;
         Ok(server)
     }
@@ -939,9 +946,11 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
         .build()
         .context("building the HTTP client")?;
     let channels = Arc::new(create_channels(&client, target, args.channels).await?);
+    let idle_kib = target.pid.and_then(|pid| memory_kib(pid, "VmRSS"));
 
     progress(format!("ingesting {} messages over {} connections", args.messages, args.connections));
     let ingest = ingest(&client, target, &channels, args, args.messages).await?;
+    let peak_kib = target.pid.and_then(|pid| memory_kib(pid, "VmHWM"));
 
     let ceiling_requests = args.ceiling_requests.unwrap_or(args.messages);
     progress(format!("ceiling: {ceiling_requests} GET /healthz"));
@@ -975,6 +984,14 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
         args.messages, args.contacts, args.channels, args.connections, target.label
     )?;
     writeln!(report, "{}", ingest.line("ingest", "msg/s", "POST /api/v1/channels/{id}/inbound"))?;
+    if let (Some(idle), Some(peak)) = (idle_kib, peak_kib) {
+        writeln!(
+            report,
+            "memory   server RSS {:.1} MB idle after start, peak {:.1} MB by the end of the ingest",
+            idle as f64 / 1024.0,
+            peak as f64 / 1024.0
+        )?;
+    }
     writeln!(report, "{}", ceiling.line("ceiling", "req/s", "GET /healthz"))?;
     writeln!(report, "ratio    ingest/ceiling {:.1} %", 100.0 * ingest.rate() / ceiling.rate().max(1e-9))?;
     writeln!(
@@ -1060,6 +1077,14 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
     Ok(())
 }
 
+/// A memory figure of a process from `/proc/<pid>/status` (`VmRSS` now, `VmHWM` its peak), in KiB;
+/// `None` where `/proc` is not available.
+fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with(field) && line[field.len()..].starts_with(':'))?;
+    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
 /// A progress note on stderr, apart from the report.
 fn progress(note: String) {
     eprintln!("parley-bench: {note}");
@@ -1117,6 +1142,7 @@ async fn bench(args: Args) -> Result<()> {
                 base: url.trim_end_matches('/').to_owned(),
                 api_key: api_key.clone(),
                 label: format!("server {}", url.trim_end_matches('/')),
+                pid: None,
             };
             run(&args, &target).await
         }

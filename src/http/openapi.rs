@@ -225,6 +225,14 @@ const UNAUTHORIZED: Common = Common {
     code: "unauthorized",
     detail: "a valid API key or operator session is required",
 };
+const FORBIDDEN: Common = Common {
+    status: "403",
+    name: "Forbidden",
+    description: "A web UI session's change without its `X-CSRF-Token` (`csrf_failed`), or a virtual agent's key used \
+                  beyond reading conversations, answering and escalating them (`virtual_agent_key`).",
+    code: "virtual_agent_key",
+    detail: "a virtual agent's key may only read conversations, send messages in them and escalate them",
+};
 const NOT_FOUND: Common = Common {
     status: "404",
     name: "NotFound",
@@ -292,8 +300,18 @@ struct Conventions;
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let all =
-            [UNAUTHORIZED, NOT_FOUND, MALFORMED, BODY_TIMEOUT, TOO_LARGE, INVALID, IN_PROGRESS, TOO_MANY, TIMED_OUT];
+        let all = [
+            UNAUTHORIZED,
+            FORBIDDEN,
+            NOT_FOUND,
+            MALFORMED,
+            BODY_TIMEOUT,
+            TOO_LARGE,
+            INVALID,
+            IN_PROGRESS,
+            TOO_MANY,
+            TIMED_OUT,
+        ];
         let components = openapi.components.get_or_insert_with(Default::default);
         for common in &all {
             components.responses.insert(common.name.to_owned(), RefOr::T(problem_response(common)));
@@ -308,6 +326,7 @@ impl Modify for Conventions {
                 let is_post = method == "post";
                 let applicable = [
                     (UNAUTHORIZED, true),
+                    (FORBIDDEN, true),
                     (TOO_MANY, true),
                     (NOT_FOUND, has_path),
                     (MALFORMED, has_body),

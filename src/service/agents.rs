@@ -15,6 +15,7 @@ use crate::domain::AgentStatus;
 use crate::error::{Error, FieldError, Result};
 use crate::service::answers::{self, MAX_ANSWER_MS};
 use crate::service::conversations::{decode_cursor, encode_cursor, Cursor};
+use crate::service::escalations;
 use crate::state::AppState;
 use crate::store::agents::{self as store, AgentChannelRow, AgentFields, AgentRow};
 use crate::store::articles::{self, ArticleFields, ArticleRow};
@@ -108,7 +109,7 @@ fn view(row: &AgentRow, channels: &[AgentChannelRow]) -> Agent {
         name: row.name.clone(),
         description: row.description.clone(),
         avatar_url: row.avatar_url.clone(),
-        languages: serde_json::from_str(&row.languages).unwrap_or_default(),
+        languages: escalations::agent_languages(row),
         instructions: row.instructions.clone(),
         engine: row.engine.clone(),
         settings: settings::visible(schema, &stored),
@@ -122,7 +123,7 @@ fn view(row: &AgentRow, channels: &[AgentChannelRow]) -> Agent {
             .filter(|c| c.agent_id == row.id)
             .map(|c| AgentChannel { channel_id: c.channel_id, answers_first: c.answers_first != 0 })
             .collect(),
-        handoff: serde_json::from_str(&row.handoff).unwrap_or_default(),
+        handoff: escalations::handoff_rules(row),
         first_token_timeout_ms: row.first_token_timeout_ms,
         answer_timeout_ms: row.answer_timeout_ms,
         status: AgentStatus::parse(&row.status).unwrap_or(AgentStatus::Paused),
@@ -589,9 +590,8 @@ pub async fn try_out(state: &AppState, account_id: i64, agent_id: i64, input: Tr
     };
     let draft_id = draft_id.as_str();
     let agent = agent_of(&mut *state.db.reader().acquire().await?, account_id, agent_id).await?;
-    let rules: HandoffRules = serde_json::from_str(&agent.handoff).unwrap_or_default();
-    let languages: Vec<String> = serde_json::from_str(&agent.languages).unwrap_or_default();
-    let language = answer_language(&input.text, &languages).to_owned();
+    let rules = escalations::handoff_rules(&agent);
+    let language = answer_language(&input.text, &escalations::agent_languages(&agent)).to_owned();
     let handoff = |detail: String| TryResult {
         outcome: "handoff".to_owned(),
         text: rules.handoff_message(&language),

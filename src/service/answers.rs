@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::agents::{self, Call, Draft, Failure, Passage, Reply, Role, Said};
-use crate::domain::agents::{answer_language, HandoffRules};
+use crate::domain::agents::answer_language;
 use crate::domain::knowledge;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{AgentStatus, Direction, EscalationReason, Handler, SenderType};
@@ -280,8 +280,8 @@ async fn decide(state: &AppState, run: &RunRow, conversation: &ConversationRow, 
         let detail = format!("the bot did not answer within {} ms", agent.answer_timeout_ms);
         return hand_over(EscalationReason::PayloadFailure, detail);
     }
-    let rules: HandoffRules = serde_json::from_str(&agent.handoff).unwrap_or_default();
-    let languages: Vec<String> = serde_json::from_str(&agent.languages).unwrap_or_default();
+    let rules = escalations::handoff_rules(agent);
+    let languages = escalations::agent_languages(agent);
     let mut recent =
         messages::list_messages_before(state.db.reader(), conversation.id, i64::MAX, HISTORY_MESSAGES).await?;
     recent.reverse();
@@ -434,12 +434,7 @@ async fn escalate(
         return Ok(());
     }
     let text = match teller {
-        Some(agent) => {
-            let rules: HandoffRules = serde_json::from_str(&agent.handoff).unwrap_or_default();
-            let languages: Vec<String> = serde_json::from_str(&agent.languages).unwrap_or_default();
-            let latest = messages::latest_inbound_text(&mut *tx, conversation.id).await?.unwrap_or_default();
-            Some(rules.handoff_message(answer_language(&latest, &languages)))
-        }
+        Some(agent) => Some(escalations::handoff_text(&mut tx, agent, conversation.id).await?),
         None => None,
     };
     let notice = text.as_deref().map(|text| Notice { agent_id, text });

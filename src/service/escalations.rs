@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::agents::HandoffRules;
+use crate::domain::agents::{answer_language, HandoffRules};
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{EscalationReason, EscalationStatus, Handler};
 use crate::error::{Error, Result};
@@ -14,6 +14,7 @@ use crate::service::outbound::{self, Outgoing};
 use crate::service::routing;
 use crate::service::views::Conversation;
 use crate::state::AppState;
+use crate::store::agents::AgentRow;
 use crate::store::conversations::{self, ConversationRow, ConversationState};
 use crate::store::escalations::{self, EscalationRow, NewEscalation};
 use crate::store::{agents, channels, messages, Conn};
@@ -197,13 +198,29 @@ pub async fn escalate(
     Ok(escalation)
 }
 
-/// The handoff message an agent sends, in the language of the customer's latest message.
+/// The handoff message an agent of the account sends, if it still exists.
 async fn agent_notice(conn: &mut Conn, account_id: i64, agent_id: i64, conversation_id: i64) -> Result<Option<String>> {
-    let Some(agent) = agents::find_agent(&mut *conn, account_id, agent_id).await? else { return Ok(None) };
-    let rules: HandoffRules = serde_json::from_str(&agent.handoff).unwrap_or_default();
-    let languages: Vec<String> = serde_json::from_str(&agent.languages).unwrap_or_default();
+    match agents::find_agent(&mut *conn, account_id, agent_id).await? {
+        Some(agent) => Ok(Some(handoff_text(conn, &agent, conversation_id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// What `agent` tells the customer when a person takes over: its handoff message in the language
+/// of the customer's latest message.
+pub async fn handoff_text(conn: &mut Conn, agent: &AgentRow, conversation_id: i64) -> Result<String> {
     let latest = messages::latest_inbound_text(&mut *conn, conversation_id).await?.unwrap_or_default();
-    Ok(Some(rules.handoff_message(crate::domain::agents::answer_language(&latest, &languages))))
+    Ok(handoff_rules(agent).handoff_message(answer_language(&latest, &agent_languages(agent))))
+}
+
+/// An agent's handoff rules as stored.
+pub fn handoff_rules(agent: &AgentRow) -> HandoffRules {
+    serde_json::from_str(&agent.handoff).unwrap_or_default()
+}
+
+/// An agent's languages as stored.
+pub fn agent_languages(agent: &AgentRow) -> Vec<String> {
+    serde_json::from_str(&agent.languages).unwrap_or_default()
 }
 
 /// A conversation's escalations, oldest first.

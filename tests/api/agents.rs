@@ -765,6 +765,8 @@ async fn an_external_bot_answers_in_its_response_or_through_the_api(app: TestApp
     assert_eq!(run_agents(&app).await, 0, "the turn is done: no timeout handoff follows");
     let scoped = app.call_as(&key, Method::GET, "/api/v1/contacts", None).await;
     assert_problem(&scoped, StatusCode::FORBIDDEN, "virtual_agent_key");
+    let document = app.get("/api/v1/openapi.json").await.body;
+    assert!(document["paths"]["/api/v1/contacts"]["get"]["responses"]["403"].is_object(), "the 403 is documented");
     assert_eq!(app.call_as(&key, Method::GET, &path, None).await.status, StatusCode::OK);
 
     // A bot that takes the turn and stays silent hands the conversation to people.

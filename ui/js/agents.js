@@ -15,6 +15,7 @@ import { api, describeError as describe, events, rememberAgents } from './api.js
 import { t } from './i18n.js';
 import { h } from './dom.js';
 import { channelName } from './icons.js';
+import { drawSettings, readSettings } from './settings.js';
 
 /** Keywords as typed (`it: operatore, persona` per line) from and to the API's `{language: [words]}`. */
 function keywordsText(keywords) {
@@ -98,43 +99,13 @@ export function mountAgents(element) {
       return { channel, serve, first };
     });
 
-    function drawSettings() {
-      const kind = engines.find((e) => e.name === engine.value);
-      settings.replaceChildren(h('legend', {}, t('agents.settings')),
-        ...(kind?.settings || []).map((field) => {
-          const set = agent?.engine === kind.name && agent?.secrets_set?.includes(field.name);
-          const value = agent?.engine === kind.name && !field.secret ? agent.settings[field.name] ?? '' : '';
-          return h('label', { class: 'cp-field' },
-            h('span', {}, `${field.label}${field.required ? ' *' : ''}`),
-            h('input', {
-              name: field.name,
-              type: field.secret ? 'password' : ['count', 'fraction'].includes(field.type) ? 'number' : 'text',
-              step: field.type === 'fraction' ? 'any' : null,
-              autocomplete: 'off',
-              value,
-              placeholder: set ? t('channels.secret_set') : '',
-              'data-testid': 'agent-setting',
-              'data-name': field.name,
-              'data-secret': String(field.secret),
-            }),
-            h('small', { class: 'cp-muted' }, field.help));
-        }));
-    }
+    const schema = () => engines.find((e) => e.name === engine.value)?.settings || [];
+    /** The agent's stored settings count only while the engine they belong to is chosen. */
+    const stored = () => (agent?.engine === engine.value ? agent : null);
+    const configured = () => (stored() ? [...stored().secrets_set, ...Object.keys(stored().settings)] : []);
 
-    /** The settings typed: secrets only when a new value was typed; emptied fields removed (null). */
-    function settingsBody() {
-      const kind = engines.find((e) => e.name === engine.value);
-      const body = {};
-      for (const field of kind?.settings || []) {
-        const value = settings.querySelector(`[data-name="${field.name}"]`).value.trim();
-        if (field.secret && !value) continue;
-        if (!value) {
-          if (agent?.engine === kind.name && field.name in (agent.settings || {})) body[field.name] = null;
-          continue;
-        }
-        body[field.name] = ['count', 'fraction'].includes(field.type) ? Number(value) : value;
-      }
-      return body;
+    function showSettings() {
+      drawSettings(settings, t('agents.settings'), schema(), { values: stored()?.settings, configured: configured() }, 'agent-setting');
     }
 
     const form = h('form', {
@@ -148,7 +119,7 @@ export function mountAgents(element) {
           engine: engine.value,
           languages: languages.value.split(',').map((l) => l.trim()).filter(Boolean),
           instructions: instructions.value,
-          settings: settingsBody(),
+          settings: readSettings(settings, schema(), configured()),
           channels: channelBoxes.filter((c) => c.serve.checked).map((c) => ({ channel_id: c.channel.id, answers_first: c.first.checked })),
           handoff: {
             keywords: parseKeywords(keywords.value),
@@ -192,8 +163,8 @@ export function mountAgents(element) {
     h('div', { class: 'ch-actions' },
       h('button', { type: 'submit', class: 'primary', 'data-testid': 'agent-save' }, t('agents.save')),
       h('button', { type: 'button', class: 'cp-button', onclick: () => detail.replaceChildren() }, t('channels.cancel'))));
-    engine.addEventListener('change', drawSettings);
-    drawSettings();
+    engine.addEventListener('change', showSettings);
+    showSettings();
     detail.replaceChildren(h('div', { class: 'ag-columns' },
       form,
       agent ? h('div', { class: 'ag-side' }, articles(agent), tryPane(agent)) : null));

@@ -12,6 +12,7 @@ import { api, describeError as describe } from './api.js';
 import { t } from './i18n.js';
 import { h } from './dom.js';
 import { channelIcon, channelName } from './icons.js';
+import { drawSettings, readSettings } from './settings.js';
 
 /** Mounts the page in `element`; returns the function that unmounts it. */
 export function mountChannels(element) {
@@ -72,48 +73,13 @@ export function mountChannels(element) {
     const settings = h('fieldset', { class: 'ch-settings' });
     const hook = h('p', { class: 'cp-muted', 'data-testid': 'channel-webhook-url' });
 
-    function drawSettings() {
+    const schema = () => kinds.find((k) => k.kind === kindSelect.value)?.settings || [];
+    const configured = channel?.settings_configured || [];
+
+    function showSettings() {
       const kind = kinds.find((k) => k.kind === kindSelect.value);
       hook.textContent = kind?.connectable ? t('channels.webhook_url', { url: `${location.origin}/hooks/${kind.kind}` }) : t('channels.simulation_only');
-      settings.replaceChildren(h('legend', {}, t('channels.settings')),
-        ...(kind?.settings || []).map((field) => {
-          const configured = channel?.settings_configured?.includes(field.name);
-          const input = h('input', {
-            name: field.name,
-            type: field.secret ? 'password' : field.type === 'count' ? 'number' : 'text',
-            autocomplete: 'off',
-            value: field.secret ? '' : channel?.settings?.[field.name] ?? '',
-            placeholder: field.secret && configured ? t('channels.secret_set') : '',
-            'data-testid': 'channel-setting',
-            'data-name': field.name,
-            'data-secret': String(field.secret),
-          });
-          if (field.type === 'choice') input.setAttribute('list', `ch-options-${field.name}`);
-          return h('label', { class: 'cp-field' },
-            h('span', {}, `${field.label}${field.required ? ' *' : ''}`),
-            input,
-            field.type === 'choice'
-              ? h('datalist', { id: `ch-options-${field.name}` }, field.options.map((o) => h('option', { value: o })))
-              : null,
-            h('small', { class: 'cp-muted' }, field.help));
-        }));
-    }
-
-    /** The settings typed: secrets only when a new value was typed; emptied fields removed (null). */
-    function settingsBody() {
-      const kind = kinds.find((k) => k.kind === kindSelect.value);
-      const body = {};
-      for (const field of kind?.settings || []) {
-        const input = settings.querySelector(`[data-name="${field.name}"]`);
-        const value = input.value.trim();
-        if (field.secret && !value) continue;
-        if (!value) {
-          if (channel?.settings_configured?.includes(field.name)) body[field.name] = null;
-          continue;
-        }
-        body[field.name] = field.type === 'count' ? Number(value) : value;
-      }
-      return body;
+      drawSettings(settings, t('channels.settings'), schema(), { values: channel?.settings, configured }, 'channel-setting');
     }
 
     const form = h('form', {
@@ -122,7 +88,7 @@ export function mountChannels(element) {
       onsubmit: async (event) => {
         event.preventDefault();
         error.textContent = '';
-        const body = { name: name.value.trim(), address: address.value.trim(), simulation: simulation.checked, settings: settingsBody() };
+        const body = { name: name.value.trim(), address: address.value.trim(), simulation: simulation.checked, settings: readSettings(settings, schema(), configured) };
         try {
           if (channel) await api('PATCH', `/api/v1/channels/${channel.id}`, body);
           else await api('POST', '/api/v1/channels', { kind: kindSelect.value, ...body });
@@ -146,8 +112,8 @@ export function mountChannels(element) {
       h('button', { type: 'submit', class: 'primary', 'data-testid': 'channel-save' }, t('channels.save')),
       h('button', { type: 'button', class: 'cp-button', 'data-testid': 'channel-cancel', onclick: () => formSlot.replaceChildren() },
         t('channels.cancel'))));
-    kindSelect.addEventListener('change', drawSettings);
-    drawSettings();
+    kindSelect.addEventListener('change', showSettings);
+    showSettings();
     formSlot.replaceChildren(form);
     name.focus();
   }

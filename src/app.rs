@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::ratelimit::{ChannelLimiter, FailureLimiter, KeyLimiter};
+use crate::service::group_commit::IngestQueue;
 use crate::service::{auth, webhooks};
 use crate::state::{AppState, EventBus, Inner};
 use crate::store::Db;
@@ -36,6 +37,7 @@ impl AppState {
             .build()
             .context("building the virtual agents' HTTP client")?;
         Ok(AppState::new(Inner {
+            ingest: IngestQueue::start(db.clone(), config.agent_debounce_ms as i64),
             db,
             model_client,
             events: EventBus::default(),

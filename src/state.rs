@@ -26,6 +26,8 @@ pub struct Inner {
     pub config: Config,
     /// Wakes live event streams.
     pub events: EventBus,
+    /// Ingestion's group commit.
+    pub ingest: crate::service::group_commit::IngestQueue,
     /// Wakes the virtual agents' answer loop when ingestion scheduled an answer.
     pub answers_due: tokio::sync::Notify,
     /// Media file storage and signed links.

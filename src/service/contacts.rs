@@ -307,7 +307,7 @@ pub async fn search(
     after_id: i64,
     limit: i64,
 ) -> Result<(Vec<Contact>, bool)> {
-    let mut rows = contacts::search_contacts(state.db.reader(), account_id, query, after_id, limit + 1).await?;
+    let mut rows = contacts::search_contacts(&state.db, account_id, query, after_id, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     Ok((rows.iter().map(Contact::from).collect(), more))

@@ -18,6 +18,7 @@ use crate::store::contacts::{self, ContactFields};
 use crate::store::conversations::{
     self, ConversationRow, ConversationState, ConversationUpdate, Filter, Param, SORT_COLUMNS,
 };
+use crate::store::search::{self, SearchText};
 use crate::store::{accounts, channels, flag, jobs, messages, Conn, Tx};
 
 /// Which conversations to list and in what order.
@@ -36,7 +37,9 @@ pub struct ConversationQuery {
     /// Only conversations waiting for a person.
     pub waiting: bool,
     pub tag: Option<String>,
-    /// Matches contact name, phone or any message text (case-insensitive).
+    /// Matches conversations whose contact's name, phone or email contains it, or with a message
+    /// holding all its words (case and diacritics folded; among the newest
+    /// [`search::SEARCH_HITS`] matches of each).
     pub text: Option<String>,
     pub updated_after: Option<i64>,
     pub updated_before: Option<i64>,
@@ -55,9 +58,15 @@ pub struct ConversationPage {
     pub data: Vec<Conversation>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
-    /// Number of conversations matching the filters, across all pages.
+    /// Number of conversations matching the filters across all pages, counted up to
+    /// 10,000: beyond, `total` is 10,000 and `total_exact` false.
     pub total: i64,
+    /// Whether `total` is the exact count.
+    pub total_exact: bool,
 }
+
+/// How far a list counts its matches.
+const COUNT_LIMIT: i64 = 10_000;
 
 /// Position after the last row of a page: the sort column's value (`text` for text columns) and
 /// the id.
@@ -156,11 +165,21 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         ));
     }
     if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let p = filter.param(Param::Text(crate::store::contains_pattern(text)));
-        filter.push(format!(
-            "(LOWER(COALESCE(ct.name, '')) LIKE {p} ESCAPE '\\' OR COALESCE(ct.phone, '') LIKE {p} ESCAPE '\\' OR \
-             EXISTS (SELECT 1 FROM messages mt WHERE mt.conversation_id = c.id AND LOWER(mt.text) LIKE {p} ESCAPE '\\'))"
-        ));
+        let backend = state.db.backend();
+        let search = SearchText::new(backend, text);
+        let mut matches = Vec::new();
+        if let Some(substring) = search.substring {
+            let p = filter.param(Param::Text(substring));
+            matches.push(format!("c.contact_id IN ({})", search::matching_contacts(backend, &account, &p)));
+        }
+        if let Some(words) = search.words {
+            let p = filter.param(Param::Text(words));
+            matches.push(format!("c.id IN ({})", search::matching_message_conversations(backend, &account, &p)));
+        }
+        if matches.is_empty() {
+            matches.push("0 = 1".to_owned());
+        }
+        filter.push(format!("({})", matches.join(" OR ")));
     }
     if let Some(after) = query.updated_after {
         let p = filter.param(Param::Int(after));
@@ -170,7 +189,8 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         let p = filter.param(Param::Int(before));
         filter.push(format!("c.updated_at < {p}"));
     }
-    let total = conversations::count_conversations(state.db.reader(), &filter).await?;
+    let counted = conversations::count_conversations(state.db.reader(), &filter, COUNT_LIMIT + 1).await?;
+    let (total, total_exact) = (counted.min(COUNT_LIMIT), counted <= COUNT_LIMIT);
     if let Some(cursor) = &query.cursor {
         let cursor = decode_cursor(cursor, &sort_key)?;
         let v = filter.param(Param::Int(cursor.value));
@@ -189,7 +209,7 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         }
         _ => None,
     };
-    Ok(ConversationPage { data: rows.iter().map(Conversation::from).collect(), next_cursor, total })
+    Ok(ConversationPage { data: rows.iter().map(Conversation::from).collect(), next_cursor, total, total_exact })
 }
 
 /// One conversation of the account.

@@ -56,7 +56,7 @@ pub fn validate(kind: ChannelKind, mut message: InboundMessage) -> Result<Inboun
     Ok(message)
 }
 
-/// Ingests a batch of messages from one channel in one transaction: repeats are recognised by
+/// Ingests a batch of messages from one channel, all or nothing: repeats are recognised by
 /// provider id and return the first result; contacts, conversations, counters, the reply window
 /// and events are updated together.
 pub async fn ingest(state: &AppState, channel: &ChannelRow, batch: Vec<InboundMessage>) -> Result<Vec<Ingested>> {
@@ -64,9 +64,10 @@ pub async fn ingest(state: &AppState, channel: &ChannelRow, batch: Vec<InboundMe
     Ok(outcomes.into_iter().flatten().collect())
 }
 
-/// Applies a batch of reports from one channel in order, in one transaction (see [`ingest`] for
-/// messages). Returns, per report, the ingestion result of a message and `None` for the others.
-/// Every message must pass [`validate`], or nothing is applied.
+/// Applies a batch of reports from one channel in order, all or nothing, through the group
+/// commit (see [`crate::service::group_commit`]); returns once they are committed, per report, the
+/// ingestion result of a message and `None` for the others. Every message must pass [`validate`],
+/// or nothing is applied.
 pub async fn apply(state: &AppState, channel: &ChannelRow, batch: Vec<InboundEvent>) -> Result<Vec<Option<Ingested>>> {
     let kind =
         ChannelKind::parse(&channel.kind).ok_or_else(|| anyhow::anyhow!("stored channel kind {}", channel.kind))?;
@@ -77,16 +78,7 @@ pub async fn apply(state: &AppState, channel: &ChannelRow, batch: Vec<InboundEve
             other => Ok(other),
         })
         .collect::<Result<Vec<_>>>()?;
-    // Two deliveries racing to create the same contact or message collide on a unique index; the
-    // retry then finds what the winner created.
-    let mut attempt = 0;
-    let (results, changed, answer_owed) = loop {
-        attempt += 1;
-        match apply_batch(state, kind, channel, &batch).await {
-            Err(Error::Database(sqlx::Error::Database(e))) if e.is_unique_violation() && attempt < 3 => continue,
-            other => break other?,
-        }
-    };
+    let Applied { results, changed, answer_owed } = state.ingest.apply(kind, channel, batch).await?;
     for direction in [Direction::Inbound, Direction::Outbound] {
         let created =
             results.iter().flatten().filter(|r| !r.duplicate && r.message.direction == direction.as_str()).count();
@@ -104,38 +96,48 @@ pub async fn apply(state: &AppState, channel: &ChannelRow, batch: Vec<InboundEve
     Ok(results)
 }
 
-/// Applies the batch in one transaction; also tells whether anything changed and whether a
-/// virtual agent now owes an answer.
-async fn apply_batch(
-    state: &AppState,
+/// What applying a batch of reports came to.
+#[derive(Debug)]
+pub struct Applied {
+    /// Per report, the ingestion result of a message and `None` for the others.
+    pub results: Vec<Option<Ingested>>,
+    /// Whether anything changed (events were recorded).
+    pub changed: bool,
+    /// Whether a virtual agent now owes an answer.
+    pub answer_owed: bool,
+}
+
+/// Applies validated reports from one channel in order, on `conn` (inside the caller's
+/// transaction); a virtual agent's answer falls due `debounce_ms` after the message.
+pub async fn apply_events(
+    conn: &mut Conn,
     kind: ChannelKind,
     channel: &ChannelRow,
     batch: &[InboundEvent],
-) -> Result<(Vec<Option<Ingested>>, bool, bool)> {
-    let mut tx = state.db.begin().await?;
+    debounce_ms: i64,
+) -> Result<Applied> {
     let mut results = Vec::with_capacity(batch.len());
     let mut changed = false;
     let mut answer_owed = false;
     for event in batch {
         let result = match event {
             InboundEvent::Message(message) => {
-                let debounce = state.config.agent_debounce_ms as i64;
-                let (ingested, owed) = ingest_one(&mut tx, kind, channel, message.clone(), debounce).await?;
+                let (ingested, owed) = ingest_one(conn, kind, channel, message.clone(), debounce_ms).await?;
                 changed |= !ingested.duplicate;
                 answer_owed |= owed;
                 Some(ingested)
             }
             InboundEvent::Edit(edit) => {
-                if let Some(message) = find_own(&mut tx, channel, &edit.provider_message_id, edit.direction).await? {
-                    changed |= message_changes::edit(&mut tx, &message, edit.text.as_deref(), edit.payload.clone())
+                if let Some(message) = find_own(conn, channel, &edit.provider_message_id, edit.direction).await? {
+                    changed |= message_changes::edit(conn, &message, edit.text.as_deref(), edit.payload.clone())
                         .await?
                         .is_some();
                 }
                 None
             }
             InboundEvent::Delete { provider_message_id, direction } => {
-                if let Some(message) = find_own(&mut tx, channel, provider_message_id, *direction).await? {
-                    changed |= message_changes::remove(&mut tx, &message).await?;
+                if let Some(message) = find_own(conn, channel, provider_message_id, *direction).await? {
+                    changed |= message_changes::remove(conn, &message).await?;
                 }
                 None
             }
@@ -147,32 +149,30 @@ async fn apply_batch(
                     status: &update.status,
                     reason: update.reason.as_deref(),
                 };
-                templates::set_status(&mut tx, &[channel.id], &update, now_ms()).await?;
+                templates::set_status(conn, &[channel.id], &update, now_ms()).await?;
                 None
             }
             InboundEvent::Mention { comment_id } => {
                 if channel.simulation == 0 && adapters::capabilities(kind).comments {
-                    comments::queue(&mut tx, channel.id, comment_id, None, now_ms()).await?;
+                    comments::queue(conn, channel.id, comment_id, None, now_ms()).await?;
                 }
                 None
             }
             InboundEvent::Watermark(watermark) => {
-                changed |= apply_watermark(&mut tx, kind, channel, watermark).await?;
+                changed |= apply_watermark(conn, kind, channel, watermark).await?;
                 None
             }
             InboundEvent::Status(update) => {
-                let found = find_own(&mut tx, channel, &update.provider_message_id, Direction::Outbound).await?;
+                let found = find_own(conn, channel, &update.provider_message_id, Direction::Outbound).await?;
                 let report = StatusReport {
                     status: update.status,
                     error: update.error.as_ref().map(|(code, text)| (code.as_str(), text.as_str())),
                     provider_message_id: None,
                 };
                 match found {
-                    Some(message) => {
-                        changed |= message_changes::apply_status(&mut tx, &message, &report).await?.is_some()
-                    }
+                    Some(message) => changed |= message_changes::apply_status(conn, &message, &report).await?.is_some(),
                     None => {
-                        message_changes::park_status(&mut tx, channel.id, &update.provider_message_id, &report).await?
+                        message_changes::park_status(conn, channel.id, &update.provider_message_id, &report).await?
                     }
                 }
                 None
@@ -180,8 +180,7 @@ async fn apply_batch(
         };
         results.push(result);
     }
-    tx.commit().await?;
-    Ok((results, changed, answer_owed))
+    Ok(Applied { results, changed, answer_owed })
 }
 
 /// How many messages one watermark moves at most (the rest follow with the next one).

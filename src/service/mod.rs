@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod credit;
 pub mod escalations;
 pub mod events;
+pub mod group_commit;
 pub mod hooks;
 pub mod inbound;
 pub mod media;

@@ -2,7 +2,8 @@
 
 use sqlx::{AnyExecutor, FromRow};
 
-use super::Conn;
+use super::search::{self, SearchText};
+use super::{Backend, Conn, Db};
 
 /// A stored contact.
 #[derive(Debug, Clone, FromRow)]
@@ -167,28 +168,41 @@ pub async fn count_contact_conversations<'c>(db: impl AnyExecutor<'c>, account_i
         .await
 }
 
-/// Contacts whose name, phone or email contains `query` (case-insensitive), after `after_id`,
-/// in id order, at most `limit`.
-pub async fn search_contacts<'c>(
-    db: impl AnyExecutor<'c>,
+/// Contacts whose name, phone or email contains `query` (case and diacritics folded; the
+/// trigram index serves [`search::MIN_SUBSTRING_CHARS`] characters or more, shorter text is
+/// matched row by row), after `after_id`, in id order, at most `limit`.
+pub async fn search_contacts(
+    db: &Db,
     account_id: i64,
     query: Option<&str>,
     after_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<ContactRow>> {
-    let pattern = query.map(super::contains_pattern);
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id > $2 AND ($3 IS NULL OR \
-         LOWER(COALESCE(name, '')) LIKE $3 ESCAPE '\\' OR COALESCE(phone, '') LIKE $3 ESCAPE '\\' \
-         OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\') \
-         ORDER BY id LIMIT $4"
-    ))
-    .bind(account_id)
-    .bind(after_id)
-    .bind(pattern)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    let substring = query.and_then(|text| SearchText::new(db.backend(), text).substring);
+    let sql = match (db.backend(), &substring) {
+        (_, None) => format!(
+            "SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id > $2 AND ($3 IS NULL OR \
+             LOWER(COALESCE(name, '')) LIKE $3 ESCAPE '\\' OR COALESCE(phone, '') LIKE $3 ESCAPE '\\' \
+             OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4"
+        ),
+        (Backend::Sqlite, Some(_)) => format!(
+            "SELECT {} FROM contacts_fts JOIN contacts c ON c.id = contacts_fts.rowid \
+             WHERE contacts_fts MATCH $3 AND contacts_fts.rowid > $2 AND c.account_id = $1 \
+             ORDER BY contacts_fts.rowid LIMIT $4",
+            prefixed_columns("c")
+        ),
+        (Backend::Postgres, Some(_)) => format!(
+            "SELECT {COLUMNS} FROM contacts c WHERE account_id = $1 AND id > $2 AND {} ORDER BY id LIMIT $4",
+            search::contact_contains("c", "$3")
+        ),
+    };
+    let parameter = substring.or_else(|| query.map(super::contains_pattern));
+    sqlx::query_as(&sql).bind(account_id).bind(after_id).bind(parameter).bind(limit).fetch_all(db.reader()).await
+}
+
+/// [`COLUMNS`] of the contact aliased `alias`.
+fn prefixed_columns(alias: &str) -> String {
+    COLUMNS.split(", ").map(|column| format!("{alias}.{column}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Finds the identity for an address on a channel.

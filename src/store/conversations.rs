@@ -117,12 +117,10 @@ pub async fn list_conversations<'c>(
     filter.bind(sqlx::query_as(&sql)).fetch_all(db).await
 }
 
-/// Counts conversations matching `filter`.
-pub async fn count_conversations<'c>(db: impl AnyExecutor<'c>, filter: &Filter) -> sqlx::Result<i64> {
-    let sql = format!(
-        "SELECT COUNT(*) FROM conversations c JOIN contacts ct ON ct.id = c.contact_id{}",
-        filter.where_clause()
-    );
+/// Counts conversations matching `filter`, up to `limit`.
+pub async fn count_conversations<'c>(db: impl AnyExecutor<'c>, filter: &Filter, limit: i64) -> sqlx::Result<i64> {
+    let sql =
+        format!("SELECT COUNT(*) FROM (SELECT 1 FROM conversations c{} LIMIT {limit}) matching", filter.where_clause());
     let (count,): (i64,) = filter.bind(sqlx::query_as(&sql)).fetch_one(db).await?;
     Ok(count)
 }

@@ -47,7 +47,7 @@ impl From<ContactBody> for ContactInput {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Text matched against name, phone and email.
+    /// Text contained in the name, phone or email (case and accents ignored).
     q: Option<String>,
     /// Page size, 1 to 100 (default 25).
     limit: Option<i64>,

@@ -55,6 +55,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+mod corpus;
+mod populate;
+mod reads;
+
 use anyhow::{bail, ensure, Context, Result};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -79,8 +83,7 @@ const UNLIMITED: &str = "1000000000";
 
 /// Benchmark Parley: inbound ingestion against the server's ceiling, conversation listing, webhook
 /// latency, and ingestion while a webhook receiver never answers.
-#[derive(Debug, Parser)]
-#[command(name = "parley-bench", about)]
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Inbound messages to push.
     #[arg(long, env = "PARLEY_BENCH_MESSAGES", default_value_t = 20_000)]
@@ -138,6 +141,35 @@ struct Args {
     skip_agents: bool,
 }
 
+/// The bench's command line: the ingest benchmark, or one of the commands for installations at
+/// scale.
+#[derive(Debug, Parser)]
+#[command(name = "parley-bench", about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Subcommand>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Subcommand {
+    /// Write a realistic installation (1M conversations, 10M messages by default) straight into an empty database.
+    Populate(populate::PopulateArgs),
+    /// Measure lists, filters, search and threads of a populated installation.
+    Reads(reads::ReadsArgs),
+}
+
+/// How the bench starts a server.
+struct ServerOptions {
+    parley_bin: Option<PathBuf>,
+    database_url: Option<String>,
+    /// The API key already installed in the database; a bootstrap key is made up when omitted.
+    api_key: Option<String>,
+    /// Answers virtual agents write at once.
+    agent_concurrency: usize,
+}
+
 /// The server under test.
 struct Target {
     /// Base URL without a trailing slash.
@@ -168,8 +200,8 @@ struct Server {
 
 impl Server {
     /// Starts `parley` on a fresh data directory and a free port, and waits until it answers.
-    async fn start(args: &Args) -> Result<Server> {
-        let bin = match &args.parley_bin {
+    async fn start(options: &ServerOptions) -> Result<Server> {
+        let bin = match &options.parley_bin {
             Some(path) => path.clone(),
             None => std::env::current_exe().context("locating parley-bench")?.with_file_name("parley"),
         };
@@ -186,7 +218,7 @@ impl Server {
             TempDir(std::env::temp_dir().join(format!("parley-bench-{}-{}", std::process::id(), random_token(8))));
         std::fs::create_dir_all(&dir.0).with_context(|| format!("creating {}", dir.0.display()))?;
         let log = std::fs::File::create(dir.0.join("server.log")).context("creating the server log")?;
-        let api_key = format!("bench-{}", random_token(26));
+        let api_key = options.api_key.clone().unwrap_or_else(|| format!("bench-{}", random_token(26)));
 
         let mut command = Command::new(&bin);
         // Only the settings below: none inherited from this shell's PARLEY_* variables.
@@ -206,18 +238,19 @@ impl Server {
             .env("PARLEY_WEBHOOK_ALLOW_PRIVATE", "true")
             // The agent phase's customers all write at once, and each gets its answer at once.
             .env("PARLEY_AGENT_DEBOUNCE_MS", "0")
-            .env("PARLEY_AGENT_CONCURRENCY", args.agent_conversations.max(1).to_string())
-            .env("PARLEY_AGENT_CONCURRENCY_PER_ACCOUNT", args.agent_conversations.max(1).to_string())
+            .env("PARLEY_AGENT_CONCURRENCY", options.agent_concurrency.max(1).to_string())
+            .env("PARLEY_AGENT_CONCURRENCY_PER_ACCOUNT", options.agent_concurrency.max(1).to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().context("opening the server log")?))
             .stderr(Stdio::from(log))
             .kill_on_drop(true);
-        if let Some(url) = &args.database_url {
+        if let Some(url) = &options.database_url {
             command.env("PARLEY_DATABASE_URL", url);
         }
         let child = command.spawn().with_context(|| format!("starting {}", bin.display()))?;
-        let database = args.database_url.as_deref().map_or("sqlite", |url| url.split_once(':').map_or(url, |(s, _)| s));
+        let database =
+            options.database_url.as_deref().map_or("sqlite", |url| url.split_once(':').map_or(url, |(s, _)| s));
         let target = Target {
             base: format!("http://127.0.0.1:{port}"),
             api_key,
@@ -935,16 +968,21 @@ async fn agent_latency(client: &Client, target: &Target, args: &Args, steady: bo
 }
 
 /// Runs the phases against `target` and prints the report.
-async fn run(args: &Args, target: &Target) -> Result<()> {
+/// An HTTP client sending the target's API key, keeping up to `connections` connections.
+fn client(target: &Target, connections: usize) -> Result<Client> {
     let mut headers = HeaderMap::new();
     headers.insert("x-api-key", HeaderValue::from_str(&target.api_key).context("the API key is not a valid header")?);
-    let client = Client::builder()
+    Client::builder()
         .default_headers(headers)
-        .pool_max_idle_per_host(args.connections)
+        .pool_max_idle_per_host(connections)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))
         .build()
-        .context("building the HTTP client")?;
+        .context("building the HTTP client")
+}
+
+async fn run(args: &Args, target: &Target) -> Result<()> {
+    let client = client(target, args.connections)?;
     let channels = Arc::new(create_channels(&client, target, args.channels).await?);
     let idle_kib = target.pid.and_then(|pid| memory_kib(pid, "VmRSS"));
 
@@ -1117,7 +1155,13 @@ fn truncate(text: &str, max: usize) -> String {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match bench(Args::parse()).await {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(Subcommand::Populate(args)) => populate::populate(args).await,
+        Some(Subcommand::Reads(args)) => reads::reads(args).await,
+        None => bench(cli.args).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("parley-bench: error: {e:#}");
@@ -1147,7 +1191,13 @@ async fn bench(args: Args) -> Result<()> {
             run(&args, &target).await
         }
         _ => {
-            let server = Server::start(&args).await?;
+            let server = Server::start(&ServerOptions {
+                parley_bin: args.parley_bin.clone(),
+                database_url: args.database_url.clone(),
+                api_key: None,
+                agent_concurrency: args.agent_conversations,
+            })
+            .await?;
             let outcome = run(&args, &server.target).await;
             let stopped = server.stop().await;
             outcome.and(stopped)

@@ -339,7 +339,7 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, patch: Conversat
 /// differs, including unassigning), `conversation.handler_changed` (a virtual agent took it or
 /// people did), `conversation.archived` (archived went from false to true) and
 /// `conversation.read` (the unread count went to zero).
-fn change_kinds(before: &ConversationState, after: &Conversation) -> Vec<&'static str> {
+pub(crate) fn change_kinds(before: &ConversationState, after: &Conversation) -> Vec<&'static str> {
     [
         (before.status != after.status, kind::CONVERSATION_STATUS_CHANGED),
         (before.assignee_id != after.assignee_id, kind::CONVERSATION_ASSIGNED),
@@ -365,11 +365,12 @@ pub async fn record_changes(
     after: &Conversation,
     now: i64,
 ) -> Result<()> {
-    events::record(conn, account_id, kind::CONVERSATION_UPDATED, after, now).await?;
-    for kind in change_kinds(before, after) {
-        events::record(conn, account_id, kind, after, now).await?;
-    }
-    Ok(())
+    let data = serde_json::to_value(after).map_err(anyhow::Error::from)?;
+    let recorded: Vec<(&str, &Value)> = std::iter::once(kind::CONVERSATION_UPDATED)
+        .chain(change_kinds(before, after))
+        .map(|kind| (kind, &data))
+        .collect();
+    events::record_all(conn, account_id, &recorded, now).await
 }
 
 /// Ends a change made in `tx`: when the conversation differs from `before` (beyond its update

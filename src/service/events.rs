@@ -1,7 +1,7 @@
 //! Recording events in the caller's transaction and waking live listeners after commit.
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
@@ -80,8 +80,20 @@ pub const CATALOG: &[(&str, &str)] = &[
 
 /// Appends an event carrying `object` to the log inside the caller's transaction.
 pub async fn record(conn: &mut Conn, account_id: i64, kind: &str, object: &impl Serialize, now: i64) -> Result<i64> {
-    let payload = json!({ "type": kind, "account_id": account_id, "created_at": to_rfc3339(now), "data": object });
-    Ok(events::insert_event(conn, account_id, kind, &payload.to_string(), now).await?)
+    Ok(events::insert_event(conn, account_id, kind, &payload(account_id, kind, object, now), now).await?)
+}
+
+/// Appends events in one statement, in order, each kind with the object it carries, inside the
+/// caller's transaction.
+pub async fn record_all(conn: &mut Conn, account_id: i64, recorded: &[(&str, &Value)], now: i64) -> Result<()> {
+    let rows: Vec<(&str, String)> =
+        recorded.iter().map(|(kind, object)| (*kind, payload(account_id, kind, object, now))).collect();
+    Ok(events::insert_events(conn, account_id, &rows, now).await?)
+}
+
+/// An event's stored payload.
+fn payload(account_id: i64, kind: &str, object: &impl Serialize, now: i64) -> String {
+    json!({ "type": kind, "account_id": account_id, "created_at": to_rfc3339(now), "data": object }).to_string()
 }
 
 #[cfg(test)]

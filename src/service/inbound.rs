@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
-use crate::service::conversations::record_changes;
+use crate::service::conversations::change_kinds;
 use crate::service::events::{self, kind};
 use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::outbound::COMMENT;
@@ -282,24 +282,34 @@ async fn ingest_one(
     let now = now_ms();
     let at = message.sent_at.unwrap_or(now);
     let capabilities = adapters::capabilities(kind);
-    let lookup_profile = capabilities.profiles
-        && channel.simulation == 0
-        && crate::store::contacts::find_identity(&mut *conn, channel.id, &message.from).await?.is_none();
-    let contact_id = contacts::find_or_create_by_address(
-        conn,
-        kind,
-        channel,
-        &message.from,
-        &message.aliases,
-        message.name.as_deref(),
-        now,
-    )
-    .await?;
-    if lookup_profile {
-        profiles::queue(conn, channel.id, contact_id, &message.from, now).await?;
-    }
-    // The active conversation's state before this message, to tell what the message changed.
-    let before = conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?;
+    // A known address without new aliases: its contact and active conversation in one query.
+    let owner = match message.aliases.is_empty() {
+        true => conversations::find_address_owner(&mut *conn, channel.id, &message.from).await?,
+        false => None,
+    };
+    let (contact_id, before) = match owner {
+        Some(owner) => (owner.contact_id, owner.conversation()),
+        None => {
+            let lookup_profile = capabilities.profiles
+                && channel.simulation == 0
+                && crate::store::contacts::find_identity(&mut *conn, channel.id, &message.from).await?.is_none();
+            let contact_id = contacts::find_or_create_by_address(
+                conn,
+                kind,
+                channel,
+                &message.from,
+                &message.aliases,
+                message.name.as_deref(),
+                now,
+            )
+            .await?;
+            if lookup_profile {
+                profiles::queue(conn, channel.id, contact_id, &message.from, now).await?;
+            }
+            (contact_id, conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?)
+        }
+    };
+    // `before`: the active conversation's state before this message, to tell what it changed.
     let (conversation_id, agent) = match &before {
         Some(state) => (state.id, state.virtual_agent_id.filter(|_| state.handler == Handler::VirtualAgent.as_str())),
         None => {
@@ -360,26 +370,30 @@ async fn ingest_one(
         }
     }
     let preview = message_preview(message.kind, message.text.as_deref());
-    if outbound {
-        conversations::record_outbound(conn, conversation_id, &preview, now).await?;
+    let conversation = if outbound {
+        conversations::record_outbound(conn, conversation_id, &preview, now).await?
     } else if !message.opens_window {
-        conversations::record_notice(conn, conversation_id, &preview, at, now).await?;
+        conversations::record_notice(conn, conversation_id, &preview, at, now).await?
     } else {
         let window = capabilities.reply_window_expiry(at);
-        conversations::record_inbound(conn, conversation_id, &preview, at, window, now).await?;
-    }
-    let conversation = conversations::find_conversation(&mut *conn, account_id, conversation_id)
-        .await?
-        .ok_or(Error::NotFound("conversation"))?;
+        conversations::record_inbound(conn, conversation_id, &preview, at, window, now).await?
+    };
     let message = Message::from(&row);
     let conversation = Conversation::from(&conversation);
+    let message_data = serde_json::to_value(&message).map_err(anyhow::Error::from)?;
+    let conversation_data = serde_json::to_value(&conversation).map_err(anyhow::Error::from)?;
+    let mut recorded: Vec<(&str, &Value)> = Vec::with_capacity(3);
     if before.is_none() {
-        events::record(conn, account_id, kind::CONVERSATION_CREATED, &conversation, now).await?;
+        recorded.push((kind::CONVERSATION_CREATED, &conversation_data));
     }
-    events::record(conn, account_id, kind::MESSAGE_CREATED, &message, now).await?;
+    recorded.push((kind::MESSAGE_CREATED, &message_data));
     if let Some(before) = &before {
         // A resolved conversation reopens: `conversation.status_changed` follows the update.
-        record_changes(conn, account_id, before, &conversation, now).await?;
+        recorded.push((kind::CONVERSATION_UPDATED, &conversation_data));
+        for change in change_kinds(before, &conversation) {
+            recorded.push((change, &conversation_data));
+        }
     }
+    events::record_all(conn, account_id, &recorded, now).await?;
     Ok((Ingested { message, conversation, duplicate: false }, agent.is_some() && !outbound))
 }

@@ -402,12 +402,8 @@ async fn queue(
         return Ok((message, Conversation::from(conversation)));
     }
     jobs::insert_job(conn, SEND_JOB, &json!({ "message_id": row.id }).to_string(), now, now).await?;
-    conversations::record_outbound(conn, conversation.id, &message_preview(kind, outgoing.text.as_deref()), now)
-        .await?;
-    let updated = conversations::find_conversation(&mut *conn, conversation.account_id, conversation.id)
-        .await?
-        .ok_or(Error::NotFound("conversation"))?;
-    let updated = Conversation::from(&updated);
+    let preview = message_preview(kind, outgoing.text.as_deref());
+    let updated = Conversation::from(&conversations::record_outbound(conn, conversation.id, &preview, now).await?);
     record_changes(conn, conversation.account_id, &ConversationState::from(conversation), &updated, now).await?;
     metrics::counter!("parley_messages_total", "direction" => "outbound", "channel" => conversation.channel_kind.clone()).increment(1);
     Ok((message, updated))

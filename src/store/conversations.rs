@@ -49,6 +49,21 @@ const SELECT: &str = "SELECT c.id, c.account_id, c.channel_id, ch.kind AS channe
      c.handler, c.virtual_agent_id, c.team_id, c.waiting_since \
      FROM conversations c JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id";
 
+/// [`SELECT`]'s columns for `RETURNING` after a change to one conversation: the channel's and
+/// contact's columns come from subqueries (a `RETURNING` clause names only the changed table).
+const RETURNING: &str = "RETURNING id, account_id, channel_id, \
+     (SELECT kind FROM channels WHERE channels.id = channel_id) AS channel_kind, \
+     (SELECT name FROM channels WHERE channels.id = channel_id) AS channel_name, \
+     (SELECT address FROM channels WHERE channels.id = channel_id) AS channel_address, contact_id, \
+     (SELECT name FROM contacts WHERE contacts.id = contact_id) AS contact_name, \
+     (SELECT phone FROM contacts WHERE contacts.id = contact_id) AS contact_phone, \
+     (SELECT email FROM contacts WHERE contacts.id = contact_id) AS contact_email, \
+     (SELECT avatar_url FROM contacts WHERE contacts.id = contact_id) AS contact_avatar_url, \
+     (SELECT in_address_book FROM contacts WHERE contacts.id = contact_id) AS contact_in_address_book, \
+     status, archived, assignee_id, subject, meta, tags, unread_count, last_message_preview, last_message_at, \
+     last_inbound_at, window_expires_at, created_at, updated_at, closed_at, handler, virtual_agent_id, team_id, \
+     waiting_since";
+
 /// A value bound to a dynamically built query.
 #[derive(Debug, Clone)]
 pub enum Param {
@@ -177,6 +192,53 @@ pub async fn find_active_conversation<'c>(
     )
     .bind(channel_id)
     .bind(contact_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The contact known at an address on a channel, and its conversation there that still takes
+/// messages (the newest not closed), in one query.
+#[derive(Debug, Clone, FromRow)]
+pub struct AddressOwner {
+    pub contact_id: i64,
+    pub id: Option<i64>,
+    pub status: Option<String>,
+    pub archived: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub unread_count: Option<i64>,
+    pub handler: Option<String>,
+    pub virtual_agent_id: Option<i64>,
+}
+
+impl AddressOwner {
+    /// The active conversation's state, when there is one.
+    pub fn conversation(&self) -> Option<ConversationState> {
+        Some(ConversationState {
+            id: self.id?,
+            status: self.status.clone()?,
+            archived: self.archived?,
+            assignee_id: self.assignee_id,
+            unread_count: self.unread_count?,
+            handler: self.handler.clone()?,
+            virtual_agent_id: self.virtual_agent_id,
+        })
+    }
+}
+
+/// Finds who owns `address` on a channel (see [`AddressOwner`]).
+pub async fn find_address_owner<'c>(
+    db: impl AnyExecutor<'c>,
+    channel_id: i64,
+    address: &str,
+) -> sqlx::Result<Option<AddressOwner>> {
+    sqlx::query_as(
+        "SELECT i.contact_id, c.id, c.status, c.archived, c.assignee_id, c.unread_count, c.handler, c.virtual_agent_id \
+         FROM contact_identities i LEFT JOIN conversations c ON c.id = (SELECT a.id FROM conversations a \
+         WHERE a.channel_id = i.channel_id AND a.contact_id = i.contact_id AND a.status <> 'closed' ORDER BY a.id DESC LIMIT 1) \
+         WHERE i.channel_id = $1 AND i.external_id = $2",
+    )
+    .bind(channel_id)
+    .bind(address)
     .fetch_optional(db)
     .await
 }
@@ -317,7 +379,8 @@ pub async fn assign_waiting(conn: &mut Conn, id: i64, operator_id: i64, now: i64
 }
 
 /// Records an inbound message on its conversation: one more unread, new preview and dates, the
-/// reply window moved, and the conversation back in the active inbox.
+/// reply window moved, and the conversation back in the active inbox. Returns the conversation
+/// as it now stands.
 pub async fn record_inbound(
     conn: &mut Conn,
     id: i64,
@@ -325,50 +388,55 @@ pub async fn record_inbound(
     at: i64,
     window_expires_at: Option<i64>,
     now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<ConversationRow> {
+    sqlx::query_as(&format!(
         "UPDATE conversations SET unread_count = unread_count + 1, last_message_preview = $1, \
          last_message_at = $2, last_inbound_at = $2, window_expires_at = $3, archived = 0, \
-         status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, updated_at = $4 WHERE id = $5",
-    )
+         status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, updated_at = $4 WHERE id = $5 {RETURNING}"
+    ))
     .bind(preview)
     .bind(at)
     .bind(window_expires_at)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 /// Records an inbound message that opens no reply window (a public comment, a notice of the
-/// network): one more unread, new preview and date, back in the active inbox.
-pub async fn record_notice(conn: &mut Conn, id: i64, preview: &str, at: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
+/// network): one more unread, new preview and date, back in the active inbox. Returns the
+/// conversation as it now stands.
+pub async fn record_notice(
+    conn: &mut Conn,
+    id: i64,
+    preview: &str,
+    at: i64,
+    now: i64,
+) -> sqlx::Result<ConversationRow> {
+    sqlx::query_as(&format!(
         "UPDATE conversations SET unread_count = unread_count + 1, last_message_preview = $1, \
          last_message_at = $2, archived = 0, status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, \
-         updated_at = $3 WHERE id = $4",
-    )
+         updated_at = $3 WHERE id = $4 {RETURNING}"
+    ))
     .bind(preview)
     .bind(at)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 /// Records an outbound message on its conversation (new preview and last message date).
-pub async fn record_outbound(conn: &mut Conn, id: i64, preview: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE conversations SET last_message_preview = $1, last_message_at = $2, updated_at = $2 WHERE id = $3",
-    )
+/// Returns the conversation as it now stands.
+pub async fn record_outbound(conn: &mut Conn, id: i64, preview: &str, now: i64) -> sqlx::Result<ConversationRow> {
+    sqlx::query_as(&format!(
+        "UPDATE conversations SET last_message_preview = $1, last_message_at = $2, updated_at = $2 WHERE id = $3 {RETURNING}"
+    ))
     .bind(preview)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 /// Fields of a conversation an update may change; `None` leaves a field as it is.

@@ -28,6 +28,22 @@ pub async fn insert_event(conn: &mut Conn, account_id: i64, kind: &str, payload:
     .await
 }
 
+/// Appends events of one account, in order, in one statement: each its type and payload.
+pub async fn insert_events(conn: &mut Conn, account_id: i64, events: &[(&str, String)], now: i64) -> sqlx::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len()).map(|i| format!("($1, ${}, ${}, $2, 0)", 3 + 2 * i, 4 + 2 * i)).collect();
+    let sql =
+        format!("INSERT INTO events (account_id, type, payload, created_at, dispatched) VALUES {}", rows.join(", "));
+    let mut query = sqlx::query(&sql).bind(account_id).bind(now);
+    for (kind, payload) in events {
+        query = query.bind(*kind).bind(payload.as_str());
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
 /// The account's events after `after_id`, oldest first, at most `limit`.
 pub async fn list_events_after<'c>(
     db: impl AnyExecutor<'c>,

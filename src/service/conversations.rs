@@ -16,7 +16,7 @@ use crate::service::views::{Conversation, Message};
 use crate::state::AppState;
 use crate::store::contacts::{self, ContactFields};
 use crate::store::conversations::{
-    self, ConversationRow, ConversationState, ConversationUpdate, Filter, Param, SORT_COLUMNS,
+    self, ConversationRow, ConversationState, ConversationUpdate, Filter, Param, SORT_COLUMNS, WALKABLE,
 };
 use crate::store::search::{self, SearchText};
 use crate::store::{accounts, channels, flag, jobs, messages, Conn, Tx};
@@ -59,14 +59,14 @@ pub struct ConversationPage {
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
     /// Number of conversations matching the filters across all pages, counted up to
-    /// 10,000: beyond, `total` is 10,000 and `total_exact` false.
+    /// 1,000: beyond, `total` is 1,000 and `total_exact` false.
     pub total: i64,
     /// Whether `total` is the exact count.
     pub total_exact: bool,
 }
 
 /// How far a list counts its matches.
-const COUNT_LIMIT: i64 = 10_000;
+const COUNT_LIMIT: i64 = 1_000;
 
 /// Position after the last row of a page: the sort column's value (`text` for text columns) and
 /// the id.
@@ -152,17 +152,30 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
     if query.waiting {
         filter.push("c.waiting_since IS NOT NULL".to_owned());
     }
+    // A tag or meta entry, when the list is sorted by last message, walks its index table.
+    let walk = column == "last_message_at";
     if let Some(tag) = &query.tag {
         let p = filter.param(Param::Text(tag.clone()));
-        filter
-            .push(format!("EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = {p})"));
+        if walk {
+            filter.walk(WALKABLE[0]);
+            filter.push(format!("w.account_id = {account} AND w.tag = {p}"));
+        } else {
+            filter.push(format!(
+                "EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = {p})"
+            ));
+        }
     }
     for (key, value) in &query.meta {
         let k = filter.param(Param::Text(key.clone()));
         let v = filter.param(Param::Text(value.clone()));
-        filter.push(format!(
-            "EXISTS (SELECT 1 FROM conversation_meta m WHERE m.conversation_id = c.id AND m.key = {k} AND m.value = {v})"
-        ));
+        if walk && !filter.walks() {
+            filter.walk(WALKABLE[1]);
+            filter.push(format!("w.account_id = {account} AND w.key = {k} AND w.value = {v}"));
+        } else {
+            filter.push(format!(
+                "EXISTS (SELECT 1 FROM conversation_meta m WHERE m.conversation_id = c.id AND m.key = {k} AND m.value = {v})"
+            ));
+        }
     }
     if let Some(text) = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let backend = state.db.backend();
@@ -196,7 +209,8 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         let v = filter.param(Param::Int(cursor.value));
         let id = filter.param(Param::Int(cursor.id));
         let op = if query.descending { "<" } else { ">" };
-        filter.push(format!("(c.{column} {op} {v} OR (c.{column} = {v} AND c.id {op} {id}))"));
+        let (sort, sort_id) = filter.order_columns(column);
+        filter.push(format!("({sort} {op} {v} OR ({sort} = {v} AND {sort_id} {op} {id}))"));
     }
     let mut rows =
         conversations::list_conversations(state.db.reader(), &filter, column, query.descending, query.limit + 1)

@@ -41,13 +41,25 @@ pub struct ConversationRow {
     pub waiting_since: Option<i64>,
 }
 
-const SELECT: &str = "SELECT c.id, c.account_id, c.channel_id, ch.kind AS channel_kind, ch.name AS channel_name, \
+macro_rules! columns {
+    () => {
+        "SELECT c.id, c.account_id, c.channel_id, ch.kind AS channel_kind, ch.name AS channel_name, \
      ch.address AS channel_address, c.contact_id, ct.name AS contact_name, ct.phone AS contact_phone, \
      ct.email AS contact_email, ct.avatar_url AS contact_avatar_url, ct.in_address_book AS contact_in_address_book, \
      c.status, c.archived, c.assignee_id, c.subject, c.meta, c.tags, c.unread_count, c.last_message_preview, \
      c.last_message_at, c.last_inbound_at, c.window_expires_at, c.created_at, c.updated_at, c.closed_at, \
-     c.handler, c.virtual_agent_id, c.team_id, c.waiting_since \
-     FROM conversations c JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id";
+     c.handler, c.virtual_agent_id, c.team_id, c.waiting_since"
+    };
+}
+
+/// The joins bringing the contact's and channel's columns of `columns!()`.
+macro_rules! joins {
+    () => {
+        "JOIN contacts ct ON ct.id = c.contact_id JOIN channels ch ON ch.id = c.channel_id"
+    };
+}
+
+const SELECT: &str = concat!(columns!(), " FROM conversations c ", joins!());
 
 /// [`SELECT`]'s columns for `RETURNING` after a change to one conversation: the channel's and
 /// contact's columns come from subqueries (a `RETURNING` clause names only the changed table).
@@ -78,9 +90,40 @@ pub enum Param {
 pub struct Filter {
     conditions: Vec<String>,
     params: Vec<Param>,
+    walk: Option<&'static str>,
 }
 
+/// Index tables that keep their conversation's `last_message_at`: a list filtered by one of
+/// their entries walks them newest first instead of testing every conversation.
+pub const WALKABLE: [&str; 2] = ["conversation_tags", "conversation_meta"];
+
 impl Filter {
+    /// Walks `table` (one of [`WALKABLE`], aliased `w`, joined to its conversations) instead of
+    /// the conversations; conditions on `w` select its entries.
+    pub fn walk(&mut self, table: &'static str) {
+        self.walk = Some(table);
+    }
+
+    /// Whether the list walks an index table.
+    pub fn walks(&self) -> bool {
+        self.walk.is_some()
+    }
+
+    /// The expressions a list sorted by `column` orders by: the column, then the id.
+    pub fn order_columns(&self, column: &str) -> (String, String) {
+        match self.walk {
+            Some(_) if column == "last_message_at" => ("w.last_message_at".to_owned(), "w.conversation_id".to_owned()),
+            _ => (format!("c.{column}"), "c.id".to_owned()),
+        }
+    }
+
+    fn tables(&self) -> String {
+        match self.walk {
+            Some(table) => format!("{table} w JOIN conversations c ON c.id = w.conversation_id"),
+            None => "conversations c".to_owned(),
+        }
+    }
+
     /// Adds a parameter and returns its placeholder.
     pub fn param(&mut self, value: Param) -> String {
         self.params.push(value);
@@ -127,15 +170,24 @@ pub async fn list_conversations<'c>(
     limit: i64,
 ) -> sqlx::Result<Vec<ConversationRow>> {
     let direction = if descending { "DESC" } else { "ASC" };
-    let sql =
-        format!("{SELECT}{} ORDER BY c.{column} {direction}, c.id {direction} LIMIT {limit}", filter.where_clause());
+    let (sort, id) = filter.order_columns(column);
+    let sql = format!(
+        "{} FROM {} {}{} ORDER BY {sort} {direction}, {id} {direction} LIMIT {limit}",
+        columns!(),
+        filter.tables(),
+        joins!(),
+        filter.where_clause()
+    );
     filter.bind(sqlx::query_as(&sql)).fetch_all(db).await
 }
 
 /// Counts conversations matching `filter`, up to `limit`.
 pub async fn count_conversations<'c>(db: impl AnyExecutor<'c>, filter: &Filter, limit: i64) -> sqlx::Result<i64> {
-    let sql =
-        format!("SELECT COUNT(*) FROM (SELECT 1 FROM conversations c{} LIMIT {limit}) matching", filter.where_clause());
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {}{} LIMIT {limit}) matching",
+        filter.tables(),
+        filter.where_clause()
+    );
     let (count,): (i64,) = filter.bind(sqlx::query_as(&sql)).fetch_one(db).await?;
     Ok(count)
 }
@@ -489,12 +541,15 @@ pub async fn update_conversation(
 pub async fn replace_tags(conn: &mut Conn, account_id: i64, id: i64, tags: &[String]) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM conversation_tags WHERE conversation_id = $1").bind(id).execute(&mut *conn).await?;
     for tag in tags {
-        sqlx::query("INSERT INTO conversation_tags (conversation_id, account_id, tag) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(account_id)
-            .bind(tag)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO conversation_tags (conversation_id, account_id, tag, last_message_at) \
+             SELECT id, $2, $3, last_message_at FROM conversations WHERE id = $1",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(tag)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -514,7 +569,8 @@ pub async fn upsert_meta(
             .await?;
         if let Some(value) = value {
             sqlx::query(
-                "INSERT INTO conversation_meta (conversation_id, account_id, key, value) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO conversation_meta (conversation_id, account_id, key, value, last_message_at) \
+                 SELECT id, $2, $3, $4, last_message_at FROM conversations WHERE id = $1",
             )
             .bind(id)
             .bind(account_id)

@@ -7,7 +7,7 @@ use crate::domain::knowledge::{fold, words};
 
 /// How many of the newest matching messages, and of the newest matching contacts, a search looks
 /// at: frequent words stay as fast as rare ones, and narrowing the words reaches older matches.
-pub const SEARCH_HITS: i64 = 5_000;
+pub const SEARCH_HITS: i64 = 1_000;
 
 /// The fewest characters a contact substring search uses the trigram index for.
 pub const MIN_SUBSTRING_CHARS: usize = 3;

@@ -143,7 +143,8 @@ async fn list_filters_search_and_pages(app: TestApp) {
     assert_eq!(app.get("/api/v1/conversations?status=pending").await.body["total"], 1);
     assert_eq!(app.get(&format!("/api/v1/conversations?assignee_id={operator}")).await.body["total"], 1);
     assert_eq!(app.get("/api/v1/conversations?assignee_id=none").await.body["total"], 5);
-    assert_eq!(app.get("/api/v1/conversations?tag=refund").await.body["data"][0]["id"], ids[1]);
+    let by_tag = app.get("/api/v1/conversations?tag=refund").await;
+    assert_eq!(by_tag.body["data"][0]["id"], ids[1], "{by_tag:?}");
     let by_meta = app
         .client
         .get(format!("{}/api/v1/conversations?meta%5Border%5D=ORD-1&meta%5Btier%5D=2", app.base))
@@ -170,6 +171,69 @@ async fn list_filters_search_and_pages(app: TestApp) {
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {reply:?}");
         assert_eq!(reply.headers["content-type"], "application/problem+json");
     }
+}
+
+/// Ids of a conversation page, in order.
+fn page_ids(page: &Reply) -> Vec<i64> {
+    page.body["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+}
+
+async fn search_folds_case_and_accents_and_tag_lists_follow_new_messages(app: TestApp) {
+    let wa = app.channel("whatsapp", "+393209998877", true).await;
+    let mut ids = Vec::new();
+    for (i, (name, text)) in [
+        ("Niccolò Ferrari", "Il caffè è arrivato FREDDO"),
+        ("Ana Gonçalves", "Não recebi o pedido"),
+        ("Zoë Smith", "Where is my coffee order?"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let reply = app.inbound(wa, &format!("+39347111000{i}"), name, text).await;
+        ids.push(reply["conversation"]["id"].as_i64().unwrap());
+    }
+    // Message words: case and accents folded, every word must be there, in any order.
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=CAFFE").await), vec![ids[0]]);
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=freddo%20arrivato").await), vec![ids[0]]);
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=nao%20PEDIDO").await), vec![ids[1]]);
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=coffee%20freddo").await), Vec::<i64>::new());
+    // Contact names, phones and emails: any part of 3 characters or more, accents folded.
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=goncal").await), vec![ids[1]]);
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=ccol").await), vec![ids[0]]);
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=1110002").await), vec![ids[2]]);
+    let contacts = app.get("/api/v1/contacts?q=ZOE").await;
+    assert_eq!(contacts.body["data"][0]["name"], "Zoë Smith", "{contacts:?}");
+    // A new message's words are found as soon as it is stored.
+    app.inbound(wa, "+393471110001", "Ana Gonçalves", "Obrigada, chegou amanhã").await;
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?q=amanha").await), vec![ids[1]]);
+
+    // Lists by tag and meta walk their own index: newest activity first, pages with a cursor,
+    // and a new message moves its conversation to the front.
+    for id in &ids {
+        let patched =
+            app.patch(&format!("/api/v1/conversations/{id}"), json!({"tags": ["vip"], "meta": {"plan": "gold"}})).await;
+        assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
+    }
+    let newest_first = vec![ids[1], ids[2], ids[0]];
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?tag=vip").await), newest_first);
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?meta%5Bplan%5D=gold").await), newest_first);
+    let first = app.get("/api/v1/conversations?tag=vip&limit=2").await;
+    assert_eq!(page_ids(&first), newest_first[..2]);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    assert_eq!(
+        page_ids(&app.get(&format!("/api/v1/conversations?tag=vip&limit=2&cursor={cursor}")).await),
+        vec![ids[0]]
+    );
+    app.inbound(wa, "+393471110000", "Niccolò Ferrari", "Ancora nessuna risposta").await;
+    let moved = vec![ids[0], ids[1], ids[2]];
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?tag=vip").await), moved);
+    assert_eq!(page_ids(&app.get("/api/v1/conversations?meta%5Bplan%5D=gold&tag=vip").await), moved);
+    assert_eq!(
+        page_ids(&app.get("/api/v1/conversations?tag=vip&order=%2Blast_message_at").await),
+        vec![ids[2], ids[1], ids[0]]
+    );
+    let list = app.get("/api/v1/conversations?tag=vip").await;
+    assert_eq!((list.body["total"].clone(), list.body["total_exact"].clone()), (json!(3), json!(true)));
 }
 
 async fn reply_flows_through_simulated_delivery(app: TestApp) {
@@ -479,6 +543,7 @@ crate::backend_tests!(
     inbound_creates_contact_conversation_and_deduplicates,
     inbound_rejects_bad_input_and_changes_nothing,
     list_filters_search_and_pages,
+    search_folds_case_and_accents_and_tag_lists_follow_new_messages,
     reply_flows_through_simulated_delivery,
     messages_fail_without_a_provider_and_request_simulation_works,
     whatsapp_window_is_enforced,

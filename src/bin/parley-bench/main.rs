@@ -234,6 +234,8 @@ impl Server {
             .env("PARLEY_LOG_FORMAT", "json")
             .env("PARLEY_RATE_LIMIT_PER_MINUTE", UNLIMITED)
             .env("PARLEY_RATE_LIMIT_BURST", UNLIMITED)
+            .env("PARLEY_COMPAT_RATE_LIMIT_PER_MINUTE", UNLIMITED)
+            .env("PARLEY_COMPAT_RATE_LIMIT_BURST", UNLIMITED)
             // The webhook phases' receivers listen on 127.0.0.1.
             .env("PARLEY_WEBHOOK_ALLOW_PRIVATE", "true")
             // The agent phase's customers all write at once, and each gets its answer at once.

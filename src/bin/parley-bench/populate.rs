@@ -68,6 +68,8 @@ enum Address {
 const ROWS_PER_INSERT: usize = 400;
 /// Rows per transaction.
 const ROWS_PER_TRANSACTION: usize = 50_000;
+/// The longest thread, in messages.
+const MAX_THREAD: usize = 5_000;
 /// A year of history, in milliseconds.
 const HISTORY_MS: i64 = 365 * 24 * 3600 * 1000;
 
@@ -82,7 +84,10 @@ struct Conversation {
 /// Fills the database and prints what it wrote and how long it took.
 pub async fn populate(args: PopulateArgs) -> Result<()> {
     ensure!(args.conversations > 0 && args.channels > 0 && args.operators > 0, "nothing to populate");
-    ensure!(args.messages >= args.conversations, "--messages must be at least --conversations (one per conversation)");
+    ensure!(
+        (args.conversations..=args.conversations * MAX_THREAD).contains(&args.messages),
+        "--messages must be between --conversations (one each) and {MAX_THREAD} times as many"
+    );
     let started = Instant::now();
     let url = match args.database_url.strip_prefix("sqlite://") {
         Some(path) if !path.contains('?') => format!("sqlite://{path}?mode=rwc"),
@@ -219,8 +224,8 @@ async fn insert_contacts(db: &Db, account: i64, count: usize, now: i64, rng: &mu
 
 /// Picks each conversation's contact, channel, length and start: contacts are spread over the
 /// channels so that one in five has conversations on two networks; thread lengths follow a
-/// power law (Pareto, α 1.5: most threads short, a few of thousands of messages), scaled to add up
-/// to the messages asked for.
+/// power law (Pareto, α 1.5: most threads short, a few of thousands of messages, at most
+/// [`MAX_THREAD`]), scaled to add up to the messages asked for.
 fn plan_conversations(args: &PopulateArgs, contacts: usize, now: i64, rng: &mut StdRng) -> Vec<Conversation> {
     let mut lengths: Vec<f64> = (0..args.conversations)
         .map(|_| {
@@ -232,7 +237,7 @@ fn plan_conversations(args: &PopulateArgs, contacts: usize, now: i64, rng: &mut 
     let mut assigned = 0;
     let mut conversations = Vec::with_capacity(args.conversations);
     for (i, length) in lengths.iter_mut().enumerate() {
-        let messages = 1 + ((*length - 1.0) * scale) as usize;
+        let messages = (1 + ((*length - 1.0) * scale) as usize).min(MAX_THREAD);
         assigned += messages;
         conversations.push(Conversation {
             contact: i % contacts,
@@ -241,10 +246,16 @@ fn plan_conversations(args: &PopulateArgs, contacts: usize, now: i64, rng: &mut 
             started_at: now - rng.gen_range(0..HISTORY_MS),
         });
     }
-    // Rounding left some messages over: the first conversations take them.
+    // Rounding and the longest threads left some messages over: the others share them.
     let count = conversations.len();
-    for extra in 0..args.messages.saturating_sub(assigned) {
-        conversations[extra % count].messages += 1;
+    let mut extra = args.messages.saturating_sub(assigned);
+    let mut index = 0;
+    while extra > 0 {
+        if conversations[index % count].messages < MAX_THREAD {
+            conversations[index % count].messages += 1;
+            extra -= 1;
+        }
+        index += 1;
     }
     conversations
 }
@@ -292,15 +303,16 @@ struct Last {
     unanswered: i64,
 }
 
-/// When each message was written, in that order: (time, conversation index); each thread's
-/// messages seconds to hours apart from its start.
+/// When each message was written, in that order: (time, conversation index); a thread's
+/// messages are spread at random between its start and now, seconds to hours apart.
 fn plan_messages(conversations: &[Conversation], now: i64, rng: &mut StdRng) -> Vec<(i64, u32)> {
     let mut timeline: Vec<(i64, u32)> = Vec::with_capacity(conversations.iter().map(|c| c.messages).sum());
     for (index, conversation) in conversations.iter().enumerate() {
+        let mean_gap = ((now - conversation.started_at) / conversation.messages as i64).clamp(1_000, 6 * 3_600_000);
         let mut at = conversation.started_at;
         for _ in 0..conversation.messages {
             timeline.push((at.min(now), index as u32));
-            at += rng.gen_range(5_000..(3_600_000 * 6));
+            at += rng.gen_range(1_000..=2 * mean_gap);
         }
     }
     timeline.sort_unstable();
@@ -397,8 +409,8 @@ async fn insert_conversations(
     last: &[Last],
     rng: &mut StdRng,
 ) -> Result<()> {
-    let mut tags: Vec<(i64, &'static str)> = Vec::new();
-    let mut meta: Vec<(i64, &'static str, String)> = Vec::new();
+    let mut tags: Vec<(i64, &'static str, i64)> = Vec::new();
+    let mut meta: Vec<(i64, &'static str, String, i64)> = Vec::new();
     let rows: Vec<_> = conversations
         .iter()
         .zip(last)
@@ -421,7 +433,7 @@ async fn insert_conversations(
                     let tag = TAGS[corpus::zipf_index(rng, TAGS.len())];
                     if !own_tags.contains(&tag) {
                         own_tags.push(tag);
-                        tags.push((id, tag));
+                        tags.push((id, tag, last.at));
                     }
                 }
             }
@@ -431,8 +443,8 @@ async fn insert_conversations(
                 let order = format!("ORD-{}", 100_000 + index);
                 own_meta.insert("plan".to_owned(), plan.into());
                 own_meta.insert("order".to_owned(), order.clone().into());
-                meta.push((id, "plan", plan.to_owned()));
-                meta.push((id, "order", order));
+                meta.push((id, "plan", plan.to_owned(), last.at));
+                meta.push((id, "order", order, last.at));
             }
             let window = last.inbound_at.map(|at| at + 24 * 3600 * 1000);
             (
@@ -485,12 +497,12 @@ async fn insert_conversations(
     insert_rows(
         db,
         "conversation_tags",
-        "(conversation_id, account_id, tag)",
+        "(conversation_id, account_id, tag, last_message_at)",
         tags.into_iter(),
         tag_count,
-        |placeholders, (id, tag)| {
-            let p = placeholders.next_n(2);
-            (format!("({}, {account}, {})", p[0], p[1]), binder(move |q| q.bind(id).bind(tag)))
+        |placeholders, (id, tag, at)| {
+            let p = placeholders.next_n(3);
+            (format!("({}, {account}, {}, {})", p[0], p[1], p[2]), binder(move |q| q.bind(id).bind(tag).bind(at)))
         },
     )
     .await?;
@@ -498,12 +510,15 @@ async fn insert_conversations(
     insert_rows(
         db,
         "conversation_meta",
-        "(conversation_id, account_id, key, value)",
+        "(conversation_id, account_id, key, value, last_message_at)",
         meta.into_iter(),
         meta_count,
-        |placeholders, (id, key, value)| {
-            let p = placeholders.next_n(3);
-            (format!("({}, {account}, {}, {})", p[0], p[1], p[2]), binder(move |q| q.bind(id).bind(key).bind(value)))
+        |placeholders, (id, key, value, at)| {
+            let p = placeholders.next_n(4);
+            (
+                format!("({}, {account}, {}, {}, {})", p[0], p[1], p[2], p[3]),
+                binder(move |q| q.bind(id).bind(key).bind(value).bind(at)),
+            )
         },
     )
     .await

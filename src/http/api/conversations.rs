@@ -135,7 +135,7 @@ fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQue
         ("handler" = Option<String>, Query, description = "`virtual_agent` (a virtual agent answers) or `human` (people do)."),
         ("waiting" = Option<bool>, Query, description = "`true` keeps only conversations waiting for a person (escalated or new, nobody assigned yet), oldest wait first within the order."),
         ("tag" = Option<String>, Query, description = "Only conversations with this tag."),
-        ("q" = Option<String>, Query, description = "Search: conversations whose contact's name, phone or email contains the text (3 characters or more), or with a message holding all its words; case and accents are ignored. Each side looks at its newest 5,000 matches."),
+        ("q" = Option<String>, Query, description = "Search: conversations whose contact's name, phone or email contains the text (3 characters or more), or with a message holding all its words; case and accents are ignored. Each side looks at its newest 1,000 matches."),
         ("updated_after" = Option<String>, Query, description = "RFC 3339 time or date: updated after it."),
         ("updated_before" = Option<String>, Query, description = "RFC 3339 time or date: updated before it."),
         ("meta[key]" = Option<String>, Query, description = "Exact match on a meta entry (repeatable, e.g. `meta[order]=ORD-1`)."),

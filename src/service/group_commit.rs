@@ -26,9 +26,13 @@ pub const MAX_BATCH_EVENTS: usize = 256;
 const POSTGRES_WRITERS: usize = 4;
 /// Requests waiting for a writer before callers wait to queue.
 const QUEUE_CAPACITY: usize = 4096;
-/// Attempts of a request whose work collides with a concurrent writer (a unique index, a
-/// deadlock): the retries see what the other one committed.
+/// Attempts of a request whose work collides with a concurrent writer (a unique index, a row
+/// another batch holds): the retries see what the other one committed.
 const ATTEMPTS: usize = 3;
+/// How long a batch waits for a row another writer's batch holds before its item steps aside
+/// (PostgreSQL): two batches that lock the same conversations in opposite orders would otherwise
+/// wait a second for the deadlock detector.
+const LOCK_TIMEOUT_MS: u32 = 50;
 
 /// One request's reports from one channel, and where its outcome goes.
 struct Work {
@@ -96,7 +100,7 @@ async fn write(db: Db, debounce_ms: i64, receiver: Arc<Mutex<mpsc::Receiver<Work
 /// Applies a batch in one transaction and answers every caller; work that collided with
 /// another writer is tried again alone, after the commit.
 async fn commit_batch(db: &Db, debounce_ms: i64, batch: Vec<Work>) {
-    let mut tx = match db.begin().await {
+    let mut tx = match db.begin_impatient(LOCK_TIMEOUT_MS).await {
         Ok(tx) => tx,
         Err(e) => {
             for work in batch {
@@ -167,11 +171,11 @@ async fn apply_alone(db: &Db, debounce_ms: i64, work: &Work) -> Result<Applied> 
 }
 
 /// Whether an error came from a concurrent writer: a unique index another transaction filled
-/// first, a deadlock or a serialization failure (PostgreSQL).
+/// first, a lock timeout, a deadlock or a serialization failure (PostgreSQL).
 fn collided(error: &Error) -> bool {
     match error {
         Error::Database(sqlx::Error::Database(e)) => {
-            e.is_unique_violation() || matches!(e.code().as_deref(), Some("40P01" | "40001"))
+            e.is_unique_violation() || matches!(e.code().as_deref(), Some("55P03" | "40P01" | "40001"))
         }
         _ => false,
     }

@@ -53,10 +53,9 @@ pub fn matching_contacts(backend: Backend, account: &str, substring: &str) -> St
              WHERE contacts_fts MATCH {substring} AND ct.account_id = {account} \
              ORDER BY contacts_fts.rowid DESC LIMIT {SEARCH_HITS}"
         ),
-        // `id + 0`: ordering by the bare key would walk the primary key and test every row.
         Backend::Postgres => format!(
             "SELECT ct.id FROM contacts ct WHERE ct.account_id = {account} AND {} \
-             ORDER BY ct.id + 0 DESC LIMIT {SEARCH_HITS}",
+             ORDER BY ct.id DESC LIMIT {SEARCH_HITS}",
             contact_contains("ct", substring)
         ),
     }
@@ -83,7 +82,7 @@ pub fn matching_message_conversations(backend: Backend, account: &str, words: &s
         Backend::Postgres => format!(
             "SELECT m.conversation_id FROM messages m WHERE m.account_id = {account} AND \
              to_tsvector('parley_search', COALESCE(m.text, '')) @@ plainto_tsquery('parley_search', {words}) \
-             ORDER BY m.id + 0 DESC LIMIT {SEARCH_HITS}"
+             ORDER BY m.id DESC LIMIT {SEARCH_HITS}"
         ),
     }
 }

@@ -81,6 +81,46 @@ async fn inbound_rejects_bad_input_and_changes_nothing(app: TestApp) {
     assert_eq!(contacts.body["data"].as_array().unwrap().len(), 0);
 }
 
+async fn concurrent_deliveries_commit_together_and_fail_alone(app: TestApp) {
+    let wa = app.channel("whatsapp", "+393209998877", true).await;
+    let path = format!("/api/v1/channels/{wa}/inbound");
+    // Requests arriving together share commits; each still gets its own answer.
+    let bodies: Vec<serde_json::Value> = (0..30)
+        .map(|i| match i % 3 {
+            0 => json!({"from": format!("+3934700001{i:02}"), "text": format!("hello {i}"), "provider_message_id": format!("wamid.{i}")}),
+            1 => json!({"from": "+393470000999", "text": "the same delivery, again and again", "provider_message_id": "wamid.repeated"}),
+            _ => json!({"from": format!("+3934700002{i:02}"), "media_key": "aaaaaaaa/bbbbbbbb/cccccccccccccccccccccccccccccccc"}),
+        })
+        .collect();
+    let replies = futures::future::join_all(bodies.iter().map(|body| app.post(&path, body.clone()))).await;
+    let mut created_repeats = 0;
+    for (i, reply) in replies.iter().enumerate() {
+        match i % 3 {
+            0 => assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}"),
+            1 => {
+                assert!(matches!(reply.status, StatusCode::CREATED | StatusCode::OK), "{reply:?}");
+                created_repeats += usize::from(reply.status == StatusCode::CREATED);
+                assert_eq!(
+                    reply.body["message"]["id"], replies[1].body["message"]["id"],
+                    "one message for one delivery id"
+                );
+            }
+            _ => {
+                assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{reply:?}");
+                assert_eq!(reply.body["errors"][0]["field"], "media_key");
+            }
+        }
+    }
+    assert_eq!(created_repeats, 1, "the repeated delivery is stored once");
+    let list = app.get("/api/v1/conversations?archived=any").await;
+    assert_eq!(list.body["total"], 11, "ten distinct senders and the repeated one; the refused leave no trace");
+    let contacts = app.get("/api/v1/contacts?limit=100").await;
+    assert_eq!(contacts.body["data"].as_array().unwrap().len(), 11);
+    let repeated = replies[1].body["conversation"]["id"].as_i64().unwrap();
+    let thread = app.get(&format!("/api/v1/conversations/{repeated}/messages")).await;
+    assert_eq!(thread.body["total"], 1);
+}
+
 async fn list_filters_search_and_pages(app: TestApp) {
     let wa = app.channel("whatsapp", "+393209998877", true).await;
     let sms = app.channel("sms", "+393209998800", true).await;
@@ -543,6 +583,7 @@ crate::backend_tests!(
     inbound_creates_contact_conversation_and_deduplicates,
     inbound_rejects_bad_input_and_changes_nothing,
     list_filters_search_and_pages,
+    concurrent_deliveries_commit_together_and_fail_alone,
     search_folds_case_and_accents_and_tag_lists_follow_new_messages,
     reply_flows_through_simulated_delivery,
     messages_fail_without_a_provider_and_request_simulation_works,

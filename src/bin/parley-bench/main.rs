@@ -58,6 +58,7 @@ use std::time::{Duration, Instant};
 mod corpus;
 mod populate;
 mod reads;
+mod whatsapp;
 
 use anyhow::{bail, ensure, Context, Result};
 use axum::body::Bytes;
@@ -393,12 +394,14 @@ async fn send(request: RequestBuilder, expected: StatusCode) -> Outcome {
 struct Load {
     stats: Stats,
     elapsed: Duration,
+    /// Items (messages, statuses) each request carries.
+    per_request: usize,
 }
 
 impl Load {
-    /// Successful requests per second of wall time.
+    /// Items of successful requests per second of wall time.
     fn rate(&self) -> f64 {
-        self.stats.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        (self.stats.ok as usize * self.per_request) as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
     /// One report line: counts, rate in `unit`, latency percentiles and maximum.
@@ -442,7 +445,7 @@ where
     for task in tasks {
         stats.merge(task.await.context("a load task failed")??)?;
     }
-    Ok(Load { stats, elapsed: started.elapsed() })
+    Ok(Load { stats, elapsed: started.elapsed(), per_request: 1 })
 }
 
 /// Sends `GET /api/v1/conversations?{query}` [`LIST_REQUESTS`] times in a row; also returns the
@@ -681,7 +684,7 @@ async fn webhook_latency(client: &Client, target: &Target, channels: &[i64], arg
         let (seq, outcome) = done.context("an inbound request task failed")?;
         accepted[seq] = stats.record(outcome).is_some();
     }
-    let inbound = Load { stats, elapsed: started.elapsed() };
+    let inbound = Load { stats, elapsed: started.elapsed(), per_request: 1 };
     let expected = accepted.iter().filter(|ok| **ok).count();
 
     let deadline = Instant::now() + Duration::from_secs(args.webhook_wait_secs);
@@ -997,6 +1000,8 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
     let (url, ceiling_client) = (format!("{}/healthz", target.base), client.clone());
     let ceiling = load(ceiling_requests, args.connections, StatusCode::OK, move |_| ceiling_client.get(&url)).await?;
 
+    let whatsapp = whatsapp::run(&client, target, args).await?;
+
     progress(format!("listing conversations {LIST_REQUESTS} + {LIST_REQUESTS} times"));
     let (default_list, total) = list(&client, target, "limit=25").await?;
     let (search_list, matching) = list(&client, target, "limit=25&unread=true&q=order").await?;
@@ -1034,6 +1039,22 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
     }
     writeln!(report, "{}", ceiling.line("ceiling", "req/s", "GET /healthz"))?;
     writeln!(report, "ratio    ingest/ceiling {:.1} %", 100.0 * ingest.rate() / ceiling.rate().max(1e-9))?;
+    let per = whatsapp::PER_DELIVERY;
+    writeln!(
+        report,
+        "{}",
+        whatsapp.inbound.line("wa in", "msg/s", &format!("POST /hooks/whatsapp, {per} messages each"))
+    )?;
+    writeln!(
+        report,
+        "{}",
+        whatsapp.echoes.line("wa echo", "msg/s", &format!("POST /hooks/whatsapp, {per} echoes each"))
+    )?;
+    writeln!(
+        report,
+        "{}",
+        whatsapp.statuses.line("wa stat", "sta/s", &format!("POST /hooks/whatsapp, {per} statuses each"))
+    )?;
     writeln!(
         report,
         "list     {} conversations  default {} | unread+search ({} match) {}",
@@ -1042,8 +1063,15 @@ async fn run(args: &Args, target: &Target) -> Result<()> {
         count(matching),
         search_list.percentiles()
     )?;
-    let mut phases =
-        vec![("ingest", &ingest.stats), ("ceiling", &ceiling.stats), ("list", &default_list), ("search", &search_list)];
+    let mut phases = vec![
+        ("ingest", &ingest.stats),
+        ("ceiling", &ceiling.stats),
+        ("wa in", &whatsapp.inbound.stats),
+        ("wa echo", &whatsapp.echoes.stats),
+        ("wa stat", &whatsapp.statuses.stats),
+        ("list", &default_list),
+        ("search", &search_list),
+    ];
     if let Some((latency, dead)) = &webhooks {
         let route = format!("POST /api/v1/channels/{{id}}/inbound at a steady {} msg/s", args.webhook_rate);
         writeln!(report, "{}", latency.inbound.line("steady", "msg/s", &route))?;

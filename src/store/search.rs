@@ -53,9 +53,11 @@ pub fn matching_contacts(backend: Backend, account: &str, substring: &str) -> St
              WHERE contacts_fts MATCH {substring} AND ct.account_id = {account} \
              ORDER BY contacts_fts.rowid DESC LIMIT {SEARCH_HITS}"
         ),
+        // `id + 0`: the trigram index finds the matches; walking the primary key instead would
+        // fold every contact's name when nothing matches (seconds at 750k contacts).
         Backend::Postgres => format!(
             "SELECT ct.id FROM contacts ct WHERE ct.account_id = {account} AND {} \
-             ORDER BY ct.id DESC LIMIT {SEARCH_HITS}",
+             ORDER BY ct.id + 0 DESC LIMIT {SEARCH_HITS}",
             contact_contains("ct", substring)
         ),
     }

@@ -103,8 +103,9 @@ async fn commit_batch(db: &Db, debounce_ms: i64, batch: Vec<Work>) {
     let mut tx = match db.begin_impatient(LOCK_TIMEOUT_MS).await {
         Ok(tx) => tx,
         Err(e) => {
+            tracing::error!(error = %e, requests = batch.len(), "an ingestion batch could not start");
             for work in batch {
-                let _ = work.reply.send(Err(Error::Database(sqlx::Error::Protocol(format!("{e}")))));
+                let _ = work.reply.send(Err(Error::Internal(anyhow::anyhow!("starting the ingestion batch: {e}"))));
             }
             return;
         }

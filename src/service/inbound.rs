@@ -290,9 +290,11 @@ async fn ingest_one(
     let (contact_id, before) = match owner {
         Some(owner) => (owner.contact_id, owner.conversation()),
         None => {
+            // Without aliases the owner query already found the address unknown.
             let lookup_profile = capabilities.profiles
                 && channel.simulation == 0
-                && crate::store::contacts::find_identity(&mut *conn, channel.id, &message.from).await?.is_none();
+                && (message.aliases.is_empty()
+                    || crate::store::contacts::find_identity(&mut *conn, channel.id, &message.from).await?.is_none());
             let contact_id = contacts::find_or_create_by_address(
                 conn,
                 kind,

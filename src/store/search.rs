@@ -1,5 +1,5 @@
 //! Full-text conditions shared by lists: message words (SQLite FTS5 `messages_fts`, PostgreSQL
-//! `tsvector` over the `parley_search` configuration) and contact substrings (FTS5 trigram
+//! the `search_words` column, a `tsvector` over the `parley_search` configuration) and contact substrings (FTS5 trigram
 //! `contacts_fts`, PostgreSQL `pg_trgm` over `parley_fold`). Both fold case and diacritics.
 
 use super::Backend;
@@ -83,7 +83,7 @@ pub fn matching_message_conversations(backend: Backend, account: &str, words: &s
         ),
         Backend::Postgres => format!(
             "SELECT m.conversation_id FROM messages m WHERE m.account_id = {account} AND \
-             to_tsvector('parley_search', COALESCE(m.text, '')) @@ plainto_tsquery('parley_search', {words}) \
+             m.search_words @@ plainto_tsquery('parley_search', {words}) \
              ORDER BY m.id DESC LIMIT {SEARCH_HITS}"
         ),
     }

@@ -6,6 +6,7 @@ pub mod instagram;
 pub mod messenger;
 pub mod meta;
 pub mod settings;
+pub mod twilio;
 pub mod whatsapp;
 
 use std::collections::{BTreeSet, HashMap};
@@ -54,6 +55,14 @@ pub struct Capabilities {
     /// template, reaction, native.
     #[schema(value_type = Vec<String>)]
     pub content: &'static [&'static str],
+    /// Words that, as a customer's whole message, opt them out of every message on the channel
+    /// (sends to them are refused) until they send one of `opt_in_keywords`.
+    #[schema(value_type = Vec<String>)]
+    pub opt_out_keywords: &'static [&'static str],
+    #[schema(value_type = Vec<String>)]
+    pub opt_in_keywords: &'static [&'static str],
+    /// Texts travel as SMS, in parts (GSM-7 or UCS-2): the composer counts them as one types.
+    pub sms_parts: bool,
 }
 
 impl Capabilities {
@@ -71,6 +80,23 @@ impl Capabilities {
             profiles: false,
             comments: false,
             content: content::KINDS,
+            opt_out_keywords: &[],
+            opt_in_keywords: &[],
+            sms_parts: false,
+        }
+    }
+
+    /// Whether a customer's message opts them out (`Some(true)`) or back in (`Some(false)`): its
+    /// whole text, in any case, is one of the keywords.
+    pub fn opt_out_change(&self, text: Option<&str>) -> Option<bool> {
+        let word = text?.trim().trim_end_matches(['.', '!']).to_uppercase();
+        let named = |keywords: &[&str]| keywords.iter().any(|keyword| *keyword == word);
+        if named(self.opt_out_keywords) {
+            Some(true)
+        } else if named(self.opt_in_keywords) {
+            Some(false)
+        } else {
+            None
         }
     }
 
@@ -96,6 +122,9 @@ pub struct Outbound {
     pub reply_to: Option<String>,
     /// Sent after the reply window, inside the human-agent window: tagged as a person's answer.
     pub human_agent: bool,
+    /// Parley's webhook URL for the network, for providers told per message where to report its
+    /// statuses.
+    pub status_url: String,
     /// The comment this message answers, when it answers one.
     pub comment: Option<CommentReply>,
 }
@@ -140,6 +169,10 @@ pub enum Failure {
     /// Worth trying again later (throttling, the provider's outages, network trouble).
     Transient(String),
 }
+
+/// The failure code of a send refused because the customer unsubscribed from the channel (and
+/// of a send Parley refuses for the same reason).
+pub const OPTED_OUT: &str = "opted_out";
 
 /// The payload key under which an adapter describes the file of an inbound message to fetch
 /// (with `InboundMessage.fetch_media`); the object is handed back to [`Channel::fetch_media`].
@@ -187,6 +220,11 @@ pub trait Channel: Sync {
     /// The network.
     fn kind(&self) -> ChannelKind;
 
+    /// The path of the network's webhook URL under `/hooks/`.
+    fn hook_path(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
     /// Checks a channel's provider settings (problems named `settings.<name>`); a live channel
     /// must have everything the provider needs. Answers the provider key, by which webhooks name
     /// the channel.
@@ -200,8 +238,15 @@ pub trait Channel: Sync {
     /// `None` when the body is not this network's.
     fn route(&self, body: &[u8]) -> Option<BTreeSet<String>>;
 
-    /// Whether the request is signed with `channel`'s credentials.
-    fn verify(&self, channel: &ChannelRow, headers: &HeaderMap, body: &[u8]) -> bool;
+    /// Whether the request to `url` (the public URL the provider called) is signed with
+    /// `channel`'s credentials.
+    fn verify(&self, channel: &ChannelRow, url: &str, headers: &HeaderMap, body: &[u8]) -> bool;
+
+    /// A verified body as JSON (the network's form parameters as an object of strings, for
+    /// networks that post forms); the error says why it cannot be read.
+    fn decode(&self, body: &[u8]) -> Result<Value, String> {
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))
+    }
 
     /// What a verified body reports, grouped by the channels it concerns, in the body's order.
     fn parse(&self, body: &Value) -> Vec<(Target, Vec<InboundEvent>)>;
@@ -310,19 +355,31 @@ fn unsupported<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, Failure>
     async move { Err(failure) }.boxed()
 }
 
-/// Downloads `url` (with the bearer `token`, if any), at most `max_bytes`; the content type is
-/// the response's.
+/// How a download proves who asks.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    /// A public file.
+    None,
+    Bearer(&'a str),
+    Basic {
+        user: &'a str,
+        password: &'a str,
+    },
+}
+
+/// Downloads `url` with `auth`, at most `max_bytes`; the content type is the response's.
 pub async fn download(
     http: &reqwest::Client,
     url: &str,
-    token: Option<&str>,
+    auth: Auth<'_>,
     max_bytes: usize,
 ) -> Result<Fetched, FetchError> {
     let network = |e: reqwest::Error| FetchError::new("media_fetch_failed", format!("downloading failed: {e}"));
-    let mut request = http.get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
+    let request = match auth {
+        Auth::None => http.get(url),
+        Auth::Bearer(token) => http.get(url).bearer_auth(token),
+        Auth::Basic { user, password } => http.get(url).basic_auth(user, Some(password)),
+    };
     let mut response = request.send().await.map_err(network)?;
     match response.status() {
         status if status.is_success() => {}
@@ -354,11 +411,17 @@ pub async fn download(
 }
 
 /// Every network Parley connects to.
-pub const ADAPTERS: &[&dyn Channel] = &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM];
+pub const ADAPTERS: &[&dyn Channel] =
+    &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM, &twilio::Twilio];
 
 /// The adapter of a network, when Parley has one.
 pub fn adapter(kind: ChannelKind) -> Option<&'static dyn Channel> {
     ADAPTERS.iter().copied().find(|adapter| adapter.kind() == kind)
+}
+
+/// The adapter whose webhook URL is `/hooks/{path}`.
+pub fn adapter_by_hook(path: &str) -> Option<&'static dyn Channel> {
+    ADAPTERS.iter().copied().find(|adapter| adapter.hook_path() == path)
 }
 
 /// What a channel of `kind` can do: its adapter's capabilities, or none without one (simulation
@@ -368,7 +431,7 @@ pub fn capabilities(kind: ChannelKind) -> Capabilities {
         Some(adapter) => adapter.capabilities(),
         // Until their adapters land, these networks' addresses follow their kind.
         None => Capabilities::unconnected(match kind {
-            ChannelKind::Sms | ChannelKind::Rcs | ChannelKind::Whatsapp => AddressKind::Phone,
+            ChannelKind::Rcs => AddressKind::Phone,
             ChannelKind::Email => AddressKind::Email,
             _ => AddressKind::Id,
         }),

@@ -6,6 +6,7 @@ pub mod inbound;
 pub mod jobs;
 pub mod knowledge;
 pub mod principal;
+pub mod sms;
 pub mod text;
 pub mod time;
 

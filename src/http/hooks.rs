@@ -6,30 +6,32 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::channels::{self, Channel};
-use crate::domain::ChannelKind;
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::service::hooks;
 use crate::state::AppState;
+
+/// The networks' webhook paths, for the API documentation.
+const KINDS: &str = "The network: `whatsapp`, `messenger`, `instagram`, `twilio/sms`.";
 
 /// Largest webhook body accepted: providers' payloads stay under 3 MB.
 pub const MAX_HOOK_BYTES: usize = 3 * 1024 * 1024;
 
 /// Provider webhook routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/{kind}", get(verify).post(receive).layer(DefaultBodyLimit::max(MAX_HOOK_BYTES)))
+    Router::new().route("/{*kind}", get(verify).post(receive).layer(DefaultBodyLimit::max(MAX_HOOK_BYTES)))
 }
 
 /// The adapter of the network a hook URL names.
 fn adapter(kind: &str) -> Result<&'static dyn Channel> {
-    ChannelKind::parse(kind).and_then(channels::adapter).ok_or(Error::NotFound("webhook"))
+    channels::adapter_by_hook(kind).ok_or(Error::NotFound("webhook"))
 }
 
 /// Verify the webhook URL.
@@ -38,7 +40,7 @@ fn adapter(kind: &str) -> Result<&'static dyn Channel> {
 /// (`whatsapp`), `hub.mode=subscribe`, `hub.verify_token` (one channel's `verify_token`) and
 /// `hub.challenge`, which is answered as text; 403 when no channel has the token.
 #[utoipa::path(get, path = "/hooks/{kind}", operation_id = "verifyWebhookUrl", tag = "Provider webhooks",
-    params(("kind" = String, Path, description = "The network: `whatsapp`.", example = "whatsapp"),
+    params(("kind" = String, Path, description = KINDS, example = "whatsapp"),
         ("hub.mode" = Option<String>, Query, example = "subscribe"), ("hub.verify_token" = Option<String>, Query),
         ("hub.challenge" = Option<String>, Query, example = "1158201444")),
     security(()),
@@ -56,13 +58,15 @@ pub async fn verify(
 
 /// Receive a provider's events.
 ///
-/// A webhook delivery (for WhatsApp: messages, statuses, echoes, template updates), 200 once
-/// ingested. It must be signed with the credentials of every channel it names (for Meta's
-/// networks, `X-Hub-Signature-256` over the raw body with the app secret), or it is refused with
-/// 401 and nothing is written.
+/// A webhook delivery (for WhatsApp: messages, statuses, echoes, template updates; for Twilio: a
+/// received SMS or MMS, or a status callback, form-encoded), 200 once ingested. It must be signed
+/// with the credentials of every channel it names (for Meta's networks, `X-Hub-Signature-256`
+/// over the raw body with the app secret; for Twilio, `X-Twilio-Signature` over the public URL
+/// and the form with the auth token), or it is refused with 401 and nothing is written.
 #[utoipa::path(post, path = "/hooks/{kind}", operation_id = "receiveWebhook", tag = "Provider webhooks",
-    params(("kind" = String, Path, description = "The network: `whatsapp`.", example = "whatsapp"),
-        ("X-Hub-Signature-256" = Option<String>, Header, description = "Meta: `sha256=` and the HMAC-SHA256 of the body with the app secret.")),
+    params(("kind" = String, Path, description = KINDS, example = "whatsapp"),
+        ("X-Hub-Signature-256" = Option<String>, Header, description = "Meta: `sha256=` and the HMAC-SHA256 of the body with the app secret."),
+        ("X-Twilio-Signature" = Option<String>, Header, description = "Twilio: the base64 HMAC-SHA1, with the auth token, of the URL called and the sorted form parameters.")),
     request_body(content = Object, description = "The provider's webhook body."),
     security(()),
     responses((status = 200, description = "Ingested."), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -70,6 +74,7 @@ pub async fn verify(
 pub async fn receive(
     State(state): State<AppState>,
     ApiPath(kind): ApiPath<String>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode> {
@@ -78,6 +83,9 @@ pub async fn receive(
         StatusCode::PAYLOAD_TOO_LARGE => Error::body_too_large(MAX_HOOK_BYTES),
         _ => Error::MalformedBody(format!("unreadable body: {}", rejection.body_text())),
     })?;
-    hooks::receive(&state, adapter, &headers, &body).await?;
+    // The URL the provider called, as it knows it: Parley's public URL, this path and query.
+    let path = uri.path_and_query().map_or(uri.path(), |path| path.as_str());
+    let url = format!("{}{path}", state.config.effective_public_url());
+    hooks::receive(&state, adapter, &url, &headers, &body).await?;
     Ok(StatusCode::OK)
 }

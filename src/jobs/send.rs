@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::Outcome;
-use crate::channels::{Capabilities, CommentReply, Failure, Outbound};
+use crate::channels::{Channel, CommentReply, Failure, Outbound, OPTED_OUT};
 use crate::domain::content;
 use crate::domain::jobs::{MarkRead, Typing};
 use crate::domain::time::now_ms;
@@ -34,7 +34,7 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
             return Ok(Some(Outcome::Later(wait)));
         }
     }
-    let outbound = outbound(state, message, &adapter.capabilities()).await?;
+    let outbound = outbound(state, message, adapter).await?;
     let report_error;
     let answer = adapter.send(&state.provider_client, &channel, &outbound).await;
     let report = match &answer {
@@ -52,6 +52,12 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
     if let Some(current) = messages::find_message(&mut *tx, message.id).await? {
         apply_status(&mut tx, &current, &report).await?;
     }
+    // The provider says the customer unsubscribed: later sends are refused before they are queued.
+    if matches!(&answer, Err(Failure::Permanent { code, .. }) if code == OPTED_OUT) {
+        for recipient in &outbound.recipients {
+            contacts::set_opted_out(&mut tx, channel.id, recipient, Some(now_ms())).await?;
+        }
+    }
     jobs::delete_job(&mut tx, job_id).await?;
     tx.commit().await?;
     state.events.notify(message.account_id);
@@ -60,8 +66,9 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
 
 /// A stored message as the adapter sends it: the contact's addresses on the channel, phone
 /// numbers first; its content (the first attachment as a signed link); what it quotes or answers;
-/// whether it goes out in the human-agent window.
-async fn outbound(state: &AppState, message: &MessageRow, capabilities: &Capabilities) -> Result<Outbound> {
+/// whether it goes out in the human-agent window; where the provider reports its statuses.
+async fn outbound(state: &AppState, message: &MessageRow, adapter: &dyn Channel) -> Result<Outbound> {
+    let capabilities = adapter.capabilities();
     let db = state.db.reader();
     let conversation = conversations::find_conversation(db, message.account_id, message.conversation_id)
         .await?
@@ -92,6 +99,7 @@ async fn outbound(state: &AppState, message: &MessageRow, capabilities: &Capabil
         reply_to: payload.get("context").and_then(|context| text(&context["message_id"])),
         human_agent: comment.is_none() && standard_window.is_some_and(|expiry| expiry <= now_ms()),
         comment,
+        status_url: format!("{}/hooks/{}", state.config.effective_public_url(), adapter.hook_path()),
     })
 }
 

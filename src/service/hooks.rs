@@ -26,8 +26,15 @@ pub async fn handshake(state: &AppState, adapter: &dyn Channel, query: &HashMap<
         .map_err(|detail| Error::Forbidden { code: "verification_failed", detail: detail.to_owned() })
 }
 
-/// Receives a webhook delivery: verified, then ingested per channel.
-pub async fn receive(state: &AppState, adapter: &dyn Channel, headers: &HeaderMap, body: &[u8]) -> Result<()> {
+/// Receives a webhook delivery at `url` (the public URL the provider called, which some
+/// networks sign): verified, then ingested per channel.
+pub async fn receive(
+    state: &AppState,
+    adapter: &dyn Channel,
+    url: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<()> {
     let kind = adapter.kind();
     let keys: Vec<String> = adapter
         .route(body)
@@ -40,7 +47,7 @@ pub async fn receive(state: &AppState, adapter: &dyn Channel, headers: &HeaderMa
             .iter()
             .find(|channel| channel.provider_key.as_ref() == Some(key))
             .ok_or_else(|| Error::InvalidSignature(format!("no {kind} channel has the provider id `{key}`")))?;
-        if !adapter.verify(channel, headers, body) {
+        if !adapter.verify(channel, url, headers, body) {
             return Err(Error::InvalidSignature(format!(
                 "the signature does not match the credentials of the {kind} channel with the provider id `{key}`"
             )));
@@ -51,12 +58,11 @@ pub async fn receive(state: &AppState, adapter: &dyn Channel, headers: &HeaderMa
     let mut all: Option<Vec<ChannelRow>> = None;
     if keys.is_empty() {
         let known = all.insert(channels::list_live_by_kind(state.db.reader(), kind.as_str()).await?);
-        if !known.iter().any(|channel| adapter.verify(channel, headers, body)) {
+        if !known.iter().any(|channel| adapter.verify(channel, url, headers, body)) {
             return Err(Error::InvalidSignature(format!("the signature matches no {kind} channel's credentials")));
         }
     }
-    let mut parsed: Value =
-        serde_json::from_slice(body).map_err(|e| Error::MalformedBody(format!("malformed JSON: {e}")))?;
+    let mut parsed = adapter.decode(body).map_err(Error::MalformedBody)?;
     // No backend stores a NUL character; refusing the delivery would make the provider retry the
     // reports beside it for days.
     strip_nul(&mut parsed);
@@ -75,7 +81,7 @@ pub async fn receive(state: &AppState, adapter: &dyn Channel, headers: &HeaderMa
                 known
                     .iter()
                     .filter(|channel| setting(channel, name).as_ref() == Some(value))
-                    .filter(|channel| adapter.verify(channel, headers, body))
+                    .filter(|channel| adapter.verify(channel, url, headers, body))
                     .collect()
             }
         };

@@ -361,6 +361,12 @@ async fn ingest_one(
     {
         comments::queue(conn, channel.id, comment_id, Some(row.id), now).await?;
     }
+    // STOP opts the customer out of the channel (and asks for no answer); START back in.
+    let opt_out = if outbound { None } else { capabilities.opt_out_change(message.text.as_deref()) };
+    if let Some(opted_out) = opt_out {
+        crate::store::contacts::set_opted_out(conn, channel.id, &message.from, opted_out.then_some(now)).await?;
+    }
+    let agent = agent.filter(|_| opt_out != Some(true));
     if let Some(agent_id) = agent {
         if outbound {
             // Someone of the business answered outside Parley: people have it from now on.

@@ -195,6 +195,21 @@ async fn check_private_reply(conn: &mut Conn, comment: &MessageRow, now: i64) ->
     Ok(())
 }
 
+/// Refuses messages to a customer who opted out of the conversation's channel (texted STOP, or
+/// the provider reported them unsubscribed).
+async fn check_opt_in(conn: &mut Conn, conversation: &ConversationRow) -> Result<()> {
+    match crate::store::contacts::opted_out_since(&mut *conn, conversation.contact_id, conversation.channel_id).await? {
+        Some(since) => Err(Error::invalid(
+            adapters::OPTED_OUT,
+            format!(
+                "the customer opted out of this channel at {} (they texted STOP): nothing can be sent to them here until they text START",
+                to_rfc3339(since)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuses free-form messages outside the channel's reply window (and, where the network has a
 /// human-agent tag, outside that longer window). Templates, private notes and answers to comments
 /// are not bound by it.
@@ -345,6 +360,9 @@ async fn queue(
     let capabilities = capabilities(conversation);
     let comment = answered_comment(conn, &capabilities, conversation, outgoing).await?;
     check_window(conversation, &capabilities, outgoing, comment.is_some(), now)?;
+    if !outgoing.private && !capabilities.opt_out_keywords.is_empty() {
+        check_opt_in(conn, conversation).await?;
+    }
     check_content(&capabilities, outgoing, content::kind_of(&outgoing.payload, !outgoing.media_keys.is_empty()))?;
     if let (Some(comment), true) = (&comment, outgoing.private_reply) {
         check_private_reply(conn, comment, now).await?;

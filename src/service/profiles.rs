@@ -58,14 +58,16 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
         }
     };
     let picture = match &profile.picture_url {
-        Some(url) => match channels::download(&state.provider_client, url, None, MAX_PICTURE_BYTES).await {
-            Ok(fetched) if fetched.content_type.starts_with("image/") => Some(fetched),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::info!(channel = channel_id, error = %e, "profile picture not downloaded");
-                None
+        Some(url) => {
+            match channels::download(&state.provider_client, url, channels::Auth::None, MAX_PICTURE_BYTES).await {
+                Ok(fetched) if fetched.content_type.starts_with("image/") => Some(fetched),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::info!(channel = channel_id, error = %e, "profile picture not downloaded");
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     let key = match &picture {

@@ -244,6 +244,38 @@ pub async fn insert_identity(
     Ok(())
 }
 
+/// Marks the address on a channel opted out since `since` (Unix ms), or opted back in (`None`);
+/// answers whether an identity has the address.
+pub async fn set_opted_out(
+    conn: &mut Conn,
+    channel_id: i64,
+    external_id: &str,
+    since: Option<i64>,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE contact_identities SET opted_out_at = $1 WHERE channel_id = $2 AND external_id = $3")
+            .bind(since)
+            .bind(channel_id)
+            .bind(external_id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Since when a contact has opted out of a channel (the earliest of their addresses there), if
+/// they have.
+pub async fn opted_out_since<'c>(
+    db: impl AnyExecutor<'c>,
+    contact_id: i64,
+    channel_id: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MIN(opted_out_at) FROM contact_identities WHERE contact_id = $1 AND channel_id = $2")
+        .bind(contact_id)
+        .bind(channel_id)
+        .fetch_one(db)
+        .await
+}
+
 /// A contact's identities with their channel kind.
 pub async fn list_identities<'c>(
     db: impl AnyExecutor<'c>,

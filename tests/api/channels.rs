@@ -118,14 +118,16 @@ async fn list_and_get_channels(app: TestApp) {
         json!({"address": "phone_or_user_id", "reply_window_hours": 24, "human_agent_window_hours": null,
             "templates": true, "read_receipts": true, "typing": false, "media_fetch": true, "edits": true,
             "profiles": false, "comments": false,
-            "content": ["text", "media", "location", "contacts", "choices", "template", "reaction", "native"]})
+            "content": ["text", "media", "location", "contacts", "choices", "template", "reaction", "native"],
+            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false})
     );
     assert_eq!(
         list.body["data"][1]["capabilities"],
         json!({"address": "id", "reply_window_hours": null, "human_agent_window_hours": null, "templates": false,
             "read_receipts": false, "typing": false, "media_fetch": false, "edits": false, "profiles": false,
             "comments": false,
-            "content": ["text", "media", "location", "contacts", "choices", "cards", "template", "reaction", "native"]})
+            "content": ["text", "media", "location", "contacts", "choices", "cards", "template", "reaction", "native"],
+            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false})
     );
     let started = app.inbound(whatsapp, "+393471234567", "Ada", "ciao").await;
     // Conversations name their channel; its capabilities are the channel's (kept out of every

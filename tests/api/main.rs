@@ -29,6 +29,8 @@ mod receiver;
 mod routing;
 mod s3;
 mod sessions;
+mod twilio;
+mod twilio_api;
 mod webhooks;
 mod whatsapp;
 mod whatsapp_media;

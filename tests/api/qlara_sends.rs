@@ -55,12 +55,17 @@ async fn sends_on_each_channel_kind(app: TestApp) {
     assert_eq!(reply.body["results"]["sms"]["accepted"], true);
     assert_eq!(reply.body["results"]["sms"]["reasons"], json!([]));
     assert_eq!(reply.body["results"]["sms"]["parts"], 1);
-    let long = "è".repeat(71);
-    let parts = app.post("/api/message-server/sms/send", json!({"destination": "+393471234567", "body": long})).await;
-    assert_eq!(
-        (parts.body["results"]["sms"]["unicode"].clone(), parts.body["results"]["sms"]["parts"].clone()),
-        (json!(true), json!(2))
-    );
+    // "è" is in the GSM alphabet, "ã" is not; "€" takes two of GSM's places.
+    for (body, unicode, count) in [("è".repeat(71), false, 1), ("ã".repeat(71), true, 2), ("€".repeat(81), false, 2)]
+    {
+        let parts =
+            app.post("/api/message-server/sms/send", json!({"destination": "+393471234567", "body": body})).await;
+        assert_eq!(
+            (parts.body["results"]["sms"]["unicode"].clone(), parts.body["results"]["sms"]["parts"].clone()),
+            (json!(unicode), json!(count)),
+            "{body}"
+        );
+    }
     assert_eq!(balance(&app).await, 1000, "simulated sends cost nothing");
 
     let rcs_reply = app

@@ -169,7 +169,7 @@ pub async fn message(app: &TestApp, channel: i64, provider_message_id: &str) -> 
 }
 
 /// How many messages, contacts and events are stored: what a refused webhook must not change.
-async fn stored(app: &TestApp) -> (i64, i64, i64) {
+pub async fn stored(app: &TestApp) -> (i64, i64, i64) {
     let count = |table: &'static str| async move {
         sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(app.state.db.reader())

@@ -9,6 +9,7 @@ import { t, fullTime } from './i18n.js';
 import { glyph } from './icons.js';
 import { h } from './dom.js';
 import { openMediaLibrary } from './media.js';
+import { smsSegments } from './sms.js';
 import { snippet } from './thread.js';
 
 const EMOJI = [
@@ -92,8 +93,12 @@ export function createComposer(element, { onSent }) {
         send();
       }
     },
-    oninput: () => grow(),
+    oninput: () => {
+      grow();
+      countParts();
+    },
   });
+  const partsCounter = h('div', { class: 'sms-parts', 'data-testid': 'sms-parts', 'aria-live': 'polite', hidden: true });
   const noteToggle = h('input', { type: 'checkbox', 'data-testid': 'private-toggle', onchange: () => update() });
   const emojiButton = h('button', {
     type: 'button',
@@ -195,12 +200,21 @@ export function createComposer(element, { onSent }) {
     commentModes,
     freeText,
     h('label', { class: 'note-toggle' }, noteToggle, h('span', {}, t('composer.private_toggle'))),
+    partsCounter,
   );
   element.replaceChildren(banner, replyBox, chips, form, error, picker);
 
   document.addEventListener('click', (event) => {
     if (!picker.hidden && !picker.contains(event.target) && !emojiButton.contains(event.target)) hidePicker(false);
   });
+
+  /** Shows how the text goes out as SMS (encoding, parts, room left in the last part) on channels that count parts. */
+  function countParts() {
+    partsCounter.hidden = !capabilities.sms_parts || noteToggle.checked || !input.value;
+    if (partsCounter.hidden) return;
+    const { encoding, parts, remaining } = smsSegments(input.value);
+    partsCounter.textContent = t(parts === 1 ? 'composer.sms_part' : 'composer.sms_parts', { encoding, parts, remaining });
+  }
 
   function grow() {
     input.style.height = 'auto';
@@ -311,6 +325,7 @@ export function createComposer(element, { onSent }) {
     freeText.hidden = closed && !note;
     element.classList.toggle('note-mode', note);
     input.placeholder = note ? t('composer.note_input') : t('composer.message_input');
+    countParts();
     input.setAttribute('aria-label', input.placeholder);
     clearTimeout(closedTimer);
     // Redrawn when the next window closes.

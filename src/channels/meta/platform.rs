@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::messaging::{self, Dialect};
 use crate::channels::settings::{self, Field};
-use crate::channels::{download, Capabilities, Channel, Failure, FetchError, Fetched, Outbound, Profile, Target};
+use crate::channels::{download, Auth, Capabilities, Channel, Failure, FetchError, Fetched, Outbound, Profile, Target};
 use crate::domain::inbound::{InboundEvent, InboundMessage};
 use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
@@ -105,7 +105,7 @@ impl Channel for Platform {
         messaging::entry_ids(self.dialect, body)
     }
 
-    fn verify(&self, channel: &ChannelRow, headers: &HeaderMap, body: &[u8]) -> bool {
+    fn verify(&self, channel: &ChannelRow, _url: &str, headers: &HeaderMap, body: &[u8]) -> bool {
         settings::text(&settings::parse(&channel.settings), "app_secret")
             .is_some_and(|secret| super::signed(headers, body, &secret))
     }
@@ -189,7 +189,7 @@ impl Channel for Platform {
             let url = media["url"]
                 .as_str()
                 .ok_or_else(|| FetchError::new("media_fetch_failed", "the webhook gave no attachment url"))?;
-            download(http, url, None, max_bytes).await
+            download(http, url, Auth::None, max_bytes).await
         }
         .boxed()
     }

@@ -38,7 +38,8 @@ pub async fn fetch(
         .get("url")
         .and_then(Value::as_str)
         .ok_or_else(|| FetchError::new("media_fetch_failed", "the Graph API media lookup gave no url"))?;
-    let Fetched { bytes, content_type: served } = crate::channels::download(http, url, Some(token), max_bytes).await?;
+    let Fetched { bytes, content_type: served } =
+        crate::channels::download(http, url, crate::channels::Auth::Bearer(token), max_bytes).await?;
     let digest = Sha256::digest(&bytes);
     for reported in [lookup.get("sha256"), media.get("sha256")].into_iter().flatten().filter_map(Value::as_str) {
         if !sha256_matches(reported, &digest) {

@@ -47,7 +47,7 @@ impl Channel for WhatsApp {
         webhook::phone_number_ids(body)
     }
 
-    fn verify(&self, channel: &ChannelRow, headers: &HeaderMap, body: &[u8]) -> bool {
+    fn verify(&self, channel: &ChannelRow, _url: &str, headers: &HeaderMap, body: &[u8]) -> bool {
         Settings::parse(&channel.settings).app_secret.is_some_and(|secret| meta::signed(headers, body, &secret))
     }
 

@@ -203,13 +203,13 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
 
     // On a channel without a provider connection (made live before Parley refused that) the send
     // fails, and the bubble says why.
-    let sms = app.channel("sms", "+390212349999", true).await;
+    let rcs = app.channel("rcs", "+390212349999", true).await;
     sqlx::query("UPDATE channels SET simulation = 0 WHERE id = $1")
-        .bind(sms)
+        .bind(rcs)
         .execute(app.state.db.writer())
         .await
         .unwrap();
-    let result = app.inbound(sms, "+393330001111", "Teresa Fontana", "Ciao").await;
+    let result = app.inbound(rcs, "+393330001111", "Teresa Fontana", "Ciao").await;
     let unconnected = result["conversation"]["id"].as_i64().unwrap();
     browser.click(&row(unconnected)).await;
     browser.wait_for_text("[data-testid=thread]", "Ciao").await;
@@ -219,6 +219,39 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
     app.drain_jobs().await;
     browser.wait_for_text("[data-testid=message][data-status=failed] [data-testid=message-error]", "provider").await;
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composer_counts_sms_parts_as_one_types() {
+    let app = app().await;
+    let sms = app.channel("sms", "+390298765432", true).await;
+    let started = app.inbound(sms, "+393471488489", "Mario Esposito", "Il pacco?").await;
+    let conversation = started["conversation"]["id"].as_i64().unwrap();
+    let (_, on_whatsapp) = whatsapp_conversation(&app).await;
+    let browser = Browser::open(&app).await;
+    browser.login().await;
+    browser.goto(&format!("/#/c/{conversation}")).await;
+    browser.wait_for_text("[data-testid=thread]", "Il pacco?").await;
+    let counter = "document.querySelector('[data-testid=sms-parts]')";
+    browser.wait_until(&format!("{counter}.hidden")).await;
+
+    // 161 GSM characters: two parts of 153; "€" takes two places; one "ã" makes it UCS-2.
+    browser.type_into("[data-testid=composer-input]", &"a".repeat(161)).await;
+    browser.wait_until(&format!("!{counter}.hidden && /GSM-7.*2.*145/.test({counter}.textContent)")).await;
+    browser.clear("[data-testid=composer-input]").await;
+    browser.type_into("[data-testid=composer-input]", &format!("{}€", "a".repeat(158))).await;
+    browser.wait_until(&format!("/GSM-7.*1.*0/.test({counter}.textContent)")).await;
+    browser.clear("[data-testid=composer-input]").await;
+    browser.type_into("[data-testid=composer-input]", "Ciao ã").await;
+    browser.wait_until(&format!("/UCS-2.*1.*64/.test({counter}.textContent)")).await;
+
+    // A private note is no SMS; WhatsApp has no parts.
+    browser.click("[data-testid=private-toggle]").await;
+    browser.wait_until(&format!("{counter}.hidden")).await;
+    browser.goto(&format!("/#/c/{on_whatsapp}")).await;
+    browser.wait_for_text("[data-testid=thread]", "il mio ordine?").await;
+    browser.type_into("[data-testid=composer-input]", "Buongiorno").await;
+    browser.wait_until(&format!("{counter}.hidden")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

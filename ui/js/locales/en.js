@@ -53,6 +53,8 @@ export default {
   "app.start_failed": "Parley could not start: {reason}",
   "composer.message_input": "Write a message",
   "composer.note_input": "Write a private note for your team",
+  "composer.sms_part": "SMS · {encoding} · 1 part · {remaining} characters left",
+  "composer.sms_parts": "SMS · {encoding} · {parts} parts · {remaining} characters left in the last",
   "composer.send": "Send",
   "composer.emoji": "Insert emoji",
   "composer.emoji_picker": "Emoji",

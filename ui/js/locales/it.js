@@ -53,6 +53,8 @@ export default {
   "app.start_failed": "Impossibile avviare Parley: {reason}",
   "composer.message_input": "Scrivi un messaggio",
   "composer.note_input": "Scrivi una nota privata per il team",
+  "composer.sms_part": "SMS · {encoding} · 1 parte · {remaining} caratteri rimasti",
+  "composer.sms_parts": "SMS · {encoding} · {parts} parti · {remaining} caratteri rimasti nell'ultima",
   "composer.send": "Invia",
   "composer.emoji": "Inserisci emoji",
   "composer.emoji_picker": "Emoji",

@@ -6,9 +6,11 @@
 //!   key, address or name; optional when the account has one channel of that kind). The caller's
 //!   `messageId` (a UUID when absent) is kept as the message's customer id; `campaignId` and
 //!   `enableNotification` are kept in its payload; `{name}` placeholders are filled in the body.
-//!   An invalid destination, missing credit or a closed WhatsApp window answer 200 with
-//!   `accepted: false` and the reason codes (`invalid_destination`, `insufficient_credit`,
-//!   `reply_window_expired`); nothing is sent or debited then.
+//!   An invalid destination, missing credit, a closed WhatsApp window or a recipient who opted
+//!   out (texted STOP) answer 200 with `accepted: false` and the reason codes
+//!   (`invalid_destination`, `insufficient_credit`, `reply_window_expired`, `opted_out`); nothing
+//!   is sent or debited then. SMS answers carry the encoding (`unicode`) and parts (GSM-7 160/153,
+//!   UCS-2 70/67, extension characters counting twice).
 //! - `GET /api/partner-gateway/v1/messages/status/{customerMessageId}?channel=` and
 //!   `GET /api/partner-gateway/v1/messages/status?ids=a,b&channel=`: `deliveryStatus` is `SENT`
 //!   (handed to the provider), `DELIVERED` (delivered or read), `ERROR` (failed, description
@@ -26,6 +28,8 @@ use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Answer, Body, Caller, Params, Qlara, Segment};
+use crate::channels::OPTED_OUT;
+use crate::domain::sms::{Encoding, Segments};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
 use crate::http::compat::{authenticate, Guard};
@@ -146,13 +150,13 @@ fn fill(text: &str, placeholders: &Map<String, Value>) -> String {
 }
 
 /// Reasons a send is answered with `accepted: false` rather than an error.
-const REFUSALS: &[&str] = &["invalid_destination", "insufficient_credit", "reply_window_expired"];
+const REFUSALS: &[&str] = &["invalid_destination", "insufficient_credit", "reply_window_expired", OPTED_OUT];
 
 /// Send a message.
 ///
 /// A WhatsApp, SMS or RCS message to a phone: it starts or joins the contact's conversation on that
-/// channel. An invalid destination, missing credit or a closed WhatsApp window answer 200 with
-/// `accepted: false` and the reason; nothing is sent or charged then.
+/// channel. An invalid destination, missing credit, a closed WhatsApp window or a recipient who
+/// opted out answer 200 with `accepted: false` and the reason; nothing is sent or charged then.
 #[utoipa::path(post, path = "/api/message-server/{kind}/send", operation_id = "qlaraSend", tag = "Qlara sends",
     params(("kind" = String, Path, description = "`whatsapp`, `sms` or `rcs`.", example = "sms")),
     request_body = SendBody, responses((status = 200, body = SendAnswer)))]
@@ -214,12 +218,9 @@ async fn send(
     };
     let mut result = SendResult { accepted, reasons, unicode: None, parts: None };
     if kind == ChannelKind::Sms {
-        let text = text.unwrap_or_default();
-        let unicode = !text.chars().all(|c| c.is_ascii() && c != '`');
-        let length = text.chars().count();
-        let (single, part) = if unicode { (70, 67) } else { (160, 153) };
-        result.unicode = Some(unicode);
-        result.parts = Some(if length <= single { 1 } else { length.div_ceil(part) });
+        let segments = Segments::of(text.as_deref().unwrap_or_default());
+        result.unicode = Some(segments.encoding == Encoding::Ucs2);
+        result.parts = Some(segments.parts.max(1) as usize);
     }
     Ok(Json(SendAnswer { message_id, simulation, results: BTreeMap::from([(kind.as_str(), result)]) }))
 }

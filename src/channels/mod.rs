@@ -65,6 +65,9 @@ pub struct Capabilities {
     pub sms_parts: bool,
 }
 
+/// The longest text (trimmed, in bytes) still compared with the opt-out and opt-in keywords.
+const MAX_KEYWORD_BYTES: usize = 16;
+
 impl Capabilities {
     /// A network Parley does not connect to yet: simulation channels only, every kind of content.
     pub const fn unconnected(address: AddressKind) -> Capabilities {
@@ -89,7 +92,12 @@ impl Capabilities {
     /// Whether a customer's message opts them out (`Some(true)`) or back in (`Some(false)`): its
     /// whole text, in any case, is one of the keywords.
     pub fn opt_out_change(&self, text: Option<&str>) -> Option<bool> {
-        let word = text?.trim().trim_end_matches(['.', '!']).to_uppercase();
+        let text = text?.trim();
+        // Keywords are short: longer texts (and networks without keywords) are never compared.
+        if text.len() > MAX_KEYWORD_BYTES || (self.opt_out_keywords.is_empty() && self.opt_in_keywords.is_empty()) {
+            return None;
+        }
+        let word = text.trim_end_matches(['.', '!']).to_uppercase();
         let named = |keywords: &[&str]| keywords.iter().any(|keyword| *keyword == word);
         if named(self.opt_out_keywords) {
             Some(true)

@@ -338,6 +338,23 @@ mod tests {
     }
 
     #[test]
+    fn whole_keywords_opt_out_and_back_in() {
+        let capabilities = Twilio.capabilities();
+        for (text, change) in [
+            ("STOP", Some(true)),
+            (" stop! ", Some(true)),
+            ("Unsubscribe.", Some(true)),
+            ("start", Some(false)),
+            ("Yes", Some(false)),
+            ("stop it", None),
+            ("please stop sending these", None),
+        ] {
+            assert_eq!(capabilities.opt_out_change(Some(text)), change, "{text}");
+        }
+        assert_eq!(Capabilities::unconnected(AddressKind::Phone).opt_out_change(Some("STOP")), None);
+    }
+
+    #[test]
     fn settings_name_an_account_and_a_number_or_service() {
         let check = |settings: Value| Twilio.check_settings(settings.as_object().unwrap(), true);
         let good =

@@ -113,8 +113,8 @@ async fn recipients(
     let identities = contacts::list_identities(state.db.reader(), account_id, conversation.contact_id).await?;
     let mut recipients: Vec<String> = identities
         .into_iter()
-        .filter(|(channel, _, _)| *channel == channel_id)
-        .map(|(_, _, address)| address)
+        .filter(|identity| identity.channel_id == channel_id)
+        .map(|identity| identity.external_id)
         .collect();
     recipients.sort_by_key(|address| !address.starts_with('+'));
     if recipients.is_empty() {

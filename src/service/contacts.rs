@@ -7,7 +7,7 @@ use sqlx::AnyExecutor;
 
 use crate::channels;
 use crate::domain::text::is_email;
-use crate::domain::time::now_ms;
+use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{national_forms, normalize_e164, ChannelKind, PhoneDigits};
 use crate::error::{Error, Result};
 use crate::service::conversations::{decode_cursor, encode_cursor, Cursor, MessagePage};
@@ -208,7 +208,12 @@ async fn with_identities<'c>(db: impl AnyExecutor<'c>, row: &ContactRow) -> Resu
     contact.identities = Some(
         identities
             .into_iter()
-            .map(|(channel_id, channel_kind, external_id)| Identity { channel_id, channel_kind, external_id })
+            .map(|identity| Identity {
+                channel_id: identity.channel_id,
+                channel_kind: identity.channel_kind,
+                external_id: identity.external_id,
+                opted_out_at: identity.opted_out_at.map(to_rfc3339),
+            })
             .collect(),
     );
     Ok(contact)

@@ -445,8 +445,8 @@ async fn live_recipient(tx: &mut Tx, conversation: &ConversationRow) -> Result<O
     let identities = contacts::list_identities(&mut **tx, conversation.account_id, conversation.contact_id).await?;
     Ok(identities
         .into_iter()
-        .find(|(channel, _, _)| *channel == conversation.channel_id)
-        .map(|(_, _, address)| address))
+        .find(|identity| identity.channel_id == conversation.channel_id)
+        .map(|identity| identity.external_id))
 }
 
 /// Shows the customer that an operator is typing (`on`) or stopped, on a live channel whose

@@ -73,6 +73,9 @@ pub struct Identity {
     pub channel_kind: String,
     /// The contact's id on that network (phone, wa_id, PSID, email…).
     pub external_id: String,
+    /// When the contact opted out of the channel (texted STOP, or the provider reported them
+    /// unsubscribed); `null` while messages may be sent.
+    pub opted_out_at: Option<String>,
 }
 
 /// A customer.

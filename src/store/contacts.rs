@@ -276,14 +276,25 @@ pub async fn opted_out_since<'c>(
         .await
 }
 
+/// A contact's address on a channel, with the channel's kind.
+#[derive(Debug, Clone, FromRow)]
+pub struct ChannelIdentity {
+    pub channel_id: i64,
+    pub channel_kind: String,
+    pub external_id: String,
+    /// Since when the contact has opted out of the channel at this address (Unix ms).
+    pub opted_out_at: Option<i64>,
+}
+
 /// A contact's identities with their channel kind.
 pub async fn list_identities<'c>(
     db: impl AnyExecutor<'c>,
     account_id: i64,
     contact_id: i64,
-) -> sqlx::Result<Vec<(i64, String, String)>> {
+) -> sqlx::Result<Vec<ChannelIdentity>> {
     sqlx::query_as(
-        "SELECT i.channel_id, c.kind, i.external_id FROM contact_identities i JOIN channels c ON c.id = i.channel_id \
+        "SELECT i.channel_id, c.kind AS channel_kind, i.external_id, i.opted_out_at \
+         FROM contact_identities i JOIN channels c ON c.id = i.channel_id \
          WHERE i.account_id = $1 AND i.contact_id = $2 ORDER BY i.id",
     )
     .bind(account_id)

@@ -209,7 +209,14 @@ async fn stop_opts_the_customer_out_and_start_back_in(app: TestApp) {
     assert_eq!(seed_send.body["results"]["sms"]["reasons"], json!(["opted_out"]));
     assert_eq!(api.received().len(), 1, "only the first reply reached Twilio");
 
+    let contact = app.get(&format!("/api/v1/conversations/{conversation}")).await.body["contact"]["id"].clone();
+    let opted_out = |body: &Value| body["identities"][0]["opted_out_at"].clone();
+    let shown = app.get(&format!("/api/v1/contacts/{contact}")).await;
+    assert!(opted_out(&shown.body).is_string(), "the contact shows the opt-out: {}", shown.body);
+
     deliver(&app, &text("SMd", "START")).await;
+    let shown = app.get(&format!("/api/v1/contacts/{contact}")).await;
+    assert_eq!(opted_out(&shown.body), Value::Null);
     let sent = reply(&app, conversation, "Welcome back").await;
     assert_eq!(sent["status"], "sent", "{sent}");
     let seed_send = app.post("/api/message-server/sms/send", seed).await;

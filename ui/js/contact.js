@@ -1,7 +1,7 @@
 /** The inbox's right pane: who the open conversation is with, and the conversation's controls. */
 
 import { api } from './api.js';
-import { t, lang } from './i18n.js';
+import { t, lang, fullTime } from './i18n.js';
 import { h as el } from './dom.js';
 import { channelIcon, channelName } from './icons.js';
 
@@ -274,7 +274,11 @@ function identities(contact) {
         el('li', { class: 'cp-identity', 'data-testid': 'identity', 'data-channel-kind': identity.channel_kind },
           channelLogo(identity.channel_kind),
           el('span', { class: 'cp-identity-kind' }, channelName(identity.channel_kind)),
-          el('span', { class: 'cp-address' }, identity.external_id)))));
+          el('span', { class: 'cp-address' }, identity.external_id),
+          identity.opted_out_at
+            ? el('span', { class: 'cp-opted-out', 'data-testid': 'identity-opted-out', title: fullTime(identity.opted_out_at) },
+              t('contact.opted_out'))
+            : null))));
 }
 
 function actionButton(view, testid, label, request) {

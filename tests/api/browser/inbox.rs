@@ -222,16 +222,19 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_composer_counts_sms_parts_as_one_types() {
+async fn the_composer_counts_sms_parts_and_the_contact_pane_shows_an_opt_out() {
     let app = app().await;
     let sms = app.channel("sms", "+390298765432", true).await;
     let started = app.inbound(sms, "+393471488489", "Mario Esposito", "Il pacco?").await;
     let conversation = started["conversation"]["id"].as_i64().unwrap();
     let (_, on_whatsapp) = whatsapp_conversation(&app).await;
+    app.inbound(sms, "+393471488489", "Mario Esposito", "STOP").await;
     let browser = Browser::open(&app).await;
     browser.login().await;
     browser.goto(&format!("/#/c/{conversation}")).await;
     browser.wait_for_text("[data-testid=thread]", "Il pacco?").await;
+    // The contact pane says the customer opted out of SMS.
+    browser.wait_for("[data-testid=identity] [data-testid=identity-opted-out]").await;
     let counter = "document.querySelector('[data-testid=sms-parts]')";
     browser.wait_until(&format!("{counter}.hidden")).await;
 

@@ -81,6 +81,7 @@ export default {
   "contact.email": "Email",
   "contact.save": "Save contact",
   "contact.identities": "Channels",
+  "contact.opted_out": "Opted out (STOP)",
   "contact.no_identities": "No address on any channel yet.",
   "contact.conversation": "Conversation",
   "contact.status": "Status: {status}",

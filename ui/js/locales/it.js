@@ -81,6 +81,7 @@ export default {
   "contact.email": "Email",
   "contact.save": "Salva contatto",
   "contact.identities": "Canali",
+  "contact.opted_out": "Disiscritto (STOP)",
   "contact.no_identities": "Nessun indirizzo su alcun canale.",
   "contact.conversation": "Conversazione",
   "contact.status": "Stato: {status}",

@@ -244,22 +244,20 @@ pub async fn insert_identity(
     Ok(())
 }
 
-/// Marks the address on a channel opted out since `since` (Unix ms), or opted back in (`None`);
-/// answers whether an identity has the address.
+/// Marks the address on a channel opted out since `since` (Unix ms), or opted back in (`None`).
 pub async fn set_opted_out(
     conn: &mut Conn,
     channel_id: i64,
     external_id: &str,
     since: Option<i64>,
-) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE contact_identities SET opted_out_at = $1 WHERE channel_id = $2 AND external_id = $3")
-            .bind(since)
-            .bind(channel_id)
-            .bind(external_id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() > 0)
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE contact_identities SET opted_out_at = $1 WHERE channel_id = $2 AND external_id = $3")
+        .bind(since)
+        .bind(channel_id)
+        .bind(external_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Since when a contact has opted out of a channel (the earliest of their addresses there), if

@@ -90,7 +90,7 @@ async fn contact_lists_identities_after_inbound(app: TestApp) {
     assert_eq!(contact.body["in_address_book"], false, "a contact who wrote in is not saved in the address book");
     assert_eq!(
         contact.body["identities"],
-        json!([{"channel_id": whatsapp, "channel_kind": "whatsapp", "external_id": "+393471234567"}])
+        json!([{"channel_id": whatsapp, "channel_kind": "whatsapp", "external_id": "+393471234567", "opted_out_at": null}])
     );
 
     // A second message from the same number reuses the contact.

@@ -308,7 +308,7 @@ async fn merge_moves_identities_and_conversations(app: TestApp) {
     assert_eq!(contact["in_address_book"], true);
     assert_eq!(
         contact["identities"],
-        json!([{"channel_id": wa, "channel_kind": "whatsapp", "external_id": "+393471234567"}])
+        json!([{"channel_id": wa, "channel_kind": "whatsapp", "external_id": "+393471234567", "opted_out_at": null}])
     );
 
     let objects = log.expect(&app, &["contact.merged"], "merge (no contact.deleted for the merged one)").await;

@@ -276,11 +276,16 @@ impl Channel for Twilio {
             let url = media["url"]
                 .as_str()
                 .ok_or_else(|| FetchError::new("media_fetch_failed", "the webhook gave no media URL"))?;
-            // Twilio serves MMS files only with the account's credentials (HTTP Basic).
+            // Twilio serves MMS files only with the account's credentials (HTTP Basic), which go
+            // to Twilio's API and nowhere else.
             let (user, password) = settings
                 .credentials()
                 .ok_or_else(|| FetchError::new("media_fetch_failed", "the channel has no Twilio credentials"))?;
-            let mut fetched = super::download(http, url, Auth::Basic { user, password }, max_bytes).await?;
+            let auth = match url.starts_with(&format!("{}/", settings.api_base_url)) {
+                true => Auth::Basic { user, password },
+                false => Auth::None,
+            };
+            let mut fetched = super::download(http, url, auth, max_bytes).await?;
             if let Some(reported) = media["mime_type"].as_str().filter(|mime| mime.contains('/')) {
                 fetched.content_type = reported.to_owned();
             }

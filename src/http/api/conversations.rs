@@ -375,7 +375,7 @@ impl SendBody {
 /// Send a message (queued; delivery is reported through events).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", operation_id = "sendMessage", tag = "messages", request_body = SendBody,
     responses((status = 202, body = Message), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 422, description = "Invalid message, or `reply_window_expired` on WhatsApp", body = Problem)))]
+        (status = 422, description = "Invalid message, `reply_window_expired` outside the channel's reply window, or `opted_out` when the customer opted out of the channel (texted STOP)", body = Problem)))]
 pub async fn send(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,
@@ -429,7 +429,8 @@ pub struct Started {
 
 /// Start a conversation with a first message.
 #[utoipa::path(post, path = "/api/v1/conversations", operation_id = "startConversation", tag = "conversations", request_body = StartBody,
-    responses((status = 201, body = Started), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Started), (status = 404, body = Problem),
+        (status = 422, description = "Invalid message, or `opted_out` when the customer opted out of the channel (texted STOP)", body = Problem)))]
 pub async fn start(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,

@@ -5,6 +5,7 @@
 pub mod instagram;
 pub mod messenger;
 pub mod meta;
+pub mod rcs;
 pub mod settings;
 pub mod twilio;
 pub mod whatsapp;
@@ -63,6 +64,9 @@ pub struct Capabilities {
     pub opt_in_keywords: &'static [&'static str],
     /// Texts travel as SMS, in parts (GSM-7 or UCS-2): the composer counts them as one types.
     pub sms_parts: bool,
+    /// The sender names each message (RBM's `messageId`): Parley stores the id before the first
+    /// attempt, so a retry after a crash is never a second message.
+    pub names_messages: bool,
 }
 
 /// The longest text (trimmed, in bytes) still compared with the opt-out and opt-in keywords.
@@ -86,6 +90,7 @@ impl Capabilities {
             opt_out_keywords: &[],
             opt_in_keywords: &[],
             sms_parts: false,
+            names_messages: false,
         }
     }
 
@@ -135,6 +140,9 @@ pub struct Outbound {
     pub status_url: String,
     /// The comment this message answers, when it answers one.
     pub comment: Option<CommentReply>,
+    /// The id Parley gave the message before its first attempt, on networks where the sender
+    /// names messages (see `Capabilities::names_messages`).
+    pub message_id: Option<String>,
 }
 
 /// An answer to a public comment.
@@ -241,6 +249,12 @@ pub trait Channel: Sync {
     /// Answers the provider's verification of the webhook URL (its query parameters) for these
     /// live channels: the text to return, or why not.
     fn handshake(&self, query: &HashMap<String, String>, channels: &[ChannelRow]) -> Result<String, &'static str>;
+
+    /// The parameters of a verification request the provider posts to the webhook (RBM's
+    /// `{clientToken, secret}`), answered by [`Channel::handshake`]; `None` for other bodies.
+    fn handshake_body(&self, _body: &[u8]) -> Option<HashMap<String, String>> {
+        None
+    }
 
     /// The provider keys of the channels a webhook body names, read before anything is verified;
     /// `None` when the body is not this network's.
@@ -420,7 +434,7 @@ pub async fn download(
 
 /// Every network Parley connects to.
 pub const ADAPTERS: &[&dyn Channel] =
-    &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM, &twilio::Twilio];
+    &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM, &twilio::Twilio, &rcs::Rbm];
 
 /// The adapter of a network, when Parley has one.
 pub fn adapter(kind: ChannelKind) -> Option<&'static dyn Channel> {
@@ -439,7 +453,6 @@ pub fn capabilities(kind: ChannelKind) -> Capabilities {
         Some(adapter) => adapter.capabilities(),
         // Until their adapters land, these networks' addresses follow their kind.
         None => Capabilities::unconnected(match kind {
-            ChannelKind::Rcs => AddressKind::Phone,
             ChannelKind::Email => AddressKind::Email,
             _ => AddressKind::Id,
         }),

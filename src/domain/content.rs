@@ -24,9 +24,10 @@ pub const PAYLOAD_KEYS: [(&str, MessageType); 13] = [
     ("native", MessageType::Interactive),
 ];
 
-/// The kinds of content, as capabilities list them.
+/// The kinds of content, as capabilities list them. `actions` are choices or card buttons that
+/// do more than answer or open a link (dial, show or share a location, add a calendar event).
 pub const KINDS: &[&str] =
-    &["text", "media", "location", "contacts", "choices", "cards", "template", "reaction", "native"];
+    &["text", "media", "location", "contacts", "choices", "cards", "actions", "template", "reaction", "native"];
 
 /// A message's content as adapters send it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +40,7 @@ pub enum Content {
     /// Text with choices the customer picks from (reply buttons, a list menu, quick replies).
     Choices(Choices),
     /// Cards side by side (one card alone is a card, several a carousel).
-    Cards(Vec<Card>),
+    Cards(Cards),
     /// An approved message template.
     Template(Template),
     /// An emoji on an earlier message; an empty emoji removes it.
@@ -137,12 +138,26 @@ pub struct Section {
     pub choices: Vec<Choice>,
 }
 
-/// One choice: the customer sees the title; the answer carries the id.
+/// One choice: the customer sees the title; the answer carries the id. A choice with an action
+/// does that instead of answering (where the network has such suggestions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
     pub id: String,
     pub title: String,
     pub description: Option<String>,
+    pub action: Option<ButtonAction>,
+}
+
+/// Cards and how they are laid out.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cards {
+    pub items: Vec<Card>,
+    /// `VERTICAL` or `HORIZONTAL` (picture beside the text), for one card alone.
+    pub orientation: Option<String>,
+    /// `LEFT` or `RIGHT`: where the picture of a horizontal card sits.
+    pub image_alignment: Option<String>,
+    /// `SMALL` or `MEDIUM`: the width of a carousel's cards.
+    pub width: Option<String>,
 }
 
 /// A card: a title, an optional picture and subtitle, and buttons.
@@ -151,6 +166,8 @@ pub struct Card {
     pub title: String,
     pub subtitle: Option<String>,
     pub image_url: Option<String>,
+    /// `SHORT`, `MEDIUM` or `TALL`: the height of the picture.
+    pub media_height: Option<String>,
     pub buttons: Vec<Button>,
 }
 
@@ -161,13 +178,29 @@ pub struct Button {
     pub action: ButtonAction,
 }
 
-/// What a card button does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a card button (or a choice with an action) does.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ButtonAction {
     /// Sends this payload back, as a postback.
     Postback(String),
     /// Opens this URL.
     Url(String),
+    /// Calls this phone number.
+    Dial(String),
+    /// Shows a place on the map.
+    ViewLocation { latitude: f64, longitude: f64, label: Option<String> },
+    /// Asks the customer to share where they are.
+    ShareLocation,
+    /// Offers to add an event to the customer's calendar (times in RFC 3339).
+    Calendar { title: String, description: Option<String>, start: String, end: String },
+}
+
+impl ButtonAction {
+    /// Whether a card button with the action is more than a postback or a link (the `actions`
+    /// content kind).
+    pub fn is_rich(&self) -> bool {
+        !matches!(self, ButtonAction::Postback(_) | ButtonAction::Url(_))
+    }
 }
 
 /// A template with its language and parameters (Meta's component objects).
@@ -206,9 +239,22 @@ pub fn kind_of(payload: &Map<String, Value>, has_media: bool) -> &'static str {
             }
         }
         Some((_, kind)) if MediaKind::of(kind).is_some() => "media",
+        Some(("choices" | "cards", _)) if has_rich_action(payload) => "actions",
         Some((key, _)) => KINDS.iter().copied().find(|kind| *kind == key).unwrap_or("native"),
         None if has_media => "media",
         None => "text",
+    }
+}
+
+/// Whether a payload's choices carry actions, or its card buttons actions beyond a postback or a
+/// link.
+fn has_rich_action(payload: &Map<String, Value>) -> bool {
+    match parse(MessageType::Interactive, Some("-"), payload, None) {
+        Ok(Content::Choices(choices)) => choices.all().any(|choice| choice.action.is_some()),
+        Ok(Content::Cards(cards)) => {
+            cards.items.iter().flat_map(|card| &card.buttons).any(|button| button.action.is_rich())
+        }
+        _ => false,
     }
 }
 
@@ -395,7 +441,7 @@ fn interactive(object: &Map<String, Value>) -> Result<Content, Problem> {
                 else {
                     return Ok(native());
                 };
-                choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description: None });
+                choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description: None, action: None });
             }
             vec![Section { title: None, choices }]
         }
@@ -408,7 +454,7 @@ fn interactive(object: &Map<String, Value>) -> Result<Content, Problem> {
                         return Ok(native());
                     };
                     let description = row["description"].as_str().map(str::to_owned);
-                    choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description });
+                    choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description, action: None });
                 }
                 sections.push(Section { title: section["title"].as_str().map(str::to_owned), choices });
             }
@@ -420,8 +466,10 @@ fn interactive(object: &Map<String, Value>) -> Result<Content, Problem> {
     Ok(Content::Choices(Choices { text, header, footer, list_button, sections }))
 }
 
-/// Parley's own choices shape: `{"text"?, "options": [{"id"?, "title", "description"?}],
-/// "list_button"?, "footer"?}`; the message text is used when `text` is absent.
+/// Parley's own choices shape: `{"text"?, "options": [{"id"?, "title", "description"?, action?}],
+/// "list_button"?, "footer"?}`, where an option's action is one of the keys [`action`] reads
+/// (`url`, `dial`, `view_location`, `share_location`, `calendar`); the message text is used when
+/// `text` is absent.
 fn choices(object: &Map<String, Value>, text: Option<&str>) -> Result<Content, Problem> {
     let options = object
         .get("options")
@@ -437,7 +485,9 @@ fn choices(object: &Map<String, Value>, text: Option<&str>) -> Result<Content, P
             .ok_or_else(|| Problem::new(format!("payload.choices.options[{index}].title"), "is required"))?;
         let id = option.get("id").and_then(Value::as_str).unwrap_or(title);
         let description = option.get("description").and_then(Value::as_str).map(str::to_owned);
-        choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description });
+        let object = option.as_object().cloned().unwrap_or_default();
+        let action = action(&object, &format!("payload.choices.options[{index}]"))?;
+        choices.push(Choice { id: id.to_owned(), title: title.to_owned(), description, action });
     }
     let text = string(object, "text")
         .or_else(|| text.map(str::to_owned))
@@ -451,41 +501,123 @@ fn choices(object: &Map<String, Value>, text: Option<&str>) -> Result<Content, P
     }))
 }
 
-/// Parley's cards shape: `[{"title", "subtitle"?, "image_url"?, "buttons"?: [{"title", "payload"
-/// | "url"}]}]`, one to ten cards.
-fn cards(value: &Value) -> Result<Vec<Card>, Problem> {
-    let list = value
-        .as_array()
+/// Parley's cards shape: `[card…]`, or `{"items": [card…], "orientation"?, "image_alignment"?,
+/// "width"?}` with the layout, where a card is `{"title", "subtitle"?, "image_url"?,
+/// "media_height"?, "buttons"?: [{"title", "payload" | action}]}` (see [`action`]); one to ten
+/// cards, at most four buttons each.
+fn cards(value: &Value) -> Result<Cards, Problem> {
+    let (list, layout) = match value {
+        Value::Object(object) => (object.get("items"), Some(object)),
+        list => (Some(list), None),
+    };
+    let list = list
+        .and_then(Value::as_array)
         .filter(|list| (1..=10).contains(&list.len()))
-        .ok_or_else(|| Problem::new("payload.cards", "must be a list of 1 to 10 cards"))?;
-    let mut cards = Vec::new();
+        .ok_or_else(|| Problem::new("payload.cards", "must be a list of 1 to 10 cards (or {\"items\": [...]})"))?;
+    let mut items = Vec::new();
     for (index, card) in list.iter().enumerate() {
         let field = |name: &str| format!("payload.cards[{index}].{name}");
         let object = card.as_object().ok_or_else(|| Problem::new(field("title"), "a card is an object"))?;
         let title = string(object, "title").ok_or_else(|| Problem::new(field("title"), "is required"))?;
         let mut buttons = Vec::new();
         for (number, button) in object.get("buttons").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            let field = |name: &str| format!("payload.cards[{index}].buttons[{number}].{name}");
-            let button = button.as_object().ok_or_else(|| Problem::new(field("title"), "a button is an object"))?;
-            let title = string(button, "title").ok_or_else(|| Problem::new(field("title"), "is required"))?;
-            let action = match (string(button, "url"), string(button, "payload")) {
-                (Some(url), _) => ButtonAction::Url(url),
+            let at = format!("payload.cards[{index}].buttons[{number}]");
+            let button =
+                button.as_object().ok_or_else(|| Problem::new(format!("{at}.title"), "a button is an object"))?;
+            let title = string(button, "title").ok_or_else(|| Problem::new(format!("{at}.title"), "is required"))?;
+            let action = match (action(button, &at)?, string(button, "payload")) {
+                (Some(action), _) => action,
                 (None, Some(payload)) => ButtonAction::Postback(payload),
-                (None, None) => return Err(Problem::new(field("payload"), "a button needs a payload or a url")),
+                (None, None) => {
+                    return Err(Problem::new(format!("{at}.payload"), "a button needs a payload, a url or an action"))
+                }
             };
             buttons.push(Button { title, action });
         }
-        if buttons.len() > 3 {
-            return Err(Problem::new(field("buttons"), "at most 3 buttons per card"));
+        if buttons.len() > 4 {
+            return Err(Problem::new(field("buttons"), "at most 4 buttons per card"));
         }
-        cards.push(Card {
+        items.push(Card {
             title,
             subtitle: string(object, "subtitle"),
             image_url: string(object, "image_url"),
+            media_height: choice(object, "media_height", &["SHORT", "MEDIUM", "TALL"], &field("media_height"))?,
             buttons,
         });
     }
-    Ok(cards)
+    let layout = layout.cloned().unwrap_or_default();
+    Ok(Cards {
+        items,
+        orientation: choice(&layout, "orientation", &["VERTICAL", "HORIZONTAL"], "payload.cards.orientation")?,
+        image_alignment: choice(&layout, "image_alignment", &["LEFT", "RIGHT"], "payload.cards.image_alignment")?,
+        width: choice(&layout, "width", &["SMALL", "MEDIUM"], "payload.cards.width")?,
+    })
+}
+
+/// One of `options` (given in any case), upper-cased.
+fn choice(object: &Map<String, Value>, name: &str, options: &[&str], field: &str) -> Result<Option<String>, Problem> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_str()
+            .map(str::to_ascii_uppercase)
+            .filter(|value| options.contains(&value.as_str()))
+            .map(Some)
+            .ok_or_else(|| Problem::new(field, format!("must be one of {}", options.join(", ")))),
+    }
+}
+
+/// The action a button or choice object names: `url`, `dial` (a phone number),
+/// `view_location` (`{latitude, longitude, label?}`), `share_location` (true) or `calendar`
+/// (`{title, description?, start_time, end_time}`); `None` when it names none. `at` is the
+/// object's field.
+fn action(object: &Map<String, Value>, at: &str) -> Result<Option<ButtonAction>, Problem> {
+    if let Some(url) = string(object, "url") {
+        return Ok(Some(ButtonAction::Url(url)));
+    }
+    if let Some(number) = object.get("dial") {
+        let number = number
+            .as_str()
+            .filter(|number| crate::domain::AddressKind::Phone.normalize(number).is_ok())
+            .ok_or_else(|| Problem::new(format!("{at}.dial"), "must be a phone number in E.164 (+393331234567)"))?;
+        return Ok(Some(ButtonAction::Dial(number.to_owned())));
+    }
+    if let Some(place) = object.get("view_location") {
+        let coordinate = |name: &str| {
+            place
+                .get(name)
+                .and_then(decimal)
+                .ok_or_else(|| Problem::new(format!("{at}.view_location.{name}"), "must be a number"))
+        };
+        let label = place.get("label").and_then(Value::as_str).map(str::to_owned);
+        return Ok(Some(ButtonAction::ViewLocation {
+            latitude: coordinate("latitude")?,
+            longitude: coordinate("longitude")?,
+            label,
+        }));
+    }
+    if object.get("share_location").is_some_and(|share| *share == Value::Bool(true)) {
+        return Ok(Some(ButtonAction::ShareLocation));
+    }
+    if let Some(event) = object.get("calendar") {
+        let event = event.as_object().cloned().unwrap_or_default();
+        let required = |name: &str| {
+            string(&event, name).ok_or_else(|| Problem::new(format!("{at}.calendar.{name}"), "is required"))
+        };
+        let time = |name: &str| {
+            let value = required(name)?;
+            chrono::DateTime::parse_from_rfc3339(&value)
+                .map(|_| value)
+                .map_err(|_| Problem::new(format!("{at}.calendar.{name}"), "must be an RFC 3339 time"))
+        };
+        return Ok(Some(ButtonAction::Calendar {
+            title: required("title")?,
+            description: string(&event, "description"),
+            start: time("start_time")?,
+            end: time("end_time")?,
+        }));
+    }
+    Ok(None)
 }
 
 /// The distinct numbered placeholders (`{{1}}`, `{{2}}`…) in a template text.

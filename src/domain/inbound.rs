@@ -116,12 +116,26 @@ pub enum InboundEvent {
     /// Every outbound message to the contact at `address` up to a point reached `status`
     /// (Messenger's delivery and read watermarks, Instagram's seen).
     Watermark(Watermark),
+    /// The contact at `address` is typing (shown live, never stored as a message).
+    Typing {
+        /// The contact's address on the channel.
+        address: String,
+    },
+    /// The provider reports on the channel itself (e.g. RBM's agent launch state).
+    Notice(ChannelNotice),
     /// The business was mentioned in a comment known only by its id: it is looked up, then
     /// ingested as a comment.
     Mention {
         /// The provider's id of the comment.
         comment_id: String,
     },
+}
+
+/// What the provider says about a channel, kept on it under `name` (the latest one wins).
+#[derive(Debug, Clone)]
+pub struct ChannelNotice {
+    pub name: &'static str,
+    pub value: Value,
 }
 
 /// A status reached by every outbound message up to a point.

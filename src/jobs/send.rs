@@ -34,7 +34,13 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
             return Ok(Some(Outcome::Later(wait)));
         }
     }
-    let outbound = outbound(state, message, adapter).await?;
+    let mut outbound = outbound(state, message, adapter).await?;
+    if adapter.capabilities().names_messages {
+        outbound.message_id = Some(match &message.provider_message_id {
+            Some(id) => id.clone(),
+            None => name_message(state, message.id).await?,
+        });
+    }
     let report_error;
     let answer = adapter.send(&state.provider_client, &channel, &outbound).await;
     let report = match &answer {
@@ -100,7 +106,17 @@ async fn outbound(state: &AppState, message: &MessageRow, adapter: &dyn Channel)
         human_agent: comment.is_none() && standard_window.is_some_and(|expiry| expiry <= now_ms()),
         comment,
         status_url: format!("{}/hooks/{}", state.config.effective_public_url(), adapter.hook_path()),
+        message_id: None,
     })
+}
+
+/// Gives a message the id it is sent with (a UUID), committed before the provider is called: a
+/// retry after a crash sends the same id, which the provider takes only once.
+async fn name_message(state: &AppState, message_id: i64) -> Result<String> {
+    let mut tx = state.db.begin().await?;
+    let id = messages::name_message(&mut tx, message_id, &uuid::Uuid::new_v4().to_string()).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// The contact's addresses on the channel, phone numbers first.

@@ -31,6 +31,8 @@ pub mod kind {
     pub const CONVERSATION_ARCHIVED: &str = "conversation.archived";
     /// An operator read a conversation's inbound messages.
     pub const CONVERSATION_READ: &str = "conversation.read";
+    /// The contact is typing in a conversation (on networks that tell).
+    pub const CONVERSATION_TYPING: &str = "conversation.typing";
     /// A contact was created (by the API or by a first message).
     pub const CONTACT_CREATED: &str = "contact.created";
     /// A contact's details changed.
@@ -70,6 +72,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
     (kind::CONVERSATION_ARCHIVED, "A conversation was archived."),
     (kind::CONVERSATION_READ, "An operator read a conversation's inbound messages."),
+    (
+        kind::CONVERSATION_TYPING,
+        "The contact is typing in a conversation (RCS tells; the indicator fades after a few seconds without another).",
+    ),
     (kind::CONTACT_CREATED, "A contact was created, by the API or by a first message from a new address."),
     (kind::CONTACT_UPDATED, "A contact's details changed."),
     (kind::CONTACT_MERGED, "Two contacts were merged: the surviving contact, with the id of the one merged into it."),

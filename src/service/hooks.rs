@@ -27,14 +27,18 @@ pub async fn handshake(state: &AppState, adapter: &dyn Channel, query: &HashMap<
 }
 
 /// Receives a webhook delivery at `url` (the public URL the provider called, which some
-/// networks sign): verified, then ingested per channel.
+/// networks sign): verified, then ingested per channel. A verification request posted to the
+/// webhook is answered instead: the text to return.
 pub async fn receive(
     state: &AppState,
     adapter: &dyn Channel,
     url: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<()> {
+) -> Result<Option<String>> {
+    if let Some(params) = adapter.handshake_body(body) {
+        return handshake(state, adapter, &params).await.map(Some);
+    }
     let kind = adapter.kind();
     let keys: Vec<String> = adapter
         .route(body)
@@ -89,7 +93,7 @@ pub async fn receive(
             inbound::apply(state, channel, events.clone()).await?;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A channel's text setting.

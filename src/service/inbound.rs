@@ -162,6 +162,15 @@ pub async fn apply_events(
                 changed |= apply_watermark(conn, kind, channel, watermark).await?;
                 None
             }
+            InboundEvent::Typing { address } => {
+                changed |= record_typing(conn, kind, channel, address).await?;
+                None
+            }
+            InboundEvent::Notice(notice) => {
+                crate::store::channels::set_notice(conn, channel.id, notice.name, &notice.value.to_string(), now_ms())
+                    .await?;
+                None
+            }
             InboundEvent::Status(update) => {
                 let found = find_own(conn, channel, &update.provider_message_id, Direction::Outbound).await?;
                 let report = StatusReport {
@@ -181,6 +190,23 @@ pub async fn apply_events(
         results.push(result);
     }
     Ok(Applied { results, changed, answer_owed })
+}
+
+/// Records that the contact at `address` is typing in their active conversation on the channel;
+/// `false` when they have none.
+async fn record_typing(conn: &mut Conn, kind: ChannelKind, channel: &ChannelRow, address: &str) -> Result<bool> {
+    let Ok(address) = normalize_address(kind, address) else { return Ok(false) };
+    let Some(identity) = crate::store::contacts::find_identity(&mut *conn, channel.id, &address).await? else {
+        return Ok(false);
+    };
+    let Some(conversation) =
+        conversations::find_active_conversation(&mut *conn, channel.id, identity.contact_id).await?
+    else {
+        return Ok(false);
+    };
+    let typing = serde_json::json!({ "conversation_id": conversation.id, "contact_id": identity.contact_id });
+    events::record(conn, channel.account_id, kind::CONVERSATION_TYPING, &typing, now_ms()).await?;
+    Ok(true)
 }
 
 /// How many messages one watermark moves at most (the rest follow with the next one).

@@ -38,6 +38,10 @@ pub struct Channel {
     pub settings: Map<String, Value>,
     /// What the network lets the channel do.
     pub capabilities: Capabilities,
+    /// What the provider last reported about the channel, by kind (RCS: `launch`, the agent's
+    /// launch state).
+    #[schema(value_type = Object)]
+    pub notices: Map<String, Value>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -55,6 +59,7 @@ impl From<&ChannelRow> for Channel {
             settings_configured: stored.keys().cloned().collect(),
             settings: channels::settings::visible(schema, &stored),
             capabilities: capabilities_of(&row.kind),
+            notices: serde_json::from_str(&row.notices).unwrap_or_default(),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
         }

@@ -18,6 +18,8 @@ pub struct ChannelRow {
     pub provider_key: Option<String>,
     /// The team whose members take the channel's conversations.
     pub team_id: Option<i64>,
+    /// What the provider reported about the channel (JSON object by notice name).
+    pub notices: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -43,7 +45,7 @@ pub struct ChannelUpdate {
 }
 
 const COLUMNS: &str =
-    "id, account_id, kind, address, name, simulation, settings, provider_key, team_id, created_at, updated_at";
+    "id, account_id, kind, address, name, simulation, settings, provider_key, team_id, notices, created_at, updated_at";
 
 /// Inserts a channel.
 pub async fn insert_channel(
@@ -156,4 +158,20 @@ pub async fn delete_channel(conn: &mut Conn, account_id: i64, id: i64, now: i64)
             .execute(conn)
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Keeps a provider's notice about a channel under `name`, replacing the previous one.
+pub async fn set_notice(conn: &mut Conn, id: i64, name: &str, value: &str, now: i64) -> sqlx::Result<()> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT notices FROM channels WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+    let mut notices: serde_json::Map<String, serde_json::Value> =
+        stored.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+    notices.insert(name.to_owned(), serde_json::from_str(value).unwrap_or(serde_json::Value::Null));
+    sqlx::query("UPDATE channels SET notices = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::Value::Object(notices).to_string())
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

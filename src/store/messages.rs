@@ -325,6 +325,19 @@ pub async fn list_messages_before<'c>(
     .await
 }
 
+/// Records the id a message is sent with, before it is sent, unless it has one; answers the
+/// message's id.
+pub async fn name_message(conn: &mut Conn, id: i64, provider_message_id: &str) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "UPDATE messages SET provider_message_id = COALESCE(provider_message_id, $1) WHERE id = $2 \
+         RETURNING provider_message_id",
+    )
+    .bind(provider_message_id)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
 /// Moves a message to a new delivery status, stamping the matching date; the caller has checked
 /// the move is forward. Returns the updated message.
 pub async fn set_status(

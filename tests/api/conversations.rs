@@ -328,26 +328,26 @@ async fn messages_fail_without_a_provider_and_request_simulation_works(app: Test
     let live = app
         .post(
             "/api/v1/channels",
-            json!({"kind": "rcs", "name": "RCS", "address": "+393209998800", "simulation": false}),
+            json!({"kind": "email", "name": "Mail", "address": "help@example.com", "simulation": false}),
         )
         .await;
     assert_problem(&live, StatusCode::UNPROCESSABLE_ENTITY, "channel_unsupported");
     assert_eq!(live.body["errors"][0]["field"], "simulation", "{live:?}");
-    assert!(live.body["detail"].as_str().unwrap().contains("cannot connect to rcs"), "{live:?}");
+    assert!(live.body["detail"].as_str().unwrap().contains("cannot connect to email"), "{live:?}");
     assert_eq!(app.get("/api/v1/channels").await.body["data"], json!([]), "nothing was created");
     let path = "/api/v1/channels";
-    let rcs = app.channel("rcs", "+393209998800", true).await;
-    let refused = app.patch(&format!("{path}/{rcs}"), json!({"simulation": false})).await;
+    let mail = app.channel("email", "help@example.com", true).await;
+    let refused = app.patch(&format!("{path}/{mail}"), json!({"simulation": false})).await;
     assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "channel_unsupported");
 
     // …but one made live before that rule fails its sends visibly, and a request may still ask
     // for simulation.
     sqlx::query("UPDATE channels SET simulation = 0 WHERE id = $1")
-        .bind(rcs)
+        .bind(mail)
         .execute(app.state.db.writer())
         .await
         .unwrap();
-    let started = app.inbound(rcs, "+393471234567", "Anna", "ciao").await;
+    let started = app.inbound(mail, "anna@example.com", "Anna", "ciao").await;
     let id = started["conversation"]["id"].as_i64().unwrap();
     let real = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "hello"})).await;
     assert_eq!(real.body["simulated"], false);

@@ -25,6 +25,8 @@ mod platform;
 mod process;
 mod qlara_inbox;
 mod qlara_sends;
+mod rbm_api;
+mod rcs;
 mod receiver;
 mod routing;
 mod s3;

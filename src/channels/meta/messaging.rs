@@ -425,7 +425,13 @@ pub fn requests(
                 .collect();
             vec![envelope(json!({"text": choices.text, "quick_replies": replies}))]
         }
-        Content::Cards(cards) => vec![envelope(generic_template(cards))],
+        Content::Cards(cards) if cards.items.iter().any(|card| card.buttons.len() > 3) => {
+            return Err(unsupported("more than 3 buttons on a card"))
+        }
+        Content::Cards(cards) => vec![envelope(
+            generic_template(&cards.items)
+                .ok_or_else(|| unsupported("card buttons that dial, show places or add events"))?,
+        )],
         Content::Reaction { message_id, emoji } => {
             let action = if emoji.is_empty() { "unreact" } else { "react" };
             let body = json!({"recipient": {"id": recipient}, "sender_action": action,
@@ -439,8 +445,8 @@ pub fn requests(
     })
 }
 
-/// Cards as a generic template.
-fn generic_template(cards: &[Card]) -> Value {
+/// Cards as a generic template; `None` when a button does more than a postback or a link.
+fn generic_template(cards: &[Card]) -> Option<Value> {
     let elements: Vec<Value> = cards
         .iter()
         .map(|card| {
@@ -449,11 +455,12 @@ fn generic_template(cards: &[Card]) -> Value {
                 .iter()
                 .map(|button| match &button.action {
                     ButtonAction::Postback(payload) => {
-                        json!({"type": "postback", "title": button.title, "payload": payload})
+                        Some(json!({"type": "postback", "title": button.title, "payload": payload}))
                     }
-                    ButtonAction::Url(url) => json!({"type": "web_url", "title": button.title, "url": url}),
+                    ButtonAction::Url(url) => Some(json!({"type": "web_url", "title": button.title, "url": url})),
+                    _ => None,
                 })
-                .collect();
+                .collect::<Option<_>>()?;
             let mut element = json!({ "title": card.title });
             if let Some(subtitle) = &card.subtitle {
                 element["subtitle"] = json!(subtitle);
@@ -464,10 +471,10 @@ fn generic_template(cards: &[Card]) -> Value {
             if !buttons.is_empty() {
                 element["buttons"] = json!(buttons);
             }
-            element
+            Some(element)
         })
-        .collect();
-    json!({"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": elements}}})
+        .collect::<Option<_>>()?;
+    Some(json!({"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": elements}}}))
 }
 
 /// The id a Send API answer gives the message (a public comment reply answers `id`; reactions

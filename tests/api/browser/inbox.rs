@@ -203,13 +203,13 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
 
     // On a channel without a provider connection (made live before Parley refused that) the send
     // fails, and the bubble says why.
-    let rcs = app.channel("rcs", "+390212349999", true).await;
+    let mail = app.channel("email", "shop@example.com", true).await;
     sqlx::query("UPDATE channels SET simulation = 0 WHERE id = $1")
-        .bind(rcs)
+        .bind(mail)
         .execute(app.state.db.writer())
         .await
         .unwrap();
-    let result = app.inbound(rcs, "+393330001111", "Teresa Fontana", "Ciao").await;
+    let result = app.inbound(mail, "teresa@example.com", "Teresa Fontana", "Ciao").await;
     let unconnected = result["conversation"]["id"].as_i64().unwrap();
     browser.click(&row(unconnected)).await;
     browser.wait_for_text("[data-testid=thread]", "Ciao").await;

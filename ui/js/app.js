@@ -367,6 +367,7 @@ async function start() {
     ].map((type) => events.on(type, (conversation) => apply(conversation))),
     events.on('conversation.escalated', (escalation) => refreshSoon(escalation.conversation_id)),
     events.on('message.delta', (delta) => thread.showDraft(delta)),
+    events.on('conversation.typing', (typing) => thread.showTyping(typing)),
     events.on('message.created', (message) => {
       if (message.sender?.type === 'virtual_agent' && !agentName(message.sender.id)) {
         api('GET', '/api/v1/agents').then(({ data }) => rememberAgents(data), () => {});

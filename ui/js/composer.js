@@ -165,7 +165,54 @@ export function createComposer(element, { onSent }) {
     'data-testid': 'comment-mode', hidden: true },
   commentMode('public', t('composer.comment_public')),
   commentMode('private', t('composer.comment_private')));
-  const freeText = h('div', { class: 'free-text' }, emojiButton, attachButton, input, sendButton);
+  const cardButton = h('button', {
+    type: 'button',
+    class: 'icon-button',
+    'aria-label': t('composer.card'),
+    title: t('composer.card'),
+    'aria-pressed': 'false',
+    'data-testid': 'card-button',
+    html: glyph('card', 22),
+    onclick: () => showCard(cardFields.hidden),
+  });
+  const freeText = h('div', { class: 'free-text' }, emojiButton, attachButton, cardButton, input, sendButton);
+
+  // Rich messages, where the network takes them: suggestion chips under the text, and a card.
+  const richInput = (testid, key) => h('input', { type: 'text', 'data-testid': testid, placeholder: t(key), 'aria-label': t(key) });
+  const suggestionsInput = richInput('composer-suggestions', 'composer.suggestions');
+  const cardTitle = richInput('card-title-input', 'composer.card_title');
+  const cardDescription = richInput('card-description-input', 'composer.card_description');
+  const cardImage = richInput('card-image-input', 'composer.card_image');
+  const cardFields = h('div', { class: 'rich-fields', 'data-testid': 'card-fields', hidden: true }, cardTitle, cardDescription, cardImage);
+  const richFields = h('div', { class: 'rich-fields', hidden: true }, suggestionsInput);
+
+  function showCard(on) {
+    cardFields.hidden = !on;
+    cardButton.setAttribute('aria-pressed', String(on));
+    if (on) cardTitle.focus();
+  }
+
+  /** The structured payload of the suggestions and card typed, or an error to show. */
+  function richPayload(text) {
+    const labels = suggestionsInput.value.split(',').map((label) => label.trim()).filter(Boolean);
+    if (!cardFields.hidden) {
+      const title = cardTitle.value.trim();
+      if (!title) return { error: t('composer.card_needs_title') };
+      const card = { title, buttons: labels.map((label) => ({ title: label, payload: label })) };
+      const subtitle = cardDescription.value.trim() || text;
+      if (subtitle) card.subtitle = subtitle;
+      if (cardImage.value.trim()) card.image_url = cardImage.value.trim();
+      return { payload: { cards: [card] }, replacesText: true };
+    }
+    if (labels.length && text) return { payload: { choices: { options: labels.map((title) => ({ title })) } } };
+    return {};
+  }
+
+  function clearRich() {
+    suggestionsInput.value = '';
+    for (const field of [cardTitle, cardDescription, cardImage]) field.value = '';
+    showCard(false);
+  }
 
   const templateSelect = h('select', {
     'data-testid': 'template-select',
@@ -199,6 +246,8 @@ export function createComposer(element, { onSent }) {
     templatePicker,
     commentModes,
     freeText,
+    cardFields,
+    richFields,
     h('label', { class: 'note-toggle' }, noteToggle, h('span', {}, t('composer.private_toggle'))),
     partsCounter,
   );
@@ -323,6 +372,10 @@ export function createComposer(element, { onSent }) {
     }
     templatePicker.hidden = !closed || note || !capabilities.templates;
     freeText.hidden = closed && !note;
+    const content = capabilities.content || [];
+    richFields.hidden = freeText.hidden || note || !content.includes('choices');
+    cardButton.hidden = freeText.hidden || note || !content.includes('cards');
+    if (cardButton.hidden) showCard(false);
     element.classList.toggle('note-mode', note);
     input.placeholder = note ? t('composer.note_input') : t('composer.message_input');
     countParts();
@@ -461,9 +514,15 @@ export function createComposer(element, { onSent }) {
   async function send() {
     if (!conversation || freeText.hidden) return;
     const text = input.value.trim();
-    if (!text && !attachments.length) return;
+    const rich = noteToggle.checked ? {} : richPayload(text);
+    if (rich.error) {
+      error.textContent = rich.error;
+      return;
+    }
+    if (!text && !attachments.length && !rich.payload) return;
     const body = { media_keys: attachments.map((a) => a.key), private: noteToggle.checked };
-    if (text) body.text = text;
+    if (text && !rich.replacesText) body.text = text;
+    if (rich.payload) body.payload = rich.payload;
     if (replying && !noteToggle.checked) body.reply_to = replying.id;
     if (body.reply_to && !commentModes.hidden && commentModes.querySelector('[value=private]').checked) {
       body.private_reply = true;
@@ -472,6 +531,7 @@ export function createComposer(element, { onSent }) {
     try {
       await post(body);
       input.value = '';
+      clearRich();
       drafts.delete(conversation.id);
       attachments = [];
       drawAttachments();

@@ -13,6 +13,8 @@ import { h, esc, avatarHtml, contactLabel } from './dom.js';
 const PAGE = 40;
 /** Distance from the top (px) at which the previous page is requested. */
 const NEAR_TOP = 300;
+/** How long "typing…" stays without another sign from the contact (RBM sends one every few seconds). */
+const TYPING_MS = 6000;
 
 const TICKS = { queued: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
@@ -90,6 +92,36 @@ function locationHtml(message) {
     <a href="${esc(link)}" target="_blank" rel="noopener noreferrer">${esc(t('thread.open_map'))}</a></div>`;
 }
 
+/** What a choice or card button does, as a chip: its icon and, for links and calls, where it goes. */
+function chipHtml(option) {
+  const icon = option.url ? '🔗' : option.dial ? '📞' : option.view_location ? '📍' : option.share_location ? '🧭' : option.calendar ? '📅' : '';
+  const target = option.url ? webLink(option.url) : option.dial ? `tel:${String(option.dial).replace(/[^+\d]/g, '')}` : '';
+  const label = `${icon ? `${icon} ` : ''}${esc(option.title || '')}`;
+  return target
+    ? `<a class="sugg" data-testid="message-chip" href="${esc(target)}" target="_blank" rel="noopener noreferrer">${label}</a>`
+    : `<span class="sugg" data-testid="message-chip">${label}</span>`;
+}
+
+/** Choices (suggestion chips, reply buttons, list rows) under a message's text. */
+function choicesHtml(choices) {
+  const options = Array.isArray(choices?.options) ? choices.options : [];
+  return options.length ? `<div class="suggs" data-testid="message-chips">${options.map(chipHtml).join('')}</div>` : '';
+}
+
+/** Cards: one alone, or several side by side in a carousel that scrolls sideways. */
+function cardsHtml(cards) {
+  const items = Array.isArray(cards) ? cards : Array.isArray(cards?.items) ? cards.items : [];
+  const card = (item) => {
+    const image = webLink(item.image_url);
+    return `<div class="card" data-testid="message-card">${image ? `<img src="${esc(image)}" alt="" loading="lazy">` : ''}
+      <div class="card-body"><strong data-testid="card-title">${esc(item.title || '')}</strong>${
+        item.subtitle ? `<p>${esc(item.subtitle)}</p>` : ''
+      }${(item.buttons || []).length ? `<div class="suggs">${item.buttons.map(chipHtml).join('')}</div>` : ''}</div></div>`;
+  };
+  const carousel = items.length > 1 ? ' carousel' : '';
+  return items.length ? `<div class="cards${carousel}" data-testid="message-cards">${items.map(card).join('')}</div>` : '';
+}
+
 /** A link from a provider, only when it is http(s). */
 function webLink(url) {
   return /^https?:\/\//i.test(String(url || '')) ? String(url) : '';
@@ -122,13 +154,18 @@ function bodyHtml(message) {
     const names = p.contacts.map((c) => c.name?.formatted_name || c.name?.first_name || '').filter(Boolean);
     html += `<div class="msg-contacts">${glyph('person', 16)} ${esc(t('thread.contacts_card'))}: ${esc(names.join(', '))}</div>`;
   }
-  if (message.text) html += `<div class="msg-text" data-testid="message-text">${esc(message.text)}</div>`;
-  else if (message.type === 'template') {
+  if (p.cards) html += cardsHtml(p.cards);
+  if (p.suggestion_response) {
+    html += `<div class="msg-answer" data-testid="message-answer">↩ ${esc(t('thread.chose'))} <code>${esc(p.suggestion_response.postback_data || '')}</code></div>`;
+  }
+  const text = message.text || p.choices?.text;
+  if (text) html += `<div class="msg-text" data-testid="message-text">${esc(text)}</div>`;
+  if (p.choices) html += choicesHtml(p.choices);
+  if (!text && message.type === 'template') {
     const values = (p.template?.components || []).flatMap((c) => c.parameters || []).map((v) => v.text).filter(Boolean);
     html += `<div class="msg-template">${esc(snippet(message))}</div>`;
     if (values.length) html += `<div class="msg-text">${esc(values.join(' · '))}</div>`;
-  }
-  else if (!html) html = `<div class="msg-text muted">${esc(t('thread.unsupported'))}</div>`;
+  } else if (!html) html = `<div class="msg-text muted">${esc(t('thread.unsupported'))}</div>`;
   return html;
 }
 
@@ -174,7 +211,9 @@ export function createThread(element, { onReply }) {
     { type: 'button', class: 'new-pill', hidden: true, 'data-testid': 'new-messages-pill', onclick: () => scrollToBottom() },
     `${t('thread.new_messages')} ↓`,
   );
-  element.replaceChildren(header, ownership, h('div', { class: 'thread-body' }, scroller, pill));
+  const typing = h('div', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite', hidden: true });
+  let typingTimer = null;
+  element.replaceChildren(header, ownership, h('div', { class: 'thread-body' }, scroller, pill), typing);
 
   let conversation = null;
   let generation = 0;
@@ -287,6 +326,21 @@ export function createThread(element, { onReply }) {
     }
     node.querySelector('.msg-text').textContent = delta.text;
     if (nearBottom()) scrollToBottom();
+  }
+
+  /** Shows that the contact is typing, until they send or a few seconds pass without another sign. */
+  function showTyping(event) {
+    if (!conversation || event.conversation_id !== conversation.id) return;
+    const label = contactLabel(conversation.contact);
+    typing.textContent = t('thread.typing', { name: label.primary === t('common.unknown_user') ? label.secondary || label.primary : label.primary });
+    typing.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, TYPING_MS);
+  }
+
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typing.hidden = true;
   }
 
   /** Removes drafts: the one a finished message replaces, or all of them (the conversation changed hands). */
@@ -447,6 +501,7 @@ export function createThread(element, { onReply }) {
   async function open(next) {
     generation += 1;
     const mine = generation;
+    hideTyping();
     setConversation(next);
     shown = new Map();
     drafts = new Map();
@@ -502,6 +557,7 @@ export function createThread(element, { onReply }) {
   /** Appends a new message of the open conversation (ignores repeats and other conversations). */
   function addMessage(message) {
     if (!conversation || message.conversation_id !== conversation.id) return;
+    if (message.direction === 'inbound') hideTyping();
     if (message.payload?.draft_id) clearDrafts(message.payload.draft_id);
     if (shown.has(message.id)) {
       updateMessage(message);
@@ -537,5 +593,5 @@ export function createThread(element, { onReply }) {
     resolveQuote(list.querySelector(`#msg-${message.id}`), generation);
   }
 
-  return { open, setConversation, addMessage, updateMessage, scrollToBottom, showDraft, headerActions };
+  return { open, setConversation, addMessage, updateMessage, scrollToBottom, showDraft, showTyping, headerActions };
 }

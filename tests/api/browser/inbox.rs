@@ -659,3 +659,77 @@ const PNG: &[u8] = &[
     0x44, 0x41, 0x54, 0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0x00, 0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xdd, 0x8d, 0xb0,
     0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rcs_cards_carousels_chips_and_typing_show_and_the_composer_sends_them() {
+    let app = app().await;
+    let rcs = app.channel("rcs", "+390212340000", true).await;
+    let started = app.inbound(rcs, "+393471488489", "Mario Esposito", "Che offerte avete?").await;
+    let conversation = started["conversation"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    let carousel = json!({"cards": {"width": "medium", "items": [
+        {"title": "Scarpe", "subtitle": "Da 49 €", "buttons": [{"title": "Compra", "url": "https://example.com/s"}]},
+        {"title": "Borse", "buttons": [{"title": "Chiama", "dial": "+390212345678"}]}]}});
+    assert_eq!(app.post(&path, json!({"payload": carousel})).await.status, StatusCode::ACCEPTED);
+    let choices = json!({"choices": {"text": "Vuoi la consegna domani?", "options": [{"id": "yes", "title": "Sì"}, {"id": "no", "title": "No"}]}});
+    assert_eq!(app.post(&path, json!({"payload": choices})).await.status, StatusCode::ACCEPTED);
+
+    let browser = Browser::open(&app).await;
+    browser.login().await;
+    browser.goto(&format!("/#/c/{conversation}")).await;
+    browser.wait_for_text("[data-testid=thread]", "Che offerte avete?").await;
+    browser.wait_for("[data-testid=message-cards] [data-testid=message-card]:nth-child(2)").await;
+    assert_eq!(browser.count("[data-testid=message-cards] [data-testid=message-card]").await, 2);
+    assert_eq!(
+        browser.attr("[data-testid=message-card] a[data-testid=message-chip]", "href").await.as_deref(),
+        Some("https://example.com/s")
+    );
+    browser.wait_for_text("[data-testid=message-chips]", "Sì").await;
+    assert!(browser.text("[data-testid=thread]").await.contains("Vuoi la consegna domani?"));
+
+    // The customer types: the thread says so, live.
+    let channel = parley::store::channels::find_channel_any(app.state.db.reader(), rcs).await.unwrap().unwrap();
+    let typing = parley::domain::inbound::InboundEvent::Typing { address: "+393471488489".to_owned() };
+    parley::service::inbound::apply(&app.state, &channel, vec![typing]).await.unwrap();
+    browser.wait_for_text("[data-testid=typing-indicator]", "Mario Esposito").await;
+
+    // Suggestion chips from the composer.
+    browser.type_into("[data-testid=composer-input]", "Quando passi?").await;
+    browser.type_into("[data-testid=composer-suggestions]", "Oggi, Domani").await;
+    browser.press_enter().await;
+    browser
+        .wait_for_text(
+            "[data-testid=message][data-direction=outbound]:last-child [data-testid=message-chips]",
+            "Domani",
+        )
+        .await;
+    let sent = newest_message(&app, conversation).await;
+    assert_eq!(sent["payload"]["choices"]["options"], json!([{"title": "Oggi"}, {"title": "Domani"}]), "{sent}");
+    assert_eq!(sent["text"], "Quando passi?");
+
+    // A card from the composer: its title is required, the typed text becomes its description.
+    browser.click("[data-testid=card-button]").await;
+    browser.type_into("[data-testid=composer-input]", "Solo oggi").await;
+    browser.press_enter().await;
+    browser.wait_for_text("[data-testid=composer-error]", "title").await;
+    browser.type_into("[data-testid=card-title-input]", "Offerta lampo").await;
+    browser.type_into("[data-testid=card-image-input]", "https://example.com/offerta.jpg").await;
+    browser.type_into("[data-testid=composer-suggestions]", "Compra").await;
+    browser.click("[data-testid=send-button]").await;
+    browser
+        .wait_for_text(
+            "[data-testid=message][data-direction=outbound]:last-child [data-testid=card-title]",
+            "Offerta lampo",
+        )
+        .await;
+    let card = newest_message(&app, conversation).await;
+    assert_eq!(
+        card["payload"]["cards"],
+        json!([{"title": "Offerta lampo", "subtitle": "Solo oggi", "image_url": "https://example.com/offerta.jpg",
+            "buttons": [{"title": "Compra", "payload": "Compra"}]}]),
+        "{card}"
+    );
+    // The card form closes once sent.
+    browser.wait_until("document.querySelector('[data-testid=card-fields]').hidden").await;
+    browser.close().await;
+}

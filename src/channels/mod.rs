@@ -64,6 +64,10 @@ pub struct Capabilities {
     pub opt_in_keywords: &'static [&'static str],
     /// Texts travel as SMS, in parts (GSM-7 or UCS-2): the composer counts them as one types.
     pub sms_parts: bool,
+    /// Failure codes of a delivery report after which the message is sent again, a little later
+    /// (a phone that was off or out of coverage), up to twice before it fails.
+    #[schema(value_type = Vec<String>)]
+    pub resend_codes: &'static [&'static str],
     /// The sender names each message (RBM's `messageId`): Parley stores the id before the first
     /// attempt, so a retry after a crash is never a second message.
     pub names_messages: bool,
@@ -90,6 +94,7 @@ impl Capabilities {
             opt_out_keywords: &[],
             opt_in_keywords: &[],
             sms_parts: false,
+            resend_codes: &[],
             names_messages: false,
         }
     }

@@ -169,7 +169,10 @@ string_enum!(
 
 string_enum!(
     /// Delivery state of an outbound message.
-    MessageStatus { Queued => "queued", Sent => "sent", Delivered => "delivered", Read => "read", Failed => "failed" }
+    MessageStatus {
+        Scheduled => "scheduled", Queued => "queued", Sent => "sent", Delivered => "delivered", Read => "read",
+        Failed => "failed",
+    }
 );
 
 string_enum!(
@@ -179,9 +182,9 @@ string_enum!(
 
 impl MessageStatus {
     /// Position on the delivery path; a status update never moves a message backwards.
-    fn rank(self) -> u8 {
+    pub fn rank(self) -> u8 {
         match self {
-            MessageStatus::Queued => 0,
+            MessageStatus::Scheduled | MessageStatus::Queued => 0,
             MessageStatus::Sent => 1,
             MessageStatus::Delivered => 2,
             MessageStatus::Read => 3,

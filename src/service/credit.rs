@@ -1,10 +1,12 @@
 //! Credit: a balance per account and a ledger of every debit and credit.
 //!
 //! Amounts are integers in thousandths of the currency unit (`1000` = 1.000 EUR), so prices like
-//! 0.045 EUR per SMS are exact. Each accepted outbound message on a channel kind with a configured
-//! price (`--credit-prices`) is debited in the transaction that queues it; simulated messages and
-//! private notes cost nothing. Kinds without a price are free and never refused for credit, so an
-//! installation that configures no prices never enforces credit.
+//! 0.045 EUR per SMS are exact. An outbound message on a channel kind with a configured price
+//! (`--credit-prices`; SMS per part) reserves it in the transaction that queues it (the account's
+//! frozen credit); the reservation is debited when the provider accepts the message and released
+//! when it fails first; a message that fails after it was debited is refunded. Simulated messages
+//! and private notes cost nothing. Kinds without a price are free and never refused for credit,
+//! so an installation that configures no prices never enforces credit.
 
 use serde::Serialize;
 
@@ -104,16 +106,36 @@ pub fn price(state: &AppState, kind: &str) -> Option<i64> {
     state.config.message_price(kind).filter(|price| *price > 0)
 }
 
-/// Debits `price` for message `message_id` inside the transaction that queues it.
-pub async fn debit(conn: &mut Conn, account_id: i64, price: i64, message_id: i64) -> Result<()> {
+/// Reserves `price` for message `message_id` inside the transaction that queues it.
+pub async fn reserve(conn: &mut Conn, account_id: i64, price: i64, message_id: i64) -> Result<()> {
+    match credit::reserve(conn, account_id, message_id, price, now_ms()).await? {
+        true => Ok(()),
+        false => {
+            let (balance, frozen) = credit::balance(&mut *conn, account_id).await?;
+            Err(insufficient(balance - frozen, price))
+        }
+    }
+}
+
+/// Debits a message's reservation: the provider accepted it.
+pub async fn settle(conn: &mut Conn, message_id: i64) -> Result<()> {
     let now = now_ms();
-    let after = credit::take(conn, account_id, price, now).await?.ok_or_else(|| insufficient(0, price))?;
-    credit::insert_entry(conn, account_id, -price, after, "message", Some(message_id), now).await?;
+    if let Some((account_id, amount, after)) = credit::end_reservation(conn, message_id, true, now).await? {
+        credit::insert_entry(conn, account_id, -amount, after, "message", Some(message_id), now).await?;
+    }
+    Ok(())
+}
+
+/// Releases a message's reservation, or refunds what it was debited: it failed (or was canceled).
+pub async fn release_or_refund(conn: &mut Conn, account_id: i64, message_id: i64) -> Result<()> {
+    if credit::end_reservation(conn, message_id, false, now_ms()).await?.is_none() {
+        refund_failed(conn, account_id, message_id).await?;
+    }
     Ok(())
 }
 
 /// Gives back what a message that failed was debited, in the transaction that fails it.
-pub async fn refund_failed(conn: &mut Conn, account_id: i64, message_id: i64) -> Result<()> {
+async fn refund_failed(conn: &mut Conn, account_id: i64, message_id: i64) -> Result<()> {
     let charged = -credit::message_charge(&mut *conn, message_id).await?;
     if charged > 0 {
         let now = now_ms();

@@ -178,9 +178,18 @@ pub async fn apply_events(
                     error: update.error.as_ref().map(|(code, text)| (code.as_str(), text.as_str())),
                     provider_message_id: None,
                 };
-                match found {
-                    Some(message) => changed |= message_changes::apply_status(conn, &message, &report).await?.is_some(),
-                    None => {
+                let resend = update.error.as_ref().filter(|(code, _)| {
+                    update.status == MessageStatus::Failed
+                        && adapters::capabilities(kind).resend_codes.contains(&code.as_str())
+                });
+                match (found, resend) {
+                    (Some(message), Some((code, text))) => {
+                        changed |= message_changes::resend_or_fail(conn, &message, code, text).await?
+                    }
+                    (Some(message), None) => {
+                        changed |= message_changes::apply_status(conn, &message, &report).await?.is_some()
+                    }
+                    (None, _) => {
                         message_changes::park_status(conn, channel.id, &update.provider_message_id, &report).await?
                     }
                 }

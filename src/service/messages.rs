@@ -3,17 +3,17 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::time::now_ms;
+use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
 use crate::service::conversations::record_changes;
-use crate::service::credit;
 use crate::service::events::{self, kind};
 use crate::service::views::{Conversation, Message};
+use crate::service::{credit, fallback, outbound};
 use crate::state::AppState;
 use crate::store::conversations::{self, ConversationState};
 use crate::store::messages::{self, MessageRow};
-use crate::store::{flag, Conn};
+use crate::store::{flag, jobs, Conn};
 
 /// A delivery status report for one message.
 #[derive(Debug, Clone)]
@@ -48,6 +48,34 @@ pub async fn apply_status(conn: &mut Conn, message: &MessageRow, report: &Status
     Ok(changed.map(|row| Message::from(&row)))
 }
 
+/// How many times a message is sent again after a delivery failure worth retrying.
+const MAX_RESENDS: usize = 2;
+
+/// How long after such a failure the message goes out again, per earlier resend plus one.
+const RESEND_DELAY_MS: i64 = 10 * 60_000;
+
+/// A delivery failure the network says is worth another try (the phone was off): the message is
+/// queued again a little later (its failures kept in `payload.resends`), up to [`MAX_RESENDS`]
+/// times; then it fails with this code. Answers whether anything changed.
+pub async fn resend_or_fail(conn: &mut Conn, message: &MessageRow, code: &str, text: &str) -> Result<bool> {
+    let mut payload: Map<String, Value> = serde_json::from_str(&message.payload).unwrap_or_default();
+    let mut resends = payload.get("resends").and_then(Value::as_array).cloned().unwrap_or_default();
+    let current = message.status.as_deref().and_then(MessageStatus::parse).unwrap_or(MessageStatus::Queued);
+    if resends.len() >= MAX_RESENDS || current == MessageStatus::Failed {
+        let report =
+            StatusReport { status: MessageStatus::Failed, error: Some((code, text)), provider_message_id: None };
+        return Ok(apply_status(conn, message, &report).await?.is_some());
+    }
+    let now = now_ms();
+    resends.push(serde_json::json!({ "code": code, "text": text, "at": to_rfc3339(now) }));
+    let run_at = now + RESEND_DELAY_MS * resends.len() as i64;
+    payload.insert("resends".to_owned(), Value::Array(resends));
+    let row = messages::requeue(conn, message.id, &Value::Object(payload).to_string(), now).await?;
+    jobs::insert_job(conn, outbound::SEND_JOB, &outbound::send_job(message.id), run_at, now).await?;
+    events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &Message::from(&row), now).await?;
+    Ok(true)
+}
+
 /// One monotonic status step with its `message.updated` event.
 async fn advance(conn: &mut Conn, message: &MessageRow, report: &StatusReport<'_>) -> Result<Option<MessageRow>> {
     let current = message.status.as_deref().and_then(MessageStatus::parse).unwrap_or(MessageStatus::Queued);
@@ -58,8 +86,14 @@ async fn advance(conn: &mut Conn, message: &MessageRow, report: &StatusReport<'_
     let row =
         messages::set_status(conn, message.id, report.status.as_str(), report.error, report.provider_message_id, now)
             .await?;
-    if report.status == MessageStatus::Failed {
-        credit::refund_failed(conn, row.account_id, row.id).await?;
+    match report.status {
+        MessageStatus::Failed => {
+            credit::release_or_refund(conn, row.account_id, row.id).await?;
+            fallback::queue_if_any(conn, &row, now).await?;
+        }
+        // The first step past the queue: the provider took the message.
+        _ if current.rank() <= MessageStatus::Queued.rank() => credit::settle(conn, row.id).await?,
+        _ => {}
     }
     events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &Message::from(&row), now).await?;
     Ok(Some(row))

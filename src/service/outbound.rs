@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::channels::{self as adapters, Capabilities};
 use crate::domain::content::{self, payload_key};
+use crate::domain::sms::Segments;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{
     message_preview, ChannelKind, Direction, Handler, MessageStatus, MessageType, RequestKey, SenderType,
@@ -59,7 +60,37 @@ pub struct Outgoing {
     pub extra: Map<String, Value>,
     /// The `Idempotency-Key` of the API request that sends it.
     pub request_key: Option<RequestKey>,
+    /// Send it at this time (Unix ms) instead of now: it waits as `scheduled` and can be
+    /// canceled until then.
+    pub send_at: Option<i64>,
+    /// Where it goes instead if it fails (the customer's phone cannot take it, say), in order.
+    pub fallback: Vec<FallbackStep>,
 }
+
+/// Another channel a message goes out on when it fails, with its own text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FallbackStep {
+    /// The channel kind (`sms`, `rcs`…).
+    pub kind: String,
+    /// Which channel of that kind (its id, provider key, address or name); the account's only
+    /// one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    pub text: String,
+    /// On SMS: the most parts the text may take, or the step is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sms_parts: Option<u32>,
+}
+
+/// The stored payload key of a message's remaining fallback steps.
+pub const FALLBACK: &str = "fallback";
+
+/// The stored payload key recording where a failed message fell back to: `{message_id, channel}`,
+/// or `{error}` when it could not.
+pub const FALLBACK_TO: &str = "fallback_to";
+
+/// How far ahead a send can be scheduled.
+const MAX_SCHEDULE_MS: i64 = 366 * 24 * 3_600_000;
 
 impl Outgoing {
     /// The payload key that gives the message its type, if any.
@@ -124,6 +155,23 @@ fn validate(outgoing: &mut Outgoing) -> Result<()> {
     }
     if outgoing.private && !outgoing.media_keys.is_empty() && outgoing.text.is_none() {
         return Err(Error::field("text", "a private note needs text"));
+    }
+    if outgoing.send_at.is_some_and(|at| at > now_ms() + MAX_SCHEDULE_MS) {
+        return Err(Error::field("send_at", "can be at most a year ahead"));
+    }
+    if outgoing.private && (outgoing.send_at.is_some() || !outgoing.fallback.is_empty()) {
+        return Err(Error::field("private", "a private note is neither scheduled nor sent elsewhere"));
+    }
+    for (index, step) in outgoing.fallback.iter().enumerate() {
+        if ChannelKind::parse(&step.kind).is_none() {
+            return Err(Error::field(
+                &format!("fallback[{index}].kind"),
+                format!("unknown channel kind `{}`", step.kind),
+            ));
+        }
+        if step.text.trim().is_empty() || step.text.chars().count() > 4096 {
+            return Err(Error::field(&format!("fallback[{index}].text"), "must be 1 to 4096 characters"));
+        }
     }
     Ok(())
 }
@@ -379,6 +427,7 @@ async fn queue(
     }
     let media_keys = serde_json::to_string(&outgoing.media_keys).map_err(anyhow::Error::from)?;
     let payload = stored_payload(conn, conversation, outgoing, comment.as_ref()).await?;
+    let scheduled = outgoing.send_at.filter(|at| *at > now);
     let row = messages::insert_message(
         conn,
         &messages::NewMessage {
@@ -398,7 +447,8 @@ async fn queue(
             media_keys: &media_keys,
             payload: &payload,
             provider_message_id: None,
-            status: (!outgoing.private).then_some(MessageStatus::Queued.as_str()),
+            status: (!outgoing.private)
+                .then_some(scheduled.map_or(MessageStatus::Queued, |_| MessageStatus::Scheduled).as_str()),
             is_read: true,
             simulated,
             private: outgoing.private,
@@ -412,19 +462,57 @@ async fn queue(
         messages::set_customer_message_id(&mut *conn, row.id, customer_id).await?;
     }
     if let (Some(price), false, false) = (price, simulated, outgoing.private) {
-        credit::debit(conn, conversation.account_id, price, row.id).await?;
+        // SMS is charged per part.
+        let units = match capabilities.sms_parts {
+            true => i64::from(Segments::of(outgoing.text.as_deref().unwrap_or_default()).parts.max(1)),
+            false => 1,
+        };
+        credit::reserve(conn, conversation.account_id, price * units, row.id).await?;
     }
     let message = Message::from(&row);
     events::record(conn, conversation.account_id, kind::MESSAGE_CREATED, &message, now).await?;
     if outgoing.private {
         return Ok((message, Conversation::from(conversation)));
     }
-    jobs::insert_job(conn, SEND_JOB, &json!({ "message_id": row.id }).to_string(), now, now).await?;
+    jobs::insert_job(conn, SEND_JOB, &send_job(row.id), scheduled.unwrap_or(now), now).await?;
     let preview = message_preview(kind, outgoing.text.as_deref());
     let updated = Conversation::from(&conversations::record_outbound(conn, conversation.id, &preview, now).await?);
     record_changes(conn, conversation.account_id, &ConversationState::from(conversation), &updated, now).await?;
     metrics::counter!("parley_messages_total", "direction" => "outbound", "channel" => conversation.channel_kind.clone()).increment(1);
     Ok((message, updated))
+}
+
+/// The payload of a message's send job.
+pub fn send_job(message_id: i64) -> String {
+    json!({ "message_id": message_id }).to_string()
+}
+
+/// Cancels a scheduled message before it goes out: it fails as `canceled` and what it reserved
+/// of the credit is released.
+pub async fn cancel_scheduled(
+    state: &AppState,
+    account_id: i64,
+    conversation_id: i64,
+    message_id: i64,
+) -> Result<Message> {
+    let mut tx = state.db.begin().await?;
+    let message = messages::find_conversation_message(&mut *tx, conversation_id, message_id)
+        .await?
+        .filter(|message| message.account_id == account_id)
+        .ok_or(Error::NotFound("message"))?;
+    if message.status.as_deref() != Some(MessageStatus::Scheduled.as_str()) {
+        return Err(Error::conflict("not_scheduled", "only a scheduled message that has not gone out can be canceled"));
+    }
+    jobs::delete_job_by_payload(&mut tx, SEND_JOB, &send_job(message.id)).await?;
+    let report = crate::service::messages::StatusReport {
+        status: MessageStatus::Failed,
+        error: Some(("canceled", "Canceled before it was sent")),
+        provider_message_id: None,
+    };
+    let canceled = crate::service::messages::apply_status(&mut tx, &message, &report).await?;
+    tx.commit().await?;
+    state.events.notify(account_id);
+    canceled.ok_or(Error::NotFound("message"))
 }
 
 /// The provider id of a message in the conversation that `field` refers to.
@@ -452,6 +540,9 @@ async fn stored_payload(
     payload.extend(outgoing.extra.clone());
     if let Some(id) = &outgoing.customer_message_id {
         payload.insert("customer_message_id".to_owned(), json!(id));
+    }
+    if !outgoing.fallback.is_empty() {
+        payload.insert(FALLBACK.to_owned(), serde_json::to_value(&outgoing.fallback).map_err(anyhow::Error::from)?);
     }
     if let Some(comment) = comment {
         let comment_id = comment

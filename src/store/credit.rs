@@ -39,17 +39,57 @@ pub async fn add(conn: &mut Conn, account_id: i64, amount: i64, now: i64) -> sql
     .await
 }
 
-/// Takes `amount` from the available balance; `None` (and no change) when it does not cover it.
-pub async fn take(conn: &mut Conn, account_id: i64, amount: i64, now: i64) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "UPDATE credit_balances SET balance = balance - $2, updated_at = $3 \
-         WHERE account_id = $1 AND balance - frozen >= $2 RETURNING balance",
+/// Freezes `amount` of the available balance for a message until it is settled or released;
+/// `false` (and no change) when the available balance does not cover it.
+pub async fn reserve(conn: &mut Conn, account_id: i64, message_id: i64, amount: i64, now: i64) -> sqlx::Result<bool> {
+    let frozen: Option<i64> = sqlx::query_scalar(
+        "UPDATE credit_balances SET frozen = frozen + $2, updated_at = $3 \
+         WHERE account_id = $1 AND balance - frozen >= $2 RETURNING frozen",
     )
     .bind(account_id)
     .bind(amount)
     .bind(now)
     .fetch_optional(&mut *conn)
-    .await
+    .await?;
+    if frozen.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO credit_reservations (message_id, account_id, amount, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(message_id)
+        .bind(account_id)
+        .bind(amount)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Ends a message's reservation: the amount leaves the frozen credit and, when `spend`, the
+/// balance too. Answers `(account, amount, balance after)`, or `None` when it had none.
+pub async fn end_reservation(
+    conn: &mut Conn,
+    message_id: i64,
+    spend: bool,
+    now: i64,
+) -> sqlx::Result<Option<(i64, i64, i64)>> {
+    let reserved: Option<(i64, i64)> =
+        sqlx::query_as("DELETE FROM credit_reservations WHERE message_id = $1 RETURNING account_id, amount")
+            .bind(message_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((account_id, amount)) = reserved else { return Ok(None) };
+    let spent = if spend { amount } else { 0 };
+    let balance: i64 = sqlx::query_scalar(
+        "UPDATE credit_balances SET frozen = frozen - $2, balance = balance - $3, updated_at = $4 \
+         WHERE account_id = $1 RETURNING balance",
+    )
+    .bind(account_id)
+    .bind(amount)
+    .bind(spent)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(Some((account_id, amount, balance)))
 }
 
 /// Records a ledger row.

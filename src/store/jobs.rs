@@ -65,6 +65,12 @@ pub async fn delete_job(conn: &mut Conn, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Deletes the jobs of a kind with exactly this payload (a message's send job).
+pub async fn delete_job_by_payload(conn: &mut Conn, kind: &str, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM jobs WHERE kind = $1 AND payload = $2").bind(kind).bind(payload).execute(conn).await?;
+    Ok(())
+}
+
 /// Removes a finished job on its own (outside any other change).
 pub async fn finish_job(db: &Db, id: i64) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;

@@ -254,6 +254,26 @@ pub async fn update_content(
     .await
 }
 
+/// Puts a sent message back in the queue to be sent again (a new provider id follows), with this
+/// payload. Returns the message.
+pub async fn requeue(conn: &mut Conn, id: i64, payload: &str, now: i64) -> sqlx::Result<MessageRow> {
+    sqlx::query_as(&format!(
+        "UPDATE messages SET status = 'queued', provider_message_id = NULL, payload = $1, sent_at = NULL, \
+         delivered_at = NULL, read_at = NULL, updated_at = $2 WHERE id = $3 RETURNING {COLUMNS}"
+    ))
+    .bind(payload)
+    .bind(now)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Replaces a message's payload (facts recorded after it was stored).
+pub async fn set_payload(conn: &mut Conn, id: i64, payload: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE messages SET payload = $1 WHERE id = $2").bind(payload).bind(id).execute(conn).await?;
+    Ok(())
+}
+
 /// Replaces a message's media keys and payload (media fetched after receipt). Returns the message.
 pub async fn set_media(
     conn: &mut Conn,

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod media;
 pub mod messages;
+pub mod rcs_templates;
 pub mod search;
 pub mod sessions;
 pub mod teams;

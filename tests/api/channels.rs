@@ -119,7 +119,7 @@ async fn list_and_get_channels(app: TestApp) {
             "templates": true, "read_receipts": true, "typing": false, "media_fetch": true, "edits": true,
             "profiles": false, "comments": false,
             "content": ["text", "media", "location", "contacts", "choices", "template", "reaction", "native"],
-            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "names_messages": false})
+            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": false})
     );
     assert_eq!(
         list.body["data"][1]["capabilities"],
@@ -128,7 +128,7 @@ async fn list_and_get_channels(app: TestApp) {
             "comments": false,
             "content": ["text", "media", "location", "contacts", "choices", "cards", "actions", "template", "reaction",
                 "native"],
-            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "names_messages": false})
+            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": false})
     );
     let started = app.inbound(whatsapp, "+393471234567", "Ada", "ciao").await;
     // Conversations name their channel; its capabilities are the channel's (kept out of every

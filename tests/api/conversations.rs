@@ -578,7 +578,53 @@ async fn other_accounts_ids_answer_404(app: TestApp) {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
+async fn scheduled_messages_wait_and_can_be_canceled(app: TestApp) {
+    let sms = app.channel("sms", "+393209998800", true).await;
+    let started = app.inbound(sms, "+393471234567", "Anna", "ciao").await;
+    let id = started["conversation"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{id}/messages");
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let scheduled = app.post(&path, json!({"text": "Domani alle 9", "send_at": later})).await;
+    assert_eq!(
+        (scheduled.status, scheduled.body["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("scheduled")),
+        "{scheduled:?}"
+    );
+    app.drain_jobs().await;
+    let message = scheduled.body["id"].as_i64().unwrap();
+    let cancel = format!("{path}/{message}/cancel");
+    let canceled = app.post(&cancel, json!({})).await;
+    assert_eq!(canceled.status, StatusCode::OK, "{canceled:?}");
+    assert_eq!(
+        (canceled.body["status"].as_str(), canceled.body["error"]["code"].as_str()),
+        (Some("failed"), Some("canceled"))
+    );
+    assert_problem(&app.post(&cancel, json!({})).await, StatusCode::CONFLICT, "not_scheduled");
+    sqlx::query("UPDATE jobs SET run_at = 0").execute(app.state.db.writer()).await.unwrap();
+    app.drain_jobs().await;
+    let thread = app.get(&path).await;
+    let shown = thread.body["data"].as_array().unwrap().iter().find(|m| m["id"] == message).unwrap().clone();
+    assert_eq!(shown["status"], "failed", "a canceled message never goes out: {shown}");
+
+    // Due ones go out; times and fallback steps are checked.
+    let soon = app.post(&path, json!({"text": "Adesso", "send_at": later})).await;
+    sqlx::query("UPDATE jobs SET run_at = 0").execute(app.state.db.writer()).await.unwrap();
+    app.drain_jobs().await;
+    let thread = app.get(&path).await;
+    let sent = thread.body["data"].as_array().unwrap().iter().find(|m| m["id"] == soon.body["id"]).unwrap().clone();
+    assert_eq!(sent["status"], "read", "simulated delivery: {sent}");
+    assert_field_error(&app.post(&path, json!({"text": "x", "send_at": "domani"})).await, "send_at");
+    let far = (chrono::Utc::now() + chrono::Duration::days(400)).to_rfc3339();
+    assert_field_error(&app.post(&path, json!({"text": "x", "send_at": far})).await, "send_at");
+    assert_field_error(
+        &app.post(&path, json!({"text": "x", "fallback": [{"kind": "pigeon", "text": "x"}]})).await,
+        "fallback[0].kind",
+    );
+    assert_field_error(&app.post(&path, json!({"text": "x", "private": true, "send_at": later})).await, "private");
+}
+
 crate::backend_tests!(
+    scheduled_messages_wait_and_can_be_canceled,
     thread_pages_count_and_replies_show_when_they_are_read,
     inbound_creates_contact_conversation_and_deduplicates,
     inbound_rejects_bad_input_and_changes_nothing,

@@ -24,6 +24,7 @@ mod openai_model;
 mod platform;
 mod process;
 mod qlara_inbox;
+mod qlara_rcs;
 mod qlara_sends;
 mod rbm_api;
 mod rcs;

@@ -9,8 +9,14 @@ use crate::whatsapp_outbound::Graph;
 
 const PRICES: &[&str] = &["--credit-prices", "sms=70,whatsapp=50,rcs=40"];
 
+/// The credit available: the balance less what queued sends reserved.
 async fn balance(app: &TestApp) -> i64 {
-    app.get("/api/v1/credit").await.body["credit"].as_i64().unwrap()
+    app.get("/api/v1/credit").await.body["available"].as_i64().unwrap()
+}
+
+/// What queued sends reserved.
+async fn frozen(app: &TestApp) -> i64 {
+    app.get("/api/v1/credit").await.body["frozen"].as_i64().unwrap()
 }
 
 async fn top_up(app: &TestApp, amount: i64) {
@@ -87,7 +93,7 @@ async fn sends_on_each_channel_kind(app: TestApp) {
         .await;
     assert_eq!(wa_reply.body["results"]["whatsapp"]["accepted"], true, "{wa_reply:?}");
     assert_eq!(wa_reply.body["simulation"], false);
-    assert_eq!(balance(&app).await, 950);
+    assert_eq!((balance(&app).await, frozen(&app).await), (950, 50), "reserved while queued");
     // Outside a window a free-form WhatsApp message is refused, and costs nothing.
     let closed = app
         .post(
@@ -108,7 +114,9 @@ async fn sends_on_each_channel_kind(app: TestApp) {
     assert_eq!(sent["payload"]["customer_message_id"], "wa-1");
     let _ = sms;
 
-    // The ledger lists each debit with its message.
+    // Once the provider takes it, the reservation is debited; the ledger lists it with its message.
+    app.drain_jobs().await;
+    assert_eq!((balance(&app).await, frozen(&app).await), (950, 0));
     let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
     let amounts: Vec<i64> = ledger.as_array().unwrap().iter().map(|e| e["amount"].as_i64().unwrap()).collect();
     assert_eq!(amounts, vec![-50, 1000]);
@@ -137,18 +145,45 @@ async fn failed_sends_are_refunded(app: TestApp) {
         )
         .await;
     assert_eq!(reply.body["results"]["whatsapp"]["accepted"], true, "{reply:?}");
-    assert_eq!(balance(&app).await, 950, "debited when queued");
+    assert_eq!((balance(&app).await, frozen(&app).await), (950, 50), "reserved when queued");
     app.drain_jobs().await;
     let id = reply.body["messageId"].as_str().unwrap();
     let status = app.get(&format!("/api/partner-gateway/v1/messages/status/{id}?channel=WHATSAPP")).await;
     assert_eq!(status.body["deliveryStatus"], "ERROR", "{status:?}");
-    assert_eq!(balance(&app).await, 1000, "and refunded when it failed");
+    assert_eq!((balance(&app).await, frozen(&app).await), (1000, 0), "and released when it failed");
+    let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
+    assert_eq!(ledger.as_array().map(Vec::len), Some(1), "nothing was debited: {ledger}");
+
+    // A message the provider took is debited; when it fails later, it is refunded.
+    let taken = app
+        .post(
+            "/api/message-server/whatsapp/send",
+            json!({"destination": "+393471234567", "phoneNumberId": wa, "body": "Di nuovo", "messageId": "wa-later"}),
+        )
+        .await;
+    assert_eq!(taken.body["results"]["whatsapp"]["accepted"], true, "{taken:?}");
+    app.drain_jobs().await;
+    assert_eq!((balance(&app).await, frozen(&app).await), (950, 0), "debited once accepted");
+    let row = sqlx::query_scalar::<_, String>(
+        "SELECT provider_message_id FROM messages WHERE customer_message_id = 'wa-later'",
+    )
+    .fetch_one(app.state.db.reader())
+    .await
+    .unwrap();
+    let failure = crate::whatsapp::webhook(
+        "106540352242922",
+        "messages",
+        json!({"statuses": [{"id": row, "status": "failed", "timestamp": "1700000000", "recipient_id": "393471234567",
+            "errors": [{"code": 131047, "title": "Re-engagement message"}]}]}),
+    );
+    crate::whatsapp::deliver(&app, &failure).await;
+    assert_eq!(balance(&app).await, 1000, "refunded when it failed after the provider took it");
     let ledger = app.get("/api/v1/credit/ledger").await.body["data"].clone();
     assert_eq!(ledger[0]["amount"], 50, "{ledger}");
     assert_eq!(ledger[0]["reason"], "refund: the message failed");
     assert_eq!(ledger[0]["message_id"], ledger[1]["message_id"]);
     // A failure reported again changes nothing.
-    app.drain_jobs().await;
+    crate::whatsapp::deliver(&app, &failure).await;
     assert_eq!(balance(&app).await, 1000);
 }
 

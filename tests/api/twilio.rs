@@ -16,7 +16,7 @@ const NUMBER: &str = "+15005550006";
 const CUSTOMER: &str = "+393331234567";
 
 /// Creates a live Twilio SMS channel on the stand-in; returns its id.
-async fn channel_on(app: &TestApp, api: &TwilioApi) -> i64 {
+pub async fn channel_on(app: &TestApp, api: &TwilioApi) -> i64 {
     let settings =
         json!({"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from": NUMBER, "api_base_url": api.base});
     let reply = app
@@ -109,6 +109,12 @@ async fn twilio_messages_arrive_verified_and_once(app: TestApp) {
     assert!(phones.contains(&CUSTOMER) && phones.contains(&"+571138050810"), "{phones:?}");
 }
 
+/// A message of the conversation, as the API shows it.
+async fn message_by_id(app: &TestApp, conversation: i64, id: i64) -> Value {
+    let thread = app.get(&format!("/api/v1/conversations/{conversation}/messages")).await;
+    thread.body["data"].as_array().unwrap().iter().find(|m| m["id"] == id).unwrap().clone()
+}
+
 /// Sends an operator's text in the conversation and runs the send; returns the stored message.
 async fn reply(app: &TestApp, conversation: i64, text: &str) -> Value {
     let reply = app.post(&format!("/api/v1/conversations/{conversation}/messages"), json!({"text": text})).await;
@@ -149,20 +155,47 @@ async fn replies_become_twilio_messages_and_statuses_follow(app: TestApp) {
     }
     assert_eq!(message(&app, channel, &sid).await.unwrap()["status"], "delivered");
 
-    // Undelivered with Twilio's error code: failed, with a label people can read.
+    // Undelivered because the phone was unreachable (30003): sent again a little later, twice;
+    // the third time it fails, with a label people can read.
     let second = reply(&app, conversation, "Ci sei?").await;
-    let second_sid = second["provider_message_id"].as_str().unwrap().to_owned();
-    let undelivered = [
-        ("MessageSid", second_sid.as_str()),
+    let id = second["id"].as_i64().unwrap();
+    let mut sid = second["provider_message_id"].as_str().unwrap().to_owned();
+    for attempt in 1..=3 {
+        let undelivered = [
+            ("MessageSid", sid.as_str()),
+            ("MessageStatus", "undelivered"),
+            ("ErrorCode", "30003"),
+            ("From", NUMBER),
+            ("To", CUSTOMER),
+        ];
+        deliver(&app, &form(&undelivered)).await;
+        let row = parley::store::messages::find_message(app.state.db.reader(), id).await.unwrap().unwrap();
+        if attempt == 3 {
+            break;
+        }
+        assert_eq!(row.status.as_deref(), Some("queued"), "resent after attempt {attempt}");
+        run_jobs_now(&app).await;
+        let resent = message_by_id(&app, conversation, id).await;
+        assert_eq!(resent["status"], "sent", "{resent}");
+        assert_eq!(resent["payload"]["resends"].as_array().map(Vec::len), Some(attempt));
+        let next = resent["provider_message_id"].as_str().unwrap().to_owned();
+        assert_ne!(next, sid, "a resend is a new Twilio message");
+        sid = next;
+    }
+    let failed = message_by_id(&app, conversation, id).await;
+    assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("30003")));
+    assert!(failed["error"]["text"].as_str().unwrap().starts_with("Unreachable handset"), "{failed}");
+    // A carrier's spam filter (30007) is final at once.
+    let third = reply(&app, conversation, "Promo!").await;
+    let filtered = [
+        ("MessageSid", third["provider_message_id"].as_str().unwrap()),
         ("MessageStatus", "undelivered"),
-        ("ErrorCode", "30003"),
+        ("ErrorCode", "30007"),
         ("From", NUMBER),
         ("To", CUSTOMER),
     ];
-    deliver(&app, &form(&undelivered)).await;
-    let failed = message(&app, channel, &second_sid).await.unwrap();
-    assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("30003")));
-    assert!(failed["error"]["text"].as_str().unwrap().starts_with("Unreachable handset"), "{failed}");
+    deliver(&app, &form(&filtered)).await;
+    assert_eq!(message_by_id(&app, conversation, third["id"].as_i64().unwrap()).await["status"], "failed");
 
     // Throttling is retried until Twilio accepts.
     api.fail_next(429, 20429, "Too Many Requests");
@@ -181,7 +214,7 @@ async fn replies_become_twilio_messages_and_statuses_follow(app: TestApp) {
     assert_eq!((refused["status"].as_str(), refused["error"]["code"].as_str()), (Some("failed"), Some("opted_out")));
     let next = app.post(&format!("/api/v1/conversations/{conversation}/messages"), json!({"text": "Ancora?"})).await;
     assert_problem(&next, StatusCode::UNPROCESSABLE_ENTITY, "opted_out");
-    assert_eq!(api.received().len(), 5, "nothing more reached Twilio");
+    assert_eq!(api.received().len(), 8, "nothing more reached Twilio");
 }
 
 async fn stop_opts_the_customer_out_and_start_back_in(app: TestApp) {

@@ -16,7 +16,7 @@ const NEAR_TOP = 300;
 /** How long "typing…" stays without another sign from the contact (RBM sends one every few seconds). */
 const TYPING_MS = 6000;
 
-const TICKS = { queued: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
+const TICKS = { scheduled: '⏰', queued: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
 /** A one-line summary of a message, for quotes and reply previews. */
 export function snippet(message) {

@@ -191,6 +191,8 @@ impl Channel for Twilio {
             opt_out_keywords: OPT_OUT_KEYWORDS,
             opt_in_keywords: OPT_IN_KEYWORDS,
             sms_parts: true,
+            // Unreachable handset, unknown delivery error: worth another try.
+            resend_codes: &["30003", "30008"],
             ..Capabilities::unconnected(AddressKind::Phone)
         }
     }

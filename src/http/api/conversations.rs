@@ -17,7 +17,7 @@ use crate::service::conversations::{
 };
 use crate::service::escalations::{self, Escalation, EscalationPatch, EscalationRequest};
 use crate::service::messages;
-use crate::service::outbound::{self, NewConversation, Outgoing};
+use crate::service::outbound::{self, FallbackStep, NewConversation, Outgoing};
 use crate::service::views::{Conversation, Message};
 use crate::state::AppState;
 
@@ -354,11 +354,28 @@ pub struct SendBody {
     /// comment, within 7 days of it) instead of publicly.
     #[serde(default)]
     private_reply: bool,
+    /// Send it at this time (RFC 3339) instead of now: it waits as `scheduled` and can be
+    /// canceled until then.
+    send_at: Option<String>,
+    /// Where it goes instead if it fails, in order: `[{"kind": "sms", "text": "…",
+    /// "max_sms_parts"?: 2, "channel"?: "…"}]`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    fallback: Vec<FallbackStep>,
+}
+
+/// A `send_at` time in Unix ms.
+fn send_at(value: Option<&str>) -> Result<Option<i64>> {
+    value
+        .map(|text| parse_timestamp(text).ok_or_else(|| Error::field("send_at", "must be an RFC 3339 time")))
+        .transpose()
 }
 
 impl SendBody {
-    fn into_outgoing(self) -> Outgoing {
-        Outgoing {
+    fn into_outgoing(self) -> Result<Outgoing> {
+        Ok(Outgoing {
+            send_at: send_at(self.send_at.as_deref())?,
+            fallback: self.fallback,
             text: self.text,
             media_keys: self.media_keys,
             private: self.private,
@@ -368,7 +385,7 @@ impl SendBody {
             reply_to: self.reply_to,
             private_reply: self.private_reply,
             ..Default::default()
-        }
+        })
     }
 }
 
@@ -388,7 +405,7 @@ pub async fn send(
             .await?
             .ok_or_else(|| Error::field("operator_id", "no such operator in this account"))?;
     }
-    let mut outgoing = body.into_outgoing();
+    let mut outgoing = body.into_outgoing()?;
     outgoing.operator_id = outgoing.operator_id.or(me.operator_id());
     outgoing.virtual_agent_id = me.virtual_agent_id;
     if outgoing.virtual_agent_id.is_some() {
@@ -397,6 +414,19 @@ pub async fn send(
     outgoing.request_key = request_key.map(|Extension(key)| key);
     let message = outbound::send(&state, me.account_id, id, outgoing).await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
+}
+
+/// Cancel a scheduled message before it goes out: it fails as `canceled` and its reserved credit
+/// is released. 409 `not_scheduled` once it has gone out.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages/{message_id}/cancel", operation_id = "cancelScheduledMessage", tag = "messages",
+    params(("id" = i64, Path, description = "Conversation id."), ("message_id" = i64, Path, description = "Message id.")),
+    responses((status = 200, body = Message), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath((id, message_id)): ApiPath<(i64, i64)>,
+) -> Result<Json<Message>> {
+    Ok(Json(outbound::cancel_scheduled(&state, me.account_id, id, message_id).await?))
 }
 
 /// A conversation started by the business.
@@ -418,6 +448,12 @@ pub struct StartBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     payload: Map<String, Value>,
+    /// Send the first message at this time (RFC 3339), as on sends.
+    send_at: Option<String>,
+    /// Where the first message goes instead if it fails, as on sends.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    fallback: Vec<FallbackStep>,
 }
 
 /// The started conversation and its first message.
@@ -448,6 +484,8 @@ pub async fn start(
             simulation: body.simulation,
             payload: body.payload,
             request_key: request_key.map(|Extension(key)| key),
+            send_at: send_at(body.send_at.as_deref())?,
+            fallback: body.fallback,
             ..Default::default()
         },
     };

@@ -37,6 +37,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/close", post(conversations::close))
         .route("/conversations/{id}/messages", get(conversations::messages).post(conversations::send))
         .route("/conversations/{id}/messages/{message_id}", delete(conversations::delete_message))
+        .route("/conversations/{id}/messages/{message_id}/cancel", post(conversations::cancel))
         .route("/conversations/{id}/escalations", get(conversations::escalations_of).post(conversations::escalate))
         .route("/conversations/{id}/escalations/{escalation_id}", patch(conversations::update_escalation))
         .route("/conversations/{id}/takeover", post(conversations::take_over))

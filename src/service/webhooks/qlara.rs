@@ -15,7 +15,7 @@ use crate::store::webhooks::ConversationAddresses;
 /// `statusCode` of a delivery status, as the seed platform numbers them.
 pub fn status_code(status: &str) -> Option<i64> {
     match status {
-        "queued" => Some(1),
+        "scheduled" | "queued" => Some(1),
         "sent" => Some(2),
         "delivered" => Some(3),
         "failed" => Some(6),

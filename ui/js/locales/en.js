@@ -171,6 +171,7 @@ export default {
   "media.proceed": "Proceed",
   "thread.thread": "Messages",
   "thread.status_queued": "Queued",
+  "thread.status_scheduled": "Scheduled",
   "thread.status_sent": "Sent",
   "thread.status_delivered": "Delivered",
   "thread.status_read": "Read",

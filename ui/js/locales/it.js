@@ -171,6 +171,7 @@ export default {
   "media.proceed": "Procedi",
   "thread.thread": "Messaggi",
   "thread.status_queued": "In coda",
+  "thread.status_scheduled": "Programmato",
   "thread.status_sent": "Inviato",
   "thread.status_delivered": "Consegnato",
   "thread.status_read": "Letto",

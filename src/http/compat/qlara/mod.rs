@@ -3,6 +3,7 @@
 //! native API uses. No business rule lives here. See `docs/qlara.md`.
 
 pub(crate) mod inbox;
+pub(crate) mod rcs_templates;
 pub(crate) mod sends;
 pub(crate) mod webhooks;
 

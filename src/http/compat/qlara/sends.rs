@@ -19,7 +19,7 @@
 //!   `/api/partner-gateway/v1/`): amounts in currency units (the balance is kept in thousandths).
 
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Extension, Json, Router};
 use std::collections::BTreeMap;
 
@@ -27,14 +27,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Answer, Body, Caller, Params, Qlara, Segment};
+use super::{rcs_templates, Answer, Body, Caller, Params, Qlara, Segment};
 use crate::channels::OPTED_OUT;
 use crate::domain::sms::{Encoding, Segments};
 use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
 use crate::http::compat::{authenticate, Guard};
-use crate::service::outbound::{self, NewConversation, Outgoing};
-use crate::service::{channels, credit, messages};
+use crate::service::outbound::{self, FallbackStep, NewConversation, Outgoing};
+use crate::service::{channels, credit, messages, rcs_templates as saved, templates};
 use crate::state::AppState;
 use crate::store::messages::MessageRow;
 
@@ -42,6 +42,12 @@ use crate::store::messages::MessageRow;
 pub fn routes(guard: Guard) -> Router<AppState> {
     Router::new()
         .route("/api/message-server/{kind}/send", post(send))
+        .route("/api/message-server/rcs/templates", get(rcs_templates::list).post(rcs_templates::create))
+        .route(
+            "/api/message-server/rcs/templates/{id}",
+            get(rcs_templates::get).put(rcs_templates::replace).delete(rcs_templates::delete),
+        )
+        .route("/api/message-server/messages/{id}", delete(cancel))
         .route("/api/partner-gateway/v1/messages/status", get(statuses))
         .route("/api/partner-gateway/v1/messages/status/{id}", get(status))
         .route("/api/v1/partner-gateway/subscription/credit", get(subscription_credit))
@@ -74,6 +80,22 @@ pub struct SendBody {
     /// WhatsApp: an approved template instead of a body, in Meta's shape.
     #[schema(value_type = Option<Object>)]
     template: Option<Map<String, Value>>,
+    /// A saved message instead of a body: an RCS template (`/api/message-server/rcs/templates`)
+    /// or a WhatsApp template of the sending channel (`placeholders` `"1"`, `"2"`… fill its
+    /// `{{1}}`, `{{2}}`…).
+    template_id: Option<i64>,
+    /// Send at this time (`yyyy-MM-dd HH:mm:ss.SSSZ`, e.g. `2026-12-01 09:00:00.000+0100`)
+    /// instead of now; cancel with `DELETE /api/message-server/messages/{messageId}`.
+    #[schema(example = "2026-12-01 09:00:00.000+0100")]
+    scheduled_date: Option<String>,
+    /// RCS: when the phone cannot take RCS (or the message is revoked undelivered), send the text
+    /// as SMS if it takes at most this many parts (the body's `fallbackSms` text, else the
+    /// message's own text).
+    max_sms_parts: Option<u32>,
+    /// Where the message goes if it fails, in order: `SMS`, `RCS`, `WHATSAPP`, `RCS_SMS`,
+    /// `WHATSAPP_SMS`, `WHATSAPP_RCS`, `WHATSAPP_RCS_SMS`; it starts with the sending channel.
+    #[schema(example = "WHATSAPP_RCS_SMS")]
+    sending_mode: Option<String>,
     /// Your id for the message, for status polling and delivery reports (a UUID when absent).
     message_id: Option<String>,
     /// Run the flow without calling the provider or spending credit.
@@ -124,7 +146,7 @@ fn reference(value: &Option<Value>) -> Option<String> {
     }
 }
 
-/// The text of a body: a string, `{"text"}`, or RCS's `{"type":"TEXT","body":{"text"}}`.
+/// The text of a body: a string, `{"text"}`, or `{"body": {"text"}}`.
 fn body_text(body: &Value) -> Result<String> {
     let text = match body {
         Value::String(text) => Some(text.as_str()),
@@ -138,15 +160,105 @@ fn body_text(body: &Value) -> Result<String> {
     text.map(str::to_owned).ok_or_else(|| Error::field("body", "only text bodies are supported"))
 }
 
-/// Fills `{name}` placeholders; unknown ones stay as written.
-fn fill(text: &str, placeholders: &Map<String, Value>) -> String {
-    placeholders.iter().fold(text.to_owned(), |text, (name, value)| {
-        let value = match value {
-            Value::String(v) => v.clone(),
-            other => other.to_string(),
-        };
-        text.replace(&format!("{{{name}}}"), &value)
-    })
+/// What a send says: its text, structured payload and fallback steps (from an RCS body's
+/// `fallbackSms`), from its body, template or template id.
+async fn content(
+    state: &AppState,
+    account_id: i64,
+    kind: ChannelKind,
+    channel_id: i64,
+    body: &SendBody,
+    placeholders: &Map<String, Value>,
+) -> Result<(Option<String>, Map<String, Value>, Vec<FallbackStep>)> {
+    let rcs = |kind: &str, rcs_body: &Value| -> Result<_> {
+        let content = saved::content(kind, rcs_body, placeholders)?;
+        Ok((content.text, content.payload, content.fallback_sms.into_iter().collect()))
+    };
+    match (&body.body, &body.template, body.template_id) {
+        (Some(_), Some(_), _) => Err(Error::field("template", "send either a body or a template")),
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+            Err(Error::field("templateId", "send one of body, template and templateId"))
+        }
+        (Some(Value::Object(object)), None, None) if kind == ChannelKind::Rcs && object.contains_key("type") => {
+            let kind = object["type"].as_str().unwrap_or_default();
+            rcs(kind, object.get("body").unwrap_or(&Value::Null))
+        }
+        (Some(content), None, None) => {
+            Ok((Some(saved::fill(&body_text(content)?, placeholders)), Map::new(), Vec::new()))
+        }
+        (None, Some(template), None) if kind == ChannelKind::Whatsapp => {
+            Ok((None, Map::from_iter([("template".to_owned(), Value::Object(template.clone()))]), Vec::new()))
+        }
+        (None, None, Some(id)) if kind == ChannelKind::Rcs => {
+            let template = saved::get(state, account_id, id).await?;
+            rcs(&template.kind, &template.body)
+        }
+        (None, None, Some(id)) if kind == ChannelKind::Whatsapp => {
+            let template = templates::get(state, account_id, channel_id, id).await?;
+            let mut parameters: Vec<(usize, Value)> = placeholders
+                .iter()
+                .filter_map(|(name, value)| Some((name.parse::<usize>().ok()?, value.clone())))
+                .collect();
+            parameters.sort_by_key(|(number, _)| *number);
+            let mut send = json!({ "name": template.name, "language": { "code": template.language } });
+            if !parameters.is_empty() {
+                let values: Vec<Value> = parameters
+                    .into_iter()
+                    .map(|(_, value)| json!({ "type": "text", "text": value.as_str().map_or_else(|| value.to_string(), str::to_owned) }))
+                    .collect();
+                send["components"] = json!([{ "type": "body", "parameters": values }]);
+            }
+            Ok((None, Map::from_iter([("template".to_owned(), send)]), Vec::new()))
+        }
+        _ => Err(Error::field("body", "is required")),
+    }
+}
+
+/// The channels a `sendingMode` names after the sending one, with the message's text.
+fn sending_mode(kind: ChannelKind, mode: Option<&str>, text: Option<&str>) -> Result<Vec<FallbackStep>> {
+    let Some(mode) = mode.map(str::trim).filter(|mode| !mode.is_empty()) else { return Ok(Vec::new()) };
+    const MODES: [&str; 7] = ["SMS", "RCS", "WHATSAPP", "RCS_SMS", "WHATSAPP_SMS", "WHATSAPP_RCS", "WHATSAPP_RCS_SMS"];
+    let mode = mode.to_ascii_uppercase();
+    let named: Vec<&str> = mode.split('_').collect();
+    if !MODES.contains(&mode.as_str()) || named.first() != Some(&kind.as_str().to_ascii_uppercase().as_str()) {
+        return Err(Error::field(
+            "sendingMode",
+            format!("must be one of {} and start with {}", MODES.join(", "), kind.as_str().to_ascii_uppercase()),
+        ));
+    }
+    let text = text.ok_or_else(|| Error::field("sendingMode", "a fallback needs a text body"))?;
+    Ok(named[1..]
+        .iter()
+        .map(|next| FallbackStep {
+            kind: next.to_ascii_lowercase(),
+            channel: None,
+            text: text.to_owned(),
+            max_sms_parts: None,
+        })
+        .collect())
+}
+
+/// A message's words as plain text, for an SMS standing in for it: its text, or its choices'
+/// text, or its cards' titles and descriptions.
+fn plain_text(text: Option<&str>, payload: &Map<String, Value>) -> String {
+    if let Some(text) = text.or_else(|| payload.get("choices").and_then(|c| c["text"].as_str())) {
+        return text.to_owned();
+    }
+    let items = payload.get("cards").and_then(|cards| cards["items"].as_array()).cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|card| {
+            [card["title"].as_str(), card["subtitle"].as_str()].into_iter().flatten().collect::<Vec<_>>().join(": ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A `scheduledDate` (`yyyy-MM-dd HH:mm:ss.SSSZ`) in Unix ms.
+fn scheduled_date(text: &str) -> Result<i64> {
+    chrono::DateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.3f%z").map(|at| at.timestamp_millis()).map_err(
+        |_| Error::field("scheduledDate", "must be yyyy-MM-dd HH:mm:ss.SSSZ, e.g. 2026-12-01 09:00:00.000+0100"),
+    )
 }
 
 /// Reasons a send is answered with `accepted: false` rather than an error.
@@ -174,16 +286,20 @@ async fn send(
     let sender = reference(&body.phone_number_id).or(reference(&body.sender)).or(reference(&body.agent_id));
     let channel_id = channels::find_sender(&state, me.account_id, kind.as_str(), sender.as_deref()).await?;
     let placeholders = body.placeholders.clone().unwrap_or_default();
-    let mut payload = Map::new();
-    let text = match (&body.body, &body.template) {
-        (Some(_), Some(_)) => return Err(Error::field("template", "send either a body or a template").into()),
-        (Some(content), None) => Some(fill(&body_text(content)?, &placeholders)),
-        (None, Some(template)) if kind == ChannelKind::Whatsapp => {
-            payload.insert("template".to_owned(), Value::Object(template.clone()));
-            None
+    let (text, payload, mut fallback) = content(&state, me.account_id, kind, channel_id, &body, &placeholders).await?;
+    fallback.extend(sending_mode(kind, body.sending_mode.as_deref(), text.as_deref())?);
+    if let (ChannelKind::Rcs, Some(parts)) = (kind, body.max_sms_parts) {
+        match fallback.iter_mut().find(|step| step.kind == ChannelKind::Sms.as_str()) {
+            Some(step) => step.max_sms_parts = Some(parts),
+            None => fallback.push(FallbackStep {
+                kind: ChannelKind::Sms.as_str().to_owned(),
+                channel: None,
+                text: plain_text(text.as_deref(), &payload),
+                max_sms_parts: Some(parts),
+            }),
         }
-        _ => return Err(Error::field("body", "is required").into()),
-    };
+    }
+    let send_at = body.scheduled_date.as_deref().map(scheduled_date).transpose()?;
     let message_id =
         body.message_id.clone().filter(|id| !id.trim().is_empty()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     if message_id.chars().count() > 255 {
@@ -205,6 +321,8 @@ async fn send(
             payload,
             customer_message_id: Some(message_id.clone()),
             extra,
+            send_at,
+            fallback,
             ..Default::default()
         },
     };
@@ -223,6 +341,29 @@ async fn send(
         result.parts = Some(segments.parts.max(1) as usize);
     }
     Ok(Json(SendAnswer { message_id, simulation, results: BTreeMap::from([(kind.as_str(), result)]) }))
+}
+
+/// Cancel a scheduled send.
+///
+/// By your `messageId`, before its `scheduledDate`: it is not sent and its credit is released
+/// (its status becomes `ERROR`, "canceled"). 404 when no scheduled message has the id.
+#[utoipa::path(delete, path = "/api/message-server/messages/{id}", operation_id = "qlaraCancelScheduled",
+    tag = "Qlara sends", params(("id" = String, Path, description = "Your `messageId`.")),
+    responses((status = 204), (status = 404), (status = 409)))]
+async fn cancel(
+    State(state): State<AppState>,
+    Extension(me): Extension<Caller>,
+    Segment(id): Segment,
+) -> Answer<axum::http::StatusCode> {
+    for kind in [ChannelKind::Whatsapp, ChannelKind::Sms, ChannelKind::Rcs] {
+        let found =
+            messages::find_by_customer_ids(&state, me.account_id, kind.as_str(), std::slice::from_ref(&id)).await?;
+        if let Some((_, row)) = found.into_iter().next() {
+            outbound::cancel_scheduled(&state, me.account_id, row.conversation_id, row.id).await?;
+            return Ok(axum::http::StatusCode::NO_CONTENT);
+        }
+    }
+    Err(Error::NotFound("scheduled message").into())
 }
 
 /// Which messages, on which channel.

@@ -282,7 +282,9 @@ pub trait Channel: Sync {
     fn capabilities(&self) -> Capabilities;
 
     /// How many messages a second a live channel may send; `None` when the provider sets no pace.
-    fn send_rate(&self, channel: &ChannelRow) -> Option<u32>;
+    fn send_rate(&self, _channel: &ChannelRow) -> Option<u32> {
+        None
+    }
 
     /// Sends a message on a live channel; answers the provider's id for it.
     fn send<'a>(

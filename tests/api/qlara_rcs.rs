@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::rbm_api::{RbmApi, AGENT};
-use crate::rcs::{deliver, user_message};
+use crate::rcs::{deliver, delivered_and_read, user_message};
 use crate::twilio_api::TwilioApi;
 use crate::whatsapp::message;
 
@@ -72,14 +72,7 @@ async fn seed_000_on_rcs(app: TestApp) {
     assert_eq!(row.conversation_id, item["id"].as_i64().unwrap(), "the reply joined the customer's conversation");
     assert_eq!(delivery_status(&app, "walk-card", "RCS").await["deliveryStatus"], "SENT");
     let id = row.provider_message_id.unwrap();
-    for event in ["DELIVERED", "READ"] {
-        deliver(
-            &app,
-            json!({"senderPhoneNumber": CUSTOMER, "eventType": event, "eventId": format!("Ev{event}"),
-            "messageId": id, "sendTime": "2026-11-26T10:01:00Z", "agentId": AGENT}),
-        )
-        .await;
-    }
+    delivered_and_read(&app, &id).await;
     let polled = delivery_status(&app, "walk-card", "RCS").await;
     assert_eq!(
         (polled["deliveryStatus"].as_str(), polled["deliveryStatusDescription"].as_str()),

@@ -46,6 +46,18 @@ pub async fn deliver(app: &TestApp, data: Value) {
     }
 }
 
+/// RBM reports the customer's phone got the message `id`, then that they read it.
+pub async fn delivered_and_read(app: &TestApp, id: &str) {
+    for event in ["DELIVERED", "READ"] {
+        deliver(
+            app,
+            json!({"senderPhoneNumber": CUSTOMER, "eventType": event, "eventId": format!("Ev{event}"),
+            "messageId": id, "sendTime": "2026-11-26T10:01:00Z", "agentId": AGENT}),
+        )
+        .await;
+    }
+}
+
 /// A user message from the customer with this content.
 pub fn user_message(id: &str, content: Value) -> Value {
     let mut data = json!({"senderPhoneNumber": CUSTOMER, "messageId": id, "sendTime": "2026-11-26T10:00:00.123Z",
@@ -234,14 +246,7 @@ async fn replies_reach_rbm_in_its_shapes(app: TestApp) {
 
     // DELIVERED and READ move the reply on; reading the conversation sends a read receipt.
     let id = sent["provider_message_id"].as_str().unwrap().to_owned();
-    for event in ["DELIVERED", "READ"] {
-        deliver(
-            &app,
-            json!({"senderPhoneNumber": CUSTOMER, "eventType": event, "eventId": format!("Ev{event}"),
-            "messageId": id, "sendTime": "2026-11-26T10:01:00Z", "agentId": AGENT}),
-        )
-        .await;
-    }
+    delivered_and_read(&app, &id).await;
     let read = message(&app, channel, &id).await.unwrap();
     assert_eq!(read["status"], "read", "{read}");
     assert!(read["delivered_at"].is_string() && read["read_at"].is_string());

@@ -129,10 +129,6 @@ impl Channel for Platform {
         }
     }
 
-    fn send_rate(&self, _channel: &ChannelRow) -> Option<u32> {
-        None
-    }
-
     fn send<'a>(
         &'a self,
         http: &'a reqwest::Client,

@@ -341,10 +341,6 @@ impl Channel for Rbm {
         }
     }
 
-    fn send_rate(&self, _channel: &ChannelRow) -> Option<u32> {
-        None
-    }
-
     fn send<'a>(
         &'a self,
         http: &'a reqwest::Client,

@@ -197,10 +197,6 @@ impl Channel for Twilio {
         }
     }
 
-    fn send_rate(&self, _channel: &ChannelRow) -> Option<u32> {
-        None
-    }
-
     fn send<'a>(
         &'a self,
         http: &'a reqwest::Client,

@@ -62,7 +62,7 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
     let mut outcome = json!({ "error": "the contact has no phone number" });
     if let Some(phone) = conversation.contact_phone.as_deref() {
         for (index, step) in steps.iter().enumerate() {
-            match start(state, &failed, &payload, phone, step, &steps[index + 1..]).await {
+            match start(state, &failed, &payload, phone, step, &steps[index + 1..]).await? {
                 Ok(sent) => {
                     outcome = sent;
                     break;
@@ -80,7 +80,8 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
     Ok(())
 }
 
-/// Starts one step's message; answers what to record, or why the step cannot go out.
+/// Starts one step's message; answers what to record, or why the step cannot go out (an error
+/// of the database or of Parley itself fails the job, which is tried again).
 async fn start(
     state: &AppState,
     failed: &messages::MessageRow,
@@ -88,17 +89,16 @@ async fn start(
     phone: &str,
     step: &FallbackStep,
     rest: &[FallbackStep],
-) -> std::result::Result<Value, String> {
+) -> Result<std::result::Result<Value, String>> {
     let parts = Segments::of(&step.text).parts;
-    if step.max_sms_parts.is_some_and(|max| parts > max) {
-        return Err(format!(
-            "the text takes {parts} SMS parts, more than the {} allowed",
-            step.max_sms_parts.unwrap_or(0)
-        ));
+    if let Some(max) = step.max_sms_parts.filter(|max| parts > *max) {
+        return Ok(Err(format!("the text takes {parts} SMS parts, more than the {max} allowed")));
     }
-    let channel_id = channels::find_sender(state, failed.account_id, &step.kind, step.channel.as_deref())
-        .await
-        .map_err(|_| format!("the account has no {} channel to fall back to", step.kind))?;
+    let channel_id = match channels::find_sender(state, failed.account_id, &step.kind, step.channel.as_deref()).await {
+        Ok(id) => id,
+        Err(Error::NotFound(_)) => return Ok(Err(format!("the account has no {} channel to fall back to", step.kind))),
+        Err(other) => return Err(other),
+    };
     let mut extra = Map::from_iter([("fallback_of".to_owned(), json!(failed.id))]);
     if let Some(campaign) = payload.get("campaign_id") {
         extra.insert("campaign_id".to_owned(), campaign.clone());
@@ -122,7 +122,8 @@ async fn start(
         },
     };
     match outbound::start(state, failed.account_id, new).await {
-        Ok((_, message)) => Ok(json!({ "message_id": message.id, "channel": step.kind })),
-        Err(refused) => Err(refused.to_string()),
+        Ok((_, message)) => Ok(Ok(json!({ "message_id": message.id, "channel": step.kind }))),
+        Err(failure @ (Error::Database(_) | Error::Internal(_))) => Err(failure),
+        Err(refused) => Ok(Err(refused.to_string())),
     }
 }

@@ -89,7 +89,10 @@ async fn advance(conn: &mut Conn, message: &MessageRow, report: &StatusReport<'_
     match report.status {
         MessageStatus::Failed => {
             credit::release_or_refund(conn, row.account_id, row.id).await?;
-            fallback::queue_if_any(conn, &row, now).await?;
+            // A message its sender canceled goes nowhere else either.
+            if report.error.is_none_or(|(code, _)| code != outbound::CANCELED) {
+                fallback::queue_if_any(conn, &row, now).await?;
+            }
         }
         // The first step past the queue: the provider took the message.
         _ if current.rank() <= MessageStatus::Queued.rank() => credit::settle(conn, row.id).await?,

@@ -89,6 +89,9 @@ pub const FALLBACK: &str = "fallback";
 /// or `{error}` when it could not.
 pub const FALLBACK_TO: &str = "fallback_to";
 
+/// The failure code of a scheduled message canceled before it went out.
+pub const CANCELED: &str = "canceled";
+
 /// How far ahead a send can be scheduled.
 const MAX_SCHEDULE_MS: i64 = 366 * 24 * 3_600_000;
 
@@ -506,7 +509,7 @@ pub async fn cancel_scheduled(
     jobs::delete_job_by_payload(&mut tx, SEND_JOB, &send_job(message.id)).await?;
     let report = crate::service::messages::StatusReport {
         status: MessageStatus::Failed,
-        error: Some(("canceled", "Canceled before it was sent")),
+        error: Some((CANCELED, "Canceled before it was sent")),
         provider_message_id: None,
     };
     let canceled = crate::service::messages::apply_status(&mut tx, &message, &report).await?;

@@ -246,6 +246,11 @@ async fn templates_fallback_scheduling_and_credit(app: TestApp) {
     assert_eq!(credit(&app).await, (available + 70, 0));
     assert_eq!(delivery_status(&app, "later-1", "SMS").await["deliveryStatus"], "ERROR");
     assert_eq!(app.delete("/api/message-server/messages/later-1").await.status, StatusCode::CONFLICT);
+    // A canceled message does not fall back either.
+    send(&app, "rcs", json!({"destination": NO_RCS, "body": "Domani", "maxSmsParts": 2, "scheduledDate": later, "messageId": "later-rcs"})).await;
+    assert_eq!(app.delete("/api/message-server/messages/later-rcs").await.status, StatusCode::NO_CONTENT);
+    app.drain_jobs().await;
+    assert_eq!(twilio.received().len(), sent_before, "nothing went out as SMS");
     // One that falls due goes out; a long SMS costs per part.
     let two_parts = "Gentile cliente, ".repeat(10);
     send(

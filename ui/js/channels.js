@@ -14,6 +14,15 @@ import { h } from './dom.js';
 import { channelIcon, channelName } from './icons.js';
 import { drawSettings, readSettings } from './settings.js';
 
+/** What the provider last said of the channel's launch (RBM agents), or nothing. */
+function launchNotice(channel) {
+  const launch = channel.notices?.launch;
+  if (!launch?.state) return '';
+  const state = String(launch.state).replace(/^LAUNCH_STATE_/, '').toLowerCase();
+  const comment = launch.comment ? ` — ${launch.comment}` : '';
+  return h('span', { class: 'cp-muted', 'data-testid': 'channel-launch' }, `${t('channels.launch', { state })}${comment}`);
+}
+
 /** Mounts the page in `element`; returns the function that unmounts it. */
 export function mountChannels(element) {
   let kinds = [];
@@ -42,7 +51,8 @@ export function mountChannels(element) {
       h('span', { class: 'ch-text' },
         h('strong', {}, channel.name),
         h('span', { class: 'cp-muted' },
-          `${channelName(channel.kind)} · ${channel.address}${channel.simulation ? ` · ${t('channels.simulation')}` : ''}`)),
+          `${channelName(channel.kind)} · ${channel.address}${channel.simulation ? ` · ${t('channels.simulation')}` : ''}`),
+        launchNotice(channel)),
       h('button', { type: 'button', class: 'cp-button', 'data-testid': 'channel-edit', onclick: () => openForm(channel) },
         t('channels.edit')),
       h('button', {

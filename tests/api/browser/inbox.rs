@@ -731,5 +731,21 @@ async fn rcs_cards_carousels_chips_and_typing_show_and_the_composer_sends_them()
     );
     // The card form closes once sent.
     browser.wait_until("document.querySelector('[data-testid=card-fields]').hidden").await;
+
+    // RBM says the agent launched: the channels page shows it.
+    let launch = parley::domain::inbound::ChannelNotice {
+        name: "launch",
+        value: json!({"state": "LAUNCH_STATE_LAUNCHED", "comment": "TIM approved"}),
+    };
+    parley::service::inbound::apply(&app.state, &channel, vec![parley::domain::inbound::InboundEvent::Notice(launch)])
+        .await
+        .unwrap();
+    browser.goto("/#/channels").await;
+    browser
+        .wait_for_text(
+            "[data-testid=channel-row][data-kind=rcs] [data-testid=channel-launch]",
+            "launched — TIM approved",
+        )
+        .await;
     browser.close().await;
 }

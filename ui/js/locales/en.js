@@ -201,6 +201,7 @@ export default {
   "channels.title": "Channels",
   "channels.add": "Connect a channel",
   "channels.empty": "No channels yet: connect one to receive messages.",
+  "channels.launch": "Launch: {state}",
   "channels.simulation": "simulation",
   "channels.edit": "Edit",
   "channels.delete": "Delete",

@@ -201,6 +201,7 @@ export default {
   "channels.title": "Canali",
   "channels.add": "Collega un canale",
   "channels.empty": "Nessun canale: collegane uno per ricevere messaggi.",
+  "channels.launch": "Lancio: {state}",
   "channels.simulation": "simulazione",
   "channels.edit": "Modifica",
   "channels.delete": "Elimina",

@@ -35,6 +35,9 @@ pub const NOT_RCS_CAPABLE: &str = "not_rcs_capable";
 /// How long a number found RCS-capable is not checked again.
 const CAPABLE_FOR: Duration = Duration::from_secs(24 * 3600);
 
+/// Most numbers the capability cache holds (about 10 MB).
+const MAX_CAPABLE_NUMBERS: usize = 100_000;
+
 /// The settings of RBM channels.
 const SCHEMA: &[Field] = &[
     Field {
@@ -172,10 +175,18 @@ fn known_capable(agent: &str, phone: &str) -> bool {
 fn remember_capable(agent: &str, phone: &str, capable: bool) {
     if let Ok(mut known) = CAPABLE.lock() {
         let key = (agent.to_owned(), phone.to_owned());
-        match capable {
-            true => known.insert(key, Instant::now()),
-            false => known.remove(&key),
-        };
+        if !capable {
+            known.remove(&key);
+            return;
+        }
+        // The cache is bounded: stale numbers go first, and if that is not enough, all of them.
+        if known.len() >= MAX_CAPABLE_NUMBERS {
+            known.retain(|_, at| at.elapsed() < CAPABLE_FOR);
+            if known.len() >= MAX_CAPABLE_NUMBERS {
+                known.clear();
+            }
+        }
+        known.insert(key, Instant::now());
     }
 }
 

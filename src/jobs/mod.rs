@@ -211,12 +211,18 @@ pub enum Outcome {
     Later(Duration),
 }
 
+/// Whether a message failed (or was canceled) already.
+fn has_failed(message: &messages::MessageRow) -> bool {
+    message.status.as_deref() == Some(MessageStatus::Failed.as_str())
+}
+
 /// Hands a queued message to its channel, or moves a simulated one a step further; deletes the job
 /// in the same transaction as the change it made.
 async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<Outcome> {
     if job.status.is_none() {
         if let Some(message) = messages::find_message(state.db.reader(), job.message_id).await? {
-            if message.simulated == 0 && message.deleted_at.is_none() {
+            // A message canceled while its send waited is not sent.
+            if message.simulated == 0 && message.deleted_at.is_none() && !has_failed(&message) {
                 if let Some(outcome) = send::send(state, job_id, &message).await? {
                     return Ok(outcome);
                 }
@@ -225,8 +231,8 @@ async fn deliver(state: &AppState, job_id: i64, job: &MessageJob) -> Result<Outc
     }
     let mut tx = state.db.begin().await?;
     let message = match messages::find_message(&mut *tx, job.message_id).await? {
-        Some(message) if job.status.is_some() || message.deleted_at.is_none() => message,
-        // Gone, or deleted before it was handed to the channel: there is nothing to send.
+        Some(message) if job.status.is_some() || (message.deleted_at.is_none() && !has_failed(&message)) => message,
+        // Gone, deleted or canceled before it was handed to the channel: there is nothing to send.
         _ => {
             jobs::delete_job(&mut tx, job_id).await?;
             tx.commit().await?;

@@ -14,6 +14,10 @@ use crate::state::{AppState, EventBus, Inner};
 use crate::store::Db;
 use crate::{http, jobs, telemetry};
 
+/// A web chat visitor's requests (and session openings per address) a minute, and their burst.
+const WIDGET_REQUESTS_PER_MINUTE: u32 = 120;
+const WIDGET_BURST: u32 = 30;
+
 impl AppState {
     /// Connects to the database, applies migrations and prepares shared services.
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
@@ -46,6 +50,7 @@ impl AppState {
             webhook_client,
             provider_client,
             limiter,
+            widget_limiter: KeyLimiter::new(WIDGET_REQUESTS_PER_MINUTE, WIDGET_BURST),
             auth_failures: FailureLimiter::new(config.auth_failures_per_minute),
             send_limiter: ChannelLimiter::default(),
             metrics: telemetry::metrics_handle(),

@@ -1,5 +1,7 @@
 //! Per-caller request limits.
 
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
@@ -8,15 +10,25 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use crate::domain::principal::Caller;
 use crate::error::{Error, Result};
 
-/// A token bucket per caller (API key or logged-in operator): a sustained rate per minute and a burst.
-pub struct KeyLimiter {
-    limiter: DefaultKeyedRateLimiter<Caller>,
+/// A token bucket per key (by default the caller: API key or logged-in operator): a sustained
+/// rate per minute and a burst.
+pub struct KeyLimiter<K: Hash + Eq + Clone = Caller> {
+    limiter: DefaultKeyedRateLimiter<K>,
     clock: DefaultClock,
 }
 
-impl KeyLimiter {
+/// Who a web chat widget's request is counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WidgetKey {
+    /// A visitor session (its id).
+    Session(i64),
+    /// The address sessions are opened from.
+    Address(IpAddr),
+}
+
+impl<K: Hash + Eq + Clone> KeyLimiter<K> {
     /// Allows `per_minute` requests a minute per key, with bursts of `burst`.
-    pub fn new(per_minute: u32, burst: u32) -> KeyLimiter {
+    pub fn new(per_minute: u32, burst: u32) -> KeyLimiter<K> {
         let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
         KeyLimiter {
@@ -26,7 +38,7 @@ impl KeyLimiter {
     }
 
     /// Admits one request for `key`, or says how many seconds to wait.
-    pub fn check(&self, key: Caller) -> Result<()> {
+    pub fn check(&self, key: K) -> Result<()> {
         self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             Error::RateLimited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))

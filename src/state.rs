@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::media::MediaStore;
-use crate::ratelimit::{ChannelLimiter, FailureLimiter, KeyLimiter};
+use crate::ratelimit::{ChannelLimiter, FailureLimiter, KeyLimiter, WidgetKey};
 use crate::store::Db;
 
 /// Everything request handlers and jobs share.
@@ -40,6 +40,8 @@ pub struct Inner {
     pub model_client: reqwest::Client,
     /// Per-key request limits.
     pub limiter: KeyLimiter,
+    /// Web chat widget limits, per visitor session and per address opening sessions.
+    pub widget_limiter: KeyLimiter<WidgetKey>,
     /// Failed authentications per client address.
     pub auth_failures: FailureLimiter,
     /// Per-channel send pace (WhatsApp `messages_per_second`).

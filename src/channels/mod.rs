@@ -8,6 +8,7 @@ pub mod meta;
 pub mod rcs;
 pub mod settings;
 pub mod twilio;
+pub mod webchat;
 pub mod whatsapp;
 
 use std::collections::{BTreeSet, HashMap};
@@ -441,7 +442,7 @@ pub async fn download(
 
 /// Every network Parley connects to.
 pub const ADAPTERS: &[&dyn Channel] =
-    &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM, &twilio::Twilio, &rcs::Rbm];
+    &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM, &twilio::Twilio, &rcs::Rbm, &webchat::WebChat];
 
 /// The adapter of a network, when Parley has one.
 pub fn adapter(kind: ChannelKind) -> Option<&'static dyn Channel> {

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod content;
 pub mod inbound;
 pub mod jobs;
+pub mod jwt;
 pub mod knowledge;
 pub mod principal;
 pub mod sms;

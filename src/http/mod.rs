@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod openapi;
 pub mod server;
 pub mod ui;
+pub mod widget;
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/files", api::files_routes(state.clone()))
         .merge(compat::routes(&state))
         .nest("/hooks", hooks::routes())
+        .nest("/widget/v1", widget::routes(state.clone()))
         .merge(ui::routes())
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
         .route("/api/compat/openapi.json", get(|| async { Json(openapi::CompatDoc::openapi()) }))

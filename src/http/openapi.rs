@@ -15,7 +15,7 @@ use crate::http::api::{
     agents, channels, contacts, conversations, credit, events, keys, media, teams, templates, webhooks,
 };
 use crate::http::compat::qlara::{self, sends as qlara_sends};
-use crate::http::hooks;
+use crate::http::{hooks, widget};
 
 /// Parley's native API.
 #[derive(OpenApi)]
@@ -57,6 +57,7 @@ wrong keys or passwords is refused for a while."),
         webhooks::attempts,
         credit::balance, credit::top_up, credit::ledger,
         keys::list, keys::create, keys::revoke, keys::operators,
+        widget::open, widget::identify, widget::messages, widget::send, widget::events,
     ),
     tags(
         (name = "conversations", description = "One thread per contact and channel: list, filter, search, assign, resolve, archive."),
@@ -72,6 +73,7 @@ wrong keys or passwords is refused for a while."),
         (name = "operators", description = "The people who answer conversations in the inbox."),
         (name = "virtual agents", description = "AI agents that answer first and hand over to people: engines, knowledge base, escalations, take over and hand back."),
         (name = "routing", description = "Teams (queues), operator availability and capacity: waiting conversations go round-robin to free online members."),
+        (name = "web chat widget", description = "What the widget on a website calls: no API key; a visitor session from an allowed origin, its token as a bearer."),
     ),
     modifiers(&Security, &Conventions),
     security(("api_key" = []), ("bearer" = []))
@@ -125,6 +127,15 @@ impl Modify for Security {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "visitor",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A web chat visitor's session token (from opening a session)."))
+                    .build(),
+            ),
         );
     }
 }

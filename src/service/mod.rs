@@ -24,4 +24,5 @@ pub mod routing;
 pub mod sessions;
 pub mod templates;
 pub mod views;
+pub mod visitors;
 pub mod webhooks;

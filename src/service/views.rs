@@ -38,6 +38,8 @@ pub struct Channel {
     pub settings: Map<String, Value>,
     /// What the network lets the channel do.
     pub capabilities: Capabilities,
+    /// What a web chat widget names the channel by (`data-channel`): public, unguessable.
+    pub public_id: Option<String>,
     /// What the provider last reported about the channel, by kind (RCS: `launch`, the agent's
     /// launch state).
     #[schema(value_type = Object)]
@@ -60,6 +62,7 @@ impl From<&ChannelRow> for Channel {
             settings: channels::settings::visible(schema, &stored),
             capabilities: capabilities_of(&row.kind),
             notices: serde_json::from_str(&row.notices).unwrap_or_default(),
+            public_id: row.public_id.clone(),
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
         }

@@ -20,6 +20,8 @@ pub struct ChannelRow {
     pub team_id: Option<i64>,
     /// What the provider reported about the channel (JSON object by notice name).
     pub notices: String,
+    /// What a widget on a website names the channel by: unguessable, never a secret.
+    pub public_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -44,8 +46,8 @@ pub struct ChannelUpdate {
     pub settings: Option<(String, Option<String>)>,
 }
 
-const COLUMNS: &str =
-    "id, account_id, kind, address, name, simulation, settings, provider_key, team_id, notices, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, kind, address, name, simulation, settings, provider_key, team_id, notices, \
+     public_id, created_at, updated_at";
 
 /// Inserts a channel.
 pub async fn insert_channel(
@@ -55,8 +57,8 @@ pub async fn insert_channel(
     now: i64,
 ) -> sqlx::Result<ChannelRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO channels (account_id, kind, address, name, simulation, settings, provider_key, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
+        "INSERT INTO channels (account_id, kind, address, name, simulation, settings, provider_key, public_id, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {COLUMNS}"
     ))
     .bind(account_id)
     .bind(new.kind)
@@ -65,6 +67,7 @@ pub async fn insert_channel(
     .bind(i64::from(new.simulation))
     .bind(new.settings)
     .bind(new.provider_key)
+    .bind(hex::encode(rand::random::<[u8; 16]>()))
     .bind(now)
     .fetch_one(conn)
     .await
@@ -158,6 +161,14 @@ pub async fn delete_channel(conn: &mut Conn, account_id: i64, id: i64, now: i64)
             .execute(conn)
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A channel by its public id.
+pub async fn find_by_public_id<'c>(db: impl AnyExecutor<'c>, public_id: &str) -> sqlx::Result<Option<ChannelRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE public_id = $1 AND deleted_at IS NULL"))
+        .bind(public_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Keeps a provider's notice about a channel under `name`, replacing the previous one.

@@ -118,11 +118,13 @@ pub async fn update_contact(
 
 /// Deletes a contact that has no conversations; returns false when absent.
 pub async fn delete_contact(conn: &mut Conn, account_id: i64, id: i64) -> sqlx::Result<bool> {
-    sqlx::query("DELETE FROM contact_identities WHERE account_id = $1 AND contact_id = $2")
-        .bind(account_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    for table in ["contact_identities", "visitor_sessions"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1 AND contact_id = $2"))
+            .bind(account_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
     let done = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND id = $2")
         .bind(account_id)
         .bind(id)
@@ -131,15 +133,18 @@ pub async fn delete_contact(conn: &mut Conn, account_id: i64, id: i64) -> sqlx::
     Ok(done.rows_affected() == 1)
 }
 
-/// Moves everything that refers to contact `from` to contact `to`: channel identities,
-/// conversations (their update time becomes `now`) and the sender of the messages it wrote.
+/// Moves everything that refers to contact `from` to contact `to`: channel identities, web chat
+/// sessions, conversations (their update time becomes `now`) and the sender of the messages it
+/// wrote.
 pub async fn move_references(conn: &mut Conn, account_id: i64, from: i64, to: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE contact_identities SET contact_id = $1 WHERE account_id = $2 AND contact_id = $3")
-        .bind(to)
-        .bind(account_id)
-        .bind(from)
-        .execute(&mut *conn)
-        .await?;
+    for table in ["contact_identities", "visitor_sessions"] {
+        sqlx::query(&format!("UPDATE {table} SET contact_id = $1 WHERE account_id = $2 AND contact_id = $3"))
+            .bind(to)
+            .bind(account_id)
+            .bind(from)
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query(
         "UPDATE messages SET sender_id = $1 WHERE sender_type = 'contact' AND sender_id = $2 AND conversation_id IN \
          (SELECT id FROM conversations WHERE account_id = $3 AND contact_id = $2)",

@@ -312,6 +312,28 @@ pub async fn list_messages<'c>(
     .await
 }
 
+/// A contact's messages on a channel after `after_id`, oldest first, without private notes and
+/// deleted messages (what a web chat visitor sees).
+pub async fn list_visitor_messages<'c>(
+    db: impl AnyExecutor<'c>,
+    channel_id: i64,
+    contact_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id IN \
+         (SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2) \
+         AND id > $3 AND private = 0 AND deleted_at IS NULL ORDER BY id LIMIT $4"
+    ))
+    .bind(channel_id)
+    .bind(contact_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// Messages of a conversation with `id <= max_id`, newest first, at most `limit` (for paging back
 /// through long threads).
 /// How many messages of a conversation have ids from `min_id` to `max_id`.

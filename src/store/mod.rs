@@ -15,11 +15,13 @@ pub mod idempotency;
 pub mod jobs;
 pub mod media;
 pub mod messages;
+
 pub mod rcs_templates;
 pub mod search;
 pub mod sessions;
 pub mod teams;
 pub mod templates;
+pub mod visitors;
 pub mod webhooks;
 
 use std::str::FromStr;

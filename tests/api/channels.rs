@@ -125,10 +125,8 @@ async fn list_and_get_channels(app: TestApp) {
         list.body["data"][1]["capabilities"],
         json!({"address": "id", "reply_window_hours": null, "human_agent_window_hours": null, "templates": false,
             "read_receipts": false, "typing": false, "media_fetch": false, "edits": false, "profiles": false,
-            "comments": false,
-            "content": ["text", "media", "location", "contacts", "choices", "cards", "actions", "template", "reaction",
-                "native"],
-            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": false})
+            "comments": false, "content": ["text", "media", "choices", "cards"],
+            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": true})
     );
     let started = app.inbound(whatsapp, "+393471234567", "Ada", "ciao").await;
     // Conversations name their channel; its capabilities are the channel's (kept out of every

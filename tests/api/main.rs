@@ -34,6 +34,7 @@ mod s3;
 mod sessions;
 mod twilio;
 mod twilio_api;
+mod webchat;
 mod webhooks;
 mod whatsapp;
 mod whatsapp_media;

@@ -1,0 +1,274 @@
+//! The web chat widget's API under `/widget/v1/channels/{public_id}`: no API key — a page of one
+//! of the channel's allowed origins opens a visitor session, and every other call carries its
+//! token as `Authorization: Bearer …` (never in a URL). Answers carry CORS headers for allowed
+//! origins only; other sites are refused (403 `origin_not_allowed`).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use futures::Stream;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::{Error, Problem, Result};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::server::ClientAddr;
+use crate::ratelimit::WidgetKey;
+use crate::service::visitors::{self, Identify, Proof, SessionToken, WidgetMessage};
+use crate::state::{AppState, Signal};
+use crate::store::channels::ChannelRow;
+use crate::store::visitors::VisitorSessionRow;
+
+/// The widget's routes.
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/channels/{public_id}/sessions", post(open).options(preflight))
+        .route("/channels/{public_id}/identify", post(identify).options(preflight))
+        .route("/channels/{public_id}/messages", get(messages).post(send).options(preflight))
+        .route("/channels/{public_id}/events", get(events).options(preflight))
+        .layer(middleware::from_fn_with_state(state, cors))
+}
+
+/// A CORS preflight: [`cors`] answers it before this runs, for allowed origins only.
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// The page's origin.
+fn origin(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ORIGIN).and_then(|value| value.to_str().ok())
+}
+
+/// The bearer token of a request.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Answers CORS preflights for allowed origins, and lets allowed origins read the answers.
+async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut segments = request.uri().path().split('/');
+    let public_id = segments.find(|segment| *segment == "channels").and(segments.next()).unwrap_or_default().to_owned();
+    let origin = origin(request.headers()).map(str::to_owned);
+    let allowed = match &origin {
+        Some(origin) => visitors::widget_channel(&state, &public_id, Some(origin)).await.is_ok(),
+        None => false,
+    };
+    let mut response = match request.method() == Method::OPTIONS && !allowed {
+        true => StatusCode::FORBIDDEN.into_response(),
+        false => next.run(request).await,
+    };
+    if let (true, Some(origin)) = (allowed, origin) {
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&origin) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, last-event-id"),
+        );
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    response
+}
+
+/// The channel, when the request's page may use it.
+async fn channel(state: &AppState, public_id: &str, headers: &HeaderMap) -> Result<ChannelRow> {
+    visitors::widget_channel(state, public_id, origin(headers)).await
+}
+
+/// The channel and the visitor's session of a request, within the visitor's rate.
+async fn visitor(state: &AppState, public_id: &str, headers: &HeaderMap) -> Result<(ChannelRow, VisitorSessionRow)> {
+    let channel = channel(state, public_id, headers).await?;
+    let session = visitors::session(state, &channel, bearer(headers)).await?;
+    state.widget_limiter.check(WidgetKey::Session(session.id))?;
+    Ok((channel, session))
+}
+
+/// Open a visitor session.
+///
+/// From a page of one of the channel's allowed origins: a new anonymous visitor and their token.
+#[utoipa::path(post, path = "/widget/v1/channels/{public_id}/sessions", operation_id = "openWidgetSession", tag = "web chat widget",
+    params(("public_id" = String, Path, description = "The channel's public id (the widget's `data-channel`).")),
+    security(()),
+    responses((status = 201, body = SessionToken), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn open(
+    State(state): State<AppState>,
+    ApiPath(public_id): ApiPath<String>,
+    headers: HeaderMap,
+    address: Option<Extension<ClientAddr>>,
+) -> Result<(StatusCode, Json<SessionToken>)> {
+    if let Some(Extension(ClientAddr(address))) = address {
+        state.widget_limiter.check(WidgetKey::Address(address))?;
+    }
+    let channel = channel(&state, &public_id, &headers).await?;
+    Ok((StatusCode::CREATED, Json(visitors::open(&state, &channel).await?)))
+}
+
+/// Who the visitor is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyBody {
+    /// Your id for the customer (an account number, a user id).
+    identifier: String,
+    name: Option<String>,
+    email: Option<String>,
+    /// Hex HMAC-SHA256 of `identifier` with the channel's identity secret, computed by your server.
+    identifier_hash: Option<String>,
+    /// Or an HS256 JWT from your server, signed with the identity secret: `sub` = `identifier`,
+    /// with `exp`.
+    identity_token: Option<String>,
+}
+
+/// Identify the visitor.
+///
+/// With `identifier_hash` or `identity_token` from the business's server the visitor joins the
+/// customer with that identifier (and their earlier chats); without, the identifier is only
+/// noted (refused where the channel requires proof). The session's token changes: use the new
+/// one.
+#[utoipa::path(post, path = "/widget/v1/channels/{public_id}/identify", operation_id = "identifyWidgetVisitor", tag = "web chat widget",
+    params(("public_id" = String, Path)), request_body = IdentifyBody, security(("visitor" = [])),
+    responses((status = 200, body = SessionToken), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn identify(
+    State(state): State<AppState>,
+    ApiPath(public_id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<IdentifyBody>,
+) -> Result<Json<SessionToken>> {
+    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    let proof = match (body.identifier_hash, body.identity_token) {
+        (Some(_), Some(_)) => return Err(Error::field("identity_token", "send identifier_hash or identity_token")),
+        (Some(hash), None) => Proof::Hash(hash),
+        (None, Some(token)) => Proof::Jwt(token),
+        (None, None) => Proof::None,
+    };
+    let who = Identify { identifier: body.identifier, name: body.name, email: body.email, proof };
+    Ok(Json(visitors::identify(&state, &channel, &session, who).await?))
+}
+
+/// Where a visitor's thread continues.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AfterParams {
+    /// Messages after this id.
+    after: Option<i64>,
+}
+
+/// A page of messages.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct WidgetMessages {
+    data: Vec<WidgetMessage>,
+}
+
+/// The visitor's messages.
+///
+/// Their own conversation only, oldest first, 100 at a time after `after`; no private notes.
+#[utoipa::path(get, path = "/widget/v1/channels/{public_id}/messages", operation_id = "listWidgetMessages", tag = "web chat widget",
+    params(("public_id" = String, Path), AfterParams), security(("visitor" = [])),
+    responses((status = 200, body = WidgetMessages), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    ApiPath(public_id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<AfterParams>,
+) -> Result<Json<WidgetMessages>> {
+    let (_, session) = visitor(&state, &public_id, &headers).await?;
+    Ok(Json(WidgetMessages { data: visitors::messages(&state, &session, params.after).await? }))
+}
+
+/// A visitor's message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    text: String,
+}
+
+/// Send the visitor's message.
+#[utoipa::path(post, path = "/widget/v1/channels/{public_id}/messages", operation_id = "sendWidgetMessage", tag = "web chat widget",
+    params(("public_id" = String, Path)), request_body = SendBody, security(("visitor" = [])),
+    responses((status = 201, body = WidgetMessage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn send(
+    State(state): State<AppState>,
+    ApiPath(public_id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SendBody>,
+) -> Result<(StatusCode, Json<WidgetMessage>)> {
+    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    Ok((StatusCode::CREATED, Json(visitors::send(&state, &channel, &session, &body.text).await?)))
+}
+
+/// Waits for a sign that the account has new events (or that signs were missed).
+async fn news_of(wake: &mut tokio::sync::broadcast::Receiver<Signal>, account_id: i64) {
+    loop {
+        match wake.recv().await {
+            Ok(Signal::Logged(account)) if account == account_id => return,
+            Ok(_) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// How often the thread is read again without a sign from this process (other nodes).
+const POLL: Duration = Duration::from_secs(2);
+
+/// Stream the visitor's messages.
+///
+/// Server-Sent Events, one `message` event per message of the visitor's conversation (their own
+/// and the business's), each with its id: reconnect with `Last-Event-ID` (or `after`) and nothing
+/// is lost or sent twice. Read it with `fetch` so the token stays in the `Authorization` header.
+#[utoipa::path(get, path = "/widget/v1/channels/{public_id}/events", operation_id = "streamWidgetMessages", tag = "web chat widget",
+    params(("public_id" = String, Path), AfterParams, ("Last-Event-ID" = Option<i64>, Header)), security(("visitor" = [])),
+    responses((status = 200, description = "text/event-stream of `message` events", content_type = "text/event-stream"),
+        (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn events(
+    State(state): State<AppState>,
+    ApiPath(public_id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<AfterParams>,
+) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
+    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    let resume = headers.get("last-event-id").and_then(|value| value.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let mut last: i64 = resume.or(params.after).unwrap_or(0);
+    let mut wake = state.events.subscribe();
+    let shutdown = state.shutdown.clone();
+    let account = channel.account_id;
+    let stream = async_stream::stream! {
+        while !shutdown.is_cancelled() {
+            let batch = match visitors::messages(&state, &session, Some(last)).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(error = %e, "widget stream read failed");
+                    break;
+                }
+            };
+            let full = batch.len() >= 100;
+            for message in batch {
+                last = message.id;
+                if let Ok(data) = serde_json::to_string(&message) {
+                    yield Ok(Event::default().id(message.id.to_string()).event("message").data(data));
+                }
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(POLL) => {}
+                _ = news_of(&mut wake, account) => {}
+            }
+        }
+    };
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

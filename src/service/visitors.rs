@@ -1,0 +1,305 @@
+//! Web chat visitors: a widget on an allowed website opens a session (a server-minted token, kept
+//! hashed, sent back in a header and never in a URL) bound to a contact of its own; the visitor's
+//! messages are ingested like any channel's, and the visitor reads only their own conversation.
+//! The business's server may prove who a visitor is (HMAC-SHA256 of the identifier with the
+//! channel's identity secret, or an HS256 JWT whose `sub` is the identifier): a proved visitor
+//! joins the contact with that identifier; a visitor who only claims an identifier never does.
+//! Identifying rotates the token.
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+
+use crate::channels::webchat::WidgetSettings;
+use crate::domain::inbound::InboundMessage;
+use crate::domain::jwt::verify_hs256;
+use crate::domain::time::{now_ms, to_rfc3339};
+use crate::domain::{ChannelKind, MessageType};
+use crate::error::{Error, Result};
+use crate::service::auth::{hash_key, random_token};
+use crate::service::{contacts, inbound};
+use crate::state::AppState;
+use crate::store::channels::{self, ChannelRow};
+use crate::store::messages::{self, MessageRow};
+use crate::store::visitors::{self, Identity, NewVisitorSession, VisitorSessionRow};
+
+/// How long a visitor's session lasts.
+const SESSION_MS: i64 = 30 * 24 * 3_600_000;
+
+/// Most messages one page of a visitor's thread holds.
+const PAGE: i64 = 100;
+
+/// How long media links in a visitor's thread stay valid, in seconds.
+const MEDIA_LINK_SECONDS: i64 = 24 * 3600;
+
+/// A visitor's session as the widget keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionToken {
+    /// Send it as `Authorization: Bearer <token>` on every widget call; never put it in a URL.
+    pub token: String,
+    pub visitor: Visitor,
+}
+
+/// The visitor as the widget shows them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Visitor {
+    pub identifier: Option<String>,
+    /// The business's server proved the identifier.
+    pub verified: bool,
+    pub expires_at: String,
+}
+
+impl From<&VisitorSessionRow> for Visitor {
+    fn from(row: &VisitorSessionRow) -> Self {
+        Visitor {
+            identifier: row.identifier.clone(),
+            verified: row.verified != 0,
+            expires_at: to_rfc3339(row.expires_at),
+        }
+    }
+}
+
+/// A message as the visitor sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetMessage {
+    pub id: i64,
+    /// `visitor`, `agent` (a person) or `bot` (a virtual agent).
+    pub from: &'static str,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+    /// Choices and cards, as sent.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// Links to the message's files, valid for a day.
+    pub media: Vec<String>,
+    pub created_at: String,
+}
+
+impl WidgetMessage {
+    fn of(state: &AppState, row: &MessageRow) -> WidgetMessage {
+        let from = match (row.direction.as_str(), row.sender_type.as_str()) {
+            ("inbound", _) => "visitor",
+            (_, "virtual_agent") => "bot",
+            _ => "agent",
+        };
+        let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+        let shown = ["choices", "cards", "location"]
+            .into_iter()
+            .filter_map(|key| payload.get(key).map(|value| (key.to_owned(), value.clone())))
+            .collect();
+        let keys: Vec<String> = serde_json::from_str(&row.media_keys).unwrap_or_default();
+        let expires = now_ms() / 1000 + MEDIA_LINK_SECONDS;
+        WidgetMessage {
+            id: row.id,
+            from,
+            kind: row.kind.clone(),
+            text: row.text.clone(),
+            payload: Value::Object(shown),
+            media: keys.iter().map(|key| state.media.signed_url(key, expires)).collect(),
+            created_at: to_rfc3339(row.created_at),
+        }
+    }
+}
+
+/// The web chat channel a widget names, when the page's origin may use it.
+pub async fn widget_channel(state: &AppState, public_id: &str, origin: Option<&str>) -> Result<ChannelRow> {
+    let channel = channels::find_by_public_id(state.db.reader(), public_id)
+        .await?
+        .filter(|channel| channel.kind == ChannelKind::Webchat.as_str())
+        .ok_or(Error::NotFound("widget"))?;
+    let allowed = origin.is_some_and(|origin| WidgetSettings::of(&channel).allows(origin));
+    if !allowed {
+        return Err(Error::Forbidden {
+            code: "origin_not_allowed",
+            detail: "this website may not use the widget: add its origin to the channel's allowed_origins".to_owned(),
+        });
+    }
+    Ok(channel)
+}
+
+/// Opens an anonymous session: a contact of its own on the channel and a fresh token.
+pub async fn open(state: &AppState, channel: &ChannelRow) -> Result<SessionToken> {
+    let now = now_ms();
+    let token = random_token(43);
+    let address = format!("visitor-{}", random_token(24));
+    let mut tx = state.db.begin().await?;
+    let contact_id =
+        contacts::find_or_create_by_address(&mut tx, ChannelKind::Webchat, channel, &address, &[], None, now).await?;
+    let new = NewVisitorSession {
+        account_id: channel.account_id,
+        channel_id: channel.id,
+        contact_id,
+        address: &address,
+        token_hash: &hash_key(&token),
+        expires_at: now + SESSION_MS,
+    };
+    let row = visitors::insert(&mut tx, &new, now).await?;
+    tx.commit().await?;
+    state.events.notify(channel.account_id);
+    Ok(SessionToken { token, visitor: Visitor::from(&row) })
+}
+
+/// The session of a bearer token on the channel.
+pub async fn session(state: &AppState, channel: &ChannelRow, token: Option<&str>) -> Result<VisitorSessionRow> {
+    let token = token.ok_or(Error::Unauthorized)?;
+    visitors::find_by_token(state.db.reader(), channel.id, &hash_key(token), now_ms()).await?.ok_or(Error::Unauthorized)
+}
+
+/// How the business's server vouches for a visitor.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    /// Hex HMAC-SHA256 of the identifier with the channel's identity secret.
+    Hash(String),
+    /// An HS256 JWT signed with the identity secret, `sub` the identifier, with `exp`.
+    Jwt(String),
+    /// Nothing: the visitor only claims the identifier.
+    None,
+}
+
+/// Who a visitor says they are.
+#[derive(Debug, Clone)]
+pub struct Identify {
+    pub identifier: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub proof: Proof,
+}
+
+/// Identifies a session's visitor and rotates its token. A proved identifier joins the contact
+/// that has it on the channel (the session's earlier messages go along); an unproved one is only
+/// recorded, on the session's own contact, and refused where the channel requires proof.
+pub async fn identify(
+    state: &AppState,
+    channel: &ChannelRow,
+    session: &VisitorSessionRow,
+    who: Identify,
+) -> Result<SessionToken> {
+    let identifier = who.identifier.trim().to_owned();
+    if identifier.is_empty() || identifier.chars().count() > 255 {
+        return Err(Error::field("identifier", "must be 1 to 255 characters"));
+    }
+    let settings = WidgetSettings::of(channel);
+    let verified = proved(&settings, &identifier, &who.proof)?;
+    if settings.identity_required && !verified {
+        return Err(identity_required());
+    }
+    let now = now_ms();
+    let token = random_token(43);
+    let mut contact_id = session.contact_id;
+    let mut address = session.address.clone();
+    if verified {
+        let mut tx = state.db.begin().await?;
+        let known = crate::store::contacts::find_identity(&mut *tx, channel.id, &identifier).await?;
+        tx.commit().await?;
+        match known {
+            Some(identity) if identity.contact_id != session.contact_id => {
+                contacts::merge(state, channel.account_id, identity.contact_id, session.contact_id).await?;
+                contact_id = identity.contact_id;
+            }
+            Some(_) => {}
+            None => {
+                let mut tx = state.db.begin().await?;
+                crate::store::contacts::insert_identity(
+                    &mut tx,
+                    channel.account_id,
+                    contact_id,
+                    channel.id,
+                    &identifier,
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+            }
+        }
+        address = identifier.clone();
+    }
+    if who.name.is_some() || who.email.is_some() {
+        let input = contacts::ContactInput { name: who.name, email: who.email, ..Default::default() };
+        contacts::update(state, channel.account_id, contact_id, input).await?;
+    }
+    let mut tx = state.db.begin().await?;
+    let identity = Identity { contact_id, address: &address, identifier: &identifier, verified };
+    let row = visitors::identify(&mut tx, session.id, &identity, &hash_key(&token), now).await?;
+    tx.commit().await?;
+    Ok(SessionToken { token, visitor: Visitor::from(&row) })
+}
+
+fn identity_required() -> Error {
+    Error::Forbidden {
+        code: "identity_required",
+        detail: "this chat is for signed-in customers: the website must vouch for the visitor first".to_owned(),
+    }
+}
+
+/// Whether the proof vouches for the identifier; a proof that does not match is an error, not
+/// an anonymous visitor.
+fn proved(settings: &WidgetSettings, identifier: &str, proof: &Proof) -> Result<bool> {
+    let invalid = |detail: &str| Error::Forbidden { code: "identity_invalid", detail: detail.to_owned() };
+    let secret = match (proof, settings.identity_secret.as_deref()) {
+        (Proof::None, _) => return Ok(false),
+        (_, Some(secret)) => secret,
+        (_, None) => return Err(invalid("the channel has no identity secret to check the proof with")),
+    };
+    match proof {
+        Proof::Hash(hash) => {
+            let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| invalid("bad secret"))?;
+            mac.update(identifier.as_bytes());
+            let expected = hex::encode(mac.finalize().into_bytes());
+            match bool::from(expected.as_bytes().ct_eq(hash.trim().to_ascii_lowercase().as_bytes())) {
+                true => Ok(true),
+                false => {
+                    Err(invalid("identifier_hash is not the HMAC-SHA256 of the identifier with the identity secret"))
+                }
+            }
+        }
+        Proof::Jwt(token) => {
+            let claims = verify_hs256(token, secret.as_bytes(), now_ms() / 1000)
+                .map_err(|e| invalid(&format!("the identity token was refused: {e}")))?;
+            match claims["sub"].as_str() == Some(identifier) {
+                true => Ok(true),
+                false => Err(invalid("the identity token's `sub` is not the identifier")),
+            }
+        }
+        Proof::None => Ok(false),
+    }
+}
+
+/// The visitor's messages after `after` (a message id), oldest first.
+pub async fn messages(state: &AppState, session: &VisitorSessionRow, after: Option<i64>) -> Result<Vec<WidgetMessage>> {
+    let rows = messages::list_visitor_messages(
+        state.db.reader(),
+        session.channel_id,
+        session.contact_id,
+        after.unwrap_or(0),
+        PAGE,
+    )
+    .await?;
+    Ok(rows.iter().map(|row| WidgetMessage::of(state, row)).collect())
+}
+
+/// Sends the visitor's text into their conversation (the virtual agent or the team answers).
+pub async fn send(
+    state: &AppState,
+    channel: &ChannelRow,
+    session: &VisitorSessionRow,
+    text: &str,
+) -> Result<WidgetMessage> {
+    if WidgetSettings::of(channel).identity_required && session.verified == 0 {
+        return Err(identity_required());
+    }
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 4096 {
+        return Err(Error::field("text", "must be 1 to 4096 characters"));
+    }
+    let mut message = InboundMessage::new(session.address.clone(), MessageType::Text);
+    message.text = Some(text.to_owned());
+    message.payload = json!({});
+    let ingested = inbound::ingest(state, channel, vec![message]).await?;
+    let stored = ingested.first().ok_or_else(|| anyhow::anyhow!("the visitor's message was not stored"))?;
+    let row = messages::find_message(state.db.reader(), stored.message.id).await?.ok_or(Error::NotFound("message"))?;
+    Ok(WidgetMessage::of(state, &row))
+}

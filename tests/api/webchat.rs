@@ -1,0 +1,344 @@
+//! The web chat widget's API as a visitor's browser calls it (no API key, an `Origin`, a bearer
+//! session token): allowed and refused origins with their CORS answers, a conversation with the
+//! business both ways, one visitor never seeing another's messages, the live stream resumed without
+//! loss or repeats, and identity proved by HMAC or JWT (valid, wrong, expired) or only claimed.
+
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const SHOP: &str = "https://shop.example.com";
+const SECRET: &str = "identity-secret-of-the-shop-0123456789";
+
+/// A live web chat channel for the shop's site; returns (id, public id).
+async fn widget_channel(app: &TestApp, identity: &str) -> (i64, String) {
+    let settings = json!({"allowed_origins": format!("{SHOP} http://localhost:8080"), "identity_secret": SECRET, "identity": identity});
+    let reply = app
+        .post(
+            "/api/v1/channels",
+            json!({"kind": "webchat", "name": "Shop chat", "address": "shop-site", "settings": settings}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert!(reply.body["settings"].get("identity_secret").is_none(), "the secret is write-only");
+    let public_id = reply.body["public_id"].as_str().unwrap().to_owned();
+    assert_eq!(public_id.len(), 32, "128 random bits: {public_id}");
+    (reply.body["id"].as_i64().unwrap(), public_id)
+}
+
+/// A visitor's browser on a page of `origin`.
+struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    origin: String,
+    token: Option<String>,
+}
+
+impl Visitor {
+    fn new(app: &TestApp, public_id: &str, origin: &str) -> Visitor {
+        Visitor {
+            http: reqwest::Client::new(),
+            base: format!("{}/widget/v1/channels/{public_id}", app.base),
+            origin: origin.to_owned(),
+            token: None,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).header("Origin", &self.origin);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::of(request.send().await.unwrap()).await
+    }
+
+    /// Opens a session; answers the visitor.
+    async fn open(&mut self) -> Value {
+        let reply = self.call(Method::POST, "/sessions", None).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        assert_eq!(reply.headers["access-control-allow-origin"], self.origin.as_str());
+        self.token = Some(reply.body["token"].as_str().unwrap().to_owned());
+        reply.body["visitor"].clone()
+    }
+
+    async fn say(&self, text: &str) -> Value {
+        let reply = self.call(Method::POST, "/messages", Some(json!({ "text": text }))).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body
+    }
+
+    async fn thread(&self) -> Vec<(String, String)> {
+        let reply = self.call(Method::GET, "/messages", None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["from"].as_str().unwrap().to_owned(), m["text"].as_str().unwrap_or_default().to_owned()))
+            .collect()
+    }
+
+    async fn identify(&mut self, body: Value) -> Reply {
+        let reply = self.call(Method::POST, "/identify", Some(body)).await;
+        if reply.status == StatusCode::OK {
+            self.token = Some(reply.body["token"].as_str().unwrap().to_owned());
+        }
+        reply
+    }
+}
+
+fn hmac_hex(identifier: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(identifier.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// An HS256 JWT for `sub`, expiring `ttl` seconds from now.
+fn jwt(sub: &str, ttl: i64) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let now = chrono::Utc::now().timestamp();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(json!({"sub": sub, "iat": now - 10, "exp": now + ttl}).to_string());
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{header}.{claims}").as_bytes());
+    format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// The operator's reply in the visitor's conversation (by the visitor's last message).
+async fn operator_replies(app: &TestApp, message: &Value, text: &str, private: bool) {
+    let row = parley::store::messages::find_message(app.state.db.reader(), message["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let path = format!("/api/v1/conversations/{}/messages", row.conversation_id);
+    let reply = app.post(&path, json!({ "text": text, "private": private })).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
+    app.drain_jobs().await;
+}
+
+async fn visitors_chat_from_allowed_sites_only_and_see_only_their_own(app: TestApp) {
+    let (channel, public_id) = widget_channel(&app, "optional").await;
+
+    // Other sites, and requests without an Origin, are refused; preflights answer the same way.
+    let mut stranger = Visitor::new(&app, &public_id, "https://evil.example");
+    let refused = stranger.call(Method::POST, "/sessions", None).await;
+    assert_problem(&refused, StatusCode::FORBIDDEN, "origin_not_allowed");
+    assert!(refused.headers.get("access-control-allow-origin").is_none());
+    let preflight = |origin: &str| {
+        reqwest::Client::new()
+            .request(Method::OPTIONS, format!("{}/widget/v1/channels/{public_id}/messages", app.base))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+    };
+    let allowed = preflight(SHOP).await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], SHOP);
+    assert!(allowed.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    assert_eq!(preflight("https://evil.example").await.unwrap().status(), StatusCode::FORBIDDEN);
+    stranger.origin = String::new();
+    assert_eq!(stranger.call(Method::POST, "/sessions", None).await.status, StatusCode::FORBIDDEN);
+    let unknown = Visitor::new(&app, "0123456789abcdef0123456789abcdef", SHOP);
+    assert_problem(&unknown.call(Method::POST, "/sessions", None).await, StatusCode::NOT_FOUND, "not_found");
+
+    // A visitor chats; the team sees the conversation and answers; private notes stay inside.
+    let mut anna = Visitor::new(&app, &public_id, SHOP);
+    let visitor = anna.open().await;
+    assert_eq!(visitor["verified"], false);
+    assert!(anna.token.as_ref().unwrap().len() >= 43, "a token of at least 128 bits");
+    let first = anna.say("Ciao, avete la taglia M?").await;
+    assert_eq!(first["from"], "visitor");
+    let listed = app.get(&format!("/api/v1/conversations?channel_id={channel}")).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 1, "{}", listed.body);
+    operator_replies(&app, &first, "Sì, è disponibile!", false).await;
+    operator_replies(&app, &first, "Cliente abituale", true).await;
+    assert_eq!(
+        anna.thread().await,
+        vec![
+            ("visitor".to_owned(), "Ciao, avete la taglia M?".to_owned()),
+            ("agent".to_owned(), "Sì, è disponibile!".to_owned())
+        ]
+    );
+
+    // Another visitor sees nothing of hers, whatever they ask for; bad tokens are refused.
+    let mut bruno = Visitor::new(&app, &public_id, SHOP);
+    bruno.open().await;
+    assert!(bruno.thread().await.is_empty());
+    let all = bruno.call(Method::GET, "/messages?after=0", None).await;
+    assert_eq!(all.body["data"], json!([]));
+    bruno.say("Buongiorno").await;
+    assert_eq!(bruno.thread().await.len(), 1);
+    assert_eq!(anna.thread().await.len(), 2);
+    let mut forged = Visitor::new(&app, &public_id, SHOP);
+    forged.token = Some("not-a-session".to_owned());
+    assert_problem(&forged.call(Method::GET, "/messages", None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    forged.token = None;
+    assert_eq!(forged.call(Method::GET, "/messages", None).await.status, StatusCode::UNAUTHORIZED);
+    // A session belongs to its channel.
+    let (_, other_public) = widget_channel_named(&app, "other-site").await;
+    let mut elsewhere = Visitor::new(&app, &other_public, SHOP);
+    elsewhere.token = anna.token.clone();
+    assert_eq!(elsewhere.call(Method::GET, "/messages", None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A second web chat channel.
+async fn widget_channel_named(app: &TestApp, address: &str) -> (i64, String) {
+    let settings = json!({"allowed_origins": SHOP});
+    let reply = app
+        .post("/api/v1/channels", json!({"kind": "webchat", "name": address, "address": address, "settings": settings}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    (reply.body["id"].as_i64().unwrap(), reply.body["public_id"].as_str().unwrap().to_owned())
+}
+
+/// The next event of a stream, within 10 s.
+async fn next_event<S, E>(events: &mut S) -> eventsource_stream::Event
+where
+    S: futures::Stream<Item = Result<eventsource_stream::Event, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), events.next());
+    next.await.expect("an event in time").expect("the stream goes on").expect("a readable event")
+}
+
+async fn the_stream_resumes_without_loss_or_repeats(app: TestApp) {
+    let (_, public_id) = widget_channel(&app, "optional").await;
+    let mut carla = Visitor::new(&app, &public_id, SHOP);
+    carla.open().await;
+    let first = carla.say("Il mio ordine?").await;
+    let stream = |last: Option<i64>| {
+        let mut request = carla
+            .http
+            .get(format!("{}/events", carla.base))
+            .header("Origin", SHOP)
+            .bearer_auth(carla.token.as_ref().unwrap());
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last.to_string());
+        }
+        request.send()
+    };
+    let response = stream(None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["access-control-allow-origin"], SHOP);
+    let mut events = eventsource_stream::EventStream::new(response.bytes_stream());
+    let opening = next_event(&mut events).await;
+    assert_eq!(opening.id, first["id"].to_string());
+    operator_replies(&app, &first, "Spedito ieri", false).await;
+    let reply = next_event(&mut events).await;
+    let data: Value = serde_json::from_str(&reply.data).unwrap();
+    assert_eq!((data["from"].as_str(), data["text"].as_str()), (Some("agent"), Some("Spedito ieri")));
+    drop(events);
+
+    // Reconnecting after the last id seen: only what came since, once.
+    operator_replies(&app, &first, "Arriva domani", false).await;
+    let resumed = stream(Some(reply.id.parse().unwrap())).await.unwrap();
+    let mut events = eventsource_stream::EventStream::new(resumed.bytes_stream());
+    let next_one = next_event(&mut events).await;
+    assert_eq!(serde_json::from_str::<Value>(&next_one.data).unwrap()["text"], "Arriva domani");
+}
+
+async fn identity_is_proved_or_only_claimed(app: TestApp) {
+    let (channel, public_id) = widget_channel(&app, "optional").await;
+    // The customer u-42 chatted before, proved by HMAC, from another browser.
+    let mut earlier = Visitor::new(&app, &public_id, SHOP);
+    earlier.open().await;
+    let old_token = earlier.token.clone();
+    let proved = earlier
+        .identify(json!({"identifier": "u-42", "identifier_hash": hmac_hex("u-42"), "name": "Dora Rossi"}))
+        .await;
+    assert_eq!(proved.status, StatusCode::OK, "{proved:?}");
+    assert_eq!(proved.body["visitor"]["verified"], true);
+    assert_ne!(earlier.token, old_token, "identifying rotates the token");
+    let mut stale = Visitor::new(&app, &public_id, SHOP);
+    stale.token = old_token;
+    assert_eq!(stale.call(Method::GET, "/messages", None).await.status, StatusCode::UNAUTHORIZED);
+    earlier.say("Vorrei cambiare l'indirizzo").await;
+
+    // Someone who only claims to be u-42 sees none of it and joins no one.
+    let mut claimant = Visitor::new(&app, &public_id, SHOP);
+    claimant.open().await;
+    let claimed = claimant.identify(json!({"identifier": "u-42", "email": "dora@example.com"})).await;
+    assert_eq!((claimed.status, claimed.body["visitor"]["verified"].as_bool()), (StatusCode::OK, Some(false)));
+    assert!(claimant.thread().await.is_empty());
+    claimant.say("Sono Dora").await;
+    assert_eq!(earlier.thread().await.len(), 1);
+
+    // Wrong proofs are refused and change nothing.
+    let mut later = Visitor::new(&app, &public_id, SHOP);
+    later.open().await;
+    later.say("Ciao di nuovo").await;
+    let before = later.token.clone();
+    for body in [
+        json!({"identifier": "u-42", "identifier_hash": hmac_hex("u-43")}),
+        json!({"identifier": "u-42", "identity_token": jwt("u-43", 600)}),
+        json!({"identifier": "u-42", "identity_token": jwt("u-42", -5)}),
+        json!({"identifier": "u-42", "identity_token": format!("{}x", jwt("u-42", 600))}),
+    ] {
+        assert_problem(&later.identify(body).await, StatusCode::FORBIDDEN, "identity_invalid");
+    }
+    assert_eq!(later.token, before);
+    assert_eq!(later.thread().await.len(), 1);
+
+    // A valid JWT joins the customer: their earlier chat and this browser's messages together.
+    let joined = later.identify(json!({"identifier": "u-42", "identity_token": jwt("u-42", 600)})).await;
+    assert_eq!(joined.status, StatusCode::OK, "{joined:?}");
+    let texts: Vec<String> = later.thread().await.into_iter().map(|(_, text)| text).collect();
+    assert_eq!(texts, ["Vorrei cambiare l'indirizzo", "Ciao di nuovo"], "one customer, one history");
+    let contacts = app.get(&format!("/api/v1/conversations?channel_id={channel}")).await;
+    let names: Vec<&str> =
+        contacts.body["data"].as_array().unwrap().iter().filter_map(|c| c["contact"]["name"].as_str()).collect();
+    assert!(names.contains(&"Dora Rossi"), "{names:?}");
+}
+
+async fn a_channel_can_require_identity(app: TestApp) {
+    let (_, public_id) = widget_channel(&app, "required").await;
+    let mut guest = Visitor::new(&app, &public_id, SHOP);
+    guest.open().await;
+    let refused = guest.call(Method::POST, "/messages", Some(json!({"text": "ciao"}))).await;
+    assert_problem(&refused, StatusCode::FORBIDDEN, "identity_required");
+    assert_problem(&guest.identify(json!({"identifier": "u-7"})).await, StatusCode::FORBIDDEN, "identity_required");
+    let proved = guest.identify(json!({"identifier": "u-7", "identifier_hash": hmac_hex("u-7")})).await;
+    assert_eq!(proved.status, StatusCode::OK, "{proved:?}");
+    guest.say("Ora posso scrivere").await;
+    let settings = json!({"allowed_origins": SHOP, "identity": "required"});
+    let bad = app
+        .post("/api/v1/channels", json!({"kind": "webchat", "name": "x", "address": "x", "settings": settings}))
+        .await;
+    assert_field_error(&bad, "settings.identity_secret");
+}
+
+async fn visitors_and_addresses_are_rate_limited(app: TestApp) {
+    let (_, public_id) = widget_channel(&app, "optional").await;
+    let mut visitor = Visitor::new(&app, &public_id, SHOP);
+    visitor.open().await;
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(visitor.call(Method::GET, "/messages", None).await.status);
+    }
+    assert!(statuses[..25].iter().all(|status| *status == StatusCode::OK), "{statuses:?}");
+    let limited = visitor.call(Method::GET, "/messages", None).await;
+    assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // Opening sessions is limited per address too (one visitor opened one above).
+    let mut opened = Vec::new();
+    for _ in 0..40 {
+        opened.push(Visitor::new(&app, &public_id, SHOP).call(Method::POST, "/sessions", None).await.status);
+    }
+    assert!(opened.contains(&StatusCode::TOO_MANY_REQUESTS), "{opened:?}");
+    assert!(opened[..25].iter().all(|status| *status == StatusCode::CREATED), "{opened:?}");
+}
+
+crate::backend_tests!(
+    visitors_and_addresses_are_rate_limited,
+    visitors_chat_from_allowed_sites_only_and_see_only_their_own,
+    the_stream_resumes_without_loss_or_repeats,
+    identity_is_proved_or_only_claimed,
+    a_channel_can_require_identity,
+);

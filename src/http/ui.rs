@@ -22,7 +22,8 @@ use crate::state::AppState;
 #[folder = "ui/"]
 struct Assets;
 
-/// Routes of the web UI: `/`, `/ui/assets/*` and `/ui/session`, and the API reference at `/docs`.
+/// Routes of the web UI: `/`, `/ui/assets/*` and `/ui/session`, the API reference at `/docs`, and
+/// the web chat widget's script at `/widget.js`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
@@ -30,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/assets/{*path}", get(asset))
         .route("/ui/session", get(current).post(login).delete(logout))
         .layer(middleware::from_fn(security_headers))
+        // The web chat widget runs in other sites' pages: none of the UI's page headers apply.
+        .route("/widget.js", get(|headers: HeaderMap| async move { serve("widget.js", &headers) }))
 }
 
 /// Keeps the UI's pages out of frames and other origins' scripts out of the pages.

@@ -41,6 +41,7 @@ mod docs;
 mod inbox;
 mod meta;
 mod smoke;
+mod widget;
 
 /// Browsers open at once (the CI machine has two cores).
 pub const MAX_BROWSERS: usize = 2;

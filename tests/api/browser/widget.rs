@@ -1,0 +1,169 @@
+//! The web chat widget in a real browser, embedded by one script tag in a page of another origin
+//! (a shop's site served by the test): a visitor chats, the team's answer arrives live, a reload
+//! keeps the history, a second browser sees nothing of it whatever ids it tries, a site that is
+//! not allowed gets no chat, and the script stays small.
+
+use std::io::Write;
+
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::{Browser, Options};
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+
+/// Serves a shop's page embedding the widget; answers its origin.
+async fn shop_site(app: &TestApp, public_id: &str) -> String {
+    let page = format!(
+        "<!doctype html><html lang=it><head><title>Negozio</title></head><body><h1>Scarpe e borse</h1>\
+         <script src=\"{}/widget.js\" data-channel=\"{public_id}\" data-lang=\"it\" async></script></body></html>",
+        app.base
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let router = Router::new().route("/", get(move || async move { Html(page) }));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    origin
+}
+
+/// A web chat channel allowing `origins`; answers its public id.
+async fn channel(app: &TestApp, origins: &str) -> String {
+    let body = json!({"kind": "webchat", "name": "Shop chat", "address": "shop",
+        "settings": {"allowed_origins": origins}});
+    let reply = app.post("/api/v1/channels", body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body["public_id"].as_str().unwrap().to_owned()
+}
+
+/// JavaScript reaching into the widget's shadow root.
+fn widget(query: &str) -> String {
+    format!("document.querySelector('#parley-widget').shadowRoot.{query}")
+}
+
+/// Types a message into the widget and sends it.
+async fn say(browser: &Browser, text: &str) {
+    browser
+        .exec(&format!(
+            "const root = document.querySelector('#parley-widget').shadowRoot; \
+             root.querySelector('textarea').value = {}; root.querySelector('form').requestSubmit();",
+            serde_json::to_string(text).unwrap()
+        ))
+        .await;
+}
+
+/// Waits until the widget's thread shows `text`.
+async fn shows(browser: &Browser, text: &str) {
+    let needle = serde_json::to_string(text).unwrap();
+    browser.wait_until(&format!("{}.textContent.includes({needle})", widget("querySelector('.log')"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    // The shop's origin is known once its server listens: allow it, then serve the page.
+    let public_id = channel(&app, "http://placeholder.invalid").await;
+    let shop = shop_site(&app, &public_id).await;
+    let channels = app.get("/api/v1/channels").await.body["data"].clone();
+    let id = channels[0]["id"].as_i64().unwrap();
+    let allowed = app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{allowed:?}");
+
+    let mut browsers = Browser::open_many(&app, 2, Options::default()).await;
+    let stranger = browsers.pop().unwrap();
+    let visitor = browsers.pop().unwrap();
+    visitor.goto(&shop).await;
+    visitor.wait_until("!!document.querySelector('#parley-widget')").await;
+    let label =
+        visitor.exec(&format!("return {}", widget("querySelector('.launcher').getAttribute('aria-label')"))).await;
+    assert_eq!(label, json!("Chatta con noi"), "the page's language");
+    visitor.exec(&widget("querySelector('.launcher').click()")).await;
+    visitor.wait_until(&format!("!{}", widget("querySelector('.panel').hidden"))).await;
+    say(&visitor, "Avete le scarpe rosse in 38?").await;
+    shows(&visitor, "Avete le scarpe rosse in 38?").await;
+
+    // The team sees it and answers; the answer arrives live.
+    let conversations = app.get(&format!("/api/v1/conversations?channel_id={id}")).await;
+    let conversation = conversations.body["data"][0]["id"].as_i64().expect("the visitor's conversation");
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    app.post(&path, json!({"text": "Sì, ne abbiamo due paia."})).await;
+    app.post(&path, json!({"text": "Nota interna: cliente nuovo", "private": true})).await;
+    app.drain_jobs().await;
+    shows(&visitor, "Sì, ne abbiamo due paia.").await;
+
+    // A reload keeps the history (the session lives in the site's storage, not in a URL).
+    visitor.reload().await;
+    visitor.wait_until("!!document.querySelector('#parley-widget')").await;
+    visitor.exec(&widget("querySelector('.launcher').click()")).await;
+    shows(&visitor, "Sì, ne abbiamo due paia.").await;
+    let thread = visitor.exec(&format!("return {}", widget("querySelector('.log').textContent"))).await;
+    assert!(!thread.as_str().unwrap().contains("Nota interna"), "private notes stay inside: {thread}");
+    assert!(!visitor.current_url().await.contains("token"), "no token in the URL");
+    let ids: Vec<i64> = serde_json::from_value(
+        visitor
+            .exec(&format!("return [...{}].map((m) => Number(m.dataset.id))", widget("querySelectorAll('.msg')")))
+            .await,
+    )
+    .unwrap();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+
+    // Another browser on the same page is another visitor: nothing of hers, whatever ids it asks after.
+    stranger.goto(&shop).await;
+    stranger.wait_until("!!document.querySelector('#parley-widget')").await;
+    stranger.exec(&widget("querySelector('.launcher').click()")).await;
+    stranger.wait_until(&format!("!!localStorage.getItem('parley:{public_id}')")).await;
+    for after in std::iter::once(0).chain(ids.iter().map(|id| id - 1)) {
+        let seen = stranger
+            .client()
+            .execute_async(
+                &format!(
+                    "const done = arguments[0]; \
+                     fetch('{}/widget/v1/channels/{public_id}/messages?after={after}', \
+                       {{headers: {{Authorization: 'Bearer ' + localStorage.getItem('parley:{public_id}')}}}}) \
+                     .then((r) => r.json()).then((page) => done(page.data.length), () => done(-1));",
+                    app.base
+                ),
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(seen, json!(0), "after {after}");
+    }
+    stranger.close().await;
+    visitor.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_that_is_not_allowed_gets_no_chat_and_the_script_is_small() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let public_id = channel(&app, "https://shop.example.com").await;
+    let other = shop_site(&app, &public_id).await;
+    let browser = Browser::open(&app).await;
+    browser.goto(&other).await;
+    browser.wait_until("!!document.querySelector('#parley-widget')").await;
+    browser.exec(&widget("querySelector('.launcher').click()")).await;
+    browser
+        .wait_until(&format!("{}.textContent.includes('non è disponibile')", widget("querySelector('.status')")))
+        .await;
+    let stored: Value = browser.exec(&format!("return localStorage.getItem('parley:{public_id}')")).await;
+    assert_eq!(stored, Value::Null, "no session for a site that is not allowed");
+    browser.close().await;
+
+    let script = reqwest::get(format!("{}/widget.js", app.base)).await.unwrap();
+    assert!(script.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    let size = gzipped(&script.bytes().await.unwrap()).len();
+    assert!(size < 40 * 1024, "the widget is {size} bytes gzipped");
+}
+
+/// The bytes compressed by the system's gzip, as a server would send them.
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    let mut child = std::process::Command::new("gzip")
+        .arg("-9c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    child.wait_with_output().unwrap().stdout
+}

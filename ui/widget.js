@@ -1,0 +1,265 @@
+/*
+ * Parley's web chat widget: one script tag on the business's site,
+ *   <script src="https://<parley>/widget.js" data-channel="<public id>" async></script>
+ * No framework, no CDN, isolated in a shadow root. The visitor's session token is kept in this
+ * site's localStorage and sent as a bearer header, never in a URL. Messages arrive live over
+ * Server-Sent Events read with fetch, resumed after the last message id on reconnect.
+ * API: Parley.open(), Parley.close(), Parley.identify(identifier, {name, email, identifier_hash,
+ * identity_token}), Parley.on('message', fn).
+ */
+(() => {
+  'use strict';
+  const script = document.currentScript;
+  if (!script || window.Parley) return;
+  const channel = script.dataset.channel;
+  const base = new URL(script.src).origin;
+  const api = `${base}/widget/v1/channels/${encodeURIComponent(channel)}`;
+  const storageKey = `parley:${channel}`;
+
+  const TEXTS = {
+    en: { open: 'Chat with us', close: 'Close chat', title: 'Chat', placeholder: 'Write a message…', send: 'Send',
+      error: 'The chat is not available on this site.', offline: 'Reconnecting…', you: 'You', agent: 'Agent', bot: 'Assistant' },
+    it: { open: 'Chatta con noi', close: 'Chiudi la chat', title: 'Chat', placeholder: 'Scrivi un messaggio…', send: 'Invia',
+      error: 'La chat non è disponibile su questo sito.', offline: 'Riconnessione…', you: 'Tu', agent: 'Operatore', bot: 'Assistente' },
+    pt: { open: 'Fale conosco', close: 'Fechar o chat', title: 'Chat', placeholder: 'Escreva uma mensagem…', send: 'Enviar',
+      error: 'O chat não está disponível neste site.', offline: 'Reconectando…', you: 'Você', agent: 'Atendente', bot: 'Assistente' },
+  };
+  const lang = (script.dataset.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
+  const t = TEXTS[lang] || TEXTS.en;
+
+  const host = document.createElement('div');
+  host.id = 'parley-widget';
+  const root = host.attachShadow({ mode: 'open' });
+  root.innerHTML = `<style>
+    :host { all: initial; }
+    * { box-sizing: border-box; font: 14px/1.4 system-ui, sans-serif; }
+    .launcher { position: fixed; right: 20px; bottom: 20px; width: 56px; height: 56px; border-radius: 50%; border: none;
+      background: #2563eb; color: #fff; font-size: 26px; cursor: pointer; box-shadow: 0 4px 12px rgb(0 0 0 / .25); z-index: 2147483000; }
+    .panel { position: fixed; right: 20px; bottom: 88px; width: min(360px, calc(100vw - 40px)); height: min(520px, calc(100vh - 120px));
+      display: flex; flex-direction: column; background: #fff; border-radius: 12px; box-shadow: 0 8px 24px rgb(0 0 0 / .25);
+      overflow: hidden; z-index: 2147483000; }
+    .panel[hidden] { display: none; }
+    header { display: flex; align-items: center; justify-content: space-between; padding: 10px 14px; background: #2563eb; color: #fff; }
+    header button { background: none; border: none; color: inherit; font-size: 20px; cursor: pointer; }
+    .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px; background: #f6f7f9; }
+    .msg { max-width: 80%; padding: 8px 10px; border-radius: 10px; background: #fff; align-self: flex-start; white-space: pre-wrap; word-wrap: break-word; }
+    .msg.visitor { align-self: flex-end; background: #dbeafe; }
+    .who { display: block; font-size: 11px; color: #6b7280; }
+    .chips { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
+    .chips button, .chips a { border: 1px solid #2563eb; color: #2563eb; background: #fff; border-radius: 999px; padding: 3px 10px; cursor: pointer; text-decoration: none; font-size: 13px; }
+    .card { border: 1px solid #e5e7eb; border-radius: 8px; overflow: hidden; margin-top: 4px; }
+    .card img { display: block; width: 100%; max-height: 140px; object-fit: cover; }
+    .card div { padding: 6px 8px; }
+    form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e5e7eb; }
+    textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 8px; padding: 6px 8px; height: 38px; }
+    form button { border: none; background: #2563eb; color: #fff; border-radius: 8px; padding: 0 12px; cursor: pointer; }
+    .status { padding: 4px 12px; font-size: 12px; color: #b91c1c; }
+    .status:empty { display: none; }
+    :focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
+  </style>
+  <button class="launcher" type="button" part="launcher" aria-expanded="false" aria-controls="parley-panel"></button>
+  <section class="panel" id="parley-panel" role="dialog" hidden>
+    <header><strong></strong><button type="button" class="close"></button></header>
+    <div class="log" role="log" aria-live="polite"></div>
+    <div class="status" role="status"></div>
+    <form><textarea rows="1"></textarea><button type="submit"></button></form>
+  </section>`;
+  const $ = (selector) => root.querySelector(selector);
+  const launcher = $('.launcher');
+  const panel = $('.panel');
+  const log = $('.log');
+  const status = $('.status');
+  const input = $('textarea');
+  launcher.textContent = '💬';
+  launcher.setAttribute('aria-label', t.open);
+  panel.setAttribute('aria-label', t.title);
+  $('header strong').textContent = t.title;
+  $('.close').textContent = '×';
+  $('.close').setAttribute('aria-label', t.close);
+  input.placeholder = t.placeholder;
+  input.setAttribute('aria-label', t.placeholder);
+  $('form button').textContent = t.send;
+
+  const listeners = { message: [] };
+  const shown = new Set();
+  let token = localStorage.getItem(storageKey);
+  let last = 0;
+  let streaming = null;
+
+  const call = async (method, path, body) => {
+    const headers = { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(`${api}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      throw Object.assign(new Error(problem.detail || response.statusText), { status: response.status, code: problem.code });
+    }
+    return response.status === 204 ? null : response.json();
+  };
+
+  const remember = (answer) => {
+    token = answer.token;
+    localStorage.setItem(storageKey, token);
+  };
+
+  /** Opens the visitor's session once, however many calls wait for it. */
+  let opening = null;
+  function session() {
+    if (token) return Promise.resolve();
+    opening ||= call('POST', '/sessions').then(remember).finally(() => (opening = null));
+    return opening;
+  }
+
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+    node.append(...children.filter((child) => child != null));
+    return node;
+  };
+
+  const link = (url) => (/^https?:\/\//i.test(url || '') ? url : null);
+
+  /** A suggestion chip: a link for URLs and calls, else a button that sends its title. */
+  function chip(option) {
+    const target = link(option.url) || (option.dial ? `tel:${option.dial}` : null);
+    if (target) return el('a', { href: target, target: '_blank', rel: 'noopener noreferrer' }, option.title);
+    const button = el('button', { type: 'button' }, option.title);
+    button.addEventListener('click', () => say(option.title));
+    return button;
+  }
+
+  function render(message) {
+    if (shown.has(message.id)) return;
+    shown.add(message.id);
+    last = Math.max(last, message.id);
+    const who = { visitor: t.you, agent: t.agent, bot: t.bot }[message.from] || '';
+    const node = el('div', { class: `msg ${message.from}`, 'data-id': String(message.id) }, el('span', { class: 'who' }, who));
+    const payload = message.payload || {};
+    const text = message.text || payload.choices?.text;
+    if (text) node.append(document.createTextNode(text));
+    for (const url of message.media || []) node.append(el('div', {}, el('a', { href: url, target: '_blank', rel: 'noopener' }, '📎')));
+    const cards = Array.isArray(payload.cards) ? payload.cards : payload.cards?.items || [];
+    for (const card of cards) {
+      const image = link(card.image_url);
+      node.append(el('div', { class: 'card' }, image ? el('img', { src: image, alt: '' }) : null,
+        el('div', {}, el('strong', {}, card.title || ''), card.subtitle ? el('div', {}, card.subtitle) : null,
+          (card.buttons || []).length ? el('div', { class: 'chips' }, ...card.buttons.map(chip)) : null)));
+    }
+    if (payload.choices?.options?.length) node.append(el('div', { class: 'chips' }, ...payload.choices.options.map(chip)));
+    log.append(node);
+    log.scrollTop = log.scrollHeight;
+    for (const listener of listeners.message) listener(message);
+  }
+
+  /** Reads the stream, and reads it again after the last message shown when it breaks. */
+  async function stream() {
+    if (streaming) return;
+    streaming = new AbortController();
+    let wait = 1000;
+    while (streaming) {
+      try {
+        const response = await fetch(`${api}/events`, {
+          headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': String(last) },
+          signal: streaming.signal,
+        });
+        if (response.status === 401) {
+          localStorage.removeItem(storageKey);
+          token = null;
+          await session();
+          continue;
+        }
+        if (!response.ok) throw new Error(response.statusText);
+        status.textContent = '';
+        wait = 1000;
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = block.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('\n');
+            if (data) render(JSON.parse(data));
+          }
+        }
+      } catch (error) {
+        if (!streaming) return;
+        status.textContent = t.offline;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 2, 30000);
+    }
+  }
+
+  async function start() {
+    try {
+      await session();
+      stream();
+    } catch (error) {
+      // A site that is not allowed gets no CORS answer: the browser reports only a failed fetch.
+      status.textContent = !error.status || error.status === 403 ? t.error : error.message;
+    }
+  }
+
+  async function say(text) {
+    if (!text.trim()) return;
+    try {
+      await session();
+      render(await call('POST', '/messages', { text }));
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+
+  function open() {
+    panel.hidden = false;
+    launcher.setAttribute('aria-expanded', 'true');
+    input.focus();
+    start();
+  }
+
+  function close() {
+    panel.hidden = true;
+    launcher.setAttribute('aria-expanded', 'false');
+    launcher.focus();
+  }
+
+  launcher.addEventListener('click', () => (panel.hidden ? open() : close()));
+  $('.close').addEventListener('click', close);
+  panel.addEventListener('keydown', (event) => event.key === 'Escape' && close());
+  $('form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = input.value;
+    input.value = '';
+    say(text);
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      $('form').requestSubmit();
+    }
+  });
+
+  window.Parley = {
+    open,
+    close,
+    /** Says who the visitor is; `proof` carries your server's identifier_hash or identity_token. */
+    async identify(identifier, proof = {}) {
+      await session();
+      remember(await call('POST', '/identify', { identifier, ...proof }));
+      if (streaming) {
+        streaming.abort();
+        streaming = null;
+        stream();
+      }
+    },
+    on(event, listener) {
+      (listeners[event] ||= []).push(listener);
+    },
+  };
+  (document.body || document.documentElement).append(host);
+  if (token) start();
+})();

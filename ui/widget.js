@@ -17,11 +17,11 @@
   const storageKey = `parley:${channel}`;
 
   const TEXTS = {
-    en: { open: 'Chat with us', close: 'Close chat', title: 'Chat', placeholder: 'Write a message…', send: 'Send',
+    en: { typing: 'Typing…', open: 'Chat with us', close: 'Close chat', title: 'Chat', placeholder: 'Write a message…', send: 'Send',
       error: 'The chat is not available on this site.', offline: 'Reconnecting…', you: 'You', agent: 'Agent', bot: 'Assistant' },
-    it: { open: 'Chatta con noi', close: 'Chiudi la chat', title: 'Chat', placeholder: 'Scrivi un messaggio…', send: 'Invia',
+    it: { typing: 'Sta scrivendo…', open: 'Chatta con noi', close: 'Chiudi la chat', title: 'Chat', placeholder: 'Scrivi un messaggio…', send: 'Invia',
       error: 'La chat non è disponibile su questo sito.', offline: 'Riconnessione…', you: 'Tu', agent: 'Operatore', bot: 'Assistente' },
-    pt: { open: 'Fale conosco', close: 'Fechar o chat', title: 'Chat', placeholder: 'Escreva uma mensagem…', send: 'Enviar',
+    pt: { typing: 'Digitando…', open: 'Fale conosco', close: 'Fechar o chat', title: 'Chat', placeholder: 'Escreva uma mensagem…', send: 'Enviar',
       error: 'O chat não está disponível neste site.', offline: 'Reconectando…', you: 'Você', agent: 'Atendente', bot: 'Assistente' },
   };
   const lang = (script.dataset.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
@@ -54,6 +54,8 @@
     textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 8px; padding: 6px 8px; height: 38px; }
     form button { border: none; background: #2563eb; color: #fff; border-radius: 8px; padding: 0 12px; cursor: pointer; }
     .status { padding: 4px 12px; font-size: 12px; color: #b91c1c; }
+    .typing { padding: 2px 12px; font-size: 12px; color: #6b7280; font-style: italic; }
+    .typing[hidden] { display: none; }
     .status:empty { display: none; }
     :focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
   </style>
@@ -61,6 +63,7 @@
   <section class="panel" id="parley-panel" role="dialog" hidden>
     <header><strong></strong><button type="button" class="close"></button></header>
     <div class="log" role="log" aria-live="polite"></div>
+    <div class="typing" aria-live="polite" hidden></div>
     <div class="status" role="status"></div>
     <form><textarea rows="1"></textarea><button type="submit"></button></form>
   </section>`;
@@ -70,6 +73,7 @@
   const log = $('.log');
   const status = $('.status');
   const input = $('textarea');
+  const typing = $('.typing');
   launcher.textContent = '💬';
   launcher.setAttribute('aria-label', t.open);
   panel.setAttribute('aria-label', t.title);
@@ -79,6 +83,7 @@
   input.placeholder = t.placeholder;
   input.setAttribute('aria-label', t.placeholder);
   $('form button').textContent = t.send;
+  typing.textContent = t.typing;
 
   const listeners = { message: [] };
   const shown = new Set();
@@ -151,6 +156,33 @@
     for (const listener of listeners.message) listener(message);
   }
 
+  const drafts = new Map();
+  let typingTimer = null;
+
+  /** An event of the stream: a message, an agent's answer being written, an operator typing. */
+  function live(name, data) {
+    if (name === 'message') {
+      const draft = drafts.get(data.payload?.draft_id);
+      if (draft) draft.remove();
+      drafts.delete(data.payload?.draft_id);
+      typing.hidden = true;
+      render(data);
+    } else if (name === 'draft') {
+      let node = drafts.get(data.draft_id);
+      if (!node) {
+        node = el('div', { class: 'msg bot draft', 'aria-busy': 'true' }, el('span', { class: 'who' }, t.bot), el('span', {}));
+        drafts.set(data.draft_id, node);
+        log.append(node);
+      }
+      node.lastChild.textContent = data.text;
+      log.scrollTop = log.scrollHeight;
+    } else if (name === 'typing') {
+      typing.hidden = !data.on;
+      clearTimeout(typingTimer);
+      if (data.on) typingTimer = setTimeout(() => (typing.hidden = true), 6000);
+    }
+  }
+
   /** Reads the stream, and reads it again after the last message shown when it breaks. */
   async function stream() {
     if (streaming) return;
@@ -181,8 +213,10 @@
           while ((end = buffer.indexOf('\n\n')) >= 0) {
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            const data = block.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('\n');
-            if (data) render(JSON.parse(data));
+            const lines = block.split('\n');
+            const name = (lines.find((line) => line.startsWith('event:')) || 'event: message').slice(6).trim();
+            const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('\n');
+            if (data) live(name, JSON.parse(data));
           }
         }
       } catch (error) {
@@ -235,6 +269,13 @@
     const text = input.value;
     input.value = '';
     say(text);
+  });
+  // The team sees the visitor typing: at most one signal every 3 seconds.
+  let told = 0;
+  input.addEventListener('input', () => {
+    if (!token || Date.now() - told < 3000) return;
+    told = Date.now();
+    call('POST', '/typing').catch(() => {});
   });
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey) {

@@ -57,7 +57,7 @@ wrong keys or passwords is refused for a while."),
         webhooks::attempts,
         credit::balance, credit::top_up, credit::ledger,
         keys::list, keys::create, keys::revoke, keys::operators,
-        widget::open, widget::identify, widget::messages, widget::send, widget::events,
+        widget::open, widget::identify, widget::messages, widget::send, widget::events, widget::typing,
     ),
     tags(
         (name = "conversations", description = "One thread per contact and channel: list, filter, search, assign, resolve, archive."),

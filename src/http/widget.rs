@@ -33,6 +33,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/channels/{public_id}/identify", post(identify).options(preflight))
         .route("/channels/{public_id}/messages", get(messages).post(send).options(preflight))
         .route("/channels/{public_id}/events", get(events).options(preflight))
+        .route("/channels/{public_id}/typing", post(typing).options(preflight))
         .layer(middleware::from_fn_with_state(state, cors))
 }
 
@@ -209,15 +210,20 @@ pub async fn send(
     Ok((StatusCode::CREATED, Json(visitors::send(&state, &channel, &session, &body.text).await?)))
 }
 
-/// Waits for a sign that the account has new events (or that signs were missed).
-async fn news_of(wake: &mut tokio::sync::broadcast::Receiver<Signal>, account_id: i64) {
-    loop {
-        match wake.recv().await {
-            Ok(Signal::Logged(account)) if account == account_id => return,
-            Ok(_) => continue,
-            Err(_) => return,
-        }
-    }
+/// The visitor is typing.
+///
+/// Shown to the team live (`conversation.typing`); send it every few seconds while they type.
+#[utoipa::path(post, path = "/widget/v1/channels/{public_id}/typing", operation_id = "widgetVisitorTyping", tag = "web chat widget",
+    params(("public_id" = String, Path)), security(("visitor" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn typing(
+    State(state): State<AppState>,
+    ApiPath(public_id): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    visitors::typing(&state, &channel, &session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// How often the thread is read again without a sign from this process (other nodes).
@@ -227,7 +233,10 @@ const POLL: Duration = Duration::from_secs(2);
 ///
 /// Server-Sent Events, one `message` event per message of the visitor's conversation (their own
 /// and the business's), each with its id: reconnect with `Last-Event-ID` (or `after`) and nothing
-/// is lost or sent twice. Read it with `fetch` so the token stays in the `Authorization` header.
+/// is lost or sent twice. Between them, without ids: `draft` (`{draft_id, text}`, a virtual
+/// agent's answer as it is written; the finished `message` carries the same `payload.draft_id`)
+/// and `typing` (`{on}`, an operator typing). Read it with `fetch` so the token stays in the
+/// `Authorization` header.
 #[utoipa::path(get, path = "/widget/v1/channels/{public_id}/events", operation_id = "streamWidgetMessages", tag = "web chat widget",
     params(("public_id" = String, Path), AfterParams, ("Last-Event-ID" = Option<i64>, Header)), security(("visitor" = [])),
     responses((status = 200, description = "text/event-stream of `message` events", content_type = "text/event-stream"),
@@ -245,7 +254,7 @@ pub async fn events(
     let shutdown = state.shutdown.clone();
     let account = channel.account_id;
     let stream = async_stream::stream! {
-        while !shutdown.is_cancelled() {
+        'stream: while !shutdown.is_cancelled() {
             let batch = match visitors::messages(&state, &session, Some(last)).await {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -263,10 +272,25 @@ pub async fn events(
             if full {
                 continue;
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(POLL) => {}
-                _ = news_of(&mut wake, account) => {}
+            let conversations = visitors::conversations(&state, &session).await.unwrap_or_default();
+            let deadline = tokio::time::sleep(POLL);
+            tokio::pin!(deadline);
+            loop {
+                let received = tokio::select! {
+                    _ = shutdown.cancelled() => break 'stream,
+                    _ = &mut deadline => break,
+                    received = wake.recv() => received,
+                };
+                match received {
+                    Ok(Signal::Transient(event)) if event.account_id == account => {
+                        if let Some((name, data)) = visitors::live_event(event.kind, &event.data, &conversations) {
+                            yield Ok(Event::default().event(name).data(data.to_string()));
+                        }
+                    }
+                    Ok(Signal::Logged(id)) if id == account => break,
+                    Ok(_) => continue,
+                    Err(_) => break,
+                }
             }
         }
     };

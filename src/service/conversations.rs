@@ -449,6 +449,10 @@ async fn live_recipient(tx: &mut Tx, conversation: &ConversationRow) -> Result<O
         .map(|identity| identity.external_id))
 }
 
+/// The transient event telling live listeners that an operator is typing (or stopped) in a
+/// conversation: `{conversation_id, on}`.
+pub const OPERATOR_TYPING: &str = "operator.typing";
+
 /// Shows the customer that an operator is typing (`on`) or stopped, on a live channel whose
 /// network shows it; elsewhere nothing happens. Answers whether the network is told.
 pub async fn typing(state: &AppState, account_id: i64, id: i64, on: bool) -> Result<bool> {
@@ -458,6 +462,8 @@ pub async fn typing(state: &AppState, account_id: i64, id: i64, on: bool) -> Res
     if !adapters::capabilities_of(&current.channel_kind).typing {
         return Ok(false);
     }
+    // Live listeners (the web chat widget) learn it at once; providers through a job.
+    state.events.publish(account_id, OPERATOR_TYPING, serde_json::json!({ "conversation_id": id, "on": on }));
     let Some(recipient) = live_recipient(&mut tx, &current).await? else { return Ok(false) };
     let now = now_ms();
     let job = Typing { channel_id: current.channel_id, recipient, on };

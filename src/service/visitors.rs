@@ -87,7 +87,7 @@ impl WidgetMessage {
             _ => "agent",
         };
         let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
-        let shown = ["choices", "cards", "location"]
+        let shown = ["choices", "cards", "location", "draft_id"]
             .into_iter()
             .filter_map(|key| payload.get(key).map(|value| (key.to_owned(), value.clone())))
             .collect();
@@ -302,4 +302,30 @@ pub async fn send(
     let stored = ingested.first().ok_or_else(|| anyhow::anyhow!("the visitor's message was not stored"))?;
     let row = messages::find_message(state.db.reader(), stored.message.id).await?.ok_or(Error::NotFound("message"))?;
     Ok(WidgetMessage::of(state, &row))
+}
+
+/// The visitor is typing: shown to the team like any channel's typing.
+pub async fn typing(state: &AppState, channel: &ChannelRow, session: &VisitorSessionRow) -> Result<()> {
+    let typing = crate::domain::inbound::InboundEvent::Typing { address: session.address.clone() };
+    inbound::apply(state, channel, vec![typing]).await?;
+    Ok(())
+}
+
+/// What a transient event of the account shows the visitor, when it concerns one of their
+/// conversations: an agent's answer as it is written (`draft`), an operator typing (`typing`).
+pub fn live_event(kind: &str, data: &Value, conversations: &[i64]) -> Option<(&'static str, Value)> {
+    let conversation = data["conversation_id"].as_i64()?;
+    if !conversations.contains(&conversation) {
+        return None;
+    }
+    match kind {
+        "message.delta" => Some(("draft", json!({ "draft_id": data["draft_id"], "text": data["text"] }))),
+        crate::service::conversations::OPERATOR_TYPING => Some(("typing", json!({ "on": data["on"] }))),
+        _ => None,
+    }
+}
+
+/// The visitor's conversations.
+pub async fn conversations(state: &AppState, session: &VisitorSessionRow) -> Result<Vec<i64>> {
+    Ok(crate::store::conversations::ids_of_contact(state.db.reader(), session.channel_id, session.contact_id).await?)
 }

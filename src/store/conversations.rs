@@ -617,3 +617,12 @@ pub async fn clear_preview_of(conn: &mut Conn, id: i64, message_id: i64, now: i6
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The ids of a contact's conversations on a channel.
+pub async fn ids_of_contact<'c>(db: impl AnyExecutor<'c>, channel_id: i64, contact_id: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2")
+        .bind(channel_id)
+        .bind(contact_id)
+        .fetch_all(db)
+        .await
+}

@@ -335,7 +335,53 @@ async fn visitors_and_addresses_are_rate_limited(app: TestApp) {
     assert!(opened[..25].iter().all(|status| *status == StatusCode::CREATED), "{opened:?}");
 }
 
+async fn typing_and_drafts_reach_both_sides(app: TestApp) {
+    let (_, public_id) = widget_channel(&app, "optional").await;
+    let mut elena = Visitor::new(&app, &public_id, SHOP);
+    elena.open().await;
+    let first = elena.say("Una domanda").await;
+    let conversation = parley::store::messages::find_message(app.state.db.reader(), first["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .conversation_id;
+
+    // The visitor types: the team's inbox hears it as the conversation's typing event.
+    let typed = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE type = 'conversation.typing'")
+            .fetch_one(app.state.db.reader())
+            .await
+            .unwrap()
+    };
+    let before = typed().await;
+    assert_eq!(elena.call(Method::POST, "/typing", None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(typed().await, before + 1);
+
+    // The visitor's stream carries an operator typing and an agent's draft of their conversation only.
+    let response = elena
+        .http
+        .get(format!("{}/events", elena.base))
+        .header("Origin", SHOP)
+        .bearer_auth(elena.token.as_ref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut events = eventsource_stream::EventStream::new(response.bytes_stream());
+    assert_eq!(next_event(&mut events).await.event, "message");
+    let typing = app.post(&format!("/api/v1/conversations/{conversation}/typing"), json!({"on": true})).await;
+    assert_eq!(typing.status, StatusCode::OK, "{typing:?}");
+    let shown = next_event(&mut events).await;
+    assert_eq!((shown.event.as_str(), shown.data.as_str()), ("typing", r#"{"on":true}"#));
+    let draft = |id: i64, text: &str| json!({"conversation_id": id, "draft_id": "d-1", "virtual_agent_id": 1, "delta": text, "text": text});
+    app.state.events.publish(1, "message.delta", draft(conversation + 1000, "di qualcun altro"));
+    app.state.events.publish(1, "message.delta", draft(conversation, "Sto cercando"));
+    let shown = next_event(&mut events).await;
+    assert_eq!(shown.event, "draft");
+    assert_eq!(serde_json::from_str::<Value>(&shown.data).unwrap(), json!({"draft_id": "d-1", "text": "Sto cercando"}));
+}
+
 crate::backend_tests!(
+    typing_and_drafts_reach_both_sides,
     visitors_and_addresses_are_rate_limited,
     visitors_chat_from_allowed_sites_only_and_see_only_their_own,
     the_stream_resumes_without_loss_or_repeats,

@@ -150,6 +150,7 @@ impl Channel for WebChat {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             names_messages: true,
+            typing: true,
             content: &["text", "media", "choices", "cards"],
             ..Capabilities::unconnected(AddressKind::Id)
         }
@@ -164,6 +165,17 @@ impl Channel for WebChat {
     ) -> BoxFuture<'a, Result<String, Failure>> {
         let id = message.message_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         async move { Ok(id) }.boxed()
+    }
+
+    /// The widget learns it from Parley's own live events: nothing to call.
+    fn typing<'a>(
+        &'a self,
+        _http: &'a reqwest::Client,
+        _channel: &'a ChannelRow,
+        _recipient: &'a str,
+        _on: bool,
+    ) -> BoxFuture<'a, Result<(), Failure>> {
+        async { Ok(()) }.boxed()
     }
 
     fn settings_schema(&self) -> &'static [Field] {

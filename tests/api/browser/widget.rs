@@ -92,6 +92,13 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     app.drain_jobs().await;
     shows(&visitor, "Sì, ne abbiamo due paia.").await;
 
+    // The operator typing, and an agent's answer as it is written, show live.
+    app.post(&format!("/api/v1/conversations/{conversation}/typing"), json!({"on": true})).await;
+    visitor.wait_until(&format!("!{}", widget("querySelector('.typing').hidden"))).await;
+    let draft = json!({"conversation_id": conversation, "draft_id": "d-7", "virtual_agent_id": 1, "delta": "Le", "text": "Le taglie"});
+    app.state.events.publish(1, "message.delta", draft);
+    visitor.wait_until(&format!("{}?.textContent.includes('Le taglie')", widget("querySelector('.draft')"))).await;
+
     // A reload keeps the history (the session lives in the site's storage, not in a URL).
     visitor.reload().await;
     visitor.wait_until("!!document.querySelector('#parley-widget')").await;

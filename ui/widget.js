@@ -111,7 +111,7 @@
   let opening = null;
   function session() {
     if (token) return Promise.resolve();
-    opening ||= call('POST', '/sessions').then(remember).finally(() => (opening = null));
+    opening ||= call('POST', '/sessions', { page_url: location.href }).then(remember).finally(() => (opening = null));
     return opening;
   }
 
@@ -242,7 +242,7 @@
     if (!text.trim()) return;
     try {
       await session();
-      render(await call('POST', '/messages', { text }));
+      render(await call('POST', '/messages', { text, page_url: location.href }));
     } catch (error) {
       status.textContent = error.message;
     }

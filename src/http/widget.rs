@@ -21,7 +21,7 @@ use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::server::ClientAddr;
 use crate::ratelimit::WidgetKey;
-use crate::service::visitors::{self, Identify, Proof, SessionToken, WidgetMessage};
+use crate::service::visitors::{self, Identify, Proof, SessionToken, Whereabouts, WidgetMessage};
 use crate::state::{AppState, Signal};
 use crate::store::channels::ChannelRow;
 use crate::store::visitors::VisitorSessionRow;
@@ -98,24 +98,40 @@ async fn visitor(state: &AppState, public_id: &str, headers: &HeaderMap) -> Resu
     Ok((channel, session))
 }
 
+/// Where a session opens.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBody {
+    /// The page the widget runs on, shown to the team with the browser (`User-Agent`).
+    page_url: Option<String>,
+}
+
 /// Open a visitor session.
 ///
 /// From a page of one of the channel's allowed origins: a new anonymous visitor and their token.
 #[utoipa::path(post, path = "/widget/v1/channels/{public_id}/sessions", operation_id = "openWidgetSession", tag = "web chat widget",
     params(("public_id" = String, Path, description = "The channel's public id (the widget's `data-channel`).")),
-    security(()),
+    request_body(content = Option<OpenBody>), security(()),
     responses((status = 201, body = SessionToken), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn open(
     State(state): State<AppState>,
     ApiPath(public_id): ApiPath<String>,
     headers: HeaderMap,
     address: Option<Extension<ClientAddr>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<SessionToken>)> {
     if let Some(Extension(ClientAddr(address))) = address {
         state.widget_limiter.check(WidgetKey::Address(address))?;
     }
     let channel = channel(&state, &public_id, &headers).await?;
-    Ok((StatusCode::CREATED, Json(visitors::open(&state, &channel).await?)))
+    let browser = headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    // The body is optional: `{"page_url"}` or nothing.
+    let body: OpenBody = match body.is_empty() {
+        true => OpenBody { page_url: None },
+        false => serde_json::from_slice(&body).map_err(|e| Error::MalformedBody(format!("invalid body: {e}")))?,
+    };
+    let whereabouts = Whereabouts { page_url: body.page_url, browser };
+    Ok((StatusCode::CREATED, Json(visitors::open(&state, &channel, whereabouts).await?)))
 }
 
 /// Who the visitor is.
@@ -194,6 +210,8 @@ pub async fn messages(
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
     text: String,
+    /// The page the visitor writes from, shown with the message.
+    page_url: Option<String>,
 }
 
 /// Send the visitor's message.
@@ -207,7 +225,7 @@ pub async fn send(
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<WidgetMessage>)> {
     let (channel, session) = visitor(&state, &public_id, &headers).await?;
-    Ok((StatusCode::CREATED, Json(visitors::send(&state, &channel, &session, &body.text).await?)))
+    Ok((StatusCode::CREATED, Json(visitors::send(&state, &channel, &session, &body.text, body.page_url).await?)))
 }
 
 /// The visitor is typing.

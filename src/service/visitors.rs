@@ -121,8 +121,33 @@ pub async fn widget_channel(state: &AppState, public_id: &str, origin: Option<&s
     Ok(channel)
 }
 
-/// Opens an anonymous session: a contact of its own on the channel and a fresh token.
-pub async fn open(state: &AppState, channel: &ChannelRow) -> Result<SessionToken> {
+/// Where a visitor is: the page and the browser, shown to the team.
+#[derive(Debug, Clone, Default)]
+pub struct Whereabouts {
+    /// The page the widget runs on (http or https).
+    pub page_url: Option<String>,
+    /// The browser's `User-Agent`.
+    pub browser: Option<String>,
+}
+
+impl Whereabouts {
+    /// Checks the page URL; a browser description is cut to 255 characters.
+    pub fn checked(self) -> Result<Whereabouts> {
+        if let Some(url) = &self.page_url {
+            let web = url::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+            if !web || url.len() > 2048 {
+                return Err(Error::field("page_url", "must be the page's http(s) URL, at most 2048 characters"));
+            }
+        }
+        let browser = self.browser.map(|browser| browser.chars().take(255).collect());
+        Ok(Whereabouts { page_url: self.page_url, browser })
+    }
+}
+
+/// Opens an anonymous session: a contact of its own on the channel (with the page and browser it
+/// came from as attributes) and a fresh token.
+pub async fn open(state: &AppState, channel: &ChannelRow, whereabouts: Whereabouts) -> Result<SessionToken> {
+    let whereabouts = whereabouts.checked()?;
     let now = now_ms();
     let token = random_token(43);
     let address = format!("visitor-{}", random_token(24));
@@ -139,6 +164,15 @@ pub async fn open(state: &AppState, channel: &ChannelRow) -> Result<SessionToken
     };
     let row = visitors::insert(&mut tx, &new, now).await?;
     tx.commit().await?;
+    let attributes: serde_json::Map<String, Value> =
+        [("page_url", whereabouts.page_url), ("browser", whereabouts.browser)]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), Value::from(value?))))
+            .collect();
+    if !attributes.is_empty() {
+        let input = contacts::ContactInput { attributes: Some(Value::Object(attributes)), ..Default::default() };
+        contacts::update(state, channel.account_id, contact_id, input).await?;
+    }
     state.events.notify(channel.account_id);
     Ok(SessionToken { token, visitor: Visitor::from(&row) })
 }
@@ -281,13 +315,16 @@ pub async fn messages(state: &AppState, session: &VisitorSessionRow, after: Opti
     Ok(rows.iter().map(|row| WidgetMessage::of(state, row)).collect())
 }
 
-/// Sends the visitor's text into their conversation (the virtual agent or the team answers).
+/// Sends the visitor's text into their conversation (the virtual agent or the team answers), with
+/// the page they wrote it on (`payload.page.url`).
 pub async fn send(
     state: &AppState,
     channel: &ChannelRow,
     session: &VisitorSessionRow,
     text: &str,
+    page_url: Option<String>,
 ) -> Result<WidgetMessage> {
+    let page = Whereabouts { page_url, browser: None }.checked()?.page_url;
     if WidgetSettings::of(channel).identity_required && session.verified == 0 {
         return Err(identity_required());
     }
@@ -297,7 +334,10 @@ pub async fn send(
     }
     let mut message = InboundMessage::new(session.address.clone(), MessageType::Text);
     message.text = Some(text.to_owned());
-    message.payload = json!({});
+    message.payload = match page {
+        Some(url) => json!({ "page": { "url": url } }),
+        None => json!({}),
+    };
     let ingested = inbound::ingest(state, channel, vec![message]).await?;
     let stored = ingested.first().ok_or_else(|| anyhow::anyhow!("the visitor's message was not stored"))?;
     let row = messages::find_message(state.db.reader(), stored.message.id).await?.ok_or(Error::NotFound("message"))?;

@@ -156,6 +156,26 @@ async fn visitors_chat_from_allowed_sites_only_and_see_only_their_own(app: TestA
     assert!(anna.token.as_ref().unwrap().len() >= 43, "a token of at least 128 bits");
     let first = anna.say("Ciao, avete la taglia M?").await;
     assert_eq!(first["from"], "visitor");
+    // The team sees the page she wrote from.
+    let page = anna
+        .call(
+            Method::POST,
+            "/messages",
+            Some(json!({"text": "Questa", "page_url": "https://shop.example.com/scarpe?id=7"})),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CREATED, "{page:?}");
+    let stored = parley::store::messages::find_message(app.state.db.reader(), page.body["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&stored.payload).unwrap()["page"]["url"],
+        "https://shop.example.com/scarpe?id=7"
+    );
+    let bad_page =
+        anna.call(Method::POST, "/messages", Some(json!({"text": "x", "page_url": "javascript:alert(1)"}))).await;
+    assert_field_error(&bad_page, "page_url");
     let listed = app.get(&format!("/api/v1/conversations?channel_id={channel}")).await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1, "{}", listed.body);
     operator_replies(&app, &first, "Sì, è disponibile!", false).await;
@@ -164,6 +184,7 @@ async fn visitors_chat_from_allowed_sites_only_and_see_only_their_own(app: TestA
         anna.thread().await,
         vec![
             ("visitor".to_owned(), "Ciao, avete la taglia M?".to_owned()),
+            ("visitor".to_owned(), "Questa".to_owned()),
             ("agent".to_owned(), "Sì, è disponibile!".to_owned())
         ]
     );
@@ -176,7 +197,7 @@ async fn visitors_chat_from_allowed_sites_only_and_see_only_their_own(app: TestA
     assert_eq!(all.body["data"], json!([]));
     bruno.say("Buongiorno").await;
     assert_eq!(bruno.thread().await.len(), 1);
-    assert_eq!(anna.thread().await.len(), 2);
+    assert_eq!(anna.thread().await.len(), 3);
     let mut forged = Visitor::new(&app, &public_id, SHOP);
     forged.token = Some("not-a-session".to_owned());
     assert_problem(&forged.call(Method::GET, "/messages", None).await, StatusCode::UNAUTHORIZED, "unauthorized");

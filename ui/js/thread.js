@@ -140,6 +140,10 @@ function bodyHtml(message) {
     const caption = p.comment.caption ? ` — “${esc(p.comment.caption)}”` : '';
     html += `<div class="message-comment" data-testid="message-comment">💬 ${label}${link}${caption}</div>`;
   }
+  const page = webLink(p.page?.url);
+  if (page) {
+    html += `<div class="message-comment" data-testid="message-page">📄 <a href="${esc(page)}" target="_blank" rel="noopener noreferrer">${esc(page)}</a></div>`;
+  }
   const story = webLink(p.story_mention?.url || p.story_reply?.url);
   if (story) {
     const url = story;

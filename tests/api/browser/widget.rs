@@ -86,6 +86,10 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     // The team sees it and answers; the answer arrives live.
     let conversations = app.get(&format!("/api/v1/conversations?channel_id={id}")).await;
     let conversation = conversations.body["data"][0]["id"].as_i64().expect("the visitor's conversation");
+    let contact = app.get(&format!("/api/v1/conversations/{conversation}")).await.body["contact"]["id"].clone();
+    let attributes = app.get(&format!("/api/v1/contacts/{contact}")).await.body["attributes"].clone();
+    assert_eq!(attributes["page_url"], format!("{shop}/"), "{attributes}");
+    assert!(attributes["browser"].as_str().unwrap().contains("Chrome"), "{attributes}");
     let path = format!("/api/v1/conversations/{conversation}/messages");
     app.post(&path, json!({"text": "Sì, ne abbiamo due paia."})).await;
     app.post(&path, json!({"text": "Nota interna: cliente nuovo", "private": true})).await;

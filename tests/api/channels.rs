@@ -124,7 +124,7 @@ async fn list_and_get_channels(app: TestApp) {
     assert_eq!(
         list.body["data"][1]["capabilities"],
         json!({"address": "id", "reply_window_hours": null, "human_agent_window_hours": null, "templates": false,
-            "read_receipts": false, "typing": false, "media_fetch": false, "edits": false, "profiles": false,
+            "read_receipts": false, "typing": true, "media_fetch": false, "edits": false, "profiles": false,
             "comments": false, "content": ["text", "media", "choices", "cards"],
             "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": true})
     );

@@ -74,6 +74,7 @@ pub async fn verify(
     request_body(content = Object, description = "The provider's webhook body."),
     security(()),
     responses((status = 200, description = "Ingested (or, for RBM's verification request, the secret as text).", content_type = "text/plain", body = String), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, description = "RBM's verification request with a client token no channel has.", body = Problem),
         (status = 404, description = "No such network.", body = Problem), (status = 413, body = Problem)))]
 pub async fn receive(
     State(state): State<AppState>,

@@ -337,6 +337,8 @@ impl Modify for Conventions {
                 let has_path = path.contains('{');
                 let has_body = operation.request_body.is_some();
                 let is_post = method == "post";
+                // The widget's calls (no API key) take no Idempotency-Key.
+                let keyed = is_post && !path.starts_with("/widget/");
                 let applicable = [
                     (UNAUTHORIZED, true),
                     (FORBIDDEN, true),
@@ -346,7 +348,7 @@ impl Modify for Conventions {
                     (BODY_TIMEOUT, has_body),
                     (TOO_LARGE, has_body),
                     (INVALID, has_body || has_query || is_post),
-                    (IN_PROGRESS, is_post),
+                    (IN_PROGRESS, keyed),
                     (TIMED_OUT, is_post),
                 ];
                 for (common, applies) in applicable {
@@ -355,7 +357,7 @@ impl Modify for Conventions {
                         operation.responses.responses.insert(common.status.to_owned(), RefOr::Ref(reference));
                     }
                 }
-                if is_post {
+                if keyed {
                     operation.parameters.get_or_insert_with(Vec::new).push(idempotency_key());
                 }
             }

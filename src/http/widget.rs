@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::{Error, Problem, Result};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::server::ClientAddr;
 use crate::ratelimit::WidgetKey;
 use crate::service::visitors::{self, Identify, Proof, SessionToken, Whereabouts, WidgetMessage};
@@ -37,7 +37,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, cors))
 }
 
-/// A CORS preflight: [`cors`] answers it before this runs, for allowed origins only.
+/// A CORS preflight: [`cors`] lets it through for allowed origins only.
 async fn preflight() -> StatusCode {
     StatusCode::NO_CONTENT
 }
@@ -56,46 +56,44 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Answers CORS preflights for allowed origins, and lets allowed origins read the answers.
-async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The web chat channel a request's page may use, found once by [`cors`] for the handlers.
+#[derive(Clone)]
+pub struct WidgetChannel(ChannelRow);
+
+/// Refuses pages of other origins (and unknown channels) before anything else runs; for allowed
+/// ones, hands the channel to the handler and lets the page read the answer (CORS), preflights
+/// included.
+async fn cors(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let mut segments = request.uri().path().split('/');
     let public_id = segments.find(|segment| *segment == "channels").and(segments.next()).unwrap_or_default().to_owned();
-    let origin = origin(request.headers()).map(str::to_owned);
-    let allowed = match &origin {
-        Some(origin) => visitors::widget_channel(&state, &public_id, Some(origin)).await.is_ok(),
-        None => false,
+    let Some(origin) = origin(request.headers()).map(str::to_owned) else {
+        return visitors::origin_not_allowed().into_response();
     };
-    let mut response = match request.method() == Method::OPTIONS && !allowed {
-        true => StatusCode::FORBIDDEN.into_response(),
-        false => next.run(request).await,
+    let channel = match visitors::widget_channel(&state, &public_id, &origin).await {
+        Ok(channel) => channel,
+        Err(refused) => return refused.into_response(),
     };
-    if let (true, Some(origin)) = (allowed, origin) {
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&origin) {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        }
-        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type, last-event-id"),
-        );
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    request.extensions_mut().insert(WidgetChannel(channel));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
     }
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, last-event-id"),
+    );
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     response
 }
 
-/// The channel, when the request's page may use it.
-async fn channel(state: &AppState, public_id: &str, headers: &HeaderMap) -> Result<ChannelRow> {
-    visitors::widget_channel(state, public_id, origin(headers)).await
-}
-
-/// The channel and the visitor's session of a request, within the visitor's rate.
-async fn visitor(state: &AppState, public_id: &str, headers: &HeaderMap) -> Result<(ChannelRow, VisitorSessionRow)> {
-    let channel = channel(state, public_id, headers).await?;
-    let session = visitors::session(state, &channel, bearer(headers)).await?;
+/// The visitor's session of a request, within the visitor's rate.
+async fn visitor(state: &AppState, channel: &ChannelRow, headers: &HeaderMap) -> Result<VisitorSessionRow> {
+    let session = visitors::session(state, channel, bearer(headers)).await?;
     state.widget_limiter.check(WidgetKey::Session(session.id))?;
-    Ok((channel, session))
+    Ok(session)
 }
 
 /// Where a session opens.
@@ -115,7 +113,7 @@ pub struct OpenBody {
     responses((status = 201, body = SessionToken), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn open(
     State(state): State<AppState>,
-    ApiPath(public_id): ApiPath<String>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
     headers: HeaderMap,
     address: Option<Extension<ClientAddr>>,
     body: axum::body::Bytes,
@@ -123,7 +121,6 @@ pub async fn open(
     if let Some(Extension(ClientAddr(address))) = address {
         state.widget_limiter.check(WidgetKey::Address(address))?;
     }
-    let channel = channel(&state, &public_id, &headers).await?;
     let browser = headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned);
     // The body is optional: `{"page_url"}` or nothing.
     let body: OpenBody = match body.is_empty() {
@@ -160,11 +157,11 @@ pub struct IdentifyBody {
     responses((status = 200, body = SessionToken), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn identify(
     State(state): State<AppState>,
-    ApiPath(public_id): ApiPath<String>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<IdentifyBody>,
 ) -> Result<Json<SessionToken>> {
-    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    let session = visitor(&state, &channel, &headers).await?;
     let proof = match (body.identifier_hash, body.identity_token) {
         (Some(_), Some(_)) => return Err(Error::field("identity_token", "send identifier_hash or identity_token")),
         (Some(hash), None) => Proof::Hash(hash),
@@ -197,11 +194,11 @@ pub struct WidgetMessages {
     responses((status = 200, body = WidgetMessages), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn messages(
     State(state): State<AppState>,
-    ApiPath(public_id): ApiPath<String>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AfterParams>,
 ) -> Result<Json<WidgetMessages>> {
-    let (_, session) = visitor(&state, &public_id, &headers).await?;
+    let session = visitor(&state, &channel, &headers).await?;
     Ok(Json(WidgetMessages { data: visitors::messages(&state, &session, params.after).await? }))
 }
 
@@ -220,11 +217,11 @@ pub struct SendBody {
     responses((status = 201, body = WidgetMessage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn send(
     State(state): State<AppState>,
-    ApiPath(public_id): ApiPath<String>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<WidgetMessage>)> {
-    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    let session = visitor(&state, &channel, &headers).await?;
     Ok((StatusCode::CREATED, Json(visitors::send(&state, &channel, &session, &body.text, body.page_url).await?)))
 }
 
@@ -236,10 +233,10 @@ pub async fn send(
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn typing(
     State(state): State<AppState>,
-    ApiPath(public_id): ApiPath<String>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
     headers: HeaderMap,
 ) -> Result<StatusCode> {
-    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    let session = visitor(&state, &channel, &headers).await?;
     visitors::typing(&state, &channel, &session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -261,11 +258,11 @@ const POLL: Duration = Duration::from_secs(2);
         (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn events(
     State(state): State<AppState>,
-    ApiPath(public_id): ApiPath<String>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<AfterParams>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
-    let (channel, session) = visitor(&state, &public_id, &headers).await?;
+    let session = visitor(&state, &channel, &headers).await?;
     let resume = headers.get("last-event-id").and_then(|value| value.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let mut last: i64 = resume.or(params.after).unwrap_or(0);
     let mut wake = state.events.subscribe();

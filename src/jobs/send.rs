@@ -2,7 +2,7 @@
 //! pace, and telling the provider an operator read a conversation. The calls happen outside any
 //! transaction, so a slow provider holds no database lock and never blocks ingestion.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Outcome;
 use crate::channels::{Channel, CommentReply, Failure, Outbound, OPTED_OUT};
@@ -80,10 +80,7 @@ async fn outbound(state: &AppState, message: &MessageRow, adapter: &dyn Channel)
         .await?
         .ok_or_else(|| anyhow::anyhow!("message {} has no conversation", message.id))?;
     let recipients = recipients(state, message.account_id, message.channel_id, &conversation).await?;
-    let payload = match serde_json::from_str(&message.payload) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
+    let payload = message.payload_object();
     let keys: Vec<String> = serde_json::from_str(&message.media_keys).unwrap_or_default();
     let media = match keys.first() {
         Some(key) => media::find_media(db, message.account_id, key)

@@ -27,18 +27,11 @@ struct FallbackJob {
 /// Queues the fallback of a message that just failed, when it has one, in the caller's
 /// transaction.
 pub async fn queue_if_any(conn: &mut Conn, message: &messages::MessageRow, now: i64) -> Result<()> {
-    if steps(&payload(message)).is_empty() {
+    if steps(&message.payload_object()).is_empty() {
         return Ok(());
     }
     jobs::insert_job(conn, FALLBACK_JOB, &json!({ "message_id": message.id }).to_string(), now, now).await?;
     Ok(())
-}
-
-fn payload(message: &messages::MessageRow) -> Map<String, Value> {
-    match serde_json::from_str(&message.payload) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    }
 }
 
 fn steps(payload: &Map<String, Value>) -> Vec<FallbackStep> {
@@ -54,7 +47,7 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
     let Some(failed) = messages::find_message(state.db.reader(), message_id).await? else {
         return Ok(jobs::finish_job(&state.db, job.id).await?);
     };
-    let mut payload = payload(&failed);
+    let mut payload = failed.payload_object();
     let conversation = conversations::find_conversation(state.db.reader(), failed.account_id, failed.conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;

@@ -64,7 +64,7 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
         None => None,
     };
     let (Some(message), Some(channel)) = (message, channel) else { return finish(state, job.id).await };
-    let media = payload(&message).get(MEDIA).cloned().unwrap_or(Value::Null);
+    let media = message.payload_object().get(MEDIA).cloned().unwrap_or(Value::Null);
     // Deleted messages need no file; simulation channels never call Meta.
     if message.deleted_at.is_some() || !media.is_object() {
         return finish(state, job.id).await;
@@ -87,13 +87,6 @@ pub async fn run(state: &AppState, job: &JobRow) -> Result<()> {
 
 async fn finish(state: &AppState, job_id: i64) -> Result<()> {
     Ok(jobs::finish_job(&state.db, job_id).await?)
-}
-
-fn payload(message: &MessageRow) -> serde_json::Map<String, Value> {
-    match serde_json::from_str(&message.payload) {
-        Ok(Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    }
 }
 
 /// Stores the file, records it and attaches its key to the message, with `message.updated`.
@@ -119,7 +112,7 @@ async fn attach(state: &AppState, job_id: i64, message: &MessageRow, media: &Val
         media::insert_media(&mut tx, &row).await?;
         let mut keys: Vec<String> = serde_json::from_str(&current.media_keys).unwrap_or_default();
         keys.push(key);
-        let mut payload = payload(&current);
+        let mut payload = current.payload_object();
         payload.remove(MEDIA_ERROR);
         payload.insert(MEDIA_STATUS.to_owned(), STORED.into());
         update(&mut tx, &current, &keys, payload, now).await?;
@@ -135,7 +128,7 @@ async fn give_up(state: &AppState, job_id: i64, message: &MessageRow, failure: &
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     if let Some(current) = messages::find_message(&mut *tx, message.id).await?.filter(|m| m.deleted_at.is_none()) {
-        let mut payload = payload(&current);
+        let mut payload = current.payload_object();
         let error = json!({ "code": failure.code, "detail": failure.detail, "at": to_rfc3339(now) });
         payload.insert(MEDIA_ERROR.to_owned(), error);
         payload.insert(MEDIA_STATUS.to_owned(), FAILED.into());

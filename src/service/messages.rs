@@ -58,7 +58,7 @@ const RESEND_DELAY_MS: i64 = 10 * 60_000;
 /// queued again a little later (its failures kept in `payload.resends`), up to [`MAX_RESENDS`]
 /// times; then it fails with this code. Answers whether anything changed.
 pub async fn resend_or_fail(conn: &mut Conn, message: &MessageRow, code: &str, text: &str) -> Result<bool> {
-    let mut payload: Map<String, Value> = serde_json::from_str(&message.payload).unwrap_or_default();
+    let mut payload = message.payload_object();
     let mut resends = payload.get("resends").and_then(Value::as_array).cloned().unwrap_or_default();
     let current = message.status.as_deref().and_then(MessageStatus::parse).unwrap_or(MessageStatus::Queued);
     if resends.len() >= MAX_RESENDS || current == MessageStatus::Failed {

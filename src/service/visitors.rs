@@ -106,19 +106,23 @@ impl WidgetMessage {
 }
 
 /// The web chat channel a widget names, when the page's origin may use it.
-pub async fn widget_channel(state: &AppState, public_id: &str, origin: Option<&str>) -> Result<ChannelRow> {
+pub async fn widget_channel(state: &AppState, public_id: &str, origin: &str) -> Result<ChannelRow> {
     let channel = channels::find_by_public_id(state.db.reader(), public_id)
         .await?
         .filter(|channel| channel.kind == ChannelKind::Webchat.as_str())
         .ok_or(Error::NotFound("widget"))?;
-    let allowed = origin.is_some_and(|origin| WidgetSettings::of(&channel).allows(origin));
-    if !allowed {
-        return Err(Error::Forbidden {
-            code: "origin_not_allowed",
-            detail: "this website may not use the widget: add its origin to the channel's allowed_origins".to_owned(),
-        });
+    match WidgetSettings::of(&channel).allows(origin) {
+        true => Ok(channel),
+        false => Err(origin_not_allowed()),
     }
-    Ok(channel)
+}
+
+/// The refusal of a page whose origin may not use the widget.
+pub fn origin_not_allowed() -> Error {
+    Error::Forbidden {
+        code: "origin_not_allowed",
+        detail: "this website may not use the widget: add its origin to the channel's allowed_origins".to_owned(),
+    }
 }
 
 /// Where a visitor is: the page and the browser, shown to the team.
@@ -223,39 +227,29 @@ pub async fn identify(
     }
     let now = now_ms();
     let token = random_token(43);
-    let mut contact_id = session.contact_id;
-    let mut address = session.address.clone();
-    if verified {
-        let mut tx = state.db.begin().await?;
-        let known = crate::store::contacts::find_identity(&mut *tx, channel.id, &identifier).await?;
-        tx.commit().await?;
-        match known {
-            Some(identity) if identity.contact_id != session.contact_id => {
-                contacts::merge(state, channel.account_id, identity.contact_id, session.contact_id).await?;
-                contact_id = identity.contact_id;
-            }
-            Some(_) => {}
-            None => {
-                let mut tx = state.db.begin().await?;
-                crate::store::contacts::insert_identity(
-                    &mut tx,
-                    channel.account_id,
-                    contact_id,
-                    channel.id,
-                    &identifier,
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-            }
+    // A proved identifier: the customer who has it on the channel (the session's contact merges
+    // into them), or the session's contact gets it.
+    let known = match verified {
+        true => crate::store::contacts::find_identity(state.db.reader(), channel.id, &identifier).await?,
+        false => None,
+    };
+    let contact_id = match &known {
+        Some(identity) if identity.contact_id != session.contact_id => {
+            contacts::merge(state, channel.account_id, identity.contact_id, session.contact_id).await?;
+            identity.contact_id
         }
-        address = identifier.clone();
-    }
+        _ => session.contact_id,
+    };
     if who.name.is_some() || who.email.is_some() {
         let input = contacts::ContactInput { name: who.name, email: who.email, ..Default::default() };
         contacts::update(state, channel.account_id, contact_id, input).await?;
     }
+    let address = if verified { identifier.clone() } else { session.address.clone() };
     let mut tx = state.db.begin().await?;
+    if verified && known.is_none() {
+        crate::store::contacts::insert_identity(&mut tx, channel.account_id, contact_id, channel.id, &identifier, now)
+            .await?;
+    }
     let identity = Identity { contact_id, address: &address, identifier: &identifier, verified };
     let row = visitors::identify(&mut tx, session.id, &identity, &hash_key(&token), now).await?;
     tx.commit().await?;

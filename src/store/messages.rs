@@ -37,6 +37,16 @@ pub struct MessageRow {
     pub edited_at: Option<i64>,
 }
 
+impl MessageRow {
+    /// The message's payload as a JSON object (empty when it is not one).
+    pub fn payload_object(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::from_str(&self.payload) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
 /// Fields of a new message.
 #[derive(Debug)]
 pub struct NewMessage<'a> {

@@ -73,13 +73,8 @@ fn number(value: &Value) -> Option<f64> {
 /// A suggestion: a reply (the postback comes back as the customer's answer) or an action.
 fn suggestion(text: &str, postback: &str, action: Option<&ButtonAction>) -> Value {
     let (name, object) = match action {
-        None | Some(ButtonAction::Postback(_)) => {
-            let postback = match action {
-                Some(ButtonAction::Postback(payload)) => payload.as_str(),
-                _ => postback,
-            };
-            return json!({ "reply": { "text": text, "postbackData": postback } });
-        }
+        None => return json!({ "reply": { "text": text, "postbackData": postback } }),
+        Some(ButtonAction::Postback(payload)) => return json!({ "reply": { "text": text, "postbackData": payload } }),
         Some(ButtonAction::Url(url)) => ("openUrlAction", json!({ "url": url })),
         Some(ButtonAction::Dial(number)) => ("dialAction", json!({ "phoneNumber": number })),
         Some(ButtonAction::ViewLocation { latitude, longitude, label }) => {

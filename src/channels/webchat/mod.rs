@@ -110,12 +110,12 @@ impl Channel for WebChat {
         let mut problem = |name: &str, message: String| {
             problems.push(FieldError { field: format!("settings.{name}"), message });
         };
-        if let Some(listed) = text(map, "allowed_origins") {
-            match origins(&listed).into_iter().find(|origin| !is_origin(origin)) {
+        if let Some(listed) = text(map, "allowed_origins").map(|listed| origins(&listed)) {
+            match listed.iter().find(|origin| !is_origin(origin)) {
                 Some(bad) => {
                     problem("allowed_origins", format!("`{bad}` is not an origin like https://shop.example.com"))
                 }
-                None if origins(&listed).is_empty() => problem("allowed_origins", "names no origin".to_owned()),
+                None if listed.is_empty() => problem("allowed_origins", "names no origin".to_owned()),
                 None => {}
             }
         }

@@ -51,7 +51,8 @@ impl FromRequestParts<AppState> for TemplateId {
 
 /// Create an RCS template.
 #[utoipa::path(post, path = "/api/message-server/rcs/templates", operation_id = "qlaraCreateRcsTemplate",
-    tag = "Qlara sends", request_body = TemplateBody, responses((status = 201, body = RcsTemplate)))]
+    tag = "Qlara sends", request_body = TemplateBody,
+    responses((status = 201, body = RcsTemplate), (status = 409, description = "The account has a template with this name.")))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,
@@ -80,7 +81,8 @@ pub async fn get(
 
 /// Replace an RCS template.
 #[utoipa::path(put, path = "/api/message-server/rcs/templates/{id}", operation_id = "qlaraReplaceRcsTemplate",
-    tag = "Qlara sends", params(("id" = i64, Path)), request_body = TemplateBody, responses((status = 200, body = RcsTemplate)))]
+    tag = "Qlara sends", params(("id" = i64, Path)), request_body = TemplateBody,
+    responses((status = 200, body = RcsTemplate), (status = 409, description = "Another template has this name.")))]
 pub async fn replace(
     State(state): State<AppState>,
     Extension(me): Extension<Caller>,

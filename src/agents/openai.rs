@@ -98,6 +98,9 @@ fn system_prompt(call: &Call<'_>) -> String {
          wants a person, answer only {HANDOFF_MARKER} followed by a short reason.",
         call.language
     ));
+    if let Some(chat) = call.event.pointer("/data/chat").filter(|chat| !chat.is_null()) {
+        prompt.push_str(&format!("\n\nData the business gave about this chat (unverified): {chat}"));
+    }
     let useful: Vec<_> = call.passages.iter().filter(|p| p.score > 0.0).take(3).collect();
     if !useful.is_empty() {
         prompt.push_str("\n\nFacts from the knowledge base:");

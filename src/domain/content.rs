@@ -645,6 +645,36 @@ fn decimal(value: &Value) -> Option<f64> {
     value.as_f64().or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
 }
 
+/// The media type of a photo or video from its first bytes (JPEG, PNG, GIF, WebP, HEIC, MP4,
+/// QuickTime, WebM), or `None` for anything else.
+pub fn sniff_type(bytes: &[u8]) -> Option<&'static str> {
+    let at = |offset: usize, magic: &[u8]| bytes.get(offset..offset + magic.len()) == Some(magic);
+    if at(0, &[0xFF, 0xD8, 0xFF]) {
+        return Some("image/jpeg");
+    }
+    if at(0, b"\x89PNG\r\n\x1a\n") {
+        return Some("image/png");
+    }
+    if at(0, b"GIF87a") || at(0, b"GIF89a") {
+        return Some("image/gif");
+    }
+    if at(0, b"RIFF") && at(8, b"WEBP") {
+        return Some("image/webp");
+    }
+    if at(0, &[0x1A, 0x45, 0xDF, 0xA3]) {
+        return Some("video/webm");
+    }
+    if at(4, b"ftyp") {
+        return match bytes.get(8..12) {
+            Some(b"heic" | b"heix" | b"mif1") => Some("image/heic"),
+            Some(b"qt  ") => Some("video/quicktime"),
+            Some(_) => Some("video/mp4"),
+            None => None,
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

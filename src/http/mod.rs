@@ -41,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::ApiDoc::openapi()) }))
         .route("/api/compat/openapi.json", get(|| async { Json(openapi::CompatDoc::openapi()) }))
         .route("/media/{*key}", get(api::media::download))
+        .route(
+            crate::media::LOCAL_UPLOAD_PATH,
+            axum::routing::post(api::media::form_upload).layer(DefaultBodyLimit::max(largest_body(&state.config))),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

@@ -41,7 +41,7 @@ wrong keys or passwords is refused for a while."),
         conversations::list, conversations::start, conversations::get, conversations::update, conversations::typing, conversations::read,
         conversations::archive, conversations::unarchive, conversations::close, conversations::messages, conversations::send,
         conversations::delete_message, conversations::cancel, conversations::escalate, conversations::escalations_of,
-        conversations::update_escalation, conversations::take_over, conversations::hand_back,
+        conversations::update_escalation, conversations::take_over, conversations::hand_back, conversations::chat_details,
         agents::list, agents::engines, agents::create, agents::get, agents::update, agents::delete, agents::try_out,
         agents::list_articles, agents::create_article, agents::get_article, agents::update_article,
         agents::delete_article, agents::search,
@@ -56,7 +56,7 @@ wrong keys or passwords is refused for a while."),
         webhooks::rotate_secret, webhooks::test, webhooks::redeliver, webhooks::replay, webhooks::deliveries,
         webhooks::attempts,
         credit::balance, credit::top_up, credit::ledger,
-        keys::list, keys::create, keys::revoke, keys::operators,
+        keys::list, keys::create, keys::revoke, keys::operators, keys::set_company_secret,
         widget::open, widget::identify, widget::messages, widget::send, widget::events, widget::typing,
     ),
     tags(
@@ -92,6 +92,12 @@ webhook, the message-server sends, status polling and credit. Authenticate with 
 token), or with HTTP Basic and an operator's email and password. Errors are \
 `{\"status\", \"error\", \"message\"}`; invalid input is 400. Each key has its own limit per minute and per \
 second, reported in `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
+
+**Contact-centre chat API** (seed 003, CCAI Platform): chats under `/apps/api/v1/chats` — create, get, \
+finish, the end user's messages, escalations and deflection, photos and videos with pre-signed uploads, \
+customer flags, custom data (signed with the account's company secret or not) and the end user. Authenticate \
+with HTTP Basic: any username (the platform's subdomain) and an API key as the password. Errors are \
+`{\"message\"}` with the HTTP status. See docs/ccai.md.
 
 **Provider webhooks** need no key: each provider's signature authenticates them."),
     paths(

@@ -280,15 +280,19 @@ async fn post(state: &AppState, delivery: &ClaimedDelivery, body: String) -> Ans
         }
     }
     let timestamp = now / 1000;
-    let signature = signature::sign(&secrets, &id, timestamp, body.as_bytes());
-    let request = state
-        .webhook_client
-        .post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header("webhook-id", id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body);
+    let format = service::FORMATS.iter().find(|format| format.name() == delivery.format);
+    let signed = format.and_then(|format| format.signature_headers(&secrets, timestamp, body.as_bytes()));
+    let headers = signed.unwrap_or_else(|| {
+        vec![
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature::sign(&secrets, &id, timestamp, body.as_bytes())),
+        ]
+    });
+    let mut request = state.webhook_client.post(url).header(CONTENT_TYPE, "application/json").header("webhook-id", id);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request.body(body);
     let mut response = match request.send().await {
         Ok(response) => response,
         Err(e) if e.is_timeout() => {

@@ -311,7 +311,8 @@ async fn decide(state: &AppState, run: &RunRow, conversation: &ConversationRow, 
     let passages = retrieve(&state.db, agent.id, &question.text).await?;
     let draft_id = format!("{}.{}", run.id, run.attempts);
     let draft = Draft::new(state.events.clone(), conversation.account_id, conversation.id, agent.id, &draft_id);
-    let event = turn_event(&draft_id, conversation, agent, &recent, &question);
+    let chat = crate::service::chats::agent_context(state.db.reader(), conversation.id).await?;
+    let event = turn_event(&draft_id, conversation, agent, &recent, &question, chat);
     let settings = settings_of(agent);
     let call = Call {
         client: client_for(state, engine),
@@ -356,6 +357,7 @@ fn turn_event(
     agent: &AgentRow,
     recent: &[MessageRow],
     question: &Question,
+    chat: Option<Value>,
 ) -> Value {
     let messages: Vec<Value> = recent
         .iter()
@@ -372,6 +374,7 @@ fn turn_event(
             "messages": messages,
             "question": question.text,
             "language": question.language,
+            "chat": chat,
         },
     })
 }

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod answers;
 pub mod auth;
 pub mod channels;
+pub mod chats;
 pub mod comments;
 pub mod contacts;
 pub mod conversations;

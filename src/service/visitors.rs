@@ -29,6 +29,9 @@ use crate::store::visitors::{self, Identity, NewVisitorSession, VisitorSessionRo
 /// How long a visitor's session lasts.
 const SESSION_MS: i64 = 30 * 24 * 3_600_000;
 
+/// How the addresses of visitors who have not been identified start.
+pub const ANONYMOUS_PREFIX: &str = "visitor-";
+
 /// Most messages one page of a visitor's thread holds.
 const PAGE: i64 = 100;
 
@@ -154,7 +157,7 @@ pub async fn open(state: &AppState, channel: &ChannelRow, whereabouts: Whereabou
     let whereabouts = whereabouts.checked()?;
     let now = now_ms();
     let token = random_token(43);
-    let address = format!("visitor-{}", random_token(24));
+    let address = format!("{ANONYMOUS_PREFIX}{}", random_token(24));
     let mut tx = state.db.begin().await?;
     let contact_id =
         contacts::find_or_create_by_address(&mut tx, ChannelKind::Webchat, channel, &address, &[], None, now).await?;

@@ -117,6 +117,23 @@ pub async fn find_channel_any<'c>(db: impl AnyExecutor<'c>, id: i64) -> sqlx::Re
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1")).bind(id).fetch_optional(db).await
 }
 
+/// The web chat channel that holds an account's chats for a team: the live one the team serves,
+/// else the account's first live web chat channel.
+pub async fn find_webchat_channel<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    team_id: i64,
+) -> sqlx::Result<Option<ChannelRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND kind = 'webchat' AND deleted_at IS NULL \
+         ORDER BY CASE WHEN team_id = $2 THEN 0 ELSE 1 END, id LIMIT 1"
+    ))
+    .bind(account_id)
+    .bind(team_id)
+    .fetch_optional(db)
+    .await
+}
+
 /// An account's live channels in creation order.
 pub async fn list_channels<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx::Result<Vec<ChannelRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE account_id = $1 AND deleted_at IS NULL ORDER BY id"))

@@ -226,6 +226,17 @@ pub async fn find_identity<'c>(
     .await
 }
 
+/// A contact's addresses on a channel, oldest first.
+pub async fn addresses_on<'c>(db: impl AnyExecutor<'c>, channel_id: i64, contact_id: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT external_id FROM contact_identities WHERE channel_id = $1 AND contact_id = $2 ORDER BY id",
+    )
+    .bind(channel_id)
+    .bind(contact_id)
+    .fetch_all(db)
+    .await
+}
+
 /// Links an address on a channel to a contact.
 pub async fn insert_identity(
     conn: &mut Conn,

@@ -54,6 +54,22 @@ pub async fn find_media_by_key<'c>(db: impl AnyExecutor<'c>, key: &str) -> sqlx:
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM media WHERE key = $1")).bind(key).fetch_optional(db).await
 }
 
+/// The account's files with these keys, in the keys' order.
+pub async fn find_many<'c>(db: impl AnyExecutor<'c>, account_id: i64, keys: &[String]) -> sqlx::Result<Vec<MediaRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!("SELECT {COLUMNS} FROM media WHERE account_id = $1 AND key IN ({})", marks.join(", "));
+    let mut query = sqlx::query_as::<_, MediaRow>(&sql).bind(account_id);
+    for key in keys {
+        query = query.bind(key);
+    }
+    let mut rows = query.fetch_all(db).await?;
+    rows.sort_by_key(|row| keys.iter().position(|key| *key == row.key));
+    Ok(rows)
+}
+
 /// How many of `keys` belong to the account.
 pub async fn count_owned<'c>(db: impl AnyExecutor<'c>, account_id: i64, keys: &[String]) -> sqlx::Result<i64> {
     let sql =

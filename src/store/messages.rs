@@ -344,6 +344,33 @@ pub async fn list_visitor_messages<'c>(
     .await
 }
 
+/// Who wrote a conversation's messages besides the customer: each (sender type, sender id) once,
+/// in the order they first wrote.
+pub async fn senders(conn: &mut Conn, conversation_id: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT sender_type, sender_id FROM messages WHERE conversation_id = $1 AND sender_id IS NOT NULL \
+         AND sender_type <> 'contact' GROUP BY sender_type, sender_id ORDER BY MIN(id)",
+    )
+    .bind(conversation_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The media keys (JSON lists) of a conversation's messages of one type, oldest first.
+pub async fn media_keys_of_kind<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_id: i64,
+    kind: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT media_keys FROM messages WHERE conversation_id = $1 AND type = $2 AND deleted_at IS NULL ORDER BY id",
+    )
+    .bind(conversation_id)
+    .bind(kind)
+    .fetch_all(db)
+    .await
+}
+
 /// Messages of a conversation with `id <= max_id`, newest first, at most `limit` (for paging back
 /// through long threads).
 /// How many messages of a conversation have ids from `min_id` to `max_id`.

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agents;
 pub mod articles;
 pub mod channels;
+pub mod chats;
 pub mod contacts;
 pub mod conversations;
 pub mod credit;

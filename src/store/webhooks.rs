@@ -219,6 +219,8 @@ pub struct ClaimedDelivery {
     pub event_id: i64,
     pub event_type: String,
     pub event_payload: String,
+    /// The subscription's payload format.
+    pub format: String,
 }
 
 /// Claims up to `limit` due deliveries of active subscriptions for `lease_ms`, taking at most
@@ -287,8 +289,8 @@ pub async fn claim_due_deliveries(
     query.execute(&mut *tx).await?;
     let sql = format!(
         "SELECT d.id, d.account_id, d.attempts, d.body, d.webhook_id, w.url, w.secret, w.previous_secret, \
-         w.previous_secret_expires_at, d.event_id, e.type AS event_type, e.payload AS event_payload \
-         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id \
+         w.previous_secret_expires_at, d.event_id, e.type AS event_type, e.payload AS event_payload, \
+         w.format FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.id = d.event_id \
          WHERE d.id IN ({}) ORDER BY d.id",
         placeholders(1, ids.len())
     );

@@ -6,6 +6,7 @@ mod helpers;
 mod agents;
 mod attacks;
 mod browser;
+mod ccai;
 mod channel_contract;
 mod channels;
 mod contacts;

@@ -13,13 +13,13 @@ use crate::whatsapp::message;
 use crate::whatsapp_media::{channel_on, deliver_image, download_link, GraphStandIn, Serve};
 
 /// A moto S3 server on a free local port, stopped when dropped.
-struct S3Server {
-    endpoint: String,
+pub struct S3Server {
+    pub endpoint: String,
     _child: Child,
 }
 
 impl S3Server {
-    async fn start() -> S3Server {
+    pub async fn start() -> S3Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let python = std::env::var("PARLEY_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
         let child = Command::new(&python)
@@ -40,13 +40,13 @@ impl S3Server {
         panic!("moto did not start: is moto[server] installed? run the suite with scripts/test");
     }
 
-    async fn create_bucket(&self, bucket: &str) {
+    pub async fn create_bucket(&self, bucket: &str) {
         let response = reqwest::Client::new().put(format!("{}/{bucket}", self.endpoint)).send().await.unwrap();
         assert!(response.status().is_success(), "creating bucket: {}", response.status());
     }
 
     /// The keys in the bucket.
-    async fn keys(&self, bucket: &str) -> Vec<String> {
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
         let xml = reqwest::get(format!("{}/{bucket}?list-type=2", self.endpoint)).await.unwrap().text().await.unwrap();
         xml.split("<Key>").skip(1).filter_map(|part| part.split("</Key>").next()).map(str::to_owned).collect()
     }

@@ -586,3 +586,15 @@ pub async fn hand_back(
 ) -> Result<Json<Conversation>> {
     Ok(Json(escalations::hand_back(&state, me.account_id, id, body.virtual_agent_id).await?))
 }
+
+/// Get what an integration added to a conversation through the chat API: its language, the
+/// context given to the virtual agent and the business's custom data.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/chat", operation_id = "getChatDetails", tag = "conversations",
+    responses((status = 200, body = crate::service::chats::ChatDetails), (status = 404, body = Problem)))]
+pub async fn chat_details(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<crate::service::chats::ChatDetails>> {
+    Ok(Json(crate::service::chats::details(&state, me.account_id, id).await?))
+}

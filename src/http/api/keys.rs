@@ -75,3 +75,38 @@ pub async fn operators(
 ) -> Result<Json<OperatorList>> {
     Ok(Json(OperatorList { data: auth::list_operators(&state.db, me.account_id).await? }))
 }
+
+/// A company secret to set: the given value, or a new random one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanySecretRequest {
+    /// 32 to 256 characters (the secret a business already signs with); generated when absent.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// The company secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanySecret {
+    pub company_secret: String,
+}
+
+/// Set the account's company secret, which signs custom data sent to the chat API
+/// (`signed_data`, HS256). It is shown only in this answer; data signed with the previous
+/// secret is refused from then on.
+#[utoipa::path(post, path = "/api/v1/account/company-secret", operation_id = "setCompanySecret", tag = "api keys",
+    request_body = CompanySecretRequest,
+    responses((status = 201, body = CompanySecret), (status = 422, body = Problem)))]
+pub async fn set_company_secret(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<CompanySecret>)> {
+    let request: CompanySecretRequest = match body.iter().all(u8::is_ascii_whitespace) {
+        true => CompanySecretRequest::default(),
+        false => serde_json::from_slice(&body).map_err(|e| crate::error::Error::MalformedBody(e.to_string()))?,
+    };
+    let value = request.value;
+    let company_secret = crate::service::chats::set_company_secret(&state, me.account_id, value).await?;
+    Ok((StatusCode::CREATED, Json(CompanySecret { company_secret })))
+}

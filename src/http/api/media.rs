@@ -310,3 +310,62 @@ pub async fn download(
     Ok(([(header::CONTENT_TYPE, row.content_type), (header::CACHE_CONTROL, "private, max-age=300".to_owned())], bytes)
         .into_response())
 }
+
+/// Receives a file through a pre-signed upload form of the local media store (the S3 POST
+/// policy's counterpart): the form's fields first, the `file` last. The signed policy is the
+/// only credential; it fixes the key, the type and the size, and expires.
+pub async fn form_upload(
+    State(state): State<AppState>,
+    form: std::result::Result<Multipart, MultipartRejection>,
+) -> Result<Response> {
+    let mut form =
+        form.map_err(|e| Error::MalformedBody(format!("expected a multipart/form-data upload: {}", e.body_text())))?;
+    let refused = |detail: &str| Error::Forbidden { code: "upload_refused", detail: detail.to_owned() };
+    let mut fields = std::collections::BTreeMap::new();
+    let max_bytes = state.config.max_media_bytes;
+    while let Some(field) = form.next_field().await.map_err(|e| read_error(e, max_bytes))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name != "file" {
+            let text = field.text().await.map_err(|e| read_error(e, max_bytes))?;
+            if text.len() > 8192 {
+                return Err(Error::field(&name, "a form field may hold at most 8 KB"));
+            }
+            fields.insert(name.to_ascii_lowercase(), text);
+            continue;
+        }
+        let field_text = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+        let policy = state
+            .media
+            .upload_policy(field_text("policy"), field_text(crate::media::LOCAL_SIGNATURE_FIELD))
+            .ok_or_else(|| refused("the form's policy or signature is missing or does not match"))?;
+        if policy.expires < now_ms() / 1000 {
+            return Err(refused("the upload form has expired; ask for a new one"));
+        }
+        if field_text("key") != policy.key || !MediaStore::is_valid_key(&policy.key) {
+            return Err(refused("the key is not the one the form was signed for"));
+        }
+        if !field_text("content-type").starts_with(&policy.type_prefix) {
+            return Err(refused(&format!("Content-Type must start with {}", policy.type_prefix)));
+        }
+        let bytes = field.bytes().await.map_err(|e| read_error(e, max_bytes))?;
+        if bytes.is_empty() || bytes.len() as u64 > policy.max_bytes {
+            return Err(refused(&format!("the file must be 1 to {} bytes", policy.max_bytes)));
+        }
+        if !crate::domain::content::sniff_type(&bytes).is_some_and(|t| t.starts_with(&policy.type_prefix)) {
+            return Err(refused(&format!("the file is not a {}", policy.type_prefix.trim_end_matches('/'))));
+        }
+        if state.media.open(&policy.key).await.is_ok() {
+            return Err(refused("a file was already uploaded with this form"));
+        }
+        state.media.put(&policy.key, &bytes).await.map_err(|e| anyhow::anyhow!("storing media: {e}"))?;
+        let body = format!("<PostResponse><Key>{}</Key></PostResponse>", policy.key);
+        let status = match field_text("success_action_status") {
+            "200" => StatusCode::OK,
+            "201" => StatusCode::CREATED,
+            _ => StatusCode::NO_CONTENT,
+        };
+        let headers = [(header::CONTENT_TYPE, "application/xml"), (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
+        return Ok((status, headers, body).into_response());
+    }
+    Err(Error::field("file", "a multipart field named `file` is required, after the form's fields"))
+}

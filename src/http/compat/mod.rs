@@ -3,6 +3,7 @@
 //! HTTP Basic authentication, per-caller request windows with `X-RateLimit-*` headers, and the
 //! reading of bodies, queries and path segments, answered in each dialect's own error shape.
 
+pub mod ccai;
 pub mod qlara;
 
 use std::net::IpAddr;
@@ -43,7 +44,7 @@ pub trait Dialect: Send + Sync + 'static {
 
 /// Every compatible API's routes, each with its own request windows.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    qlara::routes(Guard::new(state))
+    qlara::routes(Guard::new(state)).merge(ccai::routes(Guard::new(state)))
 }
 
 /// Who is calling a compatible API: the account, and the operator when they signed in with HTTP
@@ -73,19 +74,11 @@ impl Guard {
     }
 }
 
-/// The credentials of a request: `X-Api-Key` (or a bearer token), else HTTP Basic with an
-/// operator's email and password.
+/// The credentials of a request: `X-Api-Key` (or a bearer token), else HTTP Basic: an operator's
+/// email and password, or any label without `@` (the platforms' subdomain) and an API key.
 async fn identify(state: &AppState, headers: &HeaderMap, client: Option<IpAddr>) -> Result<Caller, Error> {
     if let Some(key) = crate::http::auth::api_key(headers).filter(|k| !k.is_empty()) {
-        let principal = auth::authenticate(state, key, client).await?;
-        return Ok(Caller {
-            account_id: principal.account_id,
-            operator_id: None,
-            bucket: match principal.caller {
-                principal::Caller::ApiKey(id) => format!("key:{id}"),
-                principal::Caller::Operator(id) => format!("operator:{id}"),
-            },
-        });
+        return api_key_caller(state, key, client).await;
     }
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -99,8 +92,23 @@ async fn identify(state: &AppState, headers: &HeaderMap, client: Option<IpAddr>)
         .and_then(|pair| pair.split_once(':'))
         .map(|(e, p)| (e.to_owned(), p.to_owned()))
         .ok_or(Error::Unauthorized)?;
+    if !email.contains('@') {
+        return api_key_caller(state, &password, client).await;
+    }
     let (account_id, operator_id) = auth::authenticate_operator(state, &email, &password, client).await?;
     Ok(Caller { account_id, operator_id: Some(operator_id), bucket: format!("operator:{operator_id}") })
+}
+
+async fn api_key_caller(state: &AppState, key: &str, client: Option<IpAddr>) -> Result<Caller, Error> {
+    let principal = auth::authenticate(state, key, client).await?;
+    Ok(Caller {
+        account_id: principal.account_id,
+        operator_id: None,
+        bucket: match principal.caller {
+            principal::Caller::ApiKey(id) => format!("key:{id}"),
+            principal::Caller::Operator(id) => format!("operator:{id}"),
+        },
+    })
 }
 
 /// Authenticates, applies the caller's request windows and sets the `X-RateLimit-*` headers;

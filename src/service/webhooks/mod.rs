@@ -1,6 +1,7 @@
 //! Outgoing webhooks: subscriptions, what each one receives, the delivery log and replays. The
 //! delivery engine that fans events out and makes the HTTP attempts is `crate::jobs::webhooks`.
 
+pub mod ccai;
 pub mod qlara;
 pub mod signature;
 pub mod target;
@@ -36,10 +37,20 @@ pub trait Format: Sync {
     /// The payload for an event carrying `message` (the API's message object) in a conversation
     /// between these addresses; `None` when the format has nothing to say about it.
     fn render(&self, event_type: &str, message: &Value, addresses: &ConversationAddresses) -> Option<Value>;
+    /// The headers that sign a delivery in this format (`secrets`: current first), when the
+    /// format has its own instead of Standard Webhooks'.
+    fn signature_headers(
+        &self,
+        _secrets: &[&str],
+        _timestamp: i64,
+        _body: &[u8],
+    ) -> Option<Vec<(&'static str, String)>> {
+        None
+    }
 }
 
 /// Every format besides the native one.
-pub const FORMATS: &[&dyn Format] = &[&qlara::Qlara];
+pub const FORMATS: &[&dyn Format] = &[&qlara::Qlara, &ccai::Ccai];
 
 /// How long the previous secret keeps signing after a rotation.
 const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
@@ -512,7 +523,10 @@ pub async fn plan(
     }
     let payload: Value = serde_json::from_str(&event.payload).unwrap_or_default();
     let message = &payload["data"];
-    let Some(conversation_id) = message.get("conversation_id").and_then(Value::as_i64) else {
+    // Conversation events carry the conversation itself.
+    let own_id =
+        || event.kind.starts_with("conversation.").then(|| message.get("id").and_then(Value::as_i64)).flatten();
+    let Some(conversation_id) = message.get("conversation_id").and_then(Value::as_i64).or_else(own_id) else {
         return Ok(None);
     };
     let found = match addresses.entry(conversation_id) {

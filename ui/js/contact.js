@@ -145,6 +145,9 @@ export async function renderContactPane(element, conversation, ctx) {
       api('GET', contactPath),
       api('GET', `${contactPath}/conversations`),
       api('GET', '/api/v1/operators'),
+      conversation.channel.kind === 'webchat'
+        ? api('GET', `/api/v1/conversations/${conversation.id}/chat`)
+        : Promise.resolve(null),
     ]);
   } catch (error) {
     if (renders.get(element) === token) {
@@ -155,7 +158,7 @@ export async function renderContactPane(element, conversation, ctx) {
     return;
   }
   if (renders.get(element) !== token) return;
-  const [contact, others, operators] = loaded;
+  const [contact, others, operators, chat] = loaded;
   const focused = focusAfterChange.get(element)
     ?? (element.contains(document.activeElement) ? document.activeElement.dataset.testid : null);
   focusAfterChange.delete(element);
@@ -173,6 +176,7 @@ export async function renderContactPane(element, conversation, ctx) {
     identities(contact),
     conversationSection(view, operators.data),
     tagSection(view),
+    chat ? chatSection(chat) : null,
     attributeSection(view),
     otherConversations(view, others.data),
     historySection(view, others.data),
@@ -228,8 +232,34 @@ function header(contact) {
         ? el('p', { class: 'cp-muted', 'data-testid': 'contact-profile-name' },
           t('contact.profile_name', { name: contact.name }))
         : null,
+      flagBadges(contact),
       contact.phone ? el('p', { class: 'cp-line', 'data-testid': 'contact-phone' }, contact.phone) : null,
       contact.email ? el('p', { class: 'cp-line', 'data-testid': 'contact-email' }, contact.email) : null));
+}
+
+/** The customer flags a business set (verified customer, bad actor in red, repeat customer) as badges. */
+function flagBadges(contact) {
+  const attributes = contact.attributes ?? {};
+  const set = ['verified_customer', 'bad_actor', 'repeat_customer'].filter((flag) => attributes[flag] === true);
+  if (!set.length) return null;
+  return el('ul', { class: 'cp-flags', 'data-testid': 'customer-flags', 'aria-label': t('contact.flags') },
+    set.map((flag) => el('li', { class: `cp-flag cp-flag-${flag.replace('_', '-')}`, 'data-flag': flag },
+      t(`contact.flag.${flag}`))));
+}
+
+/** What an integration added to a chat: its language, the business's custom data and the context. */
+function chatSection(details) {
+  const custom = Object.entries(details.custom_data ?? {});
+  if (!details.lang && !custom.length && !details.context) return null;
+  const rows = [];
+  if (details.lang) rows.push([t('contact.chat_lang'), details.lang]);
+  for (const [name, field] of custom) {
+    rows.push([field?.label ?? name, typeof field?.value === 'string' ? field.value : JSON.stringify(field?.value)]);
+  }
+  if (details.context) rows.push([t('contact.chat_context'), JSON.stringify(details.context.value ?? details.context)]);
+  return section(t('contact.chat_details'), 'chat-details',
+    details.custom_data_signed ? el('p', { class: 'cp-muted', 'data-testid': 'chat-signed' }, t('contact.chat_signed')) : null,
+    el('dl', { class: 'cp-attributes' }, rows.map(([label, value]) => [el('dt', {}, label), el('dd', {}, value)])));
 }
 
 function field(label, input) {

@@ -82,7 +82,7 @@ pub struct NewWebhook {
     /// Event types to deliver (`message.*` patterns allowed); omitted or empty means every type.
     #[serde(default)]
     pub event_types: Vec<String>,
-    /// `parley` (default) or `qlara`.
+    /// `parley` (default), `qlara` (seed 000) or `ccai` (the chat API's chat events, `X-Signature`).
     pub format: Option<String>,
     /// A `whsec_` secret to sign with (e.g. when moving from another system); generated when omitted.
     pub secret: Option<String>,

@@ -180,3 +180,58 @@ async fn suggested_duplicate_is_merged_with_one_click() {
     let conversations = json_of(&app, &format!("/api/v1/contacts/{keep}/conversations")).await;
     assert_eq!(conversations["data"].as_array().map(Vec::len), Some(2), "one history across both channels");
 }
+
+/// A chat started through the chat API shows the customer's flags as badges (bad actor in red)
+/// and the business's custom data and language in the pane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_flags_and_custom_data_show_in_the_pane() {
+    let app = app().await;
+    let settings = json!({"allowed_origins": "https://shop.example.com"});
+    let channel = json_of_post(
+        &app,
+        "/api/v1/channels",
+        json!({"kind": "webchat", "name": "Site", "address": "site", "settings": settings}),
+    )
+    .await;
+    let team = json_of_post(&app, "/api/v1/teams", json!({"name": "Support", "channel_ids": [channel["id"]]})).await;
+    let ccai = |path: &str, body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/apps/api/v1{path}", app.base))
+            .basic_auth("shop", Some(&app.key))
+            .json(&body)
+            .send()
+    };
+    let chat: Value =
+        ccai("/chats", json!({"chat": {"menu_id": team["id"], "lang": "it"}, "end_user": {"phone": "+393471112223"}}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let id = chat["id"].as_i64().unwrap();
+    let data = json!({"signed": false, "data": {"reserved_bad_actor": {"label": "Bad", "value": true}, "plan": {"label": "Plan", "value": "gold"}}});
+    assert!(ccai(&format!("/chats/{id}/custom_data"), data).await.unwrap().status().is_success());
+    assert!(ccai(&format!("/chats/{id}/customer_flag"), json!({"verified_customer": true}))
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+
+    let browser = open_conversation(&app, id, "en").await;
+    browser.wait_for("[data-testid=customer-flags] [data-flag=bad_actor]").await;
+    let flags = browser.text("[data-testid=customer-flags]").await;
+    assert!(flags.contains("Bad actor") && flags.contains("Verified customer") && !flags.contains("Repeat"), "{flags}");
+    let colour = browser.exec("return getComputedStyle(document.querySelector('[data-flag=bad_actor]')).color").await;
+    assert_eq!(colour, "rgb(185, 28, 28)", "bad actor is red");
+    browser.wait_for_text("[data-testid=chat-details]", "gold").await;
+    let details = browser.text("[data-testid=chat-details]").await;
+    assert!(details.contains("Plan") && details.contains("it"), "{details}");
+    browser.screenshot("contact-pane-chat-flags").await;
+    browser.close().await;
+}
+
+async fn json_of_post(app: &TestApp, path: &str, body: Value) -> Value {
+    let reply = app.post(path, body).await;
+    assert!(reply.status.is_success(), "{path}: {reply:?}");
+    reply.body
+}

@@ -5,7 +5,7 @@
  * site's localStorage and sent as a bearer header, never in a URL. Messages arrive live over
  * Server-Sent Events read with fetch, resumed after the last message id on reconnect.
  * API: Parley.open(), Parley.close(), Parley.identify(identifier, {name, email, identifier_hash,
- * identity_token}), Parley.on('message', fn).
+ * identity_token}), Parley.on('message', fn). `data-prechat` asks for a name and email first.
  */
 (() => {
   'use strict';
@@ -18,11 +18,14 @@
 
   const TEXTS = {
     en: { typing: 'Typing…', open: 'Chat with us', close: 'Close chat', title: 'Chat', placeholder: 'Write a message…', send: 'Send',
-      error: 'The chat is not available on this site.', offline: 'Reconnecting…', you: 'You', agent: 'Agent', bot: 'Assistant' },
+      error: 'The chat is not available on this site.', offline: 'Reconnecting…', you: 'You', agent: 'Agent', bot: 'Assistant',
+      attach: 'Send a photo or file', name: 'Your name', email: 'Your email', start: 'Start chat' },
     it: { typing: 'Sta scrivendo…', open: 'Chatta con noi', close: 'Chiudi la chat', title: 'Chat', placeholder: 'Scrivi un messaggio…', send: 'Invia',
-      error: 'La chat non è disponibile su questo sito.', offline: 'Riconnessione…', you: 'Tu', agent: 'Operatore', bot: 'Assistente' },
+      error: 'La chat non è disponibile su questo sito.', offline: 'Riconnessione…', you: 'Tu', agent: 'Operatore', bot: 'Assistente',
+      attach: 'Invia una foto o un file', name: 'Il tuo nome', email: 'La tua email', start: 'Inizia la chat' },
     pt: { typing: 'Digitando…', open: 'Fale conosco', close: 'Fechar o chat', title: 'Chat', placeholder: 'Escreva uma mensagem…', send: 'Enviar',
-      error: 'O chat não está disponível neste site.', offline: 'Reconectando…', you: 'Você', agent: 'Atendente', bot: 'Assistente' },
+      error: 'O chat não está disponível neste site.', offline: 'Reconectando…', you: 'Você', agent: 'Atendente', bot: 'Assistente',
+      attach: 'Enviar uma foto ou arquivo', name: 'Seu nome', email: 'Seu e-mail', start: 'Iniciar o chat' },
   };
   const lang = (script.dataset.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
   const t = TEXTS[lang] || TEXTS.en;
@@ -53,6 +56,12 @@
     form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e5e7eb; }
     textarea { flex: 1; resize: none; border: 1px solid #d1d5db; border-radius: 8px; padding: 6px 8px; height: 38px; }
     form button { border: none; background: #2563eb; color: #fff; border-radius: 8px; padding: 0 12px; cursor: pointer; }
+    form .attach { background: none; color: #374151; font-size: 18px; padding: 0 4px; }
+    form[hidden], .prechat[hidden] { display: none; }
+    .prechat { flex-direction: column; }
+    .prechat input { border: 1px solid #d1d5db; border-radius: 8px; padding: 6px 8px; }
+    .prechat button { padding: 8px 12px; }
+    .msg img { display: block; max-width: 100%; max-height: 180px; border-radius: 6px; margin-top: 4px; }
     .status { padding: 4px 12px; font-size: 12px; color: #b91c1c; }
     .typing { padding: 2px 12px; font-size: 12px; color: #6b7280; font-style: italic; }
     .typing[hidden] { display: none; }
@@ -65,7 +74,8 @@
     <div class="log" role="log" aria-live="polite"></div>
     <div class="typing" aria-live="polite" hidden></div>
     <div class="status" role="status"></div>
-    <form><textarea rows="1"></textarea><button type="submit"></button></form>
+    <form class="prechat" hidden><input name="name" required autocomplete="name"><input name="email" type="email" required autocomplete="email"><button type="submit"></button></form>
+    <form class="compose"><button type="button" class="attach"></button><input type="file" accept="image/*,video/*,application/pdf" hidden><textarea rows="1"></textarea><button type="submit"></button></form>
   </section>`;
   const $ = (selector) => root.querySelector(selector);
   const launcher = $('.launcher');
@@ -82,7 +92,15 @@
   $('.close').setAttribute('aria-label', t.close);
   input.placeholder = t.placeholder;
   input.setAttribute('aria-label', t.placeholder);
-  $('form button').textContent = t.send;
+  $('.compose button[type=submit]').textContent = t.send;
+  $('.attach').textContent = '📎';
+  $('.attach').setAttribute('aria-label', t.attach);
+  const prechat = $('.prechat');
+  for (const field of ['name', 'email']) {
+    prechat.elements[field].placeholder = t[field];
+    prechat.elements[field].setAttribute('aria-label', t[field]);
+  }
+  prechat.querySelector('button').textContent = t.start;
   typing.textContent = t.typing;
 
   const listeners = { message: [] };
@@ -142,7 +160,10 @@
     const payload = message.payload || {};
     const text = message.text || payload.choices?.text;
     if (text) node.append(document.createTextNode(text));
-    for (const url of message.media || []) node.append(el('div', {}, el('a', { href: url, target: '_blank', rel: 'noopener' }, '📎')));
+    for (const url of message.media || []) {
+      const preview = message.type === 'image' ? el('img', { src: url, alt: t.attach }) : '📎';
+      node.append(el('div', {}, el('a', { href: url, target: '_blank', rel: 'noopener' }, preview)));
+    }
     const cards = Array.isArray(payload.cards) ? payload.cards : payload.cards?.items || [];
     for (const card of cards) {
       const image = link(card.image_url);
@@ -248,9 +269,34 @@
     }
   }
 
+  /** Sends a photo, video or PDF the visitor picked. */
+  async function attach(file) {
+    try {
+      await session();
+      const body = new FormData();
+      body.append('file', file);
+      const response = await fetch(`${api}/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body });
+      const answer = await response.json();
+      if (!response.ok) throw new Error(answer.detail || response.statusText);
+      render(answer);
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+
+  /** With `data-prechat`, a visitor without a session gives a name and email before chatting. */
+  const wantsPrechat = () => script.dataset.prechat != null && !token;
+
   function open() {
     panel.hidden = false;
     launcher.setAttribute('aria-expanded', 'true');
+    const asking = wantsPrechat();
+    prechat.hidden = !asking;
+    $('.compose').hidden = asking;
+    if (asking) {
+      prechat.elements.name.focus();
+      return;
+    }
     input.focus();
     start();
   }
@@ -264,11 +310,27 @@
   launcher.addEventListener('click', () => (panel.hidden ? open() : close()));
   $('.close').addEventListener('click', close);
   panel.addEventListener('keydown', (event) => event.key === 'Escape' && close());
-  $('form').addEventListener('submit', (event) => {
+  $('.compose').addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value;
     input.value = '';
     say(text);
+  });
+  const picker = $('input[type=file]');
+  $('.attach').addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => {
+    for (const file of picker.files) attach(file);
+    picker.value = '';
+  });
+  prechat.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const { name, email } = prechat.elements;
+    try {
+      await window.Parley.identify(email.value.trim(), { name: name.value.trim(), email: email.value.trim() });
+      open();
+    } catch (error) {
+      status.textContent = error.message;
+    }
   });
   // The team sees the visitor typing: at most one signal every 3 seconds.
   let told = 0;
@@ -280,7 +342,7 @@
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey) {
       event.preventDefault();
-      $('form').requestSubmit();
+      $('.compose').requestSubmit();
     }
   });
 

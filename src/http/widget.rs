@@ -34,6 +34,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/channels/{public_id}/messages", get(messages).post(send).options(preflight))
         .route("/channels/{public_id}/events", get(events).options(preflight))
         .route("/channels/{public_id}/typing", post(typing).options(preflight))
+        .route(
+            "/channels/{public_id}/uploads",
+            post(upload)
+                .options(preflight)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::http::largest_body(&state.config))),
+        )
         .layer(middleware::from_fn_with_state(state, cors))
 }
 
@@ -223,6 +229,39 @@ pub async fn send(
 ) -> Result<(StatusCode, Json<WidgetMessage>)> {
     let session = visitor(&state, &channel, &headers).await?;
     Ok((StatusCode::CREATED, Json(visitors::send(&state, &channel, &session, &body.text, body.page_url).await?)))
+}
+
+/// Send a photo, video or PDF (multipart field `file`).
+///
+/// Checked by its bytes (JPEG, PNG, GIF, WebP, HEIC, MP4, QuickTime, WebM or PDF) and the media
+/// size limit, stored, and sent into the visitor's conversation as their message.
+#[utoipa::path(post, path = "/widget/v1/channels/{public_id}/uploads", operation_id = "widgetUpload", tag = "web chat widget",
+    params(("public_id" = String, Path)), security(("visitor" = [])), request_body(content_type = "multipart/form-data", content = String),
+    responses((status = 201, body = WidgetMessage), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
+    headers: HeaderMap,
+    form: std::result::Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<WidgetMessage>)> {
+    let session = visitor(&state, &channel, &headers).await?;
+    let mut form =
+        form.map_err(|e| Error::MalformedBody(format!("expected a multipart/form-data upload: {}", e.body_text())))?;
+    let too_large = || Error::TooLarge(format!("files are limited to {} bytes", state.config.max_media_bytes));
+    while let Some(field) = form.next_field().await.map_err(|e| Error::MalformedBody(e.body_text()))? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let filename = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|_| too_large())?;
+        if bytes.len() > state.config.max_media_bytes {
+            return Err(too_large());
+        }
+        let sent = visitors::send_file(&state, &channel, &session, bytes, filename).await?;
+        return Ok((StatusCode::CREATED, Json(sent)));
+    }
+    Err(Error::field("file", "a multipart field named `file` is required"))
 }
 
 /// The visitor is typing.

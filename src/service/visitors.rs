@@ -17,10 +17,10 @@ use crate::channels::webchat::WidgetSettings;
 use crate::domain::inbound::InboundMessage;
 use crate::domain::jwt::verify_hs256;
 use crate::domain::time::{now_ms, to_rfc3339};
-use crate::domain::{ChannelKind, MessageType};
+use crate::domain::{ChannelKind, MediaOrigin, MessageType};
 use crate::error::{Error, Result};
 use crate::service::auth::{hash_key, random_token};
-use crate::service::{contacts, inbound};
+use crate::service::{contacts, inbound, media};
 use crate::state::AppState;
 use crate::store::channels::{self, ChannelRow};
 use crate::store::messages::{self, MessageRow};
@@ -337,6 +337,40 @@ pub async fn send(
     };
     let ingested = inbound::ingest(state, channel, vec![message]).await?;
     let stored = ingested.first().ok_or_else(|| anyhow::anyhow!("the visitor's message was not stored"))?;
+    let row = messages::find_message(state.db.reader(), stored.message.id).await?.ok_or(Error::NotFound("message"))?;
+    Ok(WidgetMessage::of(state, &row))
+}
+
+/// Sends a file from the visitor: a photo, video or PDF by its bytes, stored in the account's
+/// library and sent into their conversation.
+pub async fn send_file(
+    state: &AppState,
+    channel: &ChannelRow,
+    session: &VisitorSessionRow,
+    bytes: bytes::Bytes,
+    filename: Option<String>,
+) -> Result<WidgetMessage> {
+    if WidgetSettings::of(channel).identity_required && session.verified == 0 {
+        return Err(identity_required());
+    }
+    let content_type = match crate::domain::content::sniff_type(&bytes) {
+        Some(kind) => kind,
+        None if bytes.starts_with(b"%PDF-") => "application/pdf",
+        None => return Err(Error::field("file", "send a photo, a video or a PDF")),
+    };
+    let kind = match content_type.split('/').next() {
+        Some("image") => MessageType::Image,
+        Some("video") => MessageType::Video,
+        _ => MessageType::Document,
+    };
+    let filename = filename.map(|name| name.chars().take(255).collect());
+    let file =
+        media::NewMedia { filename, content_type: content_type.to_owned(), origin: MediaOrigin::Original, bytes };
+    let row = media::save(state, channel.account_id, file).await?;
+    let mut message = InboundMessage::new(session.address.clone(), kind);
+    message.media_keys = vec![row.key];
+    let ingested = inbound::ingest(state, channel, vec![message]).await?;
+    let stored = ingested.first().ok_or_else(|| anyhow::anyhow!("the visitor's file was not stored"))?;
     let row = messages::find_message(state.db.reader(), stored.message.id).await?.ok_or(Error::NotFound("message"))?;
     Ok(WidgetMessage::of(state, &row))
 }

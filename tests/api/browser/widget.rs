@@ -14,11 +14,12 @@ use serde_json::{json, Value};
 use super::{Browser, Options};
 use crate::helpers::{spawn_app_with, Backend, TestApp};
 
-/// Serves a shop's page embedding the widget; answers its origin.
-async fn shop_site(app: &TestApp, public_id: &str) -> String {
+/// Serves a shop's page embedding the widget (with `extra` attributes on its script tag);
+/// answers its origin.
+async fn shop_site(app: &TestApp, public_id: &str, extra: &str) -> String {
     let page = format!(
         "<!doctype html><html lang=it><head><title>Negozio</title></head><body><h1>Scarpe e borse</h1>\
-         <script src=\"{}/widget.js\" data-channel=\"{public_id}\" data-lang=\"it\" async></script></body></html>",
+         <script src=\"{}/widget.js\" data-channel=\"{public_id}\" data-lang=\"it\" {extra} async></script></body></html>",
         app.base
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -47,7 +48,7 @@ async fn say(browser: &Browser, text: &str) {
     browser
         .exec(&format!(
             "const root = document.querySelector('#parley-widget').shadowRoot; \
-             root.querySelector('textarea').value = {}; root.querySelector('form').requestSubmit();",
+             root.querySelector('textarea').value = {}; root.querySelector('form.compose').requestSubmit();",
             serde_json::to_string(text).unwrap()
         ))
         .await;
@@ -64,7 +65,7 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     let app = spawn_app_with(Backend::Sqlite, &[]).await;
     // The shop's origin is known once its server listens: allow it, then serve the page.
     let public_id = channel(&app, "http://placeholder.invalid").await;
-    let shop = shop_site(&app, &public_id).await;
+    let shop = shop_site(&app, &public_id, "").await;
     let channels = app.get("/api/v1/channels").await.body["data"].clone();
     let id = channels[0]["id"].as_i64().unwrap();
     let allowed = app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
@@ -103,6 +104,21 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     app.state.events.publish(1, "message.delta", draft);
     visitor.wait_until(&format!("{}?.textContent.includes('Le taglie')", widget("querySelector('.draft')"))).await;
 
+    // A photo from the visitor's device reaches the team and shows in the widget.
+    visitor
+        .exec(&format!(
+            "const input = {}; const bytes = new Uint8Array(600); bytes.set([0x89,0x50,0x4e,0x47,0x0d,0x0a,0x1a,0x0a]); \
+             const transfer = new DataTransfer(); transfer.items.add(new File([bytes], 'scarpe.png', {{type: 'image/png'}})); \
+             input.files = transfer.files; input.dispatchEvent(new Event('change'));",
+            widget("querySelector('input[type=file]')")
+        ))
+        .await;
+    visitor.wait_until(&format!("!!{}", widget("querySelector('.msg.visitor img')"))).await;
+    let thread = app.get(&path).await.body["data"].clone();
+    let photo = thread.as_array().unwrap().iter().find(|m| m["type"] == "image").expect("the photo reached the team");
+    assert_eq!(photo["sender"]["type"], "contact");
+    assert_eq!(photo["media_keys"].as_array().unwrap().len(), 1);
+
     // A reload keeps the history (the session lives in the site's storage, not in a URL).
     visitor.reload().await;
     visitor.wait_until("!!document.querySelector('#parley-widget')").await;
@@ -117,7 +133,7 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
             .await,
     )
     .unwrap();
-    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(ids.len(), 3, "{ids:?}");
 
     // Another browser on the same page is another visitor: nothing of hers, whatever ids it asks after.
     stranger.goto(&shop).await;
@@ -149,7 +165,7 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
 async fn a_site_that_is_not_allowed_gets_no_chat_and_the_script_is_small() {
     let app = spawn_app_with(Backend::Sqlite, &[]).await;
     let public_id = channel(&app, "https://shop.example.com").await;
-    let other = shop_site(&app, &public_id).await;
+    let other = shop_site(&app, &public_id, "").await;
     let browser = Browser::open(&app).await;
     browser.goto(&other).await;
     browser.wait_until("!!document.querySelector('#parley-widget')").await;
@@ -177,4 +193,37 @@ fn gzipped(bytes: &[u8]) -> Vec<u8> {
         .expect("gzip");
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     child.wait_with_output().unwrap().stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pre_chat_form_asks_a_name_and_email_first() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let public_id = channel(&app, "http://placeholder.invalid").await;
+    let shop = shop_site(&app, &public_id, "data-prechat").await;
+    let id = app.get("/api/v1/channels").await.body["data"][0]["id"].as_i64().unwrap();
+    app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
+    let visitor = Browser::open(&app).await;
+    visitor.goto(&shop).await;
+    visitor.wait_until("!!document.querySelector('#parley-widget')").await;
+    visitor.exec(&widget("querySelector('.launcher').click()")).await;
+    visitor.wait_until(&format!("!{}", widget("querySelector('.prechat').hidden"))).await;
+    let composer_hidden = visitor.exec(&format!("return {}", widget("querySelector('.compose').hidden"))).await;
+    assert_eq!(composer_hidden, json!(true), "no chat before the form");
+    visitor
+        .exec(&format!(
+            "const form = {}; form.elements.name.value = 'Giulia Verdi'; \
+             form.elements.email.value = 'giulia@example.com'; form.requestSubmit();",
+            widget("querySelector('.prechat')")
+        ))
+        .await;
+    visitor.wait_until(&format!("!{}", widget("querySelector('.compose').hidden"))).await;
+    say(&visitor, "Vorrei un reso").await;
+    shows(&visitor, "Vorrei un reso").await;
+    let conversation = app.get(&format!("/api/v1/conversations?channel_id={id}")).await.body["data"][0].clone();
+    let contact = app.get(&format!("/api/v1/contacts/{}", conversation["contact"]["id"])).await.body;
+    assert_eq!(
+        (contact["name"].as_str(), contact["email"].as_str()),
+        (Some("Giulia Verdi"), Some("giulia@example.com"))
+    );
+    visitor.close().await;
 }

@@ -815,7 +815,8 @@ pub async fn update_end_user(state: &AppState, account_id: i64, id: i64, update:
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChatDetails {
     pub lang: Option<String>,
-    #[schema(value_type = Object)]
+    /// The context given when the chat was created.
+    #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
     /// `{field: {label, value}}`.
     #[schema(value_type = Object)]

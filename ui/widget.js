@@ -19,13 +19,19 @@
   const TEXTS = {
     en: { typing: 'Typing…', open: 'Chat with us', close: 'Close chat', title: 'Chat', placeholder: 'Write a message…', send: 'Send',
       error: 'The chat is not available on this site.', offline: 'Reconnecting…', you: 'You', agent: 'Agent', bot: 'Assistant',
-      attach: 'Send a photo or file', name: 'Your name', email: 'Your email', start: 'Start chat' },
+      attach: 'Send a photo or file', name: 'Your name', email: 'Your email', start: 'Start chat',
+      nobody: 'Nobody is free right now. Leave your email and we will answer there.', byEmail: 'Continue by email',
+      emailed: 'Thanks, we will answer by email.', rate: 'How was this chat?', good: 'Good', bad: 'Bad', thanks: 'Thanks for your feedback!' },
     it: { typing: 'Sta scrivendo…', open: 'Chatta con noi', close: 'Chiudi la chat', title: 'Chat', placeholder: 'Scrivi un messaggio…', send: 'Invia',
       error: 'La chat non è disponibile su questo sito.', offline: 'Riconnessione…', you: 'Tu', agent: 'Operatore', bot: 'Assistente',
-      attach: 'Invia una foto o un file', name: 'Il tuo nome', email: 'La tua email', start: 'Inizia la chat' },
+      attach: 'Invia una foto o un file', name: 'Il tuo nome', email: 'La tua email', start: 'Inizia la chat',
+      nobody: 'Al momento non c’è nessuno libero. Lasciaci la tua email e ti risponderemo lì.', byEmail: 'Continua via email',
+      emailed: 'Grazie, ti risponderemo via email.', rate: 'Com’è andata la chat?', good: 'Bene', bad: 'Male', thanks: 'Grazie del riscontro!' },
     pt: { typing: 'Digitando…', open: 'Fale conosco', close: 'Fechar o chat', title: 'Chat', placeholder: 'Escreva uma mensagem…', send: 'Enviar',
       error: 'O chat não está disponível neste site.', offline: 'Reconectando…', you: 'Você', agent: 'Atendente', bot: 'Assistente',
-      attach: 'Enviar uma foto ou arquivo', name: 'Seu nome', email: 'Seu e-mail', start: 'Iniciar o chat' },
+      attach: 'Enviar uma foto ou arquivo', name: 'Seu nome', email: 'Seu e-mail', start: 'Iniciar o chat',
+      nobody: 'Ninguém está disponível agora. Deixe seu e-mail e responderemos por lá.', byEmail: 'Continuar por e-mail',
+      emailed: 'Obrigado, responderemos por e-mail.', rate: 'Como foi o chat?', good: 'Bom', bad: 'Ruim', thanks: 'Obrigado pela avaliação!' },
   };
   const lang = (script.dataset.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
   const t = TEXTS[lang] || TEXTS.en;
@@ -47,6 +53,7 @@
     .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px; background: #f6f7f9; }
     .msg { max-width: 80%; padding: 8px 10px; border-radius: 10px; background: #fff; align-self: flex-start; white-space: pre-wrap; word-wrap: break-word; }
     .msg.visitor { align-self: flex-end; background: #dbeafe; }
+    .msg.notice { align-self: center; background: #eef2ff; font-size: 12px; }
     .who { display: block; font-size: 11px; color: #6b7280; }
     .chips { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
     .chips button, .chips a { border: 1px solid #2563eb; color: #2563eb; background: #fff; border-radius: 999px; padding: 3px 10px; cursor: pointer; text-decoration: none; font-size: 13px; }
@@ -61,6 +68,11 @@
     .prechat { flex-direction: column; }
     .prechat input { border: 1px solid #d1d5db; border-radius: 8px; padding: 6px 8px; }
     .prechat button { padding: 8px 12px; }
+    .offer { padding: 8px 12px; border-top: 1px solid #e5e7eb; background: #fffbeb; display: flex; flex-direction: column; gap: 6px; }
+    .offer[hidden] { display: none; }
+    .offer div { display: flex; gap: 6px; }
+    .offer input { flex: 1; border: 1px solid #d1d5db; border-radius: 8px; padding: 6px 8px; }
+    .offer button { border: 1px solid #2563eb; background: #fff; color: #2563eb; border-radius: 8px; padding: 4px 10px; cursor: pointer; }
     .msg img { display: block; max-width: 100%; max-height: 180px; border-radius: 6px; margin-top: 4px; }
     .status { padding: 4px 12px; font-size: 12px; color: #b91c1c; }
     .typing { padding: 2px 12px; font-size: 12px; color: #6b7280; font-style: italic; }
@@ -74,6 +86,8 @@
     <div class="log" role="log" aria-live="polite"></div>
     <div class="typing" aria-live="polite" hidden></div>
     <div class="status" role="status"></div>
+    <form class="offer deflect" hidden><span></span><div><input type="email" name="email" required autocomplete="email"><button type="submit"></button></div></form>
+    <div class="offer rating" hidden><span></span><div><button type="button" data-rating="up">👍</button><button type="button" data-rating="down">👎</button></div></div>
     <form class="prechat" hidden><input name="name" required autocomplete="name"><input name="email" type="email" required autocomplete="email"><button type="submit"></button></form>
     <form class="compose"><button type="button" class="attach"></button><input type="file" accept="image/*,video/*,application/pdf" hidden><textarea rows="1"></textarea><button type="submit"></button></form>
   </section>`;
@@ -101,6 +115,17 @@
     prechat.elements[field].setAttribute('aria-label', t[field]);
   }
   prechat.querySelector('button').textContent = t.start;
+  const deflect = $('.deflect');
+  deflect.querySelector('span').textContent = t.nobody;
+  deflect.elements.email.placeholder = t.email;
+  deflect.elements.email.setAttribute('aria-label', t.email);
+  deflect.querySelector('button').textContent = t.byEmail;
+  const rating = $('.rating');
+  rating.setAttribute('role', 'group');
+  rating.setAttribute('aria-label', t.rate);
+  rating.querySelector('span').textContent = t.rate;
+  rating.querySelector('[data-rating=up]').setAttribute('aria-label', t.good);
+  rating.querySelector('[data-rating=down]').setAttribute('aria-label', t.bad);
   typing.textContent = t.typing;
 
   const listeners = { message: [] };
@@ -197,11 +222,32 @@
       }
       node.lastChild.textContent = data.text;
       log.scrollTop = log.scrollHeight;
+    } else if (name === 'state') {
+      showState(data);
     } else if (name === 'typing') {
       typing.hidden = !data.on;
       clearTimeout(typingTimer);
       if (data.on) typingTimer = setTimeout(() => (typing.hidden = true), 6000);
     }
+  }
+
+  /**
+   * Follows the chat's state: waiting for a person nobody is free to be offers email instead;
+   * an ended chat asks for a rating once.
+   */
+  function showState(state) {
+    deflect.hidden = !(state.escalation === 'escalating' && !state.people_available);
+    if (state.escalation === 'deflected') notice(t.emailed);
+    const ended = state.status === 'resolved' || state.status === 'closed';
+    rating.hidden = !ended || !!state.rating;
+    if (state.rating) notice(t.thanks);
+  }
+
+  /** A line of the widget's own in the thread, shown once. */
+  function notice(text) {
+    if ([...log.querySelectorAll('.notice')].some((node) => node.textContent === text)) return;
+    log.append(el('div', { class: 'msg notice', role: 'status' }, text));
+    log.scrollTop = log.scrollHeight;
   }
 
   /** Reads the stream, and reads it again after the last message shown when it breaks. */
@@ -322,6 +368,23 @@
     for (const file of picker.files) attach(file);
     picker.value = '';
   });
+  deflect.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      showState(await call('POST', '/deflect', { email: deflect.elements.email.value.trim() }));
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  });
+  for (const button of rating.querySelectorAll('button')) {
+    button.addEventListener('click', async () => {
+      try {
+        showState(await call('POST', '/rating', { rating: button.dataset.rating }));
+      } catch (error) {
+        status.textContent = error.message;
+      }
+    });
+  }
   prechat.addEventListener('submit', async (event) => {
     event.preventDefault();
     const { name, email } = prechat.elements;

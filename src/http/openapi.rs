@@ -57,7 +57,7 @@ wrong keys or passwords is refused for a while."),
         webhooks::attempts,
         credit::balance, credit::top_up, credit::ledger,
         keys::list, keys::create, keys::revoke, keys::operators, keys::set_company_secret,
-        widget::open, widget::identify, widget::messages, widget::send, widget::events, widget::typing, widget::upload,
+        widget::open, widget::identify, widget::messages, widget::send, widget::events, widget::typing, widget::upload, widget::chat_state, widget::deflect, widget::rate,
     ),
     tags(
         (name = "conversations", description = "One thread per contact and channel: list, filter, search, assign, resolve, archive."),

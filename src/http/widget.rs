@@ -21,7 +21,7 @@ use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::server::ClientAddr;
 use crate::ratelimit::WidgetKey;
-use crate::service::visitors::{self, Identify, Proof, SessionToken, Whereabouts, WidgetMessage};
+use crate::service::visitors::{self, ChatState, Identify, Proof, SessionToken, Whereabouts, WidgetMessage};
 use crate::state::{AppState, Signal};
 use crate::store::channels::ChannelRow;
 use crate::store::visitors::VisitorSessionRow;
@@ -34,6 +34,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/channels/{public_id}/messages", get(messages).post(send).options(preflight))
         .route("/channels/{public_id}/events", get(events).options(preflight))
         .route("/channels/{public_id}/typing", post(typing).options(preflight))
+        .route("/channels/{public_id}/state", get(chat_state).options(preflight))
+        .route("/channels/{public_id}/deflect", post(deflect).options(preflight))
+        .route("/channels/{public_id}/rating", post(rate).options(preflight))
         .route(
             "/channels/{public_id}/uploads",
             post(upload)
@@ -264,6 +267,74 @@ pub async fn upload(
     Err(Error::field("file", "a multipart field named `file` is required"))
 }
 
+/// Where the visitor's latest chat stands.
+///
+/// The stream sends the same object as a `state` event whenever it changes.
+#[utoipa::path(get, path = "/widget/v1/channels/{public_id}/state", operation_id = "widgetChatState", tag = "web chat widget",
+    params(("public_id" = String, Path)), security(("visitor" = [])),
+    responses((status = 200, body = ChatState), (status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn chat_state(
+    State(state): State<AppState>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let session = visitor(&state, &channel, &headers).await?;
+    Ok(match visitors::chat_state(&state, &session).await? {
+        Some(current) => Json(current).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// An email to continue on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeflectBody {
+    pub email: String,
+}
+
+/// Continue by email instead of waiting for a person.
+///
+/// Only while the chat waits for a person (409 `not_waiting` otherwise): the email goes on the
+/// visitor's contact, the escalation is deflected to `email`, and the team gets a private note.
+#[utoipa::path(post, path = "/widget/v1/channels/{public_id}/deflect", operation_id = "widgetDeflect", tag = "web chat widget",
+    params(("public_id" = String, Path)), security(("visitor" = [])), request_body = DeflectBody,
+    responses((status = 200, body = ChatState), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn deflect(
+    State(state): State<AppState>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DeflectBody>,
+) -> Result<Json<ChatState>> {
+    let session = visitor(&state, &channel, &headers).await?;
+    Ok(Json(visitors::deflect_to_email(&state, &session, &body.email).await?))
+}
+
+/// A rating of the chat.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingBody {
+    /// `up` or `down`.
+    pub rating: String,
+}
+
+/// Rate the chat once it has ended.
+///
+/// Kept as the conversation's `rating` meta (`up` or `down`); 409 `chat_not_ended` before.
+#[utoipa::path(post, path = "/widget/v1/channels/{public_id}/rating", operation_id = "widgetRate", tag = "web chat widget",
+    params(("public_id" = String, Path)), security(("visitor" = [])), request_body = RatingBody,
+    responses((status = 200, body = ChatState), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn rate(
+    State(state): State<AppState>,
+    Extension(WidgetChannel(channel)): Extension<WidgetChannel>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RatingBody>,
+) -> Result<Json<ChatState>> {
+    let session = visitor(&state, &channel, &headers).await?;
+    Ok(Json(visitors::rate(&state, &session, &body.rating).await?))
+}
+
 /// The visitor is typing.
 ///
 /// Shown to the team live (`conversation.typing`); send it every few seconds while they type.
@@ -308,6 +379,10 @@ pub async fn events(
     let shutdown = state.shutdown.clone();
     let account = channel.account_id;
     let stream = async_stream::stream! {
+        // The chat's state is read again when something happened: at the start, with new
+        // messages, and when the account's log moved.
+        let mut shown_state = None;
+        let mut check_state = true;
         'stream: while !shutdown.is_cancelled() {
             let batch = match visitors::messages(&state, &session, Some(last)).await {
                 Ok(batch) => batch,
@@ -317,6 +392,7 @@ pub async fn events(
                 }
             };
             let full = batch.len() >= 100;
+            check_state |= !batch.is_empty();
             for message in batch {
                 last = message.id;
                 if let Ok(data) = serde_json::to_string(&message) {
@@ -326,7 +402,17 @@ pub async fn events(
             if full {
                 continue;
             }
+            if check_state {
+                let current = visitors::chat_state(&state, &session).await.unwrap_or_default();
+                if current.is_some() && current != shown_state {
+                    if let Ok(data) = serde_json::to_string(&current) {
+                        yield Ok(Event::default().event("state").data(data));
+                    }
+                    shown_state = current;
+                }
+            }
             let conversations = visitors::conversations(&state, &session).await.unwrap_or_default();
+            check_state = false;
             let deadline = tokio::time::sleep(POLL);
             tokio::pin!(deadline);
             loop {
@@ -341,7 +427,10 @@ pub async fn events(
                             yield Ok(Event::default().event(name).data(data.to_string()));
                         }
                     }
-                    Ok(Signal::Logged(id)) if id == account => break,
+                    Ok(Signal::Logged(id)) if id == account => {
+                        check_state = true;
+                        break;
+                    }
                     Ok(_) => continue,
                     Err(_) => break,
                 }

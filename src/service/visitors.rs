@@ -17,12 +17,16 @@ use crate::channels::webchat::WidgetSettings;
 use crate::domain::inbound::InboundMessage;
 use crate::domain::jwt::verify_hs256;
 use crate::domain::time::{now_ms, to_rfc3339};
+use crate::domain::EscalationStatus;
 use crate::domain::{ChannelKind, MediaOrigin, MessageType};
 use crate::error::{Error, Result};
 use crate::service::auth::{hash_key, random_token};
+use crate::service::escalations::{self, EscalationPatch};
+use crate::service::outbound::{self, Outgoing};
 use crate::service::{contacts, inbound, media};
 use crate::state::AppState;
 use crate::store::channels::{self, ChannelRow};
+use crate::store::conversations::ConversationRow;
 use crate::store::messages::{self, MessageRow};
 use crate::store::visitors::{self, Identity, NewVisitorSession, VisitorSessionRow};
 
@@ -394,6 +398,97 @@ pub fn live_event(kind: &str, data: &Value, conversations: &[i64]) -> Option<(&'
         crate::service::conversations::OPERATOR_TYPING => Some(("typing", json!({ "on": data["on"] }))),
         _ => None,
     }
+}
+
+/// Where the visitor's latest chat stands, as the widget shows it: whether it ended (to ask for
+/// a rating) and whether it waits for a person nobody is free to be (to offer email instead).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChatState {
+    pub conversation_id: i64,
+    /// open, pending, resolved or closed.
+    pub status: String,
+    /// The latest escalation's status: escalating, escalated, deflecting, deflected or canceled.
+    pub escalation: Option<String>,
+    /// While escalating: whether a member of the team is online with room for it now.
+    pub people_available: bool,
+    /// The visitor's rating of the chat, `up` or `down`, once given.
+    pub rating: Option<String>,
+}
+
+/// The state of the visitor's latest chat, if they have one.
+pub async fn chat_state(state: &AppState, session: &VisitorSessionRow) -> Result<Option<ChatState>> {
+    let Some(row) = latest_conversation(state, session).await? else {
+        return Ok(None);
+    };
+    let reader = state.db.reader();
+    let escalation = crate::store::escalations::latest_escalation(reader, row.id).await?.map(|e| e.status);
+    let waiting = escalation.as_deref() == Some(EscalationStatus::Escalating.as_str());
+    let people_available = match (waiting, row.team_id) {
+        (true, Some(team)) => {
+            let mut conn = reader.acquire().await?;
+            crate::store::teams::next_member(&mut conn, team, now_ms()).await?.is_some()
+        }
+        _ => false,
+    };
+    let meta: serde_json::Map<String, Value> = serde_json::from_str(&row.meta).unwrap_or_default();
+    let rating = meta.get(RATING).and_then(Value::as_str).map(str::to_owned);
+    Ok(Some(ChatState { conversation_id: row.id, status: row.status, escalation, people_available, rating }))
+}
+
+async fn latest_conversation(state: &AppState, session: &VisitorSessionRow) -> Result<Option<ConversationRow>> {
+    let Some(latest) = conversations(state, session).await?.into_iter().max() else {
+        return Ok(None);
+    };
+    Ok(crate::store::conversations::find_conversation(state.db.reader(), session.account_id, latest).await?)
+}
+
+/// The conversation meta key that holds the visitor's rating.
+const RATING: &str = "rating";
+
+/// The visitor, waiting for a person nobody is free to be, chooses to continue by email: their
+/// email goes on the contact, the escalation is deflected to `email`, and the team gets a note.
+pub async fn deflect_to_email(state: &AppState, session: &VisitorSessionRow, email: &str) -> Result<ChatState> {
+    let email = email.trim();
+    let input = contacts::ContactInput { email: Some(email.to_owned()), ..Default::default() };
+    if email.is_empty() {
+        return Err(Error::field("email", "must be an email address"));
+    }
+    let conversation = latest_conversation(state, session).await?.ok_or(Error::NotFound("conversation"))?;
+    let escalation = crate::store::escalations::latest_escalation(state.db.reader(), conversation.id)
+        .await?
+        .filter(|e| {
+            e.status == EscalationStatus::Escalating.as_str() || e.status == EscalationStatus::Deflecting.as_str()
+        })
+        .ok_or_else(|| Error::conflict("not_waiting", "this chat is not waiting for a person"))?;
+    contacts::update(state, session.account_id, session.contact_id, input).await?;
+    let (account, id) = (session.account_id, conversation.id);
+    let to_email = EscalationPatch { status: None, deflection_channel: Some("email".to_owned()) };
+    escalations::update(state, account, id, escalation.id, to_email).await?;
+    let done = EscalationPatch { status: Some(EscalationStatus::Deflected), deflection_channel: None };
+    escalations::update(state, account, id, escalation.id, done).await?;
+    let note = Outgoing {
+        text: Some(format!("The customer chose to continue by email: {email}")),
+        private: true,
+        ..Outgoing::default()
+    };
+    outbound::send(state, account, id, note).await?;
+    chat_state(state, session).await?.ok_or(Error::NotFound("conversation"))
+}
+
+/// The visitor rates their chat once it has ended (`up` or `down`); kept as the conversation's
+/// `rating` meta, so the inbox and the API can filter by it.
+pub async fn rate(state: &AppState, session: &VisitorSessionRow, rating: &str) -> Result<ChatState> {
+    if !matches!(rating, "up" | "down") {
+        return Err(Error::field("rating", "must be up or down"));
+    }
+    let conversation = latest_conversation(state, session).await?.ok_or(Error::NotFound("conversation"))?;
+    if !matches!(conversation.status.as_str(), "resolved" | "closed") {
+        return Err(Error::conflict("chat_not_ended", "a chat is rated once it has ended"));
+    }
+    let meta = serde_json::Map::from_iter([(RATING.to_owned(), Value::from(rating))]);
+    let patch = crate::service::conversations::ConversationPatch { meta: Some(meta), ..Default::default() };
+    crate::service::conversations::update(state, session.account_id, conversation.id, patch).await?;
+    chat_state(state, session).await?.ok_or(Error::NotFound("conversation"))
 }
 
 /// The visitor's conversations.

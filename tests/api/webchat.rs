@@ -401,7 +401,95 @@ async fn typing_and_drafts_reach_both_sides(app: TestApp) {
     assert_eq!(serde_json::from_str::<Value>(&shown.data).unwrap(), json!({"draft_id": "d-1", "text": "Sto cercando"}));
 }
 
+/// Waiting for a person nobody is free to be, the visitor continues by email; an ended chat is
+/// rated once; photos and files arrive checked by their bytes.
+async fn email_instead_of_waiting_then_a_rating_and_files(app: TestApp) {
+    let (_, public_id) = widget_channel(&app, "optional").await;
+    let mut visitor = Visitor::new(&app, &public_id, SHOP);
+    visitor.open().await;
+    assert_eq!(visitor.call(Method::GET, "/state", None).await.status, StatusCode::NO_CONTENT, "no chat yet");
+    let first = visitor.say("Vorrei parlare con qualcuno").await;
+    let conversation = parley::store::messages::find_message(app.state.db.reader(), first["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .conversation_id;
+    let waiting = visitor.call(Method::POST, "/deflect", Some(json!({"email": "anna@example.com"}))).await;
+    assert_eq!(waiting.status, StatusCode::CONFLICT, "nothing to deflect before an escalation: {waiting:?}");
+
+    let escalated =
+        app.post(&format!("/api/v1/conversations/{conversation}/escalations"), json!({"force": true})).await;
+    assert_eq!(escalated.status, StatusCode::CREATED, "{escalated:?}");
+    let state = visitor.call(Method::GET, "/state", None).await.body;
+    assert_eq!(
+        (state["escalation"].as_str(), state["people_available"].as_bool()),
+        (Some("escalating"), Some(false)),
+        "{state}"
+    );
+    let bad = visitor.call(Method::POST, "/deflect", Some(json!({"email": "not an email"}))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    assert_eq!(
+        visitor.call(Method::GET, "/state", None).await.body["escalation"],
+        "escalating",
+        "a bad email changes nothing"
+    );
+    let deflected = visitor.call(Method::POST, "/deflect", Some(json!({"email": "anna@example.com"}))).await;
+    assert_eq!(deflected.status, StatusCode::OK, "{deflected:?}");
+    assert_eq!(deflected.body["escalation"], "deflected");
+    let escalations = app.get(&format!("/api/v1/conversations/{conversation}/escalations")).await.body["data"].clone();
+    assert_eq!(
+        (escalations[0]["status"].as_str(), escalations[0]["deflection_channel"].as_str()),
+        (Some("deflected"), Some("email"))
+    );
+    let view = app.get(&format!("/api/v1/conversations/{conversation}")).await.body;
+    let contact = app.get(&format!("/api/v1/contacts/{}", view["contact"]["id"])).await.body;
+    assert_eq!(contact["email"], "anna@example.com");
+    let thread = app.get(&format!("/api/v1/conversations/{conversation}/messages")).await.body["data"].clone();
+    let note = thread.as_array().unwrap().iter().find(|m| m["private"] == true).expect("a note for the team");
+    assert!(note["text"].as_str().unwrap().contains("anna@example.com"));
+    assert!(
+        !visitor.thread().await.iter().any(|(_, text)| text.contains("continue by email")),
+        "the note stays inside"
+    );
+
+    // A rating waits for the end, takes up or down, and is kept on the conversation.
+    let early = visitor.call(Method::POST, "/rating", Some(json!({"rating": "up"}))).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{early:?}");
+    assert_eq!(
+        app.post(&format!("/api/v1/conversations/{conversation}/close"), json!({})).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(visitor.call(Method::POST, "/rating", Some(json!({"rating": "5 stars"}))).await.status, 422);
+    let rated = visitor.call(Method::POST, "/rating", Some(json!({"rating": "down"}))).await;
+    assert_eq!((rated.status, rated.body["rating"].as_str()), (StatusCode::OK, Some("down")), "{rated:?}");
+    assert_eq!(app.get(&format!("/api/v1/conversations/{conversation}")).await.body["meta"]["rating"], "down");
+    let mut stranger = Visitor::new(&app, &public_id, SHOP);
+    stranger.open().await;
+    assert_eq!(
+        stranger.call(Method::POST, "/rating", Some(json!({"rating": "up"}))).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Files: a photo by its bytes; anything else refused.
+    let upload = |bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name("f"));
+        reqwest::Client::new()
+            .post(format!("{}/widget/v1/channels/{public_id}/uploads", app.base))
+            .header("Origin", SHOP)
+            .bearer_auth(visitor.token.clone().unwrap())
+            .multipart(form)
+            .send()
+    };
+    let refused = upload(b"MZ\x90\0 not a photo".to_vec()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let sent = upload(crate::media::png_bytes(500)).await.unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    let sent: Value = sent.json().await.unwrap();
+    assert_eq!((sent["type"].as_str(), sent["media"].as_array().map(Vec::len)), (Some("image"), Some(1)), "{sent}");
+}
+
 crate::backend_tests!(
+    email_instead_of_waiting_then_a_rating_and_files,
     typing_and_drafts_reach_both_sides,
     visitors_and_addresses_are_rate_limited,
     visitors_chat_from_allowed_sites_only_and_see_only_their_own,

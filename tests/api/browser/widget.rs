@@ -1,7 +1,9 @@
 //! The web chat widget in a real browser, embedded by one script tag in a page of another origin
-//! (a shop's site served by the test): a visitor chats, the team's answer arrives live, a reload
-//! keeps the history, a second browser sees nothing of it whatever ids it tries, a site that is
-//! not allowed gets no chat, and the script stays small.
+//! (a shop's site served by the test): a visitor chats with the virtual agent, asks for a person,
+//! the team's answer arrives live, a photo goes up, a reload keeps the history, a second browser
+//! sees nothing of it whatever ids it tries; the pre-chat form and the page's JS API; email offered
+//! when nobody is free and a rating at the end; a site that is not allowed gets no chat, and the
+//! script stays small.
 
 use std::io::Write;
 
@@ -62,7 +64,7 @@ async fn shows(browser: &Browser, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
-    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let app = spawn_app_with(Backend::Sqlite, &["--agent-debounce-ms", "0"]).await;
     // The shop's origin is known once its server listens: allow it, then serve the page.
     let public_id = channel(&app, "http://placeholder.invalid").await;
     let shop = shop_site(&app, &public_id, "").await;
@@ -70,6 +72,18 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     let id = channels[0]["id"].as_i64().unwrap();
     let allowed = app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
     assert_eq!(allowed.status, StatusCode::OK, "{allowed:?}");
+    // A virtual agent answers first, from the shop's knowledge base.
+    let agent = app
+        .post(
+            "/api/v1/agents",
+            json!({"name": "Clara", "engine": "knowledge_base", "languages": ["it"],
+                   "channels": [{"channel_id": id, "answers_first": true}]}),
+        )
+        .await;
+    assert_eq!(agent.status, StatusCode::CREATED, "{agent:?}");
+    let article = json!({"title": "Taglie delle scarpe rosse", "language": "it",
+        "body": "Le scarpe rosse sono disponibili dalla taglia 36 alla 41."});
+    app.post(&format!("/api/v1/agents/{}/articles", agent.body["id"]), article).await;
 
     let mut browsers = Browser::open_many(&app, 2, Options::default()).await;
     let stranger = browsers.pop().unwrap();
@@ -83,14 +97,20 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     visitor.wait_until(&format!("!{}", widget("querySelector('.panel').hidden"))).await;
     say(&visitor, "Avete le scarpe rosse in 38?").await;
     shows(&visitor, "Avete le scarpe rosse in 38?").await;
-
-    // The team sees it and answers; the answer arrives live.
+    parley::service::answers::run_once(&app.state).await.unwrap();
+    shows(&visitor, "dalla taglia 36 alla 41").await;
+    // Asking for a person escalates; the team sees it and answers; the answer arrives live.
+    say(&visitor, "Vorrei parlare con un operatore").await;
+    shows(&visitor, "Vorrei parlare con un operatore").await;
+    parley::service::answers::run_once(&app.state).await.unwrap();
     let conversations = app.get(&format!("/api/v1/conversations?channel_id={id}")).await;
     let conversation = conversations.body["data"][0]["id"].as_i64().expect("the visitor's conversation");
     let contact = app.get(&format!("/api/v1/conversations/{conversation}")).await.body["contact"]["id"].clone();
     let attributes = app.get(&format!("/api/v1/contacts/{contact}")).await.body["attributes"].clone();
     assert_eq!(attributes["page_url"], format!("{shop}/"), "{attributes}");
     assert!(attributes["browser"].as_str().unwrap().contains("Chrome"), "{attributes}");
+    let escalations = app.get(&format!("/api/v1/conversations/{conversation}/escalations")).await.body["data"].clone();
+    assert_eq!(escalations[0]["reason"], "by_end_user_message", "{escalations}");
     let path = format!("/api/v1/conversations/{conversation}/messages");
     app.post(&path, json!({"text": "Sì, ne abbiamo due paia."})).await;
     app.post(&path, json!({"text": "Nota interna: cliente nuovo", "private": true})).await;
@@ -133,7 +153,9 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
             .await,
     )
     .unwrap();
-    assert_eq!(ids.len(), 3, "{ids:?}");
+    let sent = app.get(&format!("{path}?limit=100")).await.body["data"].clone();
+    let public = sent.as_array().unwrap().iter().filter(|m| m["private"] == false).count();
+    assert_eq!(ids.len(), public, "every message once, none private: {ids:?}");
 
     // Another browser on the same page is another visitor: nothing of hers, whatever ids it asks after.
     stranger.goto(&shop).await;
@@ -217,13 +239,58 @@ async fn the_pre_chat_form_asks_a_name_and_email_first() {
         ))
         .await;
     visitor.wait_until(&format!("!{}", widget("querySelector('.compose').hidden"))).await;
+    visitor.exec("window.seen = []; Parley.on('message', (message) => window.seen.push(message.text));").await;
     say(&visitor, "Vorrei un reso").await;
     shows(&visitor, "Vorrei un reso").await;
+    assert_eq!(visitor.exec("return window.seen").await, json!(["Vorrei un reso"]), "the page hears each message");
     let conversation = app.get(&format!("/api/v1/conversations?channel_id={id}")).await.body["data"][0].clone();
     let contact = app.get(&format!("/api/v1/contacts/{}", conversation["contact"]["id"])).await.body;
     assert_eq!(
         (contact["name"].as_str(), contact["email"].as_str()),
         (Some("Giulia Verdi"), Some("giulia@example.com"))
     );
+    visitor.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_free_offers_email_and_an_ended_chat_asks_for_a_rating() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let public_id = channel(&app, "http://placeholder.invalid").await;
+    let shop = shop_site(&app, &public_id, "").await;
+    let id = app.get("/api/v1/channels").await.body["data"][0]["id"].as_i64().unwrap();
+    app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
+    let visitor = Browser::open(&app).await;
+    visitor.goto(&shop).await;
+    visitor.wait_until("!!document.querySelector('#parley-widget')").await;
+    visitor.exec(&widget("querySelector('.launcher').click()")).await;
+    say(&visitor, "Posso parlare con una persona?").await;
+    shows(&visitor, "Posso parlare con una persona?").await;
+    let conversation = app.get(&format!("/api/v1/conversations?channel_id={id}")).await.body["data"][0]["id"].clone();
+
+    // Escalated with nobody online: the widget offers email, and the choice is recorded.
+    app.post(&format!("/api/v1/conversations/{conversation}/escalations"), json!({"force": true})).await;
+    visitor.wait_until(&format!("!{}", widget("querySelector('.deflect').hidden"))).await;
+    let offer = visitor.exec(&format!("return {}", widget("querySelector('.deflect').textContent"))).await;
+    assert!(offer.as_str().unwrap().contains("nessuno libero"), "{offer}");
+    visitor
+        .exec(&format!(
+            "const form = {}; form.elements.email.value = 'anna@example.com'; form.requestSubmit();",
+            widget("querySelector('.deflect')")
+        ))
+        .await;
+    shows(&visitor, "ti risponderemo via email").await;
+    let hidden = visitor.exec(&format!("return {}", widget("querySelector('.deflect').hidden"))).await;
+    assert_eq!(hidden, json!(true));
+    let escalations = app.get(&format!("/api/v1/conversations/{conversation}/escalations")).await.body["data"].clone();
+    assert_eq!(escalations[0]["deflection_channel"], "email");
+
+    // The team ends the chat: the widget asks for a rating, once.
+    app.post(&format!("/api/v1/conversations/{conversation}/close"), json!({})).await;
+    visitor.wait_until(&format!("!{}", widget("querySelector('.rating').hidden"))).await;
+    visitor.screenshot("widget-rating").await;
+    visitor.exec(&widget("querySelector('.rating [data-rating=up]').click()")).await;
+    shows(&visitor, "Grazie del riscontro").await;
+    visitor.wait_until(&widget("querySelector('.rating').hidden")).await;
+    assert_eq!(app.get(&format!("/api/v1/conversations/{conversation}")).await.body["meta"]["rating"], "up");
     visitor.close().await;
 }

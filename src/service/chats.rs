@@ -40,7 +40,7 @@ const LINK_SECONDS: i64 = 24 * 3600;
 const UPLOAD_SECONDS: i64 = 15 * 60;
 
 /// A person who handled the chat.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AgentRef {
     pub id: i64,
     pub name: String,
@@ -51,7 +51,7 @@ pub struct AgentRef {
 }
 
 /// A virtual agent that handled the chat.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct VirtualAgentRef {
     pub id: i64,
     pub name: String,
@@ -99,7 +99,10 @@ pub struct Chat {
 
 /// The status of a chat and its words.
 fn status_of(conversation: &ConversationRow, details: Option<&ChatRow>) -> (&'static str, &'static str) {
-    let ended = matches!(ConversationStatus::parse(&conversation.status), Some(ConversationStatus::Closed));
+    let ended = matches!(
+        ConversationStatus::parse(&conversation.status),
+        Some(ConversationStatus::Resolved | ConversationStatus::Closed)
+    );
     if ended {
         return match details.and_then(|d| d.outcome.as_deref()) {
             Some("canceled") => ("canceled", "Canceled before anyone answered"),
@@ -153,19 +156,17 @@ async fn load(conn: &mut Conn, account_id: i64, id: i64) -> Result<Chat> {
         Some(operator) => person(conn, account_id, operator, now).await?,
         None => None,
     };
-    if let Some(agent) = &agent {
-        if !all_agents.iter().any(|a: &AgentRef| a.id == agent.id) {
-            all_agents.push(person(conn, account_id, agent.id, now).await?.ok_or(Error::NotFound("agent"))?);
-        }
+    if let Some(agent) = agent.as_ref().filter(|agent| !all_agents.iter().any(|a: &AgentRef| a.id == agent.id)) {
+        all_agents.push(agent.clone());
     }
     let virtual_agent = match conversation.virtual_agent_id {
         Some(id) => virtual_agent(conn, account_id, id).await?,
         None => None,
     };
-    if let Some(current) = &virtual_agent {
-        if !all_virtual_agents.iter().any(|a: &VirtualAgentRef| a.id == current.id) {
-            all_virtual_agents.extend(self::virtual_agent(conn, account_id, current.id).await?);
-        }
+    let new_agent =
+        |current: &&VirtualAgentRef| !all_virtual_agents.iter().any(|a: &VirtualAgentRef| a.id == current.id);
+    if let Some(current) = virtual_agent.as_ref().filter(new_agent) {
+        all_virtual_agents.push(current.clone());
     }
     let menus = match conversation.team_id {
         Some(team) => teams::find_team(&mut *conn, account_id, team)
@@ -187,8 +188,12 @@ async fn load(conn: &mut Conn, account_id: i64, id: i64) -> Result<Chat> {
         status_text,
         features,
         created_at: to_rfc3339(conversation.created_at),
-        ends_at: view.closed_at.clone(),
-        timeout_at: view.window_expires_at.clone().filter(|_| view.closed_at.is_none()),
+        // A resolved chat ended when it was last updated; a closed one when it was closed.
+        ends_at: view
+            .closed_at
+            .clone()
+            .or_else(|| (status != "assigned" && status != "queued").then(|| view.updated_at.clone())),
+        timeout_at: view.window_expires_at.clone().filter(|_| status == "assigned" || status == "queued"),
         agent,
         virtual_agent,
         all_agents,

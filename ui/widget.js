@@ -154,7 +154,7 @@
   let opening = null;
   function session() {
     if (token) return Promise.resolve();
-    opening ||= call('POST', '/sessions', { page_url: location.href }).then(remember).finally(() => (opening = null));
+    opening ||= call('POST', '/sessions', { page_url: location.href, language: navigator.language || undefined }).then(remember).finally(() => (opening = null));
     return opening;
   }
 

@@ -111,6 +111,9 @@ async fn visitor(state: &AppState, channel: &ChannelRow, headers: &HeaderMap) ->
 pub struct OpenBody {
     /// The page the widget runs on, shown to the team with the browser (`User-Agent`).
     page_url: Option<String>,
+    /// The visitor's language (the browser's, e.g. `it-IT`).
+    #[serde(default)]
+    language: Option<String>,
 }
 
 /// Open a visitor session.
@@ -131,12 +134,12 @@ pub async fn open(
         state.widget_limiter.check(WidgetKey::Address(address))?;
     }
     let browser = headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    // The body is optional: `{"page_url"}` or nothing.
+    // The body is optional: `{"page_url", "language"}` or nothing.
     let body: OpenBody = match body.is_empty() {
-        true => OpenBody { page_url: None },
+        true => OpenBody { page_url: None, language: None },
         false => serde_json::from_slice(&body).map_err(|e| Error::MalformedBody(format!("invalid body: {e}")))?,
     };
-    let whereabouts = Whereabouts { page_url: body.page_url, browser };
+    let whereabouts = Whereabouts { page_url: body.page_url, browser, language: body.language };
     Ok((StatusCode::CREATED, Json(visitors::open(&state, &channel, whereabouts).await?)))
 }
 

@@ -139,6 +139,8 @@ pub struct Whereabouts {
     pub page_url: Option<String>,
     /// The browser's `User-Agent`.
     pub browser: Option<String>,
+    /// The visitor's language tag.
+    pub language: Option<String>,
 }
 
 impl Whereabouts {
@@ -151,7 +153,13 @@ impl Whereabouts {
             }
         }
         let browser = self.browser.map(|browser| browser.chars().take(255).collect());
-        Ok(Whereabouts { page_url: self.page_url, browser })
+        let tag = |l: &String| {
+            l.len() <= 35 && l.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        };
+        if self.language.as_ref().is_some_and(|l| !tag(l)) {
+            return Err(Error::field("language", "must be a language tag such as it or pt-BR"));
+        }
+        Ok(Whereabouts { page_url: self.page_url, browser, language: self.language })
     }
 }
 
@@ -176,7 +184,7 @@ pub async fn open(state: &AppState, channel: &ChannelRow, whereabouts: Whereabou
     let row = visitors::insert(&mut tx, &new, now).await?;
     tx.commit().await?;
     let attributes: serde_json::Map<String, Value> =
-        [("page_url", whereabouts.page_url), ("browser", whereabouts.browser)]
+        [("page_url", whereabouts.page_url), ("browser", whereabouts.browser), ("language", whereabouts.language)]
             .into_iter()
             .filter_map(|(name, value)| Some((name.to_owned(), Value::from(value?))))
             .collect();
@@ -325,7 +333,7 @@ pub async fn send(
     text: &str,
     page_url: Option<String>,
 ) -> Result<WidgetMessage> {
-    let page = Whereabouts { page_url, browser: None }.checked()?.page_url;
+    let page = Whereabouts { page_url, ..Whereabouts::default() }.checked()?.page_url;
     if WidgetSettings::of(channel).identity_required && session.verified == 0 {
         return Err(identity_required());
     }

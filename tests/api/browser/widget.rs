@@ -109,6 +109,7 @@ async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     let attributes = app.get(&format!("/api/v1/contacts/{contact}")).await.body["attributes"].clone();
     assert_eq!(attributes["page_url"], format!("{shop}/"), "{attributes}");
     assert!(attributes["browser"].as_str().unwrap().contains("Chrome"), "{attributes}");
+    assert!(attributes["language"].is_string(), "the browser's language: {attributes}");
     let escalations = app.get(&format!("/api/v1/conversations/{conversation}/escalations")).await.body["data"].clone();
     assert_eq!(escalations[0]["reason"], "by_end_user_message", "{escalations}");
     let path = format!("/api/v1/conversations/{conversation}/messages");

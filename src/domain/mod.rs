@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod knowledge;
 pub mod principal;
 pub mod sms;
+pub mod surveys;
 pub mod text;
 pub mod time;
 

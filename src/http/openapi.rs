@@ -12,7 +12,7 @@ use utoipa::openapi::{Content, Header, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::api::{
-    agents, channels, contacts, conversations, credit, events, keys, media, teams, templates, webhooks,
+    agents, channels, contacts, conversations, credit, events, keys, media, surveys, teams, templates, webhooks,
 };
 use crate::http::compat::qlara::{self, sends as qlara_sends};
 use crate::http::{hooks, widget};
@@ -45,6 +45,7 @@ wrong keys or passwords is refused for a while."),
         agents::list, agents::engines, agents::create, agents::get, agents::update, agents::delete, agents::try_out,
         agents::list_articles, agents::create_article, agents::get_article, agents::update_article,
         agents::delete_article, agents::search,
+        surveys::list, surveys::create, surveys::get, surveys::results, surveys::send,
         teams::list, teams::create, teams::get, teams::update, teams::delete, teams::presence, teams::set_presence,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
         contacts::messages, contacts::conversations, contacts::duplicates,
@@ -72,6 +73,7 @@ wrong keys or passwords is refused for a while."),
         (name = "api keys", description = "Keys for this API."),
         (name = "operators", description = "The people who answer conversations in the inbox."),
         (name = "virtual agents", description = "AI agents that answer first and hand over to people: engines, knowledge base, escalations, take over and hand back."),
+        (name = "surveys", description = "Satisfaction surveys (1 to 5) sent where the customer is, votes read from their replies, and the results."),
         (name = "routing", description = "Teams (queues), operator availability and capacity: waiting conversations go round-robin to free online members."),
         (name = "web chat widget", description = "What the widget on a website calls: no API key; a visitor session from an allowed origin, its token as a bearer."),
     ),

@@ -41,6 +41,8 @@ pub mod kind {
     pub const CONTACT_MERGED: &str = "contact.merged";
     /// A contact was deleted.
     pub const CONTACT_DELETED: &str = "contact.deleted";
+    /// A customer answered a satisfaction survey.
+    pub const SURVEY_ANSWERED: &str = "survey.answered";
     /// A ping sent on demand to one webhook subscription.
     pub const WEBHOOK_TEST: &str = "webhook.test";
     /// A webhook subscription was disabled after its target kept failing or answered 410 Gone.
@@ -80,6 +82,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     (kind::CONTACT_UPDATED, "A contact's details changed."),
     (kind::CONTACT_MERGED, "Two contacts were merged: the surviving contact, with the id of the one merged into it."),
     (kind::CONTACT_DELETED, "A contact was deleted."),
+    (
+        kind::SURVEY_ANSWERED,
+        "A customer voted on a satisfaction survey sent to a conversation: the survey request, with its `rating` (1 to 5).",
+    ),
     (kind::WEBHOOK_TEST, "A ping sent on demand to one subscription (POST /api/v1/webhooks/{id}/test)."),
     (kind::WEBHOOK_DISABLED, "A subscription was disabled: its target answered 410 Gone or failed for 5 days."),
 ];

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::channels as adapters;
 use crate::domain::inbound::{InboundEvent, InboundMessage, Until, Watermark};
+use crate::domain::surveys::parse_rating;
 use crate::domain::time::now_ms;
 use crate::domain::{
     message_preview, ChannelKind, Direction, Handler, MessageStatus, MessageType, RequestKey, SenderType,
@@ -17,7 +18,7 @@ use crate::service::events::{self, kind};
 use crate::service::messages::{self as message_changes, StatusReport};
 use crate::service::outbound::COMMENT;
 use crate::service::views::{Conversation, Message};
-use crate::service::{comments, media_fetch, profiles, routing};
+use crate::service::{comments, media_fetch, profiles, routing, surveys};
 use crate::state::AppState;
 use crate::store::channels::ChannelRow;
 use crate::store::{agents, conversations, media, messages, templates, Conn};
@@ -356,6 +357,18 @@ async fn ingest_one(
             (id, owner.virtual_agent_id)
         }
     };
+    // A reply that is a vote on the conversation's pending survey is recorded as the vote: it is
+    // read at once, and neither reopens the conversation nor wakes its agent.
+    let vote = match (&before, message.text.as_deref()) {
+        (Some(state), Some(text)) if !outbound && state.survey_due_until.is_some_and(|until| until > now) => {
+            parse_rating(text)
+        }
+        _ => None,
+    };
+    let vote = match vote {
+        Some(rating) if surveys::record_vote(conn, account_id, conversation_id, rating, now).await? => Some(rating),
+        _ => None,
+    };
     let fetch_media = message.fetch_media && channel.simulation == 0;
     if let (true, Some(payload)) = (fetch_media, message.payload.as_object_mut()) {
         payload.insert(media_fetch::MEDIA_STATUS.to_owned(), media_fetch::PENDING.into());
@@ -377,7 +390,7 @@ async fn ingest_one(
             payload: &message.payload.to_string(),
             provider_message_id: message.provider_message_id.as_deref(),
             status: outbound.then_some(MessageStatus::Sent.as_str()),
-            is_read: outbound,
+            is_read: outbound || vote.is_some(),
             simulated: false,
             private: false,
             created_at: at,
@@ -401,7 +414,7 @@ async fn ingest_one(
     if let Some(opted_out) = opt_out {
         crate::store::contacts::set_opted_out(conn, channel.id, &message.from, opted_out.then_some(now)).await?;
     }
-    let agent = agent.filter(|_| opt_out != Some(true));
+    let agent = agent.filter(|_| opt_out != Some(true) && vote.is_none());
     if let Some(agent_id) = agent {
         if outbound {
             // Someone of the business answered outside Parley: people have it from now on.
@@ -415,6 +428,9 @@ async fn ingest_one(
     let preview = message_preview(message.kind, message.text.as_deref());
     let conversation = if outbound {
         conversations::record_outbound(conn, conversation_id, &preview, now).await?
+    } else if let Some(rating) = vote {
+        let window = message.opens_window.then(|| capabilities.reply_window_expiry(at)).flatten();
+        conversations::record_vote(conn, conversation_id, i64::from(rating), &preview, at, window, now).await?
     } else if !message.opens_window {
         conversations::record_notice(conn, conversation_id, &preview, at, now).await?
     } else {

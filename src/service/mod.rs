@@ -23,6 +23,7 @@ pub mod profiles;
 pub mod rcs_templates;
 pub mod routing;
 pub mod sessions;
+pub mod surveys;
 pub mod templates;
 pub mod views;
 pub mod visitors;

@@ -197,6 +197,8 @@ pub struct Conversation {
     /// On networks with a human-agent tag (Messenger, Instagram): until when an operator can still
     /// answer after the reply window (last inbound + 7 days).
     pub human_agent_window_expires_at: Option<String>,
+    /// The customer's latest satisfaction vote, 1 to 5; 0 when not rated.
+    pub survey: i64,
     pub created_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -240,6 +242,7 @@ impl From<&ConversationRow> for Conversation {
                     .filter(|_| row.window_expires_at.is_some())
                     .and_then(|at| capabilities_of(&row.channel_kind).human_agent_expiry(at)),
             ),
+            survey: row.survey_rating,
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
             closed_at: opt_rfc3339(row.closed_at),

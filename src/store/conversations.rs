@@ -39,6 +39,10 @@ pub struct ConversationRow {
     pub virtual_agent_id: Option<i64>,
     pub team_id: Option<i64>,
     pub waiting_since: Option<i64>,
+    /// The customer's latest satisfaction vote, 1 to 5; 0 for none.
+    pub survey_rating: i64,
+    /// Until when a reply may be a vote for the survey sent last.
+    pub survey_due_until: Option<i64>,
 }
 
 macro_rules! columns {
@@ -48,7 +52,7 @@ macro_rules! columns {
      ct.email AS contact_email, ct.avatar_url AS contact_avatar_url, ct.in_address_book AS contact_in_address_book, \
      c.status, c.archived, c.assignee_id, c.subject, c.meta, c.tags, c.unread_count, c.last_message_preview, \
      c.last_message_at, c.last_inbound_at, c.window_expires_at, c.created_at, c.updated_at, c.closed_at, \
-     c.handler, c.virtual_agent_id, c.team_id, c.waiting_since"
+     c.handler, c.virtual_agent_id, c.team_id, c.waiting_since, c.survey_rating, c.survey_due_until"
     };
 }
 
@@ -74,7 +78,7 @@ const RETURNING: &str = "RETURNING id, account_id, channel_id, \
      (SELECT in_address_book FROM contacts WHERE contacts.id = contact_id) AS contact_in_address_book, \
      status, archived, assignee_id, subject, meta, tags, unread_count, last_message_preview, last_message_at, \
      last_inbound_at, window_expires_at, created_at, updated_at, closed_at, handler, virtual_agent_id, team_id, \
-     waiting_since";
+     waiting_since, survey_rating, survey_due_until";
 
 /// A value bound to a dynamically built query.
 #[derive(Debug, Clone)]
@@ -216,6 +220,8 @@ pub struct ConversationState {
     pub unread_count: i64,
     pub handler: String,
     pub virtual_agent_id: Option<i64>,
+    /// Until when a reply may be a vote for the survey sent last.
+    pub survey_due_until: Option<i64>,
 }
 
 impl From<&ConversationRow> for ConversationState {
@@ -228,6 +234,7 @@ impl From<&ConversationRow> for ConversationState {
             unread_count: row.unread_count,
             handler: row.handler.clone(),
             virtual_agent_id: row.virtual_agent_id,
+            survey_due_until: row.survey_due_until,
         }
     }
 }
@@ -239,7 +246,8 @@ pub async fn find_active_conversation<'c>(
     contact_id: i64,
 ) -> sqlx::Result<Option<ConversationState>> {
     sqlx::query_as(
-        "SELECT id, status, archived, assignee_id, unread_count, handler, virtual_agent_id FROM conversations \
+        "SELECT id, status, archived, assignee_id, unread_count, handler, virtual_agent_id, survey_due_until \
+         FROM conversations \
          WHERE channel_id = $1 AND contact_id = $2 AND status <> 'closed' ORDER BY id DESC LIMIT 1",
     )
     .bind(channel_id)
@@ -260,6 +268,7 @@ pub struct AddressOwner {
     pub unread_count: Option<i64>,
     pub handler: Option<String>,
     pub virtual_agent_id: Option<i64>,
+    pub survey_due_until: Option<i64>,
 }
 
 impl AddressOwner {
@@ -273,6 +282,7 @@ impl AddressOwner {
             unread_count: self.unread_count?,
             handler: self.handler.clone()?,
             virtual_agent_id: self.virtual_agent_id,
+            survey_due_until: self.survey_due_until,
         })
     }
 }
@@ -284,7 +294,8 @@ pub async fn find_address_owner<'c>(
     address: &str,
 ) -> sqlx::Result<Option<AddressOwner>> {
     sqlx::query_as(
-        "SELECT i.contact_id, c.id, c.status, c.archived, c.assignee_id, c.unread_count, c.handler, c.virtual_agent_id \
+        "SELECT i.contact_id, c.id, c.status, c.archived, c.assignee_id, c.unread_count, c.handler, c.virtual_agent_id, \
+         c.survey_due_until \
          FROM contact_identities i LEFT JOIN conversations c ON c.id = (SELECT a.id FROM conversations a \
          WHERE a.channel_id = i.channel_id AND a.contact_id = i.contact_id AND a.status <> 'closed' ORDER BY a.id DESC LIMIT 1) \
          WHERE i.channel_id = $1 AND i.external_id = $2",
@@ -453,6 +464,43 @@ pub async fn record_inbound(
     .bind(id)
     .fetch_one(conn)
     .await
+}
+
+/// Records a customer's satisfaction vote (an inbound message that answers the pending survey):
+/// the vote, the new preview and the reply window, but no unread count and no reopening. Returns
+/// the conversation as it now stands.
+pub async fn record_vote(
+    conn: &mut Conn,
+    id: i64,
+    rating: i64,
+    preview: &str,
+    at: i64,
+    window_expires_at: Option<i64>,
+    now: i64,
+) -> sqlx::Result<ConversationRow> {
+    sqlx::query_as(&format!(
+        "UPDATE conversations SET survey_rating = $1, survey_due_until = NULL, last_message_preview = $2, \
+         last_message_at = $3, last_inbound_at = $3, window_expires_at = COALESCE($4, window_expires_at), \
+         updated_at = $5 WHERE id = $6 {RETURNING}"
+    ))
+    .bind(rating)
+    .bind(preview)
+    .bind(at)
+    .bind(window_expires_at)
+    .bind(now)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Sets until when a reply to the conversation may be a vote.
+pub async fn set_survey_due(conn: &mut Conn, id: i64, until: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE conversations SET survey_due_until = $1 WHERE id = $2")
+        .bind(until)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Records an inbound message that opens no reply window (a public comment, a notice of the

@@ -20,6 +20,7 @@ pub mod messages;
 pub mod rcs_templates;
 pub mod search;
 pub mod sessions;
+pub mod surveys;
 pub mod teams;
 pub mod templates;
 pub mod visitors;

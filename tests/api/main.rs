@@ -33,6 +33,7 @@ mod receiver;
 mod routing;
 mod s3;
 mod sessions;
+mod surveys;
 mod twilio;
 mod twilio_api;
 mod webchat;

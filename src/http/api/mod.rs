@@ -8,6 +8,7 @@ pub mod credit;
 pub mod events;
 pub mod keys;
 pub mod media;
+pub mod surveys;
 pub mod teams;
 pub mod templates;
 pub mod webhooks;
@@ -42,6 +43,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/escalations/{escalation_id}", patch(conversations::update_escalation))
         .route("/conversations/{id}/takeover", post(conversations::take_over))
         .route("/conversations/{id}/chat", get(conversations::chat_details))
+        .route("/conversations/{id}/survey", post(surveys::send))
+        .route("/surveys", get(surveys::list).post(surveys::create))
+        .route("/surveys/results", get(surveys::results))
+        .route("/surveys/{id}", get(surveys::get))
         .route("/conversations/{id}/handback", post(conversations::hand_back))
         .route("/agents", get(agents::list).post(agents::create))
         .route("/agent-engines", get(agents::engines))

@@ -156,17 +156,19 @@ async fn load(conn: &mut Conn, account_id: i64, id: i64) -> Result<Chat> {
         Some(operator) => person(conn, account_id, operator, now).await?,
         None => None,
     };
-    if let Some(agent) = agent.as_ref().filter(|agent| !all_agents.iter().any(|a: &AgentRef| a.id == agent.id)) {
-        all_agents.push(agent.clone());
+    if let Some(agent) = &agent {
+        if !all_agents.iter().any(|a| a.id == agent.id) {
+            all_agents.push(agent.clone());
+        }
     }
     let virtual_agent = match conversation.virtual_agent_id {
         Some(id) => virtual_agent(conn, account_id, id).await?,
         None => None,
     };
-    let new_agent =
-        |current: &&VirtualAgentRef| !all_virtual_agents.iter().any(|a: &VirtualAgentRef| a.id == current.id);
-    if let Some(current) = virtual_agent.as_ref().filter(new_agent) {
-        all_virtual_agents.push(current.clone());
+    if let Some(current) = &virtual_agent {
+        if !all_virtual_agents.iter().any(|a| a.id == current.id) {
+            all_virtual_agents.push(current.clone());
+        }
     }
     let menus = match conversation.team_id {
         Some(team) => teams::find_team(&mut *conn, account_id, team)

@@ -311,9 +311,20 @@ pub async fn download(
         .into_response())
 }
 
-/// Receives a file through a pre-signed upload form of the local media store (the S3 POST
-/// policy's counterpart): the form's fields first, the `file` last. The signed policy is the
-/// only credential; it fixes the key, the type and the size, and expires.
+/// Upload through a pre-signed form (local media store).
+///
+/// The counterpart of an S3 POST policy, for forms the chat API hands out
+/// (`…/photos/upload`): the form's fields first, the `file` last. The signed policy is the only
+/// credential; it fixes the key, the type and the size, and expires. Answers
+/// `success_action_status` (201 by default with `<PostResponse><Key>…</Key></PostResponse>`).
+#[utoipa::path(post, path = "/uploads", operation_id = "uploadWithForm", tag = "media", security(()),
+    request_body(content_type = "multipart/form-data", content = String),
+    responses((status = 201, description = "Stored", content_type = "application/xml", body = String),
+        (status = 200, description = "Stored (`success_action_status` 200)"),
+        (status = 204, description = "Stored (no `success_action_status`)"),
+        (status = 400, body = Problem),
+        (status = 403, description = "`upload_refused`: signature, expiry, key, type, size or bytes not as signed, or the form already used", body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub async fn form_upload(
     State(state): State<AppState>,
     form: std::result::Result<Multipart, MultipartRejection>,

@@ -72,7 +72,9 @@ pub struct SendSurvey {
 /// conversation's `survey` (`survey.answered`); other replies are ordinary messages.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/survey", operation_id = "sendSurvey", tag = "surveys",
     request_body = SendSurvey,
-    responses((status = 201, body = SurveyRequest), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = SurveyRequest), (status = 404, body = Problem),
+        (status = 409, description = "`conversation_archived`: unarchive it first", body = Problem),
+        (status = 422, description = "Invalid body, `reply_window_expired` outside the channel's reply window, or `opted_out`", body = Problem)))]
 pub async fn send(
     State(state): State<AppState>,
     Extension(me): Extension<Principal>,

@@ -40,6 +40,18 @@ async fn channel(app: &TestApp, origins: &str) -> String {
     reply.body["public_id"].as_str().unwrap().to_owned()
 }
 
+/// A web chat channel whose widget a shop's page embeds (with `extra` attributes), the page's
+/// origin allowed once its server listens; answers the channel's id, its public id and the page's
+/// origin.
+async fn allowed_shop(app: &TestApp, extra: &str) -> (i64, String, String) {
+    let public_id = channel(app, "http://placeholder.invalid").await;
+    let shop = shop_site(app, &public_id, extra).await;
+    let id = app.get("/api/v1/channels").await.body["data"][0]["id"].as_i64().unwrap();
+    let allowed = app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{allowed:?}");
+    (id, public_id, shop)
+}
+
 /// JavaScript reaching into the widget's shadow root.
 fn widget(query: &str) -> String {
     format!("document.querySelector('#parley-widget').shadowRoot.{query}")
@@ -65,13 +77,7 @@ async fn shows(browser: &Browser, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_chats_from_a_shop_page_and_nobody_else_reads_it() {
     let app = spawn_app_with(Backend::Sqlite, &["--agent-debounce-ms", "0"]).await;
-    // The shop's origin is known once its server listens: allow it, then serve the page.
-    let public_id = channel(&app, "http://placeholder.invalid").await;
-    let shop = shop_site(&app, &public_id, "").await;
-    let channels = app.get("/api/v1/channels").await.body["data"].clone();
-    let id = channels[0]["id"].as_i64().unwrap();
-    let allowed = app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
-    assert_eq!(allowed.status, StatusCode::OK, "{allowed:?}");
+    let (id, public_id, shop) = allowed_shop(&app, "").await;
     // A virtual agent answers first, from the shop's knowledge base.
     let agent = app
         .post(
@@ -221,10 +227,7 @@ fn gzipped(bytes: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pre_chat_form_asks_a_name_and_email_first() {
     let app = spawn_app_with(Backend::Sqlite, &[]).await;
-    let public_id = channel(&app, "http://placeholder.invalid").await;
-    let shop = shop_site(&app, &public_id, "data-prechat").await;
-    let id = app.get("/api/v1/channels").await.body["data"][0]["id"].as_i64().unwrap();
-    app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
+    let (id, _, shop) = allowed_shop(&app, "data-prechat").await;
     let visitor = Browser::open(&app).await;
     visitor.goto(&shop).await;
     visitor.wait_until("!!document.querySelector('#parley-widget')").await;
@@ -256,10 +259,7 @@ async fn the_pre_chat_form_asks_a_name_and_email_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_free_offers_email_and_an_ended_chat_asks_for_a_rating() {
     let app = spawn_app_with(Backend::Sqlite, &[]).await;
-    let public_id = channel(&app, "http://placeholder.invalid").await;
-    let shop = shop_site(&app, &public_id, "").await;
-    let id = app.get("/api/v1/channels").await.body["data"][0]["id"].as_i64().unwrap();
-    app.patch(&format!("/api/v1/channels/{id}"), json!({"settings": {"allowed_origins": shop}})).await;
+    let (id, _, shop) = allowed_shop(&app, "").await;
     let visitor = Browser::open(&app).await;
     visitor.goto(&shop).await;
     visitor.wait_until("!!document.querySelector('#parley-widget')").await;

@@ -161,7 +161,7 @@ pub async fn add_channel(
         name: Some(name),
         address: Some(address),
         simulation: Some(simulation),
-        settings: None,
+        ..Default::default()
     };
     let channel = channels::create(&state, account, input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(

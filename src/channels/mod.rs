@@ -2,6 +2,7 @@
 //! network's settings, webhook handshake, signatures and payloads; it verifies, parses and returns
 //! data, and never calls services. Services ask an adapter what a channel can do, never its name.
 
+pub mod api;
 pub mod instagram;
 pub mod messenger;
 pub mod meta;
@@ -441,8 +442,15 @@ pub async fn download(
 }
 
 /// Every network Parley connects to.
-pub const ADAPTERS: &[&dyn Channel] =
-    &[&whatsapp::WhatsApp, &messenger::MESSENGER, &instagram::INSTAGRAM, &twilio::Twilio, &rcs::Rbm, &webchat::WebChat];
+pub const ADAPTERS: &[&dyn Channel] = &[
+    &whatsapp::WhatsApp,
+    &messenger::MESSENGER,
+    &instagram::INSTAGRAM,
+    &twilio::Twilio,
+    &rcs::Rbm,
+    &webchat::WebChat,
+    &api::ApiChannel,
+];
 
 /// The adapter of a network, when Parley has one.
 pub fn adapter(kind: ChannelKind) -> Option<&'static dyn Channel> {

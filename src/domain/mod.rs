@@ -65,7 +65,7 @@ string_enum!(
     /// The messaging network a channel connects to.
     ChannelKind {
         Whatsapp => "whatsapp", Rcs => "rcs", Messenger => "messenger", Instagram => "instagram",
-        Sms => "sms", Email => "email", Webchat => "webchat",
+        Sms => "sms", Email => "email", Webchat => "webchat", Api => "api",
     }
 );
 
@@ -142,6 +142,11 @@ string_enum!(
         ByVirtualAgent => "by_virtual_agent", PayloadFailure => "payload_failure", CouldNotResume => "could_not_resume",
         ByHumanAgent => "by_human_agent", InvalidQueue => "invalid_queue", Dismissed => "dismissed",
     }
+);
+
+string_enum!(
+    /// When a channel sends its satisfaction survey by itself.
+    SurveySend { Off => "off", OnResolve => "on_resolve", OnClose => "on_close" }
 );
 
 string_enum!(

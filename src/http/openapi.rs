@@ -12,7 +12,8 @@ use utoipa::openapi::{Content, Header, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::api::{
-    agents, channels, contacts, conversations, credit, events, keys, media, surveys, teams, templates, webhooks,
+    agents, channels, contacts, conversations, credit, events, feedback, keys, media, surveys, teams, templates,
+    webhooks,
 };
 use crate::http::compat::qlara::{self, sends as qlara_sends};
 use crate::http::{hooks, widget};
@@ -45,7 +46,8 @@ wrong keys or passwords is refused for a while."),
         agents::list, agents::engines, agents::create, agents::get, agents::update, agents::delete, agents::try_out,
         agents::list_articles, agents::create_article, agents::get_article, agents::update_article,
         agents::delete_article, agents::search,
-        surveys::list, surveys::create, surveys::get, surveys::results, surveys::send,
+        surveys::list, surveys::create, surveys::get, surveys::update, surveys::results, surveys::export, surveys::send,
+        surveys::vote, feedback::give, feedback::of_conversation, feedback::of_agent,
         teams::list, teams::create, teams::get, teams::update, teams::delete, teams::presence, teams::set_presence,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
         contacts::messages, contacts::conversations, contacts::duplicates,

@@ -16,7 +16,7 @@ use crate::domain::MessageStatus;
 use crate::error::{Error, Result};
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::SEND_JOB;
-use crate::service::{answers, comments, fallback, media_fetch, profiles, routing};
+use crate::service::{answers, comments, fallback, media_fetch, profiles, routing, surveys};
 use crate::state::AppState;
 use crate::store::idempotency::KEY_LIFETIME_MS;
 use crate::store::jobs::JobRow;
@@ -26,7 +26,7 @@ use crate::store::{channels, idempotency, jobs, messages};
 pub const SIMULATE_JOB: &str = "simulate_status";
 
 /// Every kind of job [`run_once`] runs (the queue depths `/metrics` reports).
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     routing::ROUTE_JOB,
     SEND_JOB,
     SIMULATE_JOB,
@@ -36,6 +36,7 @@ pub const KINDS: [&str; 9] = [
     profiles::PROFILE_JOB,
     comments::COMMENT_JOB,
     fallback::FALLBACK_JOB,
+    surveys::SURVEY_JOB,
 ];
 
 /// How long a claimed job stays invisible to other workers.
@@ -157,6 +158,7 @@ async fn run_job(state: &AppState, job: &JobRow) -> Result<()> {
         comments::COMMENT_JOB => comments::run(state, job).await.map(|()| Outcome::Done),
         routing::ROUTE_JOB => routing::run_job(state, job).await.map(|()| Outcome::Done),
         fallback::FALLBACK_JOB => fallback::run(state, job).await.map(|()| Outcome::Done),
+        surveys::SURVEY_JOB => surveys::run_job(state, job).await.map(|()| Outcome::Done),
         other => Err(anyhow::anyhow!("unknown job kind {other}").into()),
     };
     match outcome {

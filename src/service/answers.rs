@@ -33,7 +33,7 @@ use crate::store::{articles, messages, Db};
 pub const MAX_ANSWER_MS: i64 = 120_000;
 
 /// How long a claimed run stays invisible to other workers: the longest answer and a margin.
-const LEASE_MS: i64 = MAX_ANSWER_MS + 10_000;
+pub const LEASE_MS: i64 = MAX_ANSWER_MS + 10_000;
 
 /// Claims of one run (crashes or database errors) before the conversation goes to people.
 const MAX_ATTEMPTS: i64 = 5;
@@ -108,7 +108,7 @@ async fn claim(state: &AppState, free: usize) -> Result<Vec<RunRow>> {
 }
 
 /// Writes one answer; on an error (the database) the run backs off and is tried again.
-async fn answer_or_release(state: AppState, run: RunRow) {
+pub async fn answer_or_release(state: AppState, run: RunRow) {
     if let Err(e) = answer(&state, &run).await {
         tracing::warn!(conversation = run.conversation_id, error = %e, "a virtual agent's answer failed; retrying");
         let backoff = 1000 * 2_i64.pow(run.attempts.clamp(0, 6) as u32);

@@ -4,12 +4,13 @@ use serde_json::{Map, Value};
 
 use crate::channels::{adapter, Channel as Adapter};
 use crate::domain::time::now_ms;
-use crate::domain::ChannelKind;
+use crate::domain::{ChannelKind, SurveySend};
 use crate::error::{Error, FieldError, Result};
 use crate::service::contacts::normalize_address;
 use crate::service::views::Channel;
 use crate::state::AppState;
 use crate::store::channels::{self, ChannelRow, ChannelUpdate, NewChannel};
+use crate::store::Tx;
 
 /// A channel as a request describes it.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,10 @@ pub struct ChannelInput {
     /// Provider settings (tokens, secrets, ids): stored, never returned. On update the given
     /// keys replace the stored ones and `null` removes a key.
     pub settings: Option<Value>,
+    /// When a survey goes out by itself.
+    pub survey_send: Option<SurveySend>,
+    /// Which survey (`Some(None)`: the account's first).
+    pub survey_id: Option<Option<i64>>,
 }
 
 fn parse_kind(kind: &str) -> Result<ChannelKind> {
@@ -126,9 +131,12 @@ pub async fn create(state: &AppState, account_id: i64, input: ChannelInput) -> R
         provider_key: provider_key.as_deref(),
     };
     let mut tx = state.db.begin().await?;
-    let row = channels::insert_channel(&mut tx, account_id, &new, now_ms())
+    let mut row = channels::insert_channel(&mut tx, account_id, &new, now_ms())
         .await
         .map_err(provider_key_taken(kind, provider_key.as_deref()))?;
+    if let Some(changed) = survey_settings(&mut tx, &row, input.survey_send, input.survey_id).await? {
+        row = changed;
+    }
     tx.commit().await?;
     Ok(Channel::from(&row))
 }
@@ -169,12 +177,37 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, input: ChannelIn
     };
     let provider_key = settings.as_ref().and_then(|(_, key)| key.clone());
     let update = ChannelUpdate { name, address, simulation: input.simulation, settings };
-    let row = channels::update_channel(&mut tx, account_id, id, &update, now_ms())
+    let mut row = channels::update_channel(&mut tx, account_id, id, &update, now_ms())
         .await
         .map_err(provider_key_taken(kind, provider_key.as_deref()))?
         .ok_or(Error::NotFound("channel"))?;
+    if let Some(changed) = survey_settings(&mut tx, &row, input.survey_send, input.survey_id).await? {
+        row = changed;
+    }
     tx.commit().await?;
     Ok(Channel::from(&row))
+}
+
+/// Applies a change to when the channel sends a survey and which; the channel as changed, `None`
+/// when nothing was asked.
+async fn survey_settings(
+    tx: &mut Tx,
+    row: &ChannelRow,
+    send: Option<SurveySend>,
+    survey_id: Option<Option<i64>>,
+) -> Result<Option<ChannelRow>> {
+    if send.is_none() && survey_id.is_none() {
+        return Ok(None);
+    }
+    let survey_id = survey_id.unwrap_or(row.survey_id);
+    if let Some(id) = survey_id {
+        if crate::store::surveys::find_survey(&mut **tx, row.account_id, id).await?.is_none() {
+            return Err(Error::field("survey_id", "no survey with this id in this account"));
+        }
+    }
+    let send = send.map_or(row.survey_send.clone(), |send| send.as_str().to_owned());
+    channels::set_survey(tx, row.id, &send, survey_id, now_ms()).await?;
+    Ok(Some(ChannelRow { survey_send: send, survey_id, ..row.clone() }))
 }
 
 /// Removes a channel; its conversations stay readable, new messages on it are refused.

@@ -36,6 +36,8 @@ pub struct ConversationQuery {
     pub handler: Option<Handler>,
     /// Only conversations waiting for a person.
     pub waiting: bool,
+    /// Only conversations where a virtual agent's answer got a thumbs down.
+    pub negative_feedback: bool,
     pub tag: Option<String>,
     /// Matches conversations whose contact's name, phone or email contains it, or with a message
     /// holding all its words (case and diacritics folded; among the newest
@@ -43,8 +45,14 @@ pub struct ConversationQuery {
     pub text: Option<String>,
     pub updated_after: Option<i64>,
     pub updated_before: Option<i64>,
+    /// Started from this time on.
+    pub created_from: Option<i64>,
+    /// Started before this time.
+    pub created_before: Option<i64>,
     /// Meta entries that must all match exactly.
     pub meta: Vec<(String, String)>,
+    /// Text one of the meta values contains (case folded).
+    pub meta_text: Option<String>,
     /// Sort column (one of `last_message_at`, `created_at`, `updated_at`, `unread_count`, `id`).
     pub sort: String,
     pub descending: bool,
@@ -152,6 +160,10 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
     if query.waiting {
         filter.push("c.waiting_since IS NOT NULL".to_owned());
     }
+    if query.negative_feedback {
+        // A literal: the partial index of such conversations needs it.
+        filter.push("c.negative_feedback > 0".to_owned());
+    }
     // A tag or meta entry, when the list is sorted by last message, walks its index table.
     let walk = column == "last_message_at";
     if let Some(tag) = &query.tag {
@@ -210,6 +222,20 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
     if let Some(before) = query.updated_before {
         let p = filter.param(Param::Int(before));
         filter.push(format!("c.updated_at < {p}"));
+    }
+    if let Some(from) = query.created_from {
+        let p = filter.param(Param::Int(from));
+        filter.push(format!("c.created_at >= {p}"));
+    }
+    if let Some(before) = query.created_before {
+        let p = filter.param(Param::Int(before));
+        filter.push(format!("c.created_at < {p}"));
+    }
+    if let Some(text) = query.meta_text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let p = filter.param(Param::Text(format!("%{}%", search::like_escaped(&text.to_lowercase()))));
+        filter.push(format!(
+            "EXISTS (SELECT 1 FROM conversation_meta m WHERE m.conversation_id = c.id AND LOWER(m.value) LIKE {p} ESCAPE '\\')"
+        ));
     }
     let counted = conversations::count_conversations(state.db.reader(), &filter, COUNT_LIMIT + 1).await?;
     let (total, total_exact) = (counted.min(COUNT_LIMIT), counted <= COUNT_LIMIT);
@@ -310,6 +336,7 @@ pub async fn update(state: &AppState, account_id: i64, id: i64, patch: Conversat
     if let Some(status) = patch.status {
         if status.as_str() != current.status {
             update.closed_at = Some((status == ConversationStatus::Closed).then_some(now));
+            crate::service::surveys::queue_on_status(&mut tx, &current, status, now).await?;
         }
     }
     if let Some(tags) = &tags {

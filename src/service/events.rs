@@ -43,6 +43,10 @@ pub mod kind {
     pub const CONTACT_DELETED: &str = "contact.deleted";
     /// A customer answered a satisfaction survey.
     pub const SURVEY_ANSWERED: &str = "survey.answered";
+    /// A customer commented after voting.
+    pub const SURVEY_COMMENTED: &str = "survey.commented";
+    /// Someone gave feedback (thumbs up or down) on a virtual agent's answer.
+    pub const MESSAGE_FEEDBACK: &str = "message.feedback";
     /// A ping sent on demand to one webhook subscription.
     pub const WEBHOOK_TEST: &str = "webhook.test";
     /// A webhook subscription was disabled after its target kept failing or answered 410 Gone.
@@ -85,6 +89,14 @@ pub const CATALOG: &[(&str, &str)] = &[
     (
         kind::SURVEY_ANSWERED,
         "A customer voted on a satisfaction survey sent to a conversation: the survey request, with its `rating` (1 to 5).",
+    ),
+    (
+        kind::SURVEY_COMMENTED,
+        "A customer answered a survey's follow-up question: the survey request, with their `comment`.",
+    ),
+    (
+        kind::MESSAGE_FEEDBACK,
+        "An operator or integration gave feedback on a virtual agent's answer: `rating` up or down, with an optional `reason` and `comment`.",
     ),
     (kind::WEBHOOK_TEST, "A ping sent on demand to one subscription (POST /api/v1/webhooks/{id}/test)."),
     (kind::WEBHOOK_DISABLED, "A subscription was disabled: its target answered 410 Gone or failed for 5 days."),

@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use crate::channels as adapters;
 use crate::domain::inbound::{InboundEvent, InboundMessage, Until, Watermark};
-use crate::domain::surveys::parse_rating;
 use crate::domain::time::now_ms;
 use crate::domain::{
-    message_preview, ChannelKind, Direction, Handler, MessageStatus, MessageType, RequestKey, SenderType,
+    message_preview, ChannelKind, ConversationStatus, Direction, Handler, MessageStatus, MessageType, RequestKey,
+    SenderType,
 };
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
@@ -21,6 +21,7 @@ use crate::service::views::{Conversation, Message};
 use crate::service::{comments, media_fetch, profiles, routing, surveys};
 use crate::state::AppState;
 use crate::store::channels::ChannelRow;
+use crate::store::conversations::SurveyAnswer;
 use crate::store::{agents, conversations, media, messages, templates, Conn};
 
 /// The outcome of ingesting one message.
@@ -320,7 +321,7 @@ async fn ingest_one(
     let capabilities = adapters::capabilities(kind);
     // A known address without new aliases: its contact and active conversation in one query.
     let owner = match message.aliases.is_empty() {
-        true => conversations::find_address_owner(&mut *conn, channel.id, &message.from).await?,
+        true => conversations::find_address_owner(&mut *conn, channel.id, &message.from, now).await?,
         false => None,
     };
     let (contact_id, before) = match owner {
@@ -347,6 +348,17 @@ async fn ingest_one(
             (contact_id, conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?)
         }
     };
+    // A reply that is a vote on the conversation's pending survey, or the comment asked after
+    // it, is recorded as such: it is read at once, and neither reopens the conversation nor wakes
+    // its agent.
+    let survey_reply = match (&before, message.text.as_deref()) {
+        (Some(state), Some(text)) if !outbound && state.survey_due_until.is_some_and(|until| until > now) => {
+            surveys::take_reply(conn, account_id, state.id, text, now).await?
+        }
+        _ => None,
+    };
+    // A closed conversation takes only the answers to its survey; anything else starts anew.
+    let before = before.filter(|state| survey_reply.is_some() || state.status != ConversationStatus::Closed.as_str());
     // `before`: the active conversation's state before this message, to tell what it changed.
     let (conversation_id, agent) = match &before {
         Some(state) => (state.id, state.virtual_agent_id.filter(|_| state.handler == Handler::VirtualAgent.as_str())),
@@ -356,18 +368,6 @@ async fn ingest_one(
                 conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, owner, now).await?;
             (id, owner.virtual_agent_id)
         }
-    };
-    // A reply that is a vote on the conversation's pending survey is recorded as the vote: it is
-    // read at once, and neither reopens the conversation nor wakes its agent.
-    let vote = match (&before, message.text.as_deref()) {
-        (Some(state), Some(text)) if !outbound && state.survey_due_until.is_some_and(|until| until > now) => {
-            parse_rating(text)
-        }
-        _ => None,
-    };
-    let vote = match vote {
-        Some(rating) if surveys::record_vote(conn, account_id, conversation_id, rating, now).await? => Some(rating),
-        _ => None,
     };
     let fetch_media = message.fetch_media && channel.simulation == 0;
     if let (true, Some(payload)) = (fetch_media, message.payload.as_object_mut()) {
@@ -390,7 +390,7 @@ async fn ingest_one(
             payload: &message.payload.to_string(),
             provider_message_id: message.provider_message_id.as_deref(),
             status: outbound.then_some(MessageStatus::Sent.as_str()),
-            is_read: outbound || vote.is_some(),
+            is_read: outbound || survey_reply.is_some(),
             simulated: false,
             private: false,
             created_at: at,
@@ -414,7 +414,7 @@ async fn ingest_one(
     if let Some(opted_out) = opt_out {
         crate::store::contacts::set_opted_out(conn, channel.id, &message.from, opted_out.then_some(now)).await?;
     }
-    let agent = agent.filter(|_| opt_out != Some(true) && vote.is_none());
+    let agent = agent.filter(|_| opt_out != Some(true) && survey_reply.is_none());
     if let Some(agent_id) = agent {
         if outbound {
             // Someone of the business answered outside Parley: people have it from now on.
@@ -428,9 +428,10 @@ async fn ingest_one(
     let preview = message_preview(message.kind, message.text.as_deref());
     let conversation = if outbound {
         conversations::record_outbound(conn, conversation_id, &preview, now).await?
-    } else if let Some(rating) = vote {
+    } else if let Some((reply, due_until)) = survey_reply {
         let window = message.opens_window.then(|| capabilities.reply_window_expiry(at)).flatten();
-        conversations::record_vote(conn, conversation_id, i64::from(rating), &preview, at, window, now).await?
+        let answer = SurveyAnswer { rating: reply.rating(), due_until, preview: &preview };
+        conversations::record_survey_answer(conn, conversation_id, &answer, at, window, now).await?
     } else if !message.opens_window {
         conversations::record_notice(conn, conversation_id, &preview, at, now).await?
     } else {

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod answers;
+pub mod api_conversations;
 pub mod auth;
 pub mod channels;
 pub mod chats;
@@ -12,6 +13,7 @@ pub mod credit;
 pub mod escalations;
 pub mod events;
 pub mod fallback;
+pub mod feedback;
 pub mod group_commit;
 pub mod hooks;
 pub mod inbound;

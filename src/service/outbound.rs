@@ -65,6 +65,9 @@ pub struct Outgoing {
     pub send_at: Option<i64>,
     /// Where it goes instead if it fails (the customer's phone cannot take it, say), in order.
     pub fallback: Vec<FallbackStep>,
+    /// It may go into a closed conversation: the satisfaction survey sent when it closed, and
+    /// its follow-up question.
+    pub after_close: bool,
 }
 
 /// Another channel a message goes out on when it fails, with its own text.
@@ -333,7 +336,7 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
     let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
-    if conversation.status == "closed" {
+    if conversation.status == "closed" && !outgoing.after_close {
         return Err(Error::conflict(
             "conversation_closed",
             "this conversation is closed; start a new one to write to the contact",

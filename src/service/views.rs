@@ -40,6 +40,10 @@ pub struct Channel {
     pub capabilities: Capabilities,
     /// What a web chat widget names the channel by (`data-channel`): public, unguessable.
     pub public_id: Option<String>,
+    /// When a satisfaction survey goes out by itself: `off`, `on_resolve` or `on_close`.
+    pub survey_send: String,
+    /// Which survey goes out; `null` for the account's first.
+    pub survey_id: Option<i64>,
     /// What the provider last reported about the channel, by kind (RCS: `launch`, the agent's
     /// launch state).
     #[schema(value_type = Object)]
@@ -63,6 +67,8 @@ impl From<&ChannelRow> for Channel {
             capabilities: capabilities_of(&row.kind),
             notices: serde_json::from_str(&row.notices).unwrap_or_default(),
             public_id: row.public_id.clone(),
+            survey_send: row.survey_send.clone(),
+            survey_id: row.survey_id,
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
         }
@@ -199,6 +205,8 @@ pub struct Conversation {
     pub human_agent_window_expires_at: Option<String>,
     /// The customer's latest satisfaction vote, 1 to 5; 0 when not rated.
     pub survey: i64,
+    /// How many of its virtual agents' answers got a thumbs down.
+    pub negative_feedback: i64,
     pub created_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
@@ -243,6 +251,7 @@ impl From<&ConversationRow> for Conversation {
                     .and_then(|at| capabilities_of(&row.channel_kind).human_agent_expiry(at)),
             ),
             survey: row.survey_rating,
+            negative_feedback: row.negative_feedback,
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
             closed_at: opt_rfc3339(row.closed_at),

@@ -287,6 +287,24 @@ pub async fn claim_runs(db: &Db, now: i64, lease_ms: i64, per_account: i64, limi
     Ok(runs)
 }
 
+/// Claims the run a conversation owes now, due or not (an API caller waits for the answer);
+/// `None` when it owes none or another worker holds it.
+pub async fn claim_run_of(db: &Db, conversation_id: i64, now: i64, lease_ms: i64) -> sqlx::Result<Option<RunRow>> {
+    let mut tx = db.begin().await?;
+    let run = sqlx::query_as(&format!(
+        "UPDATE agent_runs SET locked_until = $1, claimed_message_id = trigger_message_id, attempts = attempts + 1 \
+         WHERE conversation_id = $2 AND awaiting_bot_until IS NULL AND (locked_until IS NULL OR locked_until < $3) \
+         RETURNING {RUN_COLUMNS}"
+    ))
+    .bind(now + lease_ms)
+    .bind(conversation_id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
 /// Picks due runs (oldest first, with their account) in turns across accounts: each round takes
 /// the oldest waiting run of every account below `per_account` running ones, until `limit`.
 fn fair_share(due: &[(i64, i64)], running: &[(i64, i64)], per_account: i64, limit: usize) -> Vec<i64> {

@@ -22,6 +22,10 @@ pub struct ChannelRow {
     pub notices: String,
     /// What a widget on a website names the channel by: unguessable, never a secret.
     pub public_id: Option<String>,
+    /// When a satisfaction survey goes out by itself: `off`, `on_resolve` or `on_close`.
+    pub survey_send: String,
+    /// Which survey goes out (the account's first when none).
+    pub survey_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -47,7 +51,7 @@ pub struct ChannelUpdate {
 }
 
 const COLUMNS: &str = "id, account_id, kind, address, name, simulation, settings, provider_key, team_id, notices, \
-     public_id, created_at, updated_at";
+     public_id, survey_send, survey_id, created_at, updated_at";
 
 /// Inserts a channel.
 pub async fn insert_channel(
@@ -166,6 +170,18 @@ pub async fn update_channel(
     .bind(id)
     .fetch_optional(conn)
     .await
+}
+
+/// Sets when a survey goes out by itself on the channel, and which.
+pub async fn set_survey(conn: &mut Conn, id: i64, send: &str, survey_id: Option<i64>, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE channels SET survey_send = $1, survey_id = $2, updated_at = $3 WHERE id = $4")
+        .bind(send)
+        .bind(survey_id)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Removes a channel from use (its conversations stay readable); false when absent.

@@ -43,6 +43,8 @@ pub struct ConversationRow {
     pub survey_rating: i64,
     /// Until when a reply may be a vote for the survey sent last.
     pub survey_due_until: Option<i64>,
+    /// How many of its virtual agents' answers got a thumbs down.
+    pub negative_feedback: i64,
 }
 
 macro_rules! columns {
@@ -52,7 +54,8 @@ macro_rules! columns {
      ct.email AS contact_email, ct.avatar_url AS contact_avatar_url, ct.in_address_book AS contact_in_address_book, \
      c.status, c.archived, c.assignee_id, c.subject, c.meta, c.tags, c.unread_count, c.last_message_preview, \
      c.last_message_at, c.last_inbound_at, c.window_expires_at, c.created_at, c.updated_at, c.closed_at, \
-     c.handler, c.virtual_agent_id, c.team_id, c.waiting_since, c.survey_rating, c.survey_due_until"
+     c.handler, c.virtual_agent_id, c.team_id, c.waiting_since, c.survey_rating, c.survey_due_until, \
+     c.negative_feedback"
     };
 }
 
@@ -78,7 +81,7 @@ const RETURNING: &str = "RETURNING id, account_id, channel_id, \
      (SELECT in_address_book FROM contacts WHERE contacts.id = contact_id) AS contact_in_address_book, \
      status, archived, assignee_id, subject, meta, tags, unread_count, last_message_preview, last_message_at, \
      last_inbound_at, window_expires_at, created_at, updated_at, closed_at, handler, virtual_agent_id, team_id, \
-     waiting_since, survey_rating, survey_due_until";
+     waiting_since, survey_rating, survey_due_until, negative_feedback";
 
 /// A value bound to a dynamically built query.
 #[derive(Debug, Clone)]
@@ -257,7 +260,7 @@ pub async fn find_active_conversation<'c>(
 }
 
 /// The contact known at an address on a channel, and its conversation there that still takes
-/// messages (the newest not closed), in one query.
+/// messages (the newest not closed, or closed with its survey still due), in one query.
 #[derive(Debug, Clone, FromRow)]
 pub struct AddressOwner {
     pub contact_id: i64,
@@ -292,16 +295,19 @@ pub async fn find_address_owner<'c>(
     db: impl AnyExecutor<'c>,
     channel_id: i64,
     address: &str,
+    now: i64,
 ) -> sqlx::Result<Option<AddressOwner>> {
     sqlx::query_as(
         "SELECT i.contact_id, c.id, c.status, c.archived, c.assignee_id, c.unread_count, c.handler, c.virtual_agent_id, \
          c.survey_due_until \
          FROM contact_identities i LEFT JOIN conversations c ON c.id = (SELECT a.id FROM conversations a \
-         WHERE a.channel_id = i.channel_id AND a.contact_id = i.contact_id AND a.status <> 'closed' ORDER BY a.id DESC LIMIT 1) \
+         WHERE a.channel_id = i.channel_id AND a.contact_id = i.contact_id \
+         AND (a.status <> 'closed' OR a.survey_due_until > $3) ORDER BY a.id DESC LIMIT 1) \
          WHERE i.channel_id = $1 AND i.external_id = $2",
     )
     .bind(channel_id)
     .bind(address)
+    .bind(now)
     .fetch_optional(db)
     .await
 }
@@ -466,31 +472,51 @@ pub async fn record_inbound(
     .await
 }
 
-/// Records a customer's satisfaction vote (an inbound message that answers the pending survey):
-/// the vote, the new preview and the reply window, but no unread count and no reopening. Returns
-/// the conversation as it now stands.
-pub async fn record_vote(
+/// What an inbound message that answers the conversation's survey changes.
+pub struct SurveyAnswer<'a> {
+    /// The vote; `None` for the comment after it.
+    pub rating: Option<i64>,
+    /// Until when the next reply may still belong to the survey.
+    pub due_until: Option<i64>,
+    pub preview: &'a str,
+}
+
+/// Records a customer's answer to a survey (their vote, or their comment after it): the vote,
+/// the new preview and the reply window, but no unread count and no reopening. Returns the
+/// conversation as it now stands.
+pub async fn record_survey_answer(
     conn: &mut Conn,
     id: i64,
-    rating: i64,
-    preview: &str,
+    answer: &SurveyAnswer<'_>,
     at: i64,
     window_expires_at: Option<i64>,
     now: i64,
 ) -> sqlx::Result<ConversationRow> {
     sqlx::query_as(&format!(
-        "UPDATE conversations SET survey_rating = $1, survey_due_until = NULL, last_message_preview = $2, \
-         last_message_at = $3, last_inbound_at = $3, window_expires_at = COALESCE($4, window_expires_at), \
-         updated_at = $5 WHERE id = $6 {RETURNING}"
+        "UPDATE conversations SET survey_rating = COALESCE($1, survey_rating), survey_due_until = $2, \
+         last_message_preview = $3, last_message_at = $4, last_inbound_at = $4, \
+         window_expires_at = COALESCE($5, window_expires_at), updated_at = $6 WHERE id = $7 {RETURNING}"
     ))
-    .bind(rating)
-    .bind(preview)
+    .bind(answer.rating)
+    .bind(answer.due_until)
+    .bind(answer.preview)
     .bind(at)
     .bind(window_expires_at)
     .bind(now)
     .bind(id)
     .fetch_one(conn)
     .await
+}
+
+/// Sets the conversation's vote given directly (not as a reply); nothing is due any more.
+pub async fn set_rating(conn: &mut Conn, id: i64, rating: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE conversations SET survey_rating = $1, survey_due_until = NULL, updated_at = $2 WHERE id = $3")
+        .bind(rating)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Sets until when a reply to the conversation may be a vote.

@@ -470,6 +470,18 @@ pub async fn latest_inbound_text<'c>(db: impl AnyExecutor<'c>, conversation_id: 
     .await
 }
 
+/// The virtual agent that wrote the conversation's latest answer, if any did.
+pub async fn latest_virtual_agent<'c>(db: impl AnyExecutor<'c>, conversation_id: i64) -> sqlx::Result<Option<i64>> {
+    let found: Option<(Option<i64>,)> = sqlx::query_as(
+        "SELECT sender_id FROM messages WHERE conversation_id = $1 AND sender_type = 'virtual_agent' \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(conversation_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.and_then(|(id,)| id))
+}
+
 /// A delivery status that arrived before its message's provider id was recorded.
 #[derive(Debug, Clone, FromRow)]
 pub struct EarlyStatus {

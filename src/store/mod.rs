@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod credit;
 pub mod escalations;
 pub mod events;
+pub mod feedback;
 pub mod idempotency;
 pub mod jobs;
 pub mod media;

@@ -38,10 +38,15 @@ impl SearchText {
         });
         let substring = (text.chars().count() >= MIN_SUBSTRING_CHARS).then(|| match backend {
             Backend::Sqlite => format!("\"{}\"", text.replace('"', "\"\"")),
-            Backend::Postgres => text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"),
+            Backend::Postgres => like_escaped(text),
         });
         SearchText { words, substring }
     }
+}
+
+/// Text with `LIKE`'s wildcards escaped by backslashes (`ESCAPE '\\'`).
+pub fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// SQL selecting the ids of the account's contacts whose name, phone or email contains the

@@ -12,6 +12,7 @@ mod channels;
 mod contacts;
 mod conversations;
 mod crash;
+mod eva;
 mod event_catalog;
 mod events;
 mod fuzz;

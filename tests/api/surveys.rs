@@ -95,4 +95,136 @@ async fn fashion_outlet_collects_votes(app: TestApp) {
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
 }
 
-crate::backend_tests!(fashion_outlet_collects_votes);
+/// The texts of a conversation's messages, oldest first.
+async fn texts(app: &TestApp, id: i64) -> Vec<Value> {
+    app.get(&format!("/api/v1/conversations/{id}/messages?limit=100")).await.body["data"].as_array().unwrap().clone()
+}
+
+async fn surveys_send_themselves_and_collect_comments(app: TestApp) {
+    let survey = app
+        .post(
+            "/api/v1/surveys",
+            json!({"name": "Dopo l'acquisto", "follow_ups": {"it": "Vuoi dirci di più?", "en": "Anything to add?"},
+                   "whatsapp_template": {"name": "survey_vote", "language": "it"}}),
+        )
+        .await;
+    assert_eq!(survey.status, StatusCode::CREATED, "{survey:?}");
+    assert_eq!(survey.body["whatsapp_template"]["name"], "survey_vote");
+    let survey = survey.body["id"].as_i64().unwrap();
+    let whatsapp = app.channel("whatsapp", "+390299887700", true).await;
+    let path = format!("/api/v1/channels/{whatsapp}");
+    assert_field_error(&app.patch(&path, json!({"survey_send": "sometimes"})).await, "survey_send");
+    assert_field_error(&app.patch(&path, json!({"survey_send": "on_resolve", "survey_id": 999})).await, "survey_id");
+    let set = app.patch(&path, json!({"survey_send": "on_resolve", "survey_id": survey})).await;
+    assert_eq!((set.body["survey_send"].as_str(), set.body["survey_id"].as_i64()), (Some("on_resolve"), Some(survey)));
+    let operator = app.get("/api/v1/operators").await.body["data"][0]["id"].as_i64().unwrap();
+
+    // Resolving sends the survey by itself, once per conversation.
+    let written = app.inbound(whatsapp, "+393470000011", "Anna", "Ciao, ho ricevuto le scarpe").await;
+    let id = written["conversation"]["id"].as_i64().unwrap();
+    let patch = |status: &str| json!({"status": status, "assignee_id": operator});
+    assert_eq!(app.patch(&format!("/api/v1/conversations/{id}"), patch("resolved")).await.status, StatusCode::OK);
+    app.post(&format!("/api/v1/conversations/{id}/read"), json!({})).await;
+    app.drain_jobs().await;
+    let thread = texts(&app, id).await;
+    let asked = thread.last().unwrap();
+    assert!(asked["payload"]["choices"]["text"].as_str().unwrap().starts_with("Come valuti"), "{asked}");
+    app.patch(&format!("/api/v1/conversations/{id}"), patch("open")).await;
+    app.patch(&format!("/api/v1/conversations/{id}"), patch("resolved")).await;
+    app.drain_jobs().await;
+    assert_eq!(texts(&app, id).await.len(), thread.len(), "one survey per conversation");
+
+    // The vote, then the follow-up question, then the comment: none reopens the conversation.
+    app.inbound(whatsapp, "+393470000011", "Anna", "4 stelle").await;
+    app.drain_jobs().await;
+    let thread = texts(&app, id).await;
+    assert_eq!(thread.last().unwrap()["text"], "Vuoi dirci di più?");
+    app.inbound(whatsapp, "+393470000011", "Anna", "Consegna velocissima, grazie").await;
+    let rated = conversation(&app, id).await;
+    assert_eq!((rated["survey"].as_i64(), rated["status"].as_str()), (Some(4), Some("resolved")), "{rated}");
+    assert_eq!(rated["unread_count"], 0);
+    // Later words are ordinary messages again.
+    app.inbound(whatsapp, "+393470000011", "Anna", "Posso cambiare la taglia?").await;
+    assert_eq!(conversation(&app, id).await["status"], "open");
+
+    // Results per operator, per day, and as CSV.
+    let mine = app.get(&format!("/api/v1/surveys/results?operator_id={operator}")).await.body;
+    assert_eq!(
+        (mine["sent"].as_i64(), mine["answered"].as_i64(), mine["average"].as_f64()),
+        (Some(1), Some(1), Some(4.0))
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(mine["days"], json!([{"date": today, "sent": 1, "answered": 1, "response_rate": 1.0, "average": 4.0}]));
+    assert_eq!(app.get("/api/v1/surveys/results?operator_id=999").await.body["sent"], 0);
+    let csv = app.client.get(format!("{}/api/v1/surveys/results.csv", app.base)).header("X-Api-Key", &app.key);
+    let csv = csv.send().await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("id,survey_id,conversation_id,channel_id,customer,"), "{csv}");
+    assert!(lines[1].contains(",Anna,") && lines[1].contains(",answered,4,\"Consegna velocissima, grazie\","), "{csv}");
+
+    // Once the 24-hour window closed, WhatsApp gets the survey's approved template.
+    let late =
+        app.inbound(whatsapp, "+393470000012", "", "Ordine ricevuto").await["conversation"]["id"].as_i64().unwrap();
+    sqlx::query("UPDATE conversations SET window_expires_at = $1 WHERE id = $2")
+        .bind(parley::domain::time::now_ms() - 1000)
+        .bind(late)
+        .execute(app.state.db.writer())
+        .await
+        .unwrap();
+    let bare = app.post("/api/v1/surveys", json!({"name": "Senza modello"})).await.body["id"].as_i64().unwrap();
+    let refused = app.post(&format!("/api/v1/conversations/{late}/survey"), json!({"survey_id": bare})).await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "reply_window_expired");
+    let template = json!({"name": "survey_vote", "language": "it", "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Come valuti il tuo acquisto? Rispondi da 1 a 5."},
+                       {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "5 ⭐"}, {"type": "QUICK_REPLY", "text": "1 ⭐"}]}]});
+    let created = app.post(&format!("/api/v1/channels/{whatsapp}/templates"), template).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let sent = app.post(&format!("/api/v1/conversations/{late}/survey"), json!({"survey_id": survey})).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{sent:?}");
+    let asked = texts(&app, late).await.last().unwrap().clone();
+    assert_eq!(
+        (asked["type"].as_str(), asked["payload"]["template"]["name"].as_str()),
+        (Some("template"), Some("survey_vote"))
+    );
+    app.inbound(whatsapp, "+393470000012", "", "5 ⭐").await;
+    assert_eq!(conversation(&app, late).await["survey"], 5);
+
+    // A channel that sends on close waits for the close; a vote can also be given directly.
+    let sms = app.channel("sms", "+390211122200", true).await;
+    app.patch(&format!("/api/v1/channels/{sms}"), json!({"survey_send": "on_close"})).await;
+    let texted = app.inbound(sms, "+393470000013", "", "Grazie!").await["conversation"]["id"].as_i64().unwrap();
+    app.patch(&format!("/api/v1/conversations/{texted}"), json!({"status": "resolved"})).await;
+    app.drain_jobs().await;
+    assert_eq!(texts(&app, texted).await.len(), 1, "resolving does not send it");
+    app.post(&format!("/api/v1/conversations/{texted}/close"), json!({})).await;
+    app.drain_jobs().await;
+    let asked = texts(&app, texted).await.last().unwrap().clone();
+    assert!(asked["text"].as_str().unwrap().ends_with("Rispondi con un numero da 1 a 5."), "{asked}");
+    // The closed conversation takes the vote, the follow-up and the comment; anything after
+    // starts a new conversation.
+    app.inbound(sms, "+393470000013", "", "3").await;
+    app.drain_jobs().await;
+    assert_eq!(texts(&app, texted).await.last().unwrap()["text"], "Vuoi dirci di più?");
+    let comment = app.inbound(sms, "+393470000013", "", "Troppa attesa").await;
+    assert_eq!(comment["conversation"]["id"].as_i64(), Some(texted));
+    let closed = conversation(&app, texted).await;
+    assert_eq!((closed["survey"].as_i64(), closed["status"].as_str()), (Some(3), Some("closed")), "{closed}");
+    let next = app.inbound(sms, "+393470000013", "", "Un'altra domanda").await;
+    assert_ne!(next["conversation"]["id"].as_i64(), Some(texted));
+    let voted = app
+        .post(&format!("/api/v1/conversations/{texted}/survey/vote"), json!({"rating": 2, "comment": "Lento"}))
+        .await;
+    assert_eq!((voted.status, voted.body["rating"].as_i64()), (StatusCode::CREATED, Some(2)), "{voted:?}");
+    assert_eq!(voted.body["comment"], "Lento");
+    assert_eq!(conversation(&app, texted).await["survey"], 2);
+    assert_field_error(
+        &app.post(&format!("/api/v1/conversations/{texted}/survey/vote"), json!({"rating": 6})).await,
+        "survey",
+    );
+    let all = app.get("/api/v1/surveys/results").await.body;
+    assert_eq!((all["sent"].as_i64(), all["answered"].as_i64()), (Some(4), Some(4)), "{all}");
+}
+
+crate::backend_tests!(fashion_outlet_collects_votes, surveys_send_themselves_and_collect_comments);

@@ -34,6 +34,10 @@ const CHANNELS = {
     name: 'Web chat',
     body: '<circle cx="12" cy="12" r="11" fill="#7C3AED"/><circle cx="12" cy="12" r="6.5" fill="none" stroke="#fff" stroke-width="1.5"/><path d="M5.5 12h13M12 5.5c2.2 2.4 2.2 10.6 0 13M12 5.5c-2.2 2.4-2.2 10.6 0 13" fill="none" stroke="#fff" stroke-width="1.3"/>',
   },
+  api: {
+    name: 'API',
+    body: '<rect x="1" y="1" width="22" height="22" rx="6" fill="#0F766E"/><path d="M9 7.5L4.5 12 9 16.5M15 7.5l4.5 4.5-4.5 4.5" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/>',
+  },
 };
 
 /** The channel kinds, in the order the inbox lists them. */

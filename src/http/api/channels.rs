@@ -11,7 +11,7 @@ use crate::channels::settings::Field;
 use crate::channels::{adapter, capabilities, settings_schema, Capabilities};
 use crate::domain::inbound::InboundMessage;
 use crate::domain::principal::Principal;
-use crate::domain::{ChannelKind, MessageType, RequestKey};
+use crate::domain::{ChannelKind, MessageType, RequestKey, SurveySend};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::service::channels::{self, ChannelInput};
@@ -37,6 +37,13 @@ pub struct ChannelBody {
     /// PATCH the given keys replace the stored ones and `null` removes one.
     #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
+    /// When a satisfaction survey goes out by itself: `off` (default), `on_resolve` (when a
+    /// conversation is resolved or closed) or `on_close`; once per conversation.
+    survey_send: Option<SurveySend>,
+    /// Which survey goes out; `null` for the account's first.
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
+    #[schema(value_type = Option<i64>)]
+    survey_id: Option<Option<i64>>,
 }
 
 impl From<ChannelBody> for ChannelInput {
@@ -47,6 +54,8 @@ impl From<ChannelBody> for ChannelInput {
             address: body.address,
             simulation: body.simulation,
             settings: body.settings,
+            survey_send: body.survey_send,
+            survey_id: body.survey_id,
         }
     }
 }

@@ -96,6 +96,7 @@ fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQue
                 })?)
             }
             "waiting" => query.waiting = parse_bool("waiting", &value)?,
+            "negative_feedback" => query.negative_feedback = parse_bool("negative_feedback", &value)?,
             "tag" => query.tag = Some(value.to_lowercase()),
             "q" => query.text = Some(value),
             "updated_after" => {
@@ -134,6 +135,7 @@ fn parse_list_query(raw: Option<&str>, me: &Principal) -> Result<ConversationQue
         ("contact_id" = Option<i64>, Query, description = "Only this contact's conversations."),
         ("handler" = Option<String>, Query, description = "`virtual_agent` (a virtual agent answers) or `human` (people do)."),
         ("waiting" = Option<bool>, Query, description = "`true` keeps only conversations waiting for a person (escalated or new, nobody assigned yet), oldest wait first within the order."),
+        ("negative_feedback" = Option<bool>, Query, description = "`true` keeps only conversations where a virtual agent's answer got a thumbs down."),
         ("tag" = Option<String>, Query, description = "Only conversations with this tag."),
         ("q" = Option<String>, Query, description = "Search: conversations whose contact's name, phone or email contains the text (3 characters or more), or with a message holding all its words; case and accents are ignored. Each side looks at its newest 1,000 matches."),
         ("updated_after" = Option<String>, Query, description = "RFC 3339 time or date: updated after it."),

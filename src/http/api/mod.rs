@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod credit;
 pub mod events;
+pub mod feedback;
 pub mod keys;
 pub mod media;
 pub mod surveys;
@@ -45,13 +46,18 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}/chat", get(conversations::chat_details))
         .route("/conversations/{id}/survey", post(surveys::send))
         .route("/surveys", get(surveys::list).post(surveys::create))
+        .route("/conversations/{id}/survey/vote", post(surveys::vote))
+        .route("/conversations/{id}/feedback", get(feedback::of_conversation))
+        .route("/messages/{id}/feedback", post(feedback::give))
         .route("/surveys/results", get(surveys::results))
-        .route("/surveys/{id}", get(surveys::get))
+        .route("/surveys/results.csv", get(surveys::export))
+        .route("/surveys/{id}", get(surveys::get).put(surveys::update))
         .route("/conversations/{id}/handback", post(conversations::hand_back))
         .route("/agents", get(agents::list).post(agents::create))
         .route("/agent-engines", get(agents::engines))
         .route("/agents/{id}", get(agents::get).patch(agents::update).delete(agents::delete))
         .route("/agents/{id}/try", post(agents::try_out))
+        .route("/agents/{id}/feedback", get(feedback::of_agent))
         .route("/agents/{id}/articles", get(agents::list_articles).post(agents::create_article))
         .route("/agents/{id}/articles/search", get(agents::search))
         .route(

@@ -1,7 +1,8 @@
 //! `/api/v1/surveys`: satisfaction surveys, sending one into a conversation, and the results.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -82,4 +83,60 @@ pub async fn send(
     ApiJson(body): ApiJson<SendSurvey>,
 ) -> Result<(StatusCode, Json<SurveyRequest>)> {
     Ok((StatusCode::CREATED, Json(surveys::send(&state, me.account_id, id, body.survey_id).await?)))
+}
+
+/// Replace a survey's question, window, WhatsApp template and follow-up.
+#[utoipa::path(put, path = "/api/v1/surveys/{id}", operation_id = "updateSurvey", tag = "surveys", request_body = NewSurvey,
+    responses((status = 200, body = Survey), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<NewSurvey>,
+) -> Result<Json<Survey>> {
+    Ok(Json(surveys::update(&state, me.account_id, id, body).await?))
+}
+
+/// The surveys sent as CSV, newest first (at most 100,000 rows): id, survey, conversation,
+/// channel, customer, virtual agent, operator, team, status, rating, comment, sent and answered
+/// times. Same filters as the results.
+#[utoipa::path(get, path = "/api/v1/surveys/results.csv", operation_id = "exportSurveyResults", tag = "surveys", params(ResultQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = Problem)))]
+pub async fn export(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiQuery(query): ApiQuery<ResultQuery>,
+) -> Result<impl IntoResponse> {
+    let csv = surveys::results_csv(&state, me.account_id, query).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"survey-results.csv\""),
+        ],
+        csv,
+    ))
+}
+
+/// A vote given directly.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Vote {
+    /// 1 to 5.
+    pub rating: i64,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Record the customer's vote on a conversation given outside a reply (a form of the business's
+/// own, a phone call): it answers the pending survey, else counts as one sent and answered.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/survey/vote", operation_id = "voteSurvey", tag = "surveys",
+    request_body = Vote,
+    responses((status = 201, body = SurveyRequest), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn vote(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Vote>,
+) -> Result<(StatusCode, Json<SurveyRequest>)> {
+    Ok((StatusCode::CREATED, Json(surveys::rate(&state, me.account_id, id, body.rating, body.comment).await?)))
 }

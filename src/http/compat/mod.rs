@@ -4,12 +4,13 @@
 //! reading of bodies, queries and path segments, answered in each dialect's own error shape.
 
 pub mod ccai;
+pub mod eva;
 pub mod qlara;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -32,8 +33,8 @@ pub trait Dialect: Send + Sync + 'static {
     /// The dialect's error answer.
     type Failure: IntoResponse + From<Error> + Send;
 
-    /// Too many requests: try again after this many seconds.
-    fn rate_limited(retry_after: u64) -> Self::Failure;
+    /// Too many requests to `path`: try again after this many seconds.
+    fn rate_limited(retry_after: u64, path: &str) -> Self::Failure;
 
     /// A body that is not the JSON the endpoint takes (`malformed` when it is not JSON at all).
     fn bad_body(detail: &str, malformed: bool) -> Self::Failure;
@@ -44,7 +45,7 @@ pub trait Dialect: Send + Sync + 'static {
 
 /// Every compatible API's routes, each with its own request windows.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    qlara::routes(Guard::new(state)).merge(ccai::routes(Guard::new(state)))
+    qlara::routes(Guard::new(state)).merge(ccai::routes(Guard::new(state))).merge(eva::routes(Guard::new(state)))
 }
 
 /// Who is calling a compatible API: the account, and the operator when they signed in with HTTP
@@ -55,6 +56,13 @@ pub struct Caller {
     pub operator_id: Option<i64>,
     /// The rate limit bucket: one per API key or operator.
     bucket: String,
+}
+
+impl Caller {
+    /// Who is calling, as feedback names its author: `key:{id}` or `operator:{id}`.
+    pub fn author(&self) -> &str {
+        &self.bucket
+    }
 }
 
 /// What a dialect's authentication middleware holds: the state and the dialect's own request
@@ -123,7 +131,9 @@ pub async fn authenticate<D: Dialect>(State(guard): State<Guard>, mut request: R
         request.extensions_mut().insert(caller);
         next.run(request).await
     } else {
-        D::rate_limited(verdict.retry_after).into_response()
+        // The full path: a nested router sees only its own part.
+        let path = request.extensions().get::<OriginalUri>().map_or(request.uri().path(), |uri| uri.path());
+        D::rate_limited(verdict.retry_after, path).into_response()
     };
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(verdict.limit));

@@ -27,7 +27,7 @@ pub struct Ccai;
 impl Dialect for Ccai {
     type Failure = Failure;
 
-    fn rate_limited(retry_after: u64) -> Failure {
+    fn rate_limited(retry_after: u64, _path: &str) -> Failure {
         Failure {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: "Too many requests".to_owned(),

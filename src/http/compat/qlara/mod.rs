@@ -30,7 +30,7 @@ pub struct Qlara;
 impl Dialect for Qlara {
     type Failure = Failure;
 
-    fn rate_limited(retry_after: u64) -> Failure {
+    fn rate_limited(retry_after: u64, _path: &str) -> Failure {
         Failure {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: format!("Rate limit exceeded. Retry in {retry_after} seconds."),

@@ -24,7 +24,7 @@ fn json_or(text: &str, fallback: Value) -> Value {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Channel {
     pub id: i64,
-    /// whatsapp, rcs, messenger, instagram, sms, email or webchat.
+    /// whatsapp, rcs, messenger, instagram, sms, email, webchat or api.
     pub kind: String,
     pub name: String,
     /// The business's address on the network (E.164 number, page id, email…).

@@ -175,6 +175,7 @@ export async function renderContactPane(element, conversation, ctx) {
     contact.in_address_book ? null : addForm(view),
     identities(contact),
     conversationSection(view, operators.data),
+    conversation.survey > 0 ? surveySection(conversation.survey) : null,
     tagSection(view),
     chat ? chatSection(chat) : null,
     attributeSection(view),
@@ -184,6 +185,14 @@ export async function renderContactPane(element, conversation, ctx) {
   element.replaceChildren(...sections.filter(Boolean));
   element.removeAttribute('aria-busy');
   if (focused) restoreFocus(element, focused);
+}
+
+/** The customer's satisfaction vote on the conversation, as stars. */
+function surveySection(rating) {
+  const stars = '★'.repeat(rating) + '☆'.repeat(5 - rating);
+  return section(t('contact.survey'), 'survey-section',
+    el('p', { class: 'cp-stars', 'data-testid': 'survey-rating', 'data-rating': rating, 'aria-label': t('contact.survey_of', { rating }) },
+      stars, ` ${rating}/5`));
 }
 
 /**

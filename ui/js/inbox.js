@@ -38,7 +38,7 @@ function before(a, b) {
  * Returns `{reload, upsert, patchContact, setActive}`.
  */
 export function createInbox(element, { channels, onOpen }) {
-  const filters = { kind: '', q: '', unread: false, status: '', mine: false, archived: false, bot: false, waiting: false };
+  const filters = { kind: '', q: '', unread: false, status: '', mine: false, archived: false, bot: false, waiting: false, negative: false };
   let items = [];
   let total = 0;
   let nextCursor = null;
@@ -155,6 +155,7 @@ export function createInbox(element, { channels, onOpen }) {
       toggle('archived', 'filter-archived'),
       toggle('bot', 'filter-bot'),
       toggle('waiting', 'filter-waiting'),
+      toggle('negative', 'filter-negative'),
       status,
     ),
     scroller,
@@ -173,6 +174,7 @@ export function createInbox(element, { channels, onOpen }) {
       archived: filters.archived && 'true',
       handler: filters.bot && 'virtual_agent',
       waiting: filters.waiting && 'true',
+      negative_feedback: filters.negative && 'true',
       limit: PAGE,
       cursor,
     });
@@ -187,6 +189,7 @@ export function createInbox(element, { channels, onOpen }) {
     if (filters.mine && c.assignee_id !== session.operator?.id) return false;
     if (filters.bot && c.handler !== 'virtual_agent') return false;
     if (filters.waiting && !c.waiting_since) return false;
+    if (filters.negative && !c.negative_feedback) return false;
     return true;
   }
 

@@ -8,6 +8,7 @@ import { api, query, mediaPath, mediaUrl, agentName } from './api.js';
 import { t, clockTime, fullTime } from './i18n.js';
 import { channelIcon, glyph } from './icons.js';
 import { h, esc, avatarHtml, contactLabel } from './dom.js';
+import { feedbackControls, myFeedback } from './feedback.js';
 
 /** Messages per page when scrolling back (bounds the work done in one frame). */
 const PAGE = 40;
@@ -225,6 +226,8 @@ export function createThread(element, { onReply }) {
   let loadingOlder = false;
   /** id → message, for everything shown. */
   let shown = new Map();
+  /** The operator's own feedback on the conversation's answers, by message id. */
+  let feedback = new Map();
   /** provider message id → Parley id. */
   let providerIds = new Map();
   /** target id → Map(sender → {id, emoji}). */
@@ -470,6 +473,7 @@ export function createThread(element, { onReply }) {
         : `<button type="button" class="msg-reply" data-testid="reply-button" aria-label="${esc(t('thread.reply'))}" title="${esc(t('thread.reply'))}">${glyph('reply', 16)}</button>`
     }`;
     for (const link of node.querySelectorAll('[data-media-key]')) nameDocument(link);
+    if (bot && !message.deleted) node.querySelector('.bubble').append(feedbackControls(message.id, feedback.get(message.id)));
     node.querySelector('.msg-reply')?.addEventListener('click', () => onReply(message));
     node.querySelector('.quote[data-quote-id]')?.addEventListener('click', (event) => {
       list.querySelector(`#msg-${event.currentTarget.dataset.quoteId}`)?.scrollIntoView({ block: 'center' });
@@ -518,8 +522,12 @@ export function createThread(element, { onReply }) {
     top.textContent = t('thread.loading_older');
     pill.hidden = true;
     try {
-      const page = await api('GET', `/api/v1/conversations/${next.id}/messages${query({ limit: PAGE })}`);
+      const [page, given] = await Promise.all([
+        api('GET', `/api/v1/conversations/${next.id}/messages${query({ limit: PAGE })}`),
+        myFeedback(next.id),
+      ]);
       if (mine !== generation) return;
+      feedback = given;
       cursor = page.next_cursor;
       list.append(...page.data.map(build).filter(Boolean));
       settle(page.data, mine);

@@ -9,6 +9,7 @@ import { renderAddressBook } from './addressbook.js';
 import { mountChannels } from './channels.js';
 import { mountAgents } from './agents.js';
 import { mountTeams } from './teams.js';
+import { mountReports } from './reports.js';
 
 export const VIEWS = [
   {
@@ -24,4 +25,5 @@ export const VIEWS = [
   { hash: '#/channels', label: 'app.nav_channels', nav: 'nav-channels', testid: 'channels', mount: mountChannels },
   { hash: '#/agents', label: 'app.nav_agents', nav: 'nav-agents', testid: 'agents', mount: mountAgents },
   { hash: '#/teams', label: 'app.nav_teams', nav: 'nav-teams', testid: 'teams', mount: mountTeams },
+  { hash: '#/reports', label: 'app.nav_reports', nav: 'nav-reports', testid: 'reports', mount: mountReports },
 ];

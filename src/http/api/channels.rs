@@ -24,7 +24,7 @@ use crate::store;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelBody {
-    /// whatsapp, rcs, messenger, instagram, sms, email or webchat (required on create).
+    /// whatsapp, rcs, messenger, instagram, sms, email, webchat or api (required on create).
     kind: Option<String>,
     name: Option<String>,
     /// The business's address: E.164 number on WhatsApp, SMS and RCS.
@@ -75,7 +75,7 @@ pub async fn list(State(state): State<AppState>, Extension(me): Extension<Princi
 /// A network Parley knows, as the channel settings form needs it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelKindInfo {
-    /// whatsapp, rcs, messenger, instagram, sms, email or webchat.
+    /// whatsapp, rcs, messenger, instagram, sms, email, webchat or api.
     kind: &'static str,
     /// Live channels can be connected; otherwise only simulation channels.
     connectable: bool,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -140,6 +140,33 @@ pub async fn authenticate<D: Dialect>(State(guard): State<Guard>, mut request: R
     headers.insert("x-ratelimit-remaining", HeaderValue::from(verdict.remaining));
     headers.insert("x-ratelimit-reset", HeaderValue::from(verdict.reset_seconds));
     response
+}
+
+/// What a dialect tells of an error: its status (`invalid` for input that cannot be taken), the
+/// message (internal errors are logged, not told; `unauthorized` says how to authenticate) and
+/// how many seconds to wait before trying again.
+pub fn describe_error(error: Error, invalid: StatusCode, unauthorized: &str) -> (StatusCode, String, Option<u64>) {
+    let status = match &error {
+        Error::Invalid { .. } => invalid,
+        other => other.status(),
+    };
+    let message = match &error {
+        Error::Unauthorized => unauthorized.to_owned(),
+        Error::Database(_) | Error::Internal(_) => {
+            tracing::error!(error = %error, "request failed");
+            "Internal server error".to_owned()
+        }
+        Error::Invalid { fields, detail, .. } => match fields.first() {
+            Some(field) => format!("{}: {}", field.field, field.message),
+            None => detail.clone(),
+        },
+        other => other.to_string(),
+    };
+    let retry_after = match error {
+        Error::RateLimited(seconds) | Error::LoginLocked(seconds) | Error::TooManyFailures(seconds) => Some(seconds),
+        _ => None,
+    };
+    (status, message, retry_after)
 }
 
 /// Reads a JSON body as the native API does, with failures in dialect `D`'s shape.

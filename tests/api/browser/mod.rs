@@ -40,6 +40,7 @@ mod contacts;
 mod docs;
 mod inbox;
 mod meta;
+mod reports;
 mod smoke;
 mod widget;
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{authenticate, read_body, read_segment, Caller, Dialect, Guard};
+use super::{authenticate, describe_error, read_body, read_segment, Caller, Dialect, Guard};
 use crate::domain::{EscalationReason, EscalationStatus};
 use crate::error::Error;
 use crate::media::UploadForm;
@@ -82,30 +82,8 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
-        let status = match &error {
-            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            other => other.status(),
-        };
-        let message = match &error {
-            Error::Unauthorized => {
-                "Unauthorized: use HTTP Basic with any username and an API key as the password".to_owned()
-            }
-            Error::Database(_) | Error::Internal(_) => {
-                tracing::error!(error = %error, "request failed");
-                "Internal server error".to_owned()
-            }
-            Error::Invalid { fields, detail, .. } => match fields.first() {
-                Some(field) => format!("{}: {}", field.field, field.message),
-                None => detail.clone(),
-            },
-            other => other.to_string(),
-        };
-        let retry_after = match error {
-            Error::RateLimited(seconds) | Error::LoginLocked(seconds) | Error::TooManyFailures(seconds) => {
-                Some(seconds)
-            }
-            _ => None,
-        };
+        let unauthorized = "Unauthorized: use HTTP Basic with any username and an API key as the password";
+        let (status, message, retry_after) = describe_error(error, StatusCode::UNPROCESSABLE_ENTITY, unauthorized);
         Failure { status, message, retry_after }
     }
 }

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{authenticate, read_body, read_query, read_segment, Caller, Dialect, Guard};
+use super::{authenticate, describe_error, read_body, read_query, read_segment, Caller, Dialect, Guard};
 use crate::domain::time::{parse_timestamp, to_rfc3339};
 use crate::error::Error;
 use crate::service::api_conversations;
@@ -87,28 +87,8 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
-        let status = match &error {
-            Error::Invalid { .. } => StatusCode::BAD_REQUEST,
-            other => other.status(),
-        };
-        let detail = match &error {
-            Error::Unauthorized => "Unauthorized: send `Authorization: Bearer <API key>`".to_owned(),
-            Error::Database(_) | Error::Internal(_) => {
-                tracing::error!(error = %error, "request failed");
-                "Internal server error".to_owned()
-            }
-            Error::Invalid { fields, detail, .. } => match fields.first() {
-                Some(field) => format!("{}: {}", field.field, field.message),
-                None => detail.clone(),
-            },
-            other => other.to_string(),
-        };
-        let retry_after = match error {
-            Error::RateLimited(seconds) | Error::LoginLocked(seconds) | Error::TooManyFailures(seconds) => {
-                Some(seconds)
-            }
-            _ => None,
-        };
+        let unauthorized = "Unauthorized: send `Authorization: Bearer <API key>`";
+        let (status, detail, retry_after) = describe_error(error, StatusCode::BAD_REQUEST, unauthorized);
         Failure { status, detail, retry_after, instance: None }
     }
 }

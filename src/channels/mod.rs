@@ -254,8 +254,12 @@ pub trait Channel: Sync {
     fn check_settings(&self, settings: &Map<String, Value>, live: bool) -> Result<Option<String>, Vec<FieldError>>;
 
     /// Answers the provider's verification of the webhook URL (its query parameters) for these
-    /// live channels: the text to return, or why not.
-    fn handshake(&self, query: &HashMap<String, String>, channels: &[ChannelRow]) -> Result<String, &'static str>;
+    /// live channels: the text to return, or why not. Networks without a provider webhook (the web
+    /// chat, the API) keep the defaults of this and of `route`, `verify` and `parse`: no
+    /// handshake, no body routed, nothing verified, nothing read.
+    fn handshake(&self, _query: &HashMap<String, String>, _channels: &[ChannelRow]) -> Result<String, &'static str> {
+        Err("this network has no provider webhook")
+    }
 
     /// The parameters of a verification request the provider posts to the webhook (RBM's
     /// `{clientToken, secret}`), answered by [`Channel::handshake`]; `None` for other bodies.
@@ -265,11 +269,15 @@ pub trait Channel: Sync {
 
     /// The provider keys of the channels a webhook body names, read before anything is verified;
     /// `None` when the body is not this network's.
-    fn route(&self, body: &[u8]) -> Option<BTreeSet<String>>;
+    fn route(&self, _body: &[u8]) -> Option<BTreeSet<String>> {
+        None
+    }
 
     /// Whether the request to `url` (the public URL the provider called) is signed with
     /// `channel`'s credentials.
-    fn verify(&self, channel: &ChannelRow, url: &str, headers: &HeaderMap, body: &[u8]) -> bool;
+    fn verify(&self, _channel: &ChannelRow, _url: &str, _headers: &HeaderMap, _body: &[u8]) -> bool {
+        false
+    }
 
     /// A verified body as JSON (the network's form parameters as an object of strings, for
     /// networks that post forms); the error says why it cannot be read.
@@ -278,7 +286,9 @@ pub trait Channel: Sync {
     }
 
     /// What a verified body reports, grouped by the channels it concerns, in the body's order.
-    fn parse(&self, body: &Value) -> Vec<(Target, Vec<InboundEvent>)>;
+    fn parse(&self, _body: &Value) -> Vec<(Target, Vec<InboundEvent>)> {
+        Vec::new()
+    }
 
     /// What the network lets a channel do.
     fn capabilities(&self) -> Capabilities;
@@ -439,6 +449,13 @@ pub async fn download(
         bytes.extend_from_slice(&chunk);
     }
     Ok(Fetched { bytes, content_type })
+}
+
+/// A send to a network whose messages Parley delivers itself (the web chat's stream, the API): taken
+/// at once, under the message's own id.
+pub fn accepted_at_once(message: &Outbound) -> BoxFuture<'static, Result<String, Failure>> {
+    let id = message.message_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    async move { Ok(id) }.boxed()
 }
 
 /// Every network Parley connects to.

@@ -156,11 +156,11 @@ pub fn stream_answer(
     async_stream::stream! {
         let answering = answer_now(&state, conversation_id, question_id);
         tokio::pin!(answering);
-        let mut streamed = false;
+        let (mut streamed, mut listening) = (false, true);
         let sent = loop {
             tokio::select! {
                 sent = &mut answering => break sent,
-                signal = bus.recv() => match signal {
+                signal = bus.recv(), if listening => match signal {
                     Ok(Signal::Transient(event)) => {
                         if let Some(delta) = delta_of(&event, account_id, conversation_id) {
                             streamed = true;
@@ -168,7 +168,7 @@ pub fn stream_answer(
                         }
                     }
                     Ok(Signal::Logged(_)) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => {}
+                    Err(RecvError::Closed) => listening = false,
                 },
             }
         };

@@ -472,14 +472,29 @@ pub async fn latest_inbound_text<'c>(db: impl AnyExecutor<'c>, conversation_id: 
 
 /// The virtual agent that wrote the conversation's latest answer, if any did.
 pub async fn latest_virtual_agent<'c>(db: impl AnyExecutor<'c>, conversation_id: i64) -> sqlx::Result<Option<i64>> {
-    let found: Option<(Option<i64>,)> = sqlx::query_as(
-        "SELECT sender_id FROM messages WHERE conversation_id = $1 AND sender_type = 'virtual_agent' \
-         ORDER BY id DESC LIMIT 1",
-    )
-    .bind(conversation_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(found.and_then(|(id,)| id))
+    Ok(latest_virtual_agents(db, &[conversation_id]).await?.pop().map(|(_, agent)| agent))
+}
+
+/// Of each conversation a virtual agent answered, the agent that wrote its latest answer:
+/// (conversation id, agent id), in one query.
+pub async fn latest_virtual_agents<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_ids: &[i64],
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    if conversation_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT conversation_id, sender_id FROM messages WHERE id IN (SELECT MAX(id) FROM messages \
+         WHERE conversation_id IN ({}) AND sender_type = 'virtual_agent' AND sender_id IS NOT NULL \
+         GROUP BY conversation_id)",
+        super::placeholders(1, conversation_ids.len())
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in conversation_ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(db).await
 }
 
 /// A delivery status that arrived before its message's provider id was recorded.

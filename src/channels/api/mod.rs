@@ -2,16 +2,11 @@
 //! API (the EVA dialect's conversations), read and written over HTTP. There is no network behind
 //! it: a send is accepted at once and the integration reads the answer from the API.
 
-use std::collections::{BTreeSet, HashMap};
-
-use axum::http::HeaderMap;
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use serde_json::{Map, Value};
 
 use super::settings::Field;
-use super::{Capabilities, Channel, Failure, Outbound, Target};
-use crate::domain::inbound::InboundEvent;
+use super::{Capabilities, Channel, Failure, Outbound};
 use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
 use crate::store::channels::ChannelRow;
@@ -34,22 +29,6 @@ impl Channel for ApiChannel {
         }
     }
 
-    fn handshake(&self, _query: &HashMap<String, String>, _channels: &[ChannelRow]) -> Result<String, &'static str> {
-        Err("API channels have no provider webhook")
-    }
-
-    fn route(&self, _body: &[u8]) -> Option<BTreeSet<String>> {
-        None
-    }
-
-    fn verify(&self, _channel: &ChannelRow, _url: &str, _headers: &HeaderMap, _body: &[u8]) -> bool {
-        false
-    }
-
-    fn parse(&self, _body: &Value) -> Vec<(Target, Vec<InboundEvent>)> {
-        Vec::new()
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             names_messages: true,
@@ -65,8 +44,7 @@ impl Channel for ApiChannel {
         _channel: &'a ChannelRow,
         message: &'a Outbound,
     ) -> BoxFuture<'a, Result<String, Failure>> {
-        let id = message.message_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        async move { Ok(id) }.boxed()
+        super::accepted_at_once(message)
     }
 
     fn settings_schema(&self) -> &'static [Field] {

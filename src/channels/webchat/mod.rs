@@ -2,16 +2,12 @@
 //! server proves its visitors' identity with, and whether it must. There is no provider: messages
 //! reach visitors through the widget's own stream, so a send is accepted at once.
 
-use std::collections::{BTreeSet, HashMap};
-
-use axum::http::HeaderMap;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{Map, Value};
 
 use super::settings::{self, text, Field, Format};
-use super::{Capabilities, Channel, Failure, Outbound, Target};
-use crate::domain::inbound::InboundEvent;
+use super::{Capabilities, Channel, Failure, Outbound};
 use crate::domain::{AddressKind, ChannelKind};
 use crate::error::FieldError;
 use crate::store::channels::ChannelRow;
@@ -131,22 +127,6 @@ impl Channel for WebChat {
         }
     }
 
-    fn handshake(&self, _query: &HashMap<String, String>, _channels: &[ChannelRow]) -> Result<String, &'static str> {
-        Err("the web chat widget has no provider webhook")
-    }
-
-    fn route(&self, _body: &[u8]) -> Option<BTreeSet<String>> {
-        None
-    }
-
-    fn verify(&self, _channel: &ChannelRow, _url: &str, _headers: &HeaderMap, _body: &[u8]) -> bool {
-        false
-    }
-
-    fn parse(&self, _body: &Value) -> Vec<(Target, Vec<InboundEvent>)> {
-        Vec::new()
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             names_messages: true,
@@ -163,8 +143,7 @@ impl Channel for WebChat {
         _channel: &'a ChannelRow,
         message: &'a Outbound,
     ) -> BoxFuture<'a, Result<String, Failure>> {
-        let id = message.message_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        async move { Ok(id) }.boxed()
+        super::accepted_at_once(message)
     }
 
     /// The widget learns it from Parley's own live events: nothing to call.

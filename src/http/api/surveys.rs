@@ -74,7 +74,7 @@ pub struct SendSurvey {
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/survey", operation_id = "sendSurvey", tag = "surveys",
     request_body = SendSurvey,
     responses((status = 201, body = SurveyRequest), (status = 404, body = Problem),
-        (status = 409, description = "`conversation_archived`: unarchive it first", body = Problem),
+        (status = 409, description = "`channel_removed`: the conversation's channel was removed", body = Problem),
         (status = 422, description = "Invalid body, `reply_window_expired` outside the channel's reply window, or `opted_out`", body = Problem)))]
 pub async fn send(
     State(state): State<AppState>,

@@ -155,8 +155,11 @@ async fn create(
     request: Request,
 ) -> Answer<Json<Value>> {
     // The body is optional: a bare POST starts a conversation without metadata.
-    let empty = request.headers().get(header::CONTENT_LENGTH).is_some_and(|length| length == "0")
-        || !request.headers().contains_key(header::CONTENT_TYPE);
+    let headers = request.headers();
+    let empty = match headers.get(header::CONTENT_LENGTH) {
+        Some(length) => length == "0",
+        None => !headers.contains_key(header::TRANSFER_ENCODING),
+    };
     let body = match empty {
         true => CreateBody::default(),
         false => read_body::<Eva, CreateBody>(request, &state).await?,
@@ -248,13 +251,26 @@ fn date(value: Option<&str>, field: &str) -> Answer<Option<i64>> {
     }
 }
 
-/// The metadata of a conversation as the dialect shows it, named by its agent.
-async fn metadata_json(state: &AppState, conversation: &Conversation, agents: &[(i64, String)]) -> Value {
-    let agent = match conversation.virtual_agent_id {
-        Some(id) => Some(id),
-        None => crate::store::messages::latest_virtual_agent(state.db.reader(), conversation.id).await.ok().flatten(),
-    };
-    let botname = agent.and_then(|id| agents.iter().find(|(a, _)| *a == id)).map(|(_, name)| name.clone());
+/// The metadata of conversations as the dialect shows them, each named by its agent: the one
+/// handling it, else the last one that answered.
+async fn metadata_json(state: &AppState, account_id: i64, conversations: &[Conversation]) -> Answer<Vec<Value>> {
+    let reader = state.db.reader();
+    let agents = crate::store::agents::list_agents(reader, account_id).await.map_err(Error::from)?;
+    let ids: Vec<i64> = conversations.iter().filter(|c| c.virtual_agent_id.is_none()).map(|c| c.id).collect();
+    let answered = crate::store::messages::latest_virtual_agents(reader, &ids).await.map_err(Error::from)?;
+    Ok(conversations
+        .iter()
+        .map(|conversation| {
+            let agent = conversation
+                .virtual_agent_id
+                .or_else(|| answered.iter().find(|(id, _)| *id == conversation.id).map(|(_, agent)| *agent));
+            let botname = agent.and_then(|id| agents.iter().find(|a| a.id == id)).map(|a| a.name.clone());
+            metadata_of(conversation, botname)
+        })
+        .collect())
+}
+
+fn metadata_of(conversation: &Conversation, botname: Option<String>) -> Value {
     json!({
         "id": conversation.id.to_string(),
         "botname": botname,
@@ -265,11 +281,6 @@ async fn metadata_json(state: &AppState, conversation: &Conversation, agents: &[
         "createdAt": conversation.created_at,
         "updatedAt": conversation.updated_at,
     })
-}
-
-async fn agent_names(state: &AppState, account_id: i64) -> Answer<Vec<(i64, String)>> {
-    let agents = crate::store::agents::list_agents(state.db.reader(), account_id).await.map_err(Error::from)?;
-    Ok(agents.into_iter().map(|agent| (agent.id, agent.name)).collect())
 }
 
 async fn list(
@@ -313,11 +324,7 @@ async fn list(
         ..ConversationQuery::default()
     };
     let found = conversations::list(&state, caller.account_id, &native).await?;
-    let agents = agent_names(&state, caller.account_id).await?;
-    let mut items = Vec::with_capacity(found.data.len());
-    for conversation in &found.data {
-        items.push(metadata_json(&state, conversation, &agents).await);
-    }
+    let items = metadata_json(&state, caller.account_id, &found.data).await?;
     Ok(Json(json!({
         "total": found.total,
         "currentPage": page + 1,
@@ -333,8 +340,8 @@ async fn metadata(
     PathId(id): PathId,
 ) -> Answer<Json<Value>> {
     let conversation = conversations::get(&state, caller.account_id, id).await?;
-    let agents = agent_names(&state, caller.account_id).await?;
-    Ok(Json(metadata_json(&state, &conversation, &agents).await))
+    let mut items = metadata_json(&state, caller.account_id, std::slice::from_ref(&conversation)).await?;
+    Ok(Json(items.pop().unwrap_or_default()))
 }
 
 async fn messages(

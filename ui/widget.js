@@ -56,6 +56,10 @@
     .msg.notice { align-self: center; background: #eef2ff; font-size: 12px; }
     .who { display: block; font-size: 11px; color: #6b7280; }
     .chips { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
+    .stars { display: flex; margin-top: 6px; }
+    .stars button { border: 0; background: none; padding: 0 2px; font-size: 24px; line-height: 1; color: #d1d5db; cursor: pointer; }
+    .stars:not([data-voted]):hover button, .stars button.on { color: #f59e0b; }
+    .stars:not([data-voted]) button:hover ~ button { color: #d1d5db; }
     .chips button, .chips a { border: 1px solid #2563eb; color: #2563eb; background: #fff; border-radius: 999px; padding: 3px 10px; cursor: pointer; text-decoration: none; font-size: 13px; }
     .card { border: 1px solid #e5e7eb; border-radius: 8px; overflow: hidden; margin-top: 4px; }
     .card img { display: block; width: 100%; max-height: 140px; object-fit: cover; }
@@ -176,6 +180,27 @@
     return button;
   }
 
+  /** A satisfaction survey's vote as five stars: the tapped star sends its vote. */
+  function stars(options) {
+    const row = el('div', { class: 'stars', role: 'group', 'aria-label': t.rate });
+    const votes = options.map((o) => ({ vote: Number(o.id.slice(7)), title: o.title })).sort((a, b) => a.vote - b.vote);
+    for (const { vote, title } of votes) {
+      const star = el('button', { type: 'button', 'aria-label': `${vote}/5`, 'data-vote': String(vote) }, '★');
+      star.addEventListener('click', () => {
+        row.dataset.voted = String(vote);
+        for (const other of row.children) {
+          other.disabled = true;
+          other.classList.toggle('on', Number(other.dataset.vote) <= vote);
+        }
+        say(title);
+      });
+      row.append(star);
+    }
+    return row;
+  }
+
+  const isSurvey = (options) => options.every((option) => /^survey:[1-5]$/.test(option.id || ''));
+
   function render(message) {
     if (shown.has(message.id)) return;
     shown.add(message.id);
@@ -196,7 +221,9 @@
         el('div', {}, el('strong', {}, card.title || ''), card.subtitle ? el('div', {}, card.subtitle) : null,
           (card.buttons || []).length ? el('div', { class: 'chips' }, ...card.buttons.map(chip)) : null)));
     }
-    if (payload.choices?.options?.length) node.append(el('div', { class: 'chips' }, ...payload.choices.options.map(chip)));
+    const options = payload.choices?.options || [];
+    if (options.length && isSurvey(options)) node.append(stars(options));
+    else if (options.length) node.append(el('div', { class: 'chips' }, ...options.map(chip)));
     log.append(node);
     log.scrollTop = log.scrollHeight;
     for (const listener of listeners.message) listener(message);

@@ -21,7 +21,8 @@ use crate::domain::time::{now_ms, parse_timestamp, to_rfc3339};
 use crate::domain::{ConversationStatus, SurveySend};
 use crate::error::{Error, Result};
 use crate::service::events::{self, kind};
-use crate::service::outbound::{self, Outgoing};
+use crate::service::outbound::{self, NewConversation, Outgoing};
+use crate::service::views::{Conversation, Message};
 use crate::state::AppState;
 use crate::store::conversations::{self, ConversationRow};
 use crate::store::jobs::{self, JobRow};
@@ -305,14 +306,32 @@ async fn send_survey(
     let conversation = conversations::find_conversation(reader, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
-    let latest = messages::latest_inbound_text(reader, conversation_id).await?.unwrap_or_default();
+    let outgoing = question(state, survey, Some(&conversation), &conversation.channel_kind).await?;
+    let message = outbound::send(state, account_id, conversation_id, outgoing).await?;
+    record_sent(state, account_id, conversation_id, survey, message.id).await
+}
+
+/// The message asking `survey` of a customer on a channel of `channel_kind`, in the language of
+/// their latest message in `conversation` (the survey's first without one): the survey's template
+/// on a network with templates whose reply window is closed (or was never opened), a list of
+/// votes where the channel has choices, else the question asking for a number.
+async fn question(
+    state: &AppState,
+    survey: &Survey,
+    conversation: Option<&ConversationRow>,
+    channel_kind: &str,
+) -> Result<Outgoing> {
+    let latest = match conversation {
+        Some(conversation) => messages::latest_inbound_text(state.db.reader(), conversation.id).await?,
+        None => None,
+    };
     let languages: Vec<String> = survey.questions.keys().cloned().collect();
-    let language = answer_language(&latest, &languages);
+    let language = answer_language(latest.as_deref().unwrap_or_default(), &languages);
     let question = survey.questions.get(language).cloned().unwrap_or_default();
-    let capabilities = crate::channels::capabilities_of(&conversation.channel_kind);
+    let capabilities = crate::channels::capabilities_of(channel_kind);
     let now = now_ms();
-    let window_closed =
-        capabilities.reply_window_hours.is_some() && conversation.window_expires_at.is_none_or(|at| at <= now);
+    let window_open = conversation.and_then(|c| c.window_expires_at).is_some_and(|at| at > now);
+    let window_closed = capabilities.reply_window_hours.is_some() && !window_open;
     let mut outgoing = Outgoing::default();
     if let (true, true, Some(template)) = (window_closed, capabilities.templates, &survey.whatsapp_template) {
         outgoing.payload.insert("template".to_owned(), json!({ "name": template.name, "language": template.language }));
@@ -330,16 +349,65 @@ async fn send_survey(
     }
     outgoing.extra = Map::from_iter([("survey_id".to_owned(), Value::from(survey.id))]);
     outgoing.after_close = true;
-    let message = outbound::send(state, account_id, conversation_id, outgoing).await?;
+    Ok(outgoing)
+}
+
+/// Records that `survey` went out in a conversation as message `message_id`: pending, its
+/// replies votes until the survey's window ends.
+async fn record_sent(
+    state: &AppState,
+    account_id: i64,
+    conversation_id: i64,
+    survey: &Survey,
+    message_id: i64,
+) -> Result<SurveyRequest> {
     let now = now_ms();
     let expires_at = now + survey.window_hours * 3_600_000;
     let mut tx = state.db.begin().await?;
+    let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
+        .await?
+        .ok_or(Error::NotFound("conversation"))?;
     let mut new = request_of(&mut tx, &conversation, survey.id, expires_at).await?;
-    new.message_id = Some(message.id);
+    new.message_id = Some(message_id);
     let row = surveys::insert_request(&mut tx, &new, now).await?;
     conversations::set_survey_due(&mut tx, conversation_id, expires_at).await?;
     tx.commit().await?;
     Ok(SurveyRequest::from(&row))
+}
+
+/// A survey sent as a campaign message: to an address on a channel, joining the customer's
+/// conversation there or starting one (a new one has no reply window: on WhatsApp the survey's
+/// template asks). `base` carries the campaign's own fields (the caller's message id, simulation,
+/// extras).
+pub async fn send_to(
+    state: &AppState,
+    account_id: i64,
+    channel_id: i64,
+    to: &str,
+    survey_id: i64,
+    base: Outgoing,
+) -> Result<(Conversation, Message)> {
+    let survey = Survey::from(&find(state, account_id, survey_id).await?);
+    let reader = state.db.reader();
+    let channel = channels::find_channel(reader, account_id, channel_id).await?.ok_or(Error::NotFound("channel"))?;
+    let kind = crate::domain::ChannelKind::parse(&channel.kind);
+    let address = kind.and_then(|kind| crate::service::contacts::normalize_address(kind, to).ok());
+    let owner = match &address {
+        Some(address) => conversations::find_address_owner(reader, channel.id, address, now_ms()).await?,
+        None => None,
+    };
+    let conversation = match owner.and_then(|owner| owner.id) {
+        Some(id) => conversations::find_conversation(reader, account_id, id).await?,
+        None => None,
+    };
+    let asked = question(state, &survey, conversation.as_ref(), &channel.kind).await?;
+    let mut extra = base.extra.clone();
+    extra.extend(asked.extra);
+    let message = Outgoing { text: asked.text, payload: asked.payload, extra, after_close: true, ..base };
+    let new = NewConversation { channel_id, to: to.to_owned(), name: None, subject: None, message };
+    let (conversation, message) = outbound::start(state, account_id, new).await?;
+    record_sent(state, account_id, conversation.id, &survey, message.id).await?;
+    Ok((conversation, message))
 }
 
 /// A survey request for a conversation, naming who has it now (the last virtual agent that

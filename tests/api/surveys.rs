@@ -227,4 +227,61 @@ async fn surveys_send_themselves_and_collect_comments(app: TestApp) {
     assert_eq!((all["sent"].as_i64(), all["answered"].as_i64()), (Some(4), Some(4)), "{all}");
 }
 
-crate::backend_tests!(fashion_outlet_collects_votes, surveys_send_themselves_and_collect_comments);
+/// Seed 000's FashionOutlet scenario as a campaign: the survey goes to three customers through the
+/// platform's send (its template, since none of them has written yet); two vote "5" and "tre",
+/// the third asks something else.
+async fn fashion_outlet_campaign_through_the_seed_send(app: TestApp) {
+    let whatsapp = app.channel("whatsapp", "+390299887711", true).await;
+    let template = json!({"name": "dopo_acquisto", "language": "it", "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Grazie per l'acquisto! Come valuti FashionOutlet da 1 a 5?"}]});
+    assert_eq!(app.post(&format!("/api/v1/channels/{whatsapp}/templates"), template).await.status, StatusCode::CREATED);
+    let survey = app
+        .post(
+            "/api/v1/surveys",
+            json!({"name": "Dopo l'acquisto",
+            "whatsapp_template": {"name": "dopo_acquisto", "language": "it"}}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let customers = ["+393470000021", "+393470000022", "+393470000023"];
+    for customer in customers {
+        let sent = app
+            .post(
+                "/api/message-server/whatsapp/send",
+                json!({"destination": customer, "surveyId": survey, "campaignId": "post-purchase"}),
+            )
+            .await;
+        assert_eq!(sent.body["results"]["whatsapp"]["accepted"], true, "{sent:?}");
+    }
+    let mixed = app
+        .post(
+            "/api/message-server/whatsapp/send",
+            json!({"destination": customers[0], "surveyId": survey, "body": "x"}),
+        )
+        .await;
+    assert_eq!(mixed.status, StatusCode::BAD_REQUEST, "{mixed:?}");
+    let conversations = app.get(&format!("/api/v1/conversations?channel_id={whatsapp}")).await.body["data"].clone();
+    assert_eq!(conversations.as_array().unwrap().len(), 3);
+    let first = conversations[0]["id"].as_i64().unwrap();
+    let asked = texts(&app, first).await.last().unwrap().clone();
+    assert_eq!(asked["payload"]["template"]["name"], "dopo_acquisto", "{asked}");
+    assert_eq!(asked["payload"]["campaign_id"], "post-purchase");
+
+    app.inbound(whatsapp, customers[0], "", "5").await;
+    app.inbound(whatsapp, customers[1], "", "tre").await;
+    let question = app.inbound(whatsapp, customers[2], "", "Quando arriva il mio ordine?").await;
+    let results = app.get("/api/v1/surveys/results").await.body;
+    assert_eq!((results["sent"].as_i64(), results["answered"].as_i64()), (Some(3), Some(2)), "{results}");
+    assert_eq!(results["average"], 4.0);
+    assert_eq!((results["response_rate"].as_f64().unwrap() * 100.0).round(), 67.0);
+    let asking = conversation(&app, question["conversation"]["id"].as_i64().unwrap()).await;
+    assert_eq!((asking["survey"].as_i64(), asking["unread_count"].as_i64()), (Some(0), Some(1)), "{asking}");
+}
+
+crate::backend_tests!(
+    fashion_outlet_collects_votes,
+    surveys_send_themselves_and_collect_comments,
+    fashion_outlet_campaign_through_the_seed_send
+);

@@ -8,7 +8,8 @@
  * agent-setting (data-name, data-secret), agent-languages, agent-instructions, agent-channel (data-id),
  * agent-first (data-id), agent-keywords, agent-max-turns, agent-status, agent-save, agent-error, agent-articles,
  * article-row (data-id), article-delete, article-form, article-title, article-body, article-language,
- * article-save, try-pane, try-input, try-send, try-draft, try-result.
+ * article-save, try-pane, try-input, try-send, try-draft, try-result, agent-feedback, agent-feedback-counts,
+ * agent-feedback-list, agent-feedback-row.
  */
 
 import { api, describeError as describe, events, rememberAgents } from './api.js';
@@ -167,8 +168,23 @@ export function mountAgents(element) {
     showSettings();
     detail.replaceChildren(h('div', { class: 'ag-columns' },
       form,
-      agent ? h('div', { class: 'ag-side' }, articles(agent), tryPane(agent)) : null));
+      agent ? h('div', { class: 'ag-side' }, feedbackPane(agent), articles(agent), tryPane(agent)) : null));
     name.focus();
+  }
+
+  /** What operators and integrations thought of the agent's answers: the counts and the newest thumbs down. */
+  function feedbackPane(agent) {
+    const counts = h('p', { 'data-testid': 'agent-feedback-counts' }, '…');
+    const rows = h('ul', { class: 'ch-list', 'data-testid': 'agent-feedback-list' });
+    api('GET', `/api/v1/agents/${agent.id}/feedback?rating=down`)
+      .then((feedback) => {
+        counts.textContent = t('agents.feedback_counts', { up: feedback.up, down: feedback.down });
+        rows.replaceChildren(...feedback.data.slice(0, 10).map((entry) => h('li', { class: 'ch-row', 'data-testid': 'agent-feedback-row' },
+          h('a', { href: `#/c/${entry.conversation_id}` }, `👎 ${entry.reason ? t(`feedback.reason_${entry.reason}`) : ''}`),
+          entry.comment ? h('span', { class: 'cp-muted' }, ` ${entry.comment}`) : null)));
+      })
+      .catch((failure) => { counts.textContent = describe(failure); });
+    return h('section', { class: 'ag-feedback', 'data-testid': 'agent-feedback' }, h('h2', {}, t('agents.feedback')), counts, rows);
   }
 
   /** The agent's knowledge-base articles: list, add, delete. */

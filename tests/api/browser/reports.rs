@@ -1,7 +1,7 @@
 //! Satisfaction and feedback in a real browser: an operator gives a thumbs down with a reason on a
-//! virtual agent's answer (kept when the thread opens again), finds the conversation under the
-//! negative-feedback filter, sees the customer's vote in the contact pane, and reads the Reports
-//! page: the counts, the distribution and the day-by-day chart.
+//! virtual agent's answer (kept when the thread opens again), sees it counted on the agent's page,
+//! finds the conversation under the negative-feedback filter, sees the customer's vote in the
+//! contact pane, and reads the Reports page: the counts, the distribution and the day-by-day chart.
 
 use serde_json::json;
 
@@ -50,6 +50,12 @@ async fn feedback_votes_and_the_reports_page() {
     }
     assert_eq!((given["rating"].as_str(), given["reason"].as_str()), (Some("down"), Some("wrong")), "{given}");
     assert_eq!(given["author"], "operator:1");
+
+    // The agent's page counts it and lists it with its reason.
+    browser.click("[data-testid=nav-agents]").await;
+    browser.click(&format!("[data-testid=agent-row][data-id='{agent}'] [data-testid=agent-edit]")).await;
+    browser.wait_for_text("[data-testid=agent-feedback-counts]", "👎 1").await;
+    browser.wait_for_text("[data-testid=agent-feedback-row]", "Wrong").await;
 
     // The negative-feedback filter finds it; the thread shows the feedback again.
     browser.goto("/#/").await;

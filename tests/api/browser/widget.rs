@@ -295,3 +295,35 @@ async fn nobody_free_offers_email_and_an_ended_chat_asks_for_a_rating() {
     assert_eq!(app.get(&format!("/api/v1/conversations/{conversation}")).await.body["meta"]["rating"], "up");
     visitor.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survey_in_the_chat_is_five_stars() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let (id, _, shop) = allowed_shop(&app, "").await;
+    let visitor = Browser::open(&app).await;
+    visitor.goto(&shop).await;
+    visitor.wait_until("!!document.querySelector('#parley-widget')").await;
+    visitor.exec(&widget("querySelector('.launcher').click()")).await;
+    say(&visitor, "Grazie, tutto chiaro").await;
+    shows(&visitor, "Grazie, tutto chiaro").await;
+    let conversation =
+        app.get(&format!("/api/v1/conversations?channel_id={id}")).await.body["data"][0]["id"].as_i64().unwrap();
+    let survey = app.post("/api/v1/surveys", json!({"name": "Chat"})).await.body["id"].as_i64().unwrap();
+    let sent = app.post(&format!("/api/v1/conversations/{conversation}/survey"), json!({"survey_id": survey})).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{sent:?}");
+    visitor.wait_until(&format!("{}.length === 5", widget("querySelectorAll('.stars button')"))).await;
+    assert_eq!(visitor.exec(&format!("return {}.length", widget("querySelectorAll('.chips')"))).await, json!(0));
+    visitor.exec(&widget("querySelector('.stars button[data-vote=\"4\"]').click()")).await;
+    visitor.wait_until(&format!("{}.dataset.voted === '4'", widget("querySelector('.stars')"))).await;
+    let mut rated = Value::Null;
+    for _ in 0..50 {
+        rated = app.get(&format!("/api/v1/conversations/{conversation}")).await.body["survey"].clone();
+        if rated == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rated, 4, "the tapped star is the vote");
+    visitor.screenshot("widget-survey-stars").await;
+    visitor.close().await;
+}

@@ -352,4 +352,6 @@ export default {
   "reports.over_time": "Day by day",
   "reports.empty": "No survey was sent in this period.",
   "reports.day_summary": "{date}: {sent} sent, {answered} answered ({rate})",
+  "agents.feedback": "Feedback on answers",
+  "agents.feedback_counts": "👍 {up} · 👎 {down}",
 };

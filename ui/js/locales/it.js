@@ -352,4 +352,6 @@ export default {
   "reports.over_time": "Giorno per giorno",
   "reports.empty": "Nessun sondaggio inviato in questo periodo.",
   "reports.day_summary": "{date}: {sent} inviati, {answered} risposte ({rate})",
+  "agents.feedback": "Giudizi sulle risposte",
+  "agents.feedback_counts": "👍 {up} · 👎 {down}",
 };

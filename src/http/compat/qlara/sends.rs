@@ -34,7 +34,7 @@ use crate::domain::ChannelKind;
 use crate::error::{Error, Result};
 use crate::http::compat::{authenticate, Guard};
 use crate::service::outbound::{self, FallbackStep, NewConversation, Outgoing};
-use crate::service::{channels, credit, messages, rcs_templates as saved, templates};
+use crate::service::{channels, credit, messages, rcs_templates as saved, surveys, templates};
 use crate::state::AppState;
 use crate::store::messages::MessageRow;
 
@@ -108,6 +108,11 @@ pub struct SendBody {
     placeholders: Option<Map<String, Value>>,
     /// Kept with the message.
     campaign_id: Option<String>,
+    /// A satisfaction survey (`/api/v1/surveys`) instead of a body: its question in the
+    /// customer's language — a list of votes on WhatsApp while the 24-hour window is open, the
+    /// survey's approved template otherwise, a question asking for a number on SMS — whose replies
+    /// are the customer's vote. No fallback (`sendingMode`, `maxSmsParts`).
+    survey_id: Option<i64>,
 }
 
 /// What happened to a send on its channel.
@@ -286,7 +291,18 @@ async fn send(
     let sender = reference(&body.phone_number_id).or(reference(&body.sender)).or(reference(&body.agent_id));
     let channel_id = channels::find_sender(&state, me.account_id, kind.as_str(), sender.as_deref()).await?;
     let placeholders = body.placeholders.clone().unwrap_or_default();
-    let (text, payload, mut fallback) = content(&state, me.account_id, kind, channel_id, &body, &placeholders).await?;
+    let (text, payload, mut fallback) = match body.survey_id {
+        Some(_) if body.body.is_some() || body.template.is_some() || body.template_id.is_some() => {
+            return Err(Error::field("surveyId", "send either a survey or a body, template or templateId").into())
+        }
+        Some(_) if body.sending_mode.is_some() || body.max_sms_parts.is_some() => {
+            return Err(
+                Error::field("surveyId", "a survey has no fallback: leave out sendingMode and maxSmsParts").into()
+            )
+        }
+        Some(_) => (None, Map::new(), Vec::new()),
+        None => content(&state, me.account_id, kind, channel_id, &body, &placeholders).await?,
+    };
     fallback.extend(sending_mode(kind, body.sending_mode.as_deref(), text.as_deref())?);
     if let (ChannelKind::Rcs, Some(parts)) = (kind, body.max_sms_parts) {
         match fallback.iter_mut().find(|step| step.kind == ChannelKind::Sms.as_str()) {
@@ -310,24 +326,29 @@ async fn send(
         extra.insert("campaign_id".to_owned(), json!(campaign));
     }
     extra.insert("enable_notification".to_owned(), json!(body.enable_notification.unwrap_or(true)));
-    let new = NewConversation {
-        channel_id,
-        to: destination,
-        name: None,
-        subject: None,
-        message: Outgoing {
-            text: text.clone(),
-            simulation: body.simulation,
-            payload,
-            customer_message_id: Some(message_id.clone()),
-            extra,
-            send_at,
-            fallback,
-            ..Default::default()
-        },
+    let message = Outgoing {
+        text: text.clone(),
+        simulation: body.simulation,
+        payload,
+        customer_message_id: Some(message_id.clone()),
+        extra,
+        send_at,
+        fallback,
+        ..Default::default()
     };
-    let (accepted, reasons, simulation) = match outbound::start(&state, me.account_id, new).await {
-        Ok((_, message)) => (true, Vec::new(), message.simulated),
+    let started = match body.survey_id {
+        Some(survey) => surveys::send_to(&state, me.account_id, channel_id, &destination, survey, message).await,
+        None => {
+            let new = NewConversation { channel_id, to: destination, name: None, subject: None, message };
+            outbound::start(&state, me.account_id, new).await
+        }
+    };
+    let mut text = text;
+    let (accepted, reasons, simulation) = match started {
+        Ok((_, message)) => {
+            text = message.text.clone().or(text);
+            (true, Vec::new(), message.simulated)
+        }
         Err(refused) if REFUSALS.contains(&refused.code()) => {
             let channel = channels::get(&state, me.account_id, channel_id).await?;
             (false, vec![refused.code()], body.simulation || channel.simulation)

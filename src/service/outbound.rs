@@ -65,9 +65,10 @@ pub struct Outgoing {
     pub send_at: Option<i64>,
     /// Where it goes instead if it fails (the customer's phone cannot take it, say), in order.
     pub fallback: Vec<FallbackStep>,
-    /// It may go into a closed conversation: the satisfaction survey sent when it closed, and
-    /// its follow-up question.
-    pub after_close: bool,
+    /// A satisfaction survey or its follow-up question: it may go into a closed conversation (the
+    /// survey sent when it closed), and like a private note it leaves who handles the
+    /// conversation as it is.
+    pub survey: bool,
 }
 
 /// Another channel a message goes out on when it fails, with its own text.
@@ -336,7 +337,7 @@ pub async fn send(state: &AppState, account_id: i64, conversation_id: i64, mut o
     let conversation = conversations::find_conversation(&mut *tx, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
-    if conversation.status == "closed" && !outgoing.after_close {
+    if conversation.status == "closed" && !outgoing.survey {
         return Err(Error::conflict(
             "conversation_closed",
             "this conversation is closed; start a new one to write to the contact",
@@ -372,7 +373,8 @@ pub async fn queue_in(
 }
 
 /// Checks who may write: a virtual agent only while it handles the conversation; anyone else
-/// (but a private note) takes the conversation over from its agent, or from the queue it waits in.
+/// (but a private note or a survey) takes the conversation over from its agent, or from the queue
+/// it waits in.
 async fn check_writer(conn: &mut Conn, conversation: &ConversationRow, outgoing: &Outgoing) -> Result<()> {
     let by_agent = conversation.handler == Handler::VirtualAgent.as_str();
     match outgoing.virtual_agent_id {
@@ -382,7 +384,7 @@ async fn check_writer(conn: &mut Conn, conversation: &ConversationRow, outgoing:
         )),
         // An external bot's answer through the API: the turn it was asked is done.
         Some(_) => Ok(agents::delete_awaited_run(conn, conversation.id).await?),
-        None if !outgoing.private && (by_agent || conversation.waiting_since.is_some()) => {
+        None if !outgoing.private && !outgoing.survey && (by_agent || conversation.waiting_since.is_some()) => {
             escalations::take_over_in(conn, conversation, outgoing.operator_id).await
         }
         None => Ok(()),

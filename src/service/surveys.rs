@@ -348,7 +348,7 @@ async fn question(
         outgoing.text = Some(format!("{question} {}", in_language(&REPLY_WITH_A_NUMBER, language)));
     }
     outgoing.extra = Map::from_iter([("survey_id".to_owned(), Value::from(survey.id))]);
-    outgoing.after_close = true;
+    outgoing.survey = true;
     Ok(outgoing)
 }
 
@@ -403,7 +403,7 @@ pub async fn send_to(
     let asked = question(state, &survey, conversation.as_ref(), &channel.kind).await?;
     let mut extra = base.extra.clone();
     extra.extend(asked.extra);
-    let message = Outgoing { text: asked.text, payload: asked.payload, extra, after_close: true, ..base };
+    let message = Outgoing { text: asked.text, payload: asked.payload, extra, survey: true, ..base };
     let new = NewConversation { channel_id, to: to.to_owned(), name: None, subject: None, message };
     let (conversation, message) = outbound::start(state, account_id, new).await?;
     record_sent(state, account_id, conversation.id, &survey, message.id).await?;
@@ -627,7 +627,7 @@ async fn send_follow_up(state: &AppState, job: &SurveyJob) -> Result<()> {
             answer_language(&latest, &languages).to_owned()
         }
     };
-    let mut outgoing = Outgoing { text: follow_ups.get(&language).cloned(), after_close: true, ..Outgoing::default() };
+    let mut outgoing = Outgoing { text: follow_ups.get(&language).cloned(), survey: true, ..Outgoing::default() };
     outgoing.extra = Map::from_iter([("survey_id".to_owned(), Value::from(survey.id))]);
     outbound::send(state, job.account_id, job.conversation_id, outgoing).await.map(|_| ())
 }

@@ -145,6 +145,7 @@ export async function renderContactPane(element, conversation, ctx) {
       api('GET', contactPath),
       api('GET', `${contactPath}/conversations`),
       api('GET', '/api/v1/operators'),
+      api('GET', '/api/v1/surveys'),
       conversation.channel.kind === 'webchat'
         ? api('GET', `/api/v1/conversations/${conversation.id}/chat`)
         : Promise.resolve(null),
@@ -158,7 +159,7 @@ export async function renderContactPane(element, conversation, ctx) {
     return;
   }
   if (renders.get(element) !== token) return;
-  const [contact, others, operators, chat] = loaded;
+  const [contact, others, operators, surveys, chat] = loaded;
   const focused = focusAfterChange.get(element)
     ?? (element.contains(document.activeElement) ? document.activeElement.dataset.testid : null);
   focusAfterChange.delete(element);
@@ -175,7 +176,7 @@ export async function renderContactPane(element, conversation, ctx) {
     contact.in_address_book ? null : addForm(view),
     identities(contact),
     conversationSection(view, operators.data),
-    conversation.survey > 0 ? surveySection(conversation.survey) : null,
+    surveySection(view, surveys.data),
     tagSection(view),
     chat ? chatSection(chat) : null,
     attributeSection(view),
@@ -187,12 +188,20 @@ export async function renderContactPane(element, conversation, ctx) {
   if (focused) restoreFocus(element, focused);
 }
 
-/** The customer's satisfaction vote on the conversation, as stars. */
-function surveySection(rating) {
-  const stars = '★'.repeat(rating) + '☆'.repeat(5 - rating);
-  return section(t('contact.survey'), 'survey-section',
-    el('p', { class: 'cp-stars', 'data-testid': 'survey-rating', 'data-rating': rating, 'aria-label': t('contact.survey_of', { rating }) },
-      stars, ` ${rating}/5`));
+/** The customer's satisfaction vote on the conversation, as stars, and sending them a survey. */
+function surveySection(view, surveys) {
+  const rating = view.conversation.survey;
+  const stars = rating > 0
+    ? el('p', { class: 'cp-stars', 'data-testid': 'survey-rating', 'data-rating': rating, 'aria-label': t('contact.survey_of', { rating }) },
+      '★'.repeat(rating) + '☆'.repeat(5 - rating), ` ${rating}/5`)
+    : null;
+  if (!stars && !surveys.length) return null;
+  const choice = el('select', { 'data-testid': 'survey-select', 'aria-label': t('contact.survey_choice') },
+    surveys.map((survey) => el('option', { value: String(survey.id) }, survey.name)));
+  const send = actionButton(view, 'survey-send', t('contact.survey_send'),
+    () => api('POST', `/api/v1/conversations/${view.conversation.id}/survey`, { survey_id: Number(choice.value) }));
+  return section(t('contact.survey'), 'survey-section', stars,
+    surveys.length ? el('div', { class: 'cp-actions' }, choice, send) : null);
 }
 
 /**

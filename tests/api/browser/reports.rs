@@ -1,7 +1,8 @@
 //! Satisfaction and feedback in a real browser: an operator gives a thumbs down with a reason on a
 //! virtual agent's answer (kept when the thread opens again), sees it counted on the agent's page,
-//! finds the conversation under the negative-feedback filter, sees the customer's vote in the
-//! contact pane, and reads the Reports page: the counts, the distribution and the day-by-day chart.
+//! finds the conversation under the negative-feedback filter, sends the survey from the contact
+//! pane and sees the customer's vote there, and reads the Reports page: the counts, the
+//! distribution and the day-by-day chart.
 
 use serde_json::json;
 
@@ -62,11 +63,15 @@ async fn feedback_votes_and_the_reports_page() {
     browser.click("[data-testid=filter-negative]").await;
     browser.wait_for_text("[data-testid=conversation-list]", "Lucia Neri").await;
 
-    // The customer votes on the survey: the contact pane shows it.
-    let survey = app.post("/api/v1/surveys", json!({"name": "Soddisfazione"})).await.body["id"].as_i64().unwrap();
-    app.post(&format!("/api/v1/conversations/{id}/survey"), json!({"survey_id": survey})).await;
-    app.inbound(channel, "+393471112233", "Lucia Neri", "5").await;
+    // The operator sends the survey from the contact pane; the customer's vote shows there.
+    app.post("/api/v1/surveys", json!({"name": "Soddisfazione"})).await;
     browser.goto(&format!("/#/c/{id}")).await;
+    browser.click("[data-testid=survey-send]").await;
+    browser.wait_for_text("[data-testid=thread]", "Come valuti il nostro servizio").await;
+    app.inbound(channel, "+393471112233", "Lucia Neri", "5").await;
+    let surveyed = app.get(&format!("/api/v1/conversations/{id}")).await.body;
+    assert_eq!(surveyed["handler"], "virtual_agent", "a survey leaves the conversation to its agent: {surveyed}");
+    browser.reload().await;
     browser.wait_for("[data-testid=message-feedback][data-rating=down]").await;
     browser.wait_for("[data-testid=survey-rating][data-rating='5']").await;
     browser.screenshot("feedback-and-vote").await;

@@ -354,4 +354,6 @@ export default {
   "reports.day_summary": "{date}: {sent} sent, {answered} answered ({rate})",
   "agents.feedback": "Feedback on answers",
   "agents.feedback_counts": "👍 {up} · 👎 {down}",
+  "contact.survey_choice": "Survey to send",
+  "contact.survey_send": "Send survey",
 };

@@ -354,4 +354,6 @@ export default {
   "reports.day_summary": "{date}: {sent} inviati, {answered} risposte ({rate})",
   "agents.feedback": "Giudizi sulle risposte",
   "agents.feedback_counts": "👍 {up} · 👎 {down}",
+  "contact.survey_choice": "Sondaggio da inviare",
+  "contact.survey_send": "Invia sondaggio",
 };

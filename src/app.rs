@@ -66,6 +66,7 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     let jobs = tokio::spawn(jobs::run(state.clone(), shutdown.clone()));
     let deliveries = tokio::spawn(jobs::webhooks::run(state.clone(), shutdown.clone()));
     let answers = tokio::spawn(crate::service::answers::run(state.clone(), shutdown.clone()));
+    let mailboxes = tokio::spawn(crate::service::mailboxes::run(state.clone(), shutdown.clone()));
     let streams = state.shutdown.clone();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -76,6 +77,7 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: Cancellatio
     jobs.await.context("background jobs panicked")?;
     answers.await.context("virtual agents panicked")?;
     deliveries.await.context("webhook deliveries panicked")?;
+    mailboxes.await.context("mailbox watchers panicked")?;
     state.db.close().await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! data, and never calls services. Services ask an adapter what a channel can do, never its name.
 
 pub mod api;
+pub mod email;
 pub mod instagram;
 pub mod messenger;
 pub mod meta;
@@ -73,6 +74,13 @@ pub struct Capabilities {
     /// The sender names each message (RBM's `messageId`): Parley stores the id before the first
     /// attempt, so a retry after a crash is never a second message.
     pub names_messages: bool,
+    /// Each message names the messages it answers (email's In-Reply-To and References): a
+    /// customer's message joins the conversation of one Parley knows, else starts a new one, and
+    /// replies go out with the conversation's subject and thread.
+    pub threads: bool,
+    /// Files travel inside the message (email attachments): the send hands the adapter their
+    /// bytes rather than links.
+    pub files_inline: bool,
 }
 
 /// The longest text (trimmed, in bytes) still compared with the opt-out and opt-in keywords.
@@ -98,6 +106,8 @@ impl Capabilities {
             sms_parts: false,
             resend_codes: &[],
             names_messages: false,
+            threads: false,
+            files_inline: false,
         }
     }
 
@@ -150,6 +160,35 @@ pub struct Outbound {
     /// The id Parley gave the message before its first attempt, on networks where the sender
     /// names messages (see `Capabilities::names_messages`).
     pub message_id: Option<String>,
+    /// On networks whose messages carry their thread (`Capabilities::threads`): the subject,
+    /// thread, copies and files of the message.
+    pub envelope: Option<Envelope>,
+}
+
+/// What a message on a threaded network (email) carries besides its content.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    /// The conversation's subject.
+    pub subject: Option<String>,
+    /// The provider ids of the conversation's messages, oldest first: the last one is answered.
+    pub references: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    /// The attached files.
+    pub files: Vec<OutboundFile>,
+    /// The name of the person writing.
+    pub sender_name: Option<String>,
+    /// Parley wrote it by itself (a virtual agent's answer, a survey): marked so that other
+    /// systems do not answer it.
+    pub automatic: bool,
+}
+
+/// A file sent inside a message.
+#[derive(Debug, Clone)]
+pub struct OutboundFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// An answer to a public comment.
@@ -243,9 +282,10 @@ pub trait Channel: Sync {
     /// The network.
     fn kind(&self) -> ChannelKind;
 
-    /// The path of the network's webhook URL under `/hooks/`.
-    fn hook_path(&self) -> &'static str {
-        self.kind().as_str()
+    /// The path of the network's webhook URL under `/hooks/` (`{channel}` stands for the channel's
+    /// id where each channel has its own); `None` for networks without a provider webhook.
+    fn hook_path(&self) -> Option<&'static str> {
+        Some(self.kind().as_str())
     }
 
     /// Checks a channel's provider settings (problems named `settings.<name>`); a live channel
@@ -305,6 +345,11 @@ pub trait Channel: Sync {
         channel: &'a ChannelRow,
         message: &'a Outbound,
     ) -> BoxFuture<'a, Result<String, Failure>>;
+
+    /// The id a message is sent under, on networks where the sender names messages.
+    fn message_name(&self, _channel: &ChannelRow) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
 
     /// Tells the provider the business read the customer's (`recipient`'s) messages up to this
     /// one; only called when the capabilities say `read_receipts`.
@@ -467,6 +512,7 @@ pub const ADAPTERS: &[&dyn Channel] = &[
     &rcs::Rbm,
     &webchat::WebChat,
     &api::ApiChannel,
+    &email::Email,
 ];
 
 /// The adapter of a network, when Parley has one.
@@ -476,20 +522,12 @@ pub fn adapter(kind: ChannelKind) -> Option<&'static dyn Channel> {
 
 /// The adapter whose webhook URL is `/hooks/{path}`.
 pub fn adapter_by_hook(path: &str) -> Option<&'static dyn Channel> {
-    ADAPTERS.iter().copied().find(|adapter| adapter.hook_path() == path)
+    ADAPTERS.iter().copied().find(|adapter| adapter.hook_path() == Some(path))
 }
 
-/// What a channel of `kind` can do: its adapter's capabilities, or none without one (simulation
-/// channels of networks Parley does not connect to yet).
+/// What a channel of `kind` can do: its adapter's capabilities, or none without one.
 pub fn capabilities(kind: ChannelKind) -> Capabilities {
-    match adapter(kind) {
-        Some(adapter) => adapter.capabilities(),
-        // Until their adapters land, these networks' addresses follow their kind.
-        None => Capabilities::unconnected(match kind {
-            ChannelKind::Email => AddressKind::Email,
-            _ => AddressKind::Id,
-        }),
-    }
+    adapter(kind).map_or(Capabilities::unconnected(AddressKind::Id), |adapter| adapter.capabilities())
 }
 
 /// What a channel of a stored kind can do.

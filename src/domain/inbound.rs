@@ -39,6 +39,15 @@ pub struct InboundMessage {
     /// A customer message opens (or moves) the reply window; a public comment or a notice of the
     /// network (a referral, a handover) does not.
     pub opens_window: bool,
+    /// On networks whose messages carry their thread: the provider ids of the messages it
+    /// answers, nearest first. It joins the conversation of the newest one Parley knows, else it
+    /// starts a new conversation (never the contact's other open one).
+    pub thread: Option<Vec<String>>,
+    /// The subject a conversation it starts takes.
+    pub subject: Option<String>,
+    /// A machine sent it (an auto-reply, a bounce, a mailing list): it is stored read, never
+    /// answered by a virtual agent, and never reopens a conversation.
+    pub automated: bool,
 }
 
 impl InboundMessage {
@@ -59,6 +68,9 @@ impl InboundMessage {
             fetch_media: false,
             request_key: None,
             opens_window: true,
+            thread: None,
+            subject: None,
+            automated: false,
         }
     }
 }

@@ -21,13 +21,13 @@ pub fn strip_nul(value: &mut Value) {
     }
 }
 
-/// A plausible email address: one `@`, a local part, a dotted domain, no spaces, at most 254 bytes.
+/// A plausible email address: one `@`, a local part, a domain of non-empty labels (`localhost` or
+/// dotted), no spaces, at most 254 bytes.
 pub fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else { return false };
     text.len() <= 254
         && !local.is_empty()
         && !domain.contains('@')
-        && domain.split('.').count() >= 2
         && domain.split('.').all(|label| !label.is_empty())
         && !text.chars().any(char::is_whitespace)
 }

@@ -9,13 +9,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::channels::{self, Channel};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiPath, ApiQuery};
-use crate::service::hooks;
+use crate::service::{email, hooks};
 use crate::state::AppState;
 
 /// The networks' webhook paths, for the API documentation.
@@ -26,7 +28,54 @@ pub const MAX_HOOK_BYTES: usize = 3 * 1024 * 1024;
 
 /// Provider webhook routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/{*kind}", get(verify).post(receive).layer(DefaultBodyLimit::max(MAX_HOOK_BYTES)))
+    Router::new()
+        .route("/email/{channel}", post(receive_mail).layer(DefaultBodyLimit::max(MAX_MAIL_HOOK_BYTES)))
+        .route("/{*kind}", get(verify).post(receive).layer(DefaultBodyLimit::max(MAX_HOOK_BYTES)))
+}
+
+/// Largest raw-MIME webhook body: the largest mail taken, base64 in a form or JSON.
+const MAX_MAIL_HOOK_BYTES: usize = email::MAX_MAIL_BYTES / 3 * 4 + 64 * 1024;
+
+/// What became of a posted mail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceivedMail {
+    /// The message it became.
+    pub message_id: i64,
+    pub conversation_id: i64,
+    /// The mail (by its Message-ID) was already stored; nothing changed.
+    pub duplicate: bool,
+}
+
+/// Receive a raw mail.
+///
+/// A whole RFC 822 mail for the email channel `channel` (its id): the raw body
+/// (`message/rfc822`, from an MTA pipe), Mailgun's `body-mime` form field (signed with the
+/// channel's `mailgun_signing_key`), Postmark's JSON `RawEmail`, or SendGrid's `email` form field
+/// (the last three, and the raw body, with Basic auth and the channel's `hook_password`). It is
+/// stored and threaded as IMAP mail is; a mail already stored (by its Message-ID) changes nothing.
+#[utoipa::path(post, path = "/hooks/email/{channel}", operation_id = "receiveMail", tag = "Provider webhooks",
+    params(("channel" = i64, Path, description = "The email channel's id.")),
+    request_body(content = String, content_type = "text/plain", description = "The raw mail (sent as `message/rfc822`, `text/plain` or `application/octet-stream`), or a provider's form (`multipart/form-data` or urlencoded) or JSON holding it."),
+    security(()),
+    responses((status = 200, body = ReceivedMail), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, description = "No such email channel.", body = Problem), (status = 413, body = Problem),
+        (status = 422, description = "Not a mail Parley can read (no sender, say); nothing is stored.", body = Problem)))]
+pub async fn receive_mail(
+    State(state): State<AppState>,
+    ApiPath(channel): ApiPath<i64>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Json<ReceivedMail>> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::body_too_large(MAX_MAIL_HOOK_BYTES),
+        _ => Error::MalformedBody(format!("unreadable body: {}", rejection.body_text())),
+    })?;
+    let ingested = email::receive_posted(&state, channel, &headers, body).await?;
+    Ok(Json(ReceivedMail {
+        message_id: ingested.message.id,
+        conversation_id: ingested.conversation.id,
+        duplicate: ingested.duplicate,
+    }))
 }
 
 /// The adapter of the network a hook URL names.

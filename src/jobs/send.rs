@@ -2,22 +2,23 @@
 //! pace, and telling the provider an operator read a conversation. The calls happen outside any
 //! transaction, so a slow provider holds no database lock and never blocks ingestion.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::Outcome;
-use crate::channels::{Channel, CommentReply, Failure, Outbound, OPTED_OUT};
+use crate::channels::{Channel, CommentReply, Envelope, Failure, Outbound, OutboundFile, OPTED_OUT};
 use crate::domain::content;
 use crate::domain::jobs::{MarkRead, Typing};
 use crate::domain::time::now_ms;
-use crate::domain::{MessageStatus, MessageType};
+use crate::domain::{MessageStatus, MessageType, SenderType};
 use crate::error::Result;
 use crate::service::channels::live_adapter;
+use crate::service::email::EMAIL;
 use crate::service::messages::{apply_status, StatusReport};
 use crate::service::outbound::COMMENT_REPLY;
 use crate::state::AppState;
 use crate::store::conversations::ConversationRow;
 use crate::store::messages::MessageRow;
-use crate::store::{contacts, conversations, jobs, media, messages};
+use crate::store::{accounts, contacts, conversations, jobs, media, messages};
 
 /// How long the media links handed to providers stay valid, in seconds.
 const MEDIA_LINK_SECONDS: i64 = 7 * 24 * 3600;
@@ -38,7 +39,7 @@ pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result
     if adapter.capabilities().names_messages {
         outbound.message_id = Some(match &message.provider_message_id {
             Some(id) => id.clone(),
-            None => name_message(state, message.id).await?,
+            None => name_message(state, message.id, &adapter.message_name(&channel)).await?,
         });
     }
     let report_error;
@@ -96,22 +97,74 @@ async fn outbound(state: &AppState, message: &MessageRow, adapter: &dyn Channel)
         Some(CommentReply { comment_id: text(&reply["comment_id"])?, private: reply["private"] == Value::Bool(true) })
     });
     let standard_window = capabilities.reply_window_expiry(conversation.last_inbound_at.unwrap_or(0));
+    let envelope = match capabilities.threads {
+        true => Some(envelope(state, message, &conversation, &payload, capabilities.files_inline).await?),
+        false => None,
+    };
     Ok(Outbound {
         recipients,
         content,
         reply_to: payload.get("context").and_then(|context| text(&context["message_id"])),
         human_agent: comment.is_none() && standard_window.is_some_and(|expiry| expiry <= now_ms()),
         comment,
-        status_url: format!("{}/hooks/{}", state.config.effective_public_url(), adapter.hook_path()),
+        status_url: format!(
+            "{}/hooks/{}",
+            state.config.effective_public_url(),
+            adapter.hook_path().unwrap_or_default()
+        ),
         message_id: None,
+        envelope,
     })
 }
 
-/// Gives a message the id it is sent with (a UUID), committed before the provider is called: a
-/// retry after a crash sends the same id, which the provider takes only once.
-async fn name_message(state: &AppState, message_id: i64) -> Result<String> {
+/// The subject, thread, copies, writer and files of a message on a threaded network.
+async fn envelope(
+    state: &AppState,
+    message: &MessageRow,
+    conversation: &ConversationRow,
+    payload: &Map<String, Value>,
+    files_inline: bool,
+) -> Result<Envelope> {
+    let db = state.db.reader();
+    let addresses = |name: &str| -> Vec<String> {
+        payload
+            .get(EMAIL)
+            .and_then(|email| email.get(name))
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let sender_name = match (message.sender_type == SenderType::Operator.as_str(), message.sender_id) {
+        (true, Some(id)) => accounts::find_operator(db, message.account_id, id).await?.map(|operator| operator.name),
+        _ => None,
+    };
+    let mut files = Vec::new();
+    let keys: Vec<String> = serde_json::from_str(&message.media_keys).unwrap_or_default();
+    if files_inline {
+        for row in media::find_many(db, message.account_id, &keys).await? {
+            let bytes =
+                state.media.get(&row.key).await.map_err(|e| anyhow::anyhow!("reading media {}: {e}", row.key))?;
+            let name = row.filename.clone().unwrap_or_else(|| row.key.clone());
+            files.push(OutboundFile { name, content_type: row.content_type, bytes: bytes.to_vec() });
+        }
+    }
+    Ok(Envelope {
+        subject: conversation.subject.clone(),
+        references: messages::thread_ids(db, conversation.id, message.id).await?,
+        cc: addresses("cc"),
+        bcc: addresses("bcc"),
+        files,
+        sender_name,
+        automatic: message.sender_type == SenderType::VirtualAgent.as_str() || payload.contains_key("survey_id"),
+    })
+}
+
+/// Gives a message the id it is sent with (the adapter's name for it), committed before the
+/// provider is called: a retry after a crash sends the same id, which the provider takes only
+/// once.
+async fn name_message(state: &AppState, message_id: i64, name: &str) -> Result<String> {
     let mut tx = state.db.begin().await?;
-    let id = messages::name_message(&mut tx, message_id, &uuid::Uuid::new_v4().to_string()).await?;
+    let id = messages::name_message(&mut tx, message_id, name).await?;
     tx.commit().await?;
     Ok(id)
 }

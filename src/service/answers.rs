@@ -44,6 +44,11 @@ const HISTORY_MESSAGES: i64 = 40;
 /// Passages of the knowledge base found per question.
 const PASSAGES: i64 = 10;
 
+/// How many answers a virtual agent gives in an hour, in one conversation and to one contact
+/// across their conversations, before people take over: a backstop against loops with another
+/// system's auto-responder that does not say it is one.
+const MAX_ANSWERS_PER_HOUR: i64 = 10;
+
 /// Writes answers until `shutdown`: claims due runs as room frees up (at most
 /// `agent_concurrency` at once, `agent_concurrency_per_account` per account), wakes when a run
 /// comes due, when ingestion scheduled one, or after `job_poll_ms` (runs scheduled by other
@@ -290,6 +295,16 @@ async fn decide(state: &AppState, run: &RunRow, conversation: &ConversationRow, 
         return hand_over(
             EscalationReason::ByEndUserMessage,
             format!("the customer asked for a person (\"{keyword}\")"),
+        );
+    }
+    let hour_ago = now_ms() - 3_600_000;
+    let in_conversation =
+        recent.iter().filter(|m| m.sender_type == SenderType::VirtualAgent.as_str() && m.created_at > hour_ago).count();
+    let to_contact = messages::count_agent_answers_to(state.db.reader(), conversation.contact_id, hour_ago).await?;
+    if in_conversation as i64 >= MAX_ANSWERS_PER_HOUR || to_contact >= MAX_ANSWERS_PER_HOUR {
+        return hand_over(
+            EscalationReason::ByVirtualAgent,
+            format!("the agent answered {MAX_ANSWERS_PER_HOUR} times within the hour; people take over in case it is talking to a machine"),
         );
     }
     if let Some(max) = rules.max_turns {

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::channels::{adapter, Channel as Adapter};
 use crate::domain::time::now_ms;
 use crate::domain::{ChannelKind, SurveySend};
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, Result};
 use crate::service::contacts::normalize_address;
 use crate::service::views::Channel;
 use crate::state::AppState;
@@ -51,27 +51,15 @@ fn check_settings(settings: Option<Value>) -> Result<Option<Map<String, Value>>>
 }
 
 /// Checks the provider settings a channel of `kind` will have; a live channel (not in
-/// simulation) must be of a network Parley connects to and have everything its provider needs. Returns the settings as stored and the
+/// simulation) must have everything its provider needs. Returns the settings as stored and the
 /// provider key derived from them.
 fn provider_settings(
     kind: ChannelKind,
     settings: &Map<String, Value>,
     simulation: bool,
 ) -> Result<(String, Option<String>)> {
-    let key = match adapter(kind) {
-        Some(adapter) => adapter.check_settings(settings, !simulation).map_err(Error::fields)?,
-        None if simulation => None,
-        None => {
-            return Err(Error::Invalid {
-                code: "channel_unsupported",
-                detail: format!("Parley cannot connect to {kind} yet: create the channel with \"simulation\": true"),
-                fields: vec![FieldError {
-                    field: "simulation".to_owned(),
-                    message: format!("must be true: there is no live {kind} connection yet"),
-                }],
-            })
-        }
-    };
+    let adapter = adapter(kind).ok_or_else(|| anyhow::anyhow!("no adapter for {kind}"))?;
+    let key = adapter.check_settings(settings, !simulation).map_err(Error::fields)?;
     Ok((Value::Object(settings.clone()).to_string(), key))
 }
 

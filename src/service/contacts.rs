@@ -8,7 +8,7 @@ use sqlx::AnyExecutor;
 use crate::channels;
 use crate::domain::text::is_email;
 use crate::domain::time::{now_ms, to_rfc3339};
-use crate::domain::{national_forms, normalize_e164, ChannelKind, PhoneDigits};
+use crate::domain::{national_forms, normalize_e164, AddressKind, ChannelKind, PhoneDigits};
 use crate::error::{Error, Result};
 use crate::service::conversations::{decode_cursor, encode_cursor, Cursor, MessagePage};
 use crate::service::events::{self, kind};
@@ -77,8 +77,12 @@ async fn find_or_create_contact(
 ) -> Result<i64> {
     let address = addresses.first().copied().unwrap_or_default();
     let phone = addresses.iter().find(|a| is_phone_address(kind, a)).map(|a| (*a).to_owned());
+    // The same person on another channel: by phone number, or by email address on email.
     let existing = match &phone {
         Some(phone) => contacts::find_contact_by_phone(&mut *conn, account_id, phone).await?,
+        None if channels::capabilities(kind).address == AddressKind::Email => {
+            contacts::find_contact_by_email(&mut *conn, account_id, address).await?
+        }
         None => None,
     };
     match existing {

@@ -348,24 +348,36 @@ async fn ingest_one(
             (contact_id, conversations::find_active_conversation(&mut *conn, channel.id, contact_id).await?)
         }
     };
+    // A message that names its thread belongs to the conversation of the message it answers,
+    // never to another conversation of its sender (who may be someone in copy).
+    let before = match &message.thread {
+        Some(thread) => conversations::find_thread_conversation(&mut *conn, channel.id, thread).await?,
+        None => before,
+    };
     // A reply that is a vote on the conversation's pending survey, or the comment asked after
     // it, is recorded as such: it is read at once, and neither reopens the conversation nor wakes
     // its agent.
     let survey_reply = match (&before, message.text.as_deref()) {
-        (Some(state), Some(text)) if !outbound && state.survey_due_until.is_some_and(|until| until > now) => {
+        (Some(state), Some(text))
+            if !outbound && !message.automated && state.survey_due_until.is_some_and(|until| until > now) =>
+        {
             surveys::take_reply(conn, account_id, state.id, text, now).await?
         }
         _ => None,
     };
-    // A closed conversation takes only the answers to its survey; anything else starts anew.
-    let before = before.filter(|state| survey_reply.is_some() || state.status != ConversationStatus::Closed.as_str());
+    // A closed conversation takes only the answers to its survey (and, quietly, what machines
+    // send in its thread); anything else starts anew.
+    let before = before.filter(|state| {
+        survey_reply.is_some() || message.automated || state.status != ConversationStatus::Closed.as_str()
+    });
     // `before`: the active conversation's state before this message, to tell what it changed.
     let (conversation_id, agent) = match &before {
         Some(state) => (state.id, state.virtual_agent_id.filter(|_| state.handler == Handler::VirtualAgent.as_str())),
         None => {
             let owner = routing::first_owner(conn, channel, outbound, now).await?;
-            let id =
-                conversations::insert_conversation(conn, account_id, channel.id, contact_id, None, owner, now).await?;
+            let subject = message.subject.as_deref();
+            let id = conversations::insert_conversation(conn, account_id, channel.id, contact_id, subject, owner, now)
+                .await?;
             (id, owner.virtual_agent_id)
         }
     };
@@ -390,7 +402,7 @@ async fn ingest_one(
             payload: &message.payload.to_string(),
             provider_message_id: message.provider_message_id.as_deref(),
             status: outbound.then_some(MessageStatus::Sent.as_str()),
-            is_read: outbound || survey_reply.is_some(),
+            is_read: outbound || survey_reply.is_some() || message.automated,
             simulated: false,
             private: false,
             created_at: at,
@@ -414,7 +426,7 @@ async fn ingest_one(
     if let Some(opted_out) = opt_out {
         crate::store::contacts::set_opted_out(conn, channel.id, &message.from, opted_out.then_some(now)).await?;
     }
-    let agent = agent.filter(|_| opt_out != Some(true) && survey_reply.is_none());
+    let agent = agent.filter(|_| opt_out != Some(true) && survey_reply.is_none() && !message.automated);
     if let Some(agent_id) = agent {
         if outbound {
             // Someone of the business answered outside Parley: people have it from now on.
@@ -433,7 +445,7 @@ async fn ingest_one(
         let answer = SurveyAnswer { rating: reply.rating(), due_until, preview: &preview };
         conversations::record_survey_answer(conn, conversation_id, &answer, at, window, now).await?
     } else if !message.opens_window {
-        conversations::record_notice(conn, conversation_id, &preview, at, now).await?
+        conversations::record_notice(conn, conversation_id, &preview, at, !message.automated, now).await?
     } else {
         let window = capabilities.reply_window_expiry(at);
         conversations::record_inbound(conn, conversation_id, &preview, at, window, now).await?

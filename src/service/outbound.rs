@@ -8,11 +8,12 @@ use crate::domain::content::{self, payload_key};
 use crate::domain::sms::Segments;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{
-    message_preview, ChannelKind, Direction, Handler, MessageStatus, MessageType, RequestKey, SenderType,
+    message_preview, AddressKind, ChannelKind, Direction, Handler, MessageStatus, MessageType, RequestKey, SenderType,
 };
 use crate::error::{Error, Result};
 use crate::service::contacts::{self, normalize_address};
 use crate::service::conversations::record_changes;
+use crate::service::email::EMAIL;
 use crate::service::events::{self, kind};
 use crate::service::templates;
 use crate::service::views::{Conversation, Message};
@@ -69,7 +70,13 @@ pub struct Outgoing {
     /// survey sent when it closed), and like a private note it leaves who handles the
     /// conversation as it is.
     pub survey: bool,
+    /// Addresses in copy, and in hidden copy, on networks whose messages carry copies (email).
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
 }
+
+/// The most addresses in copy (or in hidden copy) of one message.
+const MAX_COPIES: usize = 20;
 
 /// Another channel a message goes out on when it fails, with its own text.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -163,6 +170,19 @@ fn validate(outgoing: &mut Outgoing) -> Result<()> {
     if outgoing.private && !outgoing.media_keys.is_empty() && outgoing.text.is_none() {
         return Err(Error::field("text", "a private note needs text"));
     }
+    for (field, copies) in [("cc", &mut outgoing.cc), ("bcc", &mut outgoing.bcc)] {
+        if copies.len() > MAX_COPIES {
+            return Err(Error::field(field, format!("at most {MAX_COPIES} addresses")));
+        }
+        for (index, address) in copies.iter_mut().enumerate() {
+            *address = AddressKind::Email
+                .normalize(address)
+                .map_err(|problem| Error::field(&format!("{field}[{index}]"), problem))?;
+        }
+    }
+    if outgoing.private && !(outgoing.cc.is_empty() && outgoing.bcc.is_empty()) {
+        return Err(Error::field("cc", "a private note is not sent to anyone"));
+    }
     if outgoing.send_at.is_some_and(|at| at > now_ms() + MAX_SCHEDULE_MS) {
         return Err(Error::field("send_at", "can be at most a year ahead"));
     }
@@ -250,14 +270,14 @@ async fn check_private_reply(conn: &mut Conn, comment: &MessageRow, now: i64) ->
     Ok(())
 }
 
-/// Refuses messages to a customer who opted out of the conversation's channel (texted STOP, or
-/// the provider reported them unsubscribed).
+/// Refuses messages to a customer who opted out of the conversation's channel (texted STOP,
+/// marked a mail as spam, or the provider reported them unsubscribed).
 async fn check_opt_in(conn: &mut Conn, conversation: &ConversationRow) -> Result<()> {
     match crate::store::contacts::opted_out_since(&mut *conn, conversation.contact_id, conversation.channel_id).await? {
         Some(since) => Err(Error::invalid(
             adapters::OPTED_OUT,
             format!(
-                "the customer opted out of this channel at {} (they texted STOP): nothing can be sent to them here until they text START",
+                "the customer opted out of this channel at {} (they texted STOP, or reported a mail as spam): nothing can be sent to them here until they opt in again (texting START)",
                 to_rfc3339(since)
             ),
         )),
@@ -416,10 +436,14 @@ async fn queue(
     let capabilities = capabilities(conversation);
     let comment = answered_comment(conn, &capabilities, conversation, outgoing).await?;
     check_window(conversation, &capabilities, outgoing, comment.is_some(), now)?;
-    if !outgoing.private && !capabilities.opt_out_keywords.is_empty() {
+    if !outgoing.private {
         check_opt_in(conn, conversation).await?;
     }
     check_content(&capabilities, outgoing, content::kind_of(&outgoing.payload, !outgoing.media_keys.is_empty()))?;
+    let copies = !(outgoing.cc.is_empty() && outgoing.bcc.is_empty());
+    if copies && !capabilities.threads {
+        return Err(Error::field("cc", "only email channels send copies"));
+    }
     if let (Some(comment), true) = (&comment, outgoing.private_reply) {
         check_private_reply(conn, comment, now).await?;
     }
@@ -549,6 +573,9 @@ async fn stored_payload(
     if let Some(id) = &outgoing.customer_message_id {
         payload.insert("customer_message_id".to_owned(), json!(id));
     }
+    if !(outgoing.cc.is_empty() && outgoing.bcc.is_empty()) {
+        payload.insert(EMAIL.to_owned(), json!({ "cc": outgoing.cc, "bcc": outgoing.bcc }));
+    }
     if !outgoing.fallback.is_empty() {
         payload.insert(FALLBACK.to_owned(), serde_json::to_value(&outgoing.fallback).map_err(anyhow::Error::from)?);
     }
@@ -600,7 +627,11 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
     let now = now_ms();
     let contact_id =
         contacts::find_or_create_by_address(&mut tx, kind, &channel, &to, &[], new.name.as_deref(), now).await?;
-    let active = conversations::find_active_conversation(&mut *tx, channel.id, contact_id).await?;
+    // On threaded networks (email) each conversation started is a thread of its own.
+    let active = match adapters::capabilities(kind).threads {
+        true => None,
+        false => conversations::find_active_conversation(&mut *tx, channel.id, contact_id).await?,
+    };
     let started = active.is_none();
     let conversation_id = match active {
         Some(state) => state.id,

@@ -121,6 +121,14 @@ pub async fn find_channel_any<'c>(db: impl AnyExecutor<'c>, id: i64) -> sqlx::Re
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1")).bind(id).fetch_optional(db).await
 }
 
+/// A channel of any account by id, unless it was deleted.
+pub async fn find_undeleted<'c>(db: impl AnyExecutor<'c>, id: i64) -> sqlx::Result<Option<ChannelRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE id = $1 AND deleted_at IS NULL"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
 /// The web chat channel that holds an account's chats for a team: the live one the team serves,
 /// else the account's first live web chat channel.
 pub async fn find_webchat_channel<'c>(

@@ -90,6 +90,21 @@ pub async fn find_contact_by_phone<'c>(
         .await
 }
 
+/// Finds the account's oldest contact with this email address, in any case.
+pub async fn find_contact_by_email<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    email: &str,
+) -> sqlx::Result<Option<ContactRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND LOWER(email) = LOWER($2) ORDER BY id LIMIT 1"
+    ))
+    .bind(account_id)
+    .bind(email)
+    .fetch_optional(db)
+    .await
+}
+
 /// Applies a partial update; `None` when the account has no such contact.
 pub async fn update_contact(
     conn: &mut Conn,

@@ -259,6 +259,34 @@ pub async fn find_active_conversation<'c>(
     .await
 }
 
+/// The most message ids a thread is looked up by.
+const MAX_THREAD_IDS: usize = 20;
+
+/// The conversation of the newest of a channel's messages with one of these provider ids (a
+/// mail's In-Reply-To and References), whatever its status.
+pub async fn find_thread_conversation<'c>(
+    db: impl AnyExecutor<'c>,
+    channel_id: i64,
+    provider_ids: &[String],
+) -> sqlx::Result<Option<ConversationState>> {
+    let ids = &provider_ids[..provider_ids.len().min(MAX_THREAD_IDS)];
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT id, status, archived, assignee_id, unread_count, handler, virtual_agent_id, survey_due_until \
+         FROM conversations WHERE id = (SELECT m.conversation_id FROM messages m \
+         WHERE m.channel_id = $1 AND m.provider_message_id IN ({}) ORDER BY m.id DESC LIMIT 1)",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql).bind(channel_id);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.fetch_optional(db).await
+}
+
 /// The contact known at an address on a channel, and its conversation there that still takes
 /// messages (the newest not closed, or closed with its survey still due), in one query.
 #[derive(Debug, Clone, FromRow)]
@@ -529,20 +557,28 @@ pub async fn set_survey_due(conn: &mut Conn, id: i64, until: i64) -> sqlx::Resul
     Ok(())
 }
 
-/// Records an inbound message that opens no reply window (a public comment, a notice of the
-/// network): one more unread, new preview and date, back in the active inbox. Returns the
-/// conversation as it now stands.
+/// Records an inbound message that opens no reply window: new preview and date. A public
+/// comment or a notice of the network also counts as unread and brings the conversation back to
+/// the active inbox (`attention`); a machine's mail (an auto-reply, a bounce) changes nothing
+/// else. Returns the conversation as it now stands.
 pub async fn record_notice(
     conn: &mut Conn,
     id: i64,
     preview: &str,
     at: i64,
+    attention: bool,
     now: i64,
 ) -> sqlx::Result<ConversationRow> {
+    let attention = match attention {
+        true => {
+            "unread_count = unread_count + 1, archived = 0, \
+                 status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END,"
+        }
+        false => "",
+    };
     sqlx::query_as(&format!(
-        "UPDATE conversations SET unread_count = unread_count + 1, last_message_preview = $1, \
-         last_message_at = $2, archived = 0, status = CASE WHEN status = 'resolved' THEN 'open' ELSE status END, \
-         updated_at = $3 WHERE id = $4 {RETURNING}"
+        "UPDATE conversations SET {attention} last_message_preview = $1, last_message_at = $2, updated_at = $3 \
+         WHERE id = $4 {RETURNING}"
     ))
     .bind(preview)
     .bind(at)

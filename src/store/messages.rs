@@ -404,6 +404,42 @@ pub async fn list_messages_before<'c>(
     .await
 }
 
+/// How many answers virtual agents sent a contact since `since` (Unix ms), in all their
+/// conversations.
+pub async fn count_agent_answers_to<'c>(db: impl AnyExecutor<'c>, contact_id: i64, since: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+         WHERE c.contact_id = $1 AND m.sender_type = 'virtual_agent' AND m.created_at > $2",
+    )
+    .bind(contact_id)
+    .bind(since)
+    .fetch_one(db)
+    .await
+}
+
+/// The most messages a reply's thread names.
+const MAX_THREAD_REFERENCES: i64 = 20;
+
+/// The provider ids of a conversation's messages before `before_id` (the newest ones), oldest
+/// first: the thread a reply names.
+pub async fn thread_ids<'c>(
+    db: impl AnyExecutor<'c>,
+    conversation_id: i64,
+    before_id: i64,
+) -> sqlx::Result<Vec<String>> {
+    let mut ids: Vec<String> = sqlx::query_scalar(
+        "SELECT provider_message_id FROM messages WHERE conversation_id = $1 AND id < $2 \
+         AND provider_message_id IS NOT NULL AND private = 0 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(conversation_id)
+    .bind(before_id)
+    .bind(MAX_THREAD_REFERENCES)
+    .fetch_all(db)
+    .await?;
+    ids.reverse();
+    Ok(ids)
+}
+
 /// Records the id a message is sent with, before it is sent, unless it has one; answers the
 /// message's id.
 pub async fn name_message(conn: &mut Conn, id: i64, provider_message_id: &str) -> sqlx::Result<String> {

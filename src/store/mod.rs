@@ -15,6 +15,7 @@ pub mod events;
 pub mod feedback;
 pub mod idempotency;
 pub mod jobs;
+pub mod mailboxes;
 pub mod media;
 pub mod messages;
 

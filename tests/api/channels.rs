@@ -47,12 +47,12 @@ async fn create_channel_never_returns_secrets(app: TestApp) {
         assert!(!text.contains(SECRET), "settings values leak from {path}: {text}");
     }
 
-    // Simulation defaults to off, which a network Parley does not connect to yet cannot have; a
-    // simulation channel without settings says so.
+    // Simulation defaults to off, and a live channel needs what its provider needs (an email
+    // channel, its SMTP server); a simulation channel without settings says so.
     let body = json!({"kind": "email", "name": "Mail", "address": "Help@Example.com"});
     let refused = app.post("/api/v1/channels", body).await;
-    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "channel_unsupported");
-    assert_eq!(refused.body["errors"][0]["field"], "simulation", "{refused:?}");
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(refused.body["errors"][0]["field"], "settings.smtp_host", "{refused:?}");
     let body = json!({"kind": "email", "name": "Mail", "address": "Help@Example.com", "simulation": true});
     let reply = app.post("/api/v1/channels", body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
@@ -119,14 +119,16 @@ async fn list_and_get_channels(app: TestApp) {
             "templates": true, "read_receipts": true, "typing": false, "media_fetch": true, "edits": true,
             "profiles": false, "comments": false,
             "content": ["text", "media", "location", "contacts", "choices", "template", "reaction", "native"],
-            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": false})
+            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": false,
+            "threads": false, "files_inline": false})
     );
     assert_eq!(
         list.body["data"][1]["capabilities"],
         json!({"address": "id", "reply_window_hours": null, "human_agent_window_hours": null, "templates": false,
             "read_receipts": false, "typing": true, "media_fetch": false, "edits": false, "profiles": false,
             "comments": false, "content": ["text", "media", "choices", "cards"],
-            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": true})
+            "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": true,
+            "threads": false, "files_inline": false})
     );
     let started = app.inbound(whatsapp, "+393471234567", "Ada", "ciao").await;
     // Conversations name their channel; its capabilities are the channel's (kept out of every

@@ -324,24 +324,23 @@ async fn reply_flows_through_simulated_delivery(app: TestApp) {
 }
 
 async fn messages_fail_without_a_provider_and_request_simulation_works(app: TestApp) {
-    // A live channel of a network Parley cannot connect to is refused…
+    // A live channel without what its provider needs is refused…
     let live = app
         .post(
             "/api/v1/channels",
             json!({"kind": "email", "name": "Mail", "address": "help@example.com", "simulation": false}),
         )
         .await;
-    assert_problem(&live, StatusCode::UNPROCESSABLE_ENTITY, "channel_unsupported");
-    assert_eq!(live.body["errors"][0]["field"], "simulation", "{live:?}");
-    assert!(live.body["detail"].as_str().unwrap().contains("cannot connect to email"), "{live:?}");
+    assert_problem(&live, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(live.body["detail"].as_str().unwrap().contains("smtp_host"), "{live:?}");
     assert_eq!(app.get("/api/v1/channels").await.body["data"], json!([]), "nothing was created");
     let path = "/api/v1/channels";
     let mail = app.channel("email", "help@example.com", true).await;
     let refused = app.patch(&format!("{path}/{mail}"), json!({"simulation": false})).await;
-    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "channel_unsupported");
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
-    // …but one made live before that rule fails its sends visibly, and a request may still ask
-    // for simulation.
+    // …but one made live without them anyway fails its sends visibly, and a request may still
+    // ask for simulation.
     sqlx::query("UPDATE channels SET simulation = 0 WHERE id = $1")
         .bind(mail)
         .execute(app.state.db.writer())
@@ -359,7 +358,7 @@ async fn messages_fail_without_a_provider_and_request_simulation_works(app: Test
     let data = thread.body["data"].as_array().unwrap();
     let failed = data.iter().find(|m| m["id"] == real.body["id"]).unwrap();
     assert_eq!(failed["status"], "failed");
-    assert_eq!(failed["error"]["code"], "provider_unavailable");
+    assert_eq!(failed["error"]["code"], "not_configured");
     let ok = data.iter().find(|m| m["id"] == simulated.body["id"]).unwrap();
     assert_eq!(ok["status"], "read");
 }

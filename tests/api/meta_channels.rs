@@ -218,7 +218,7 @@ async fn webhooks_are_verified_before_anything_is_written(app: TestApp) {
     assert!(!shown.to_string().contains(APP_SECRET) && !shown.to_string().contains("page-token"));
     let kinds = app.get("/api/v1/channel-kinds").await.body;
     let messenger = kinds["data"].as_array().unwrap().iter().find(|k| k["kind"] == "messenger").unwrap();
-    assert_eq!(messenger["connectable"], true);
+    assert_eq!(messenger["webhook_path"], "messenger");
     let secrets: Vec<&str> = messenger["settings"]
         .as_array()
         .unwrap()

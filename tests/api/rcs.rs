@@ -317,7 +317,7 @@ async fn rcs_settings_are_checked(app: TestApp) {
     assert_eq!(fields, ["settings.region", "settings.service_account_key"], "{}", reply.body);
     let kinds = app.get("/api/v1/channel-kinds").await;
     let rcs = kinds.body["data"].as_array().unwrap().iter().find(|kind| kind["kind"] == "rcs").unwrap().clone();
-    assert_eq!(rcs["connectable"], true);
+    assert_eq!(rcs["webhook_path"], "rcs");
     assert_eq!(rcs["capabilities"]["read_receipts"], true, "{rcs}");
 }
 

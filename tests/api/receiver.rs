@@ -10,6 +10,28 @@ use tokio::process::{Child, Command};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receiver/receiver.py");
 
+/// Starts one of the tests' Python servers (`args`: the script and its arguments) with the
+/// suite's Python, which has `package` installed; answers the process and the port it printed
+/// (`listening PORT`) once ready.
+pub async fn start_python(args: &[&str], package: &str) -> (Child, u16) {
+    let python = std::env::var("PARLEY_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let mut child = Command::new(&python)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {python}: {e} (run the suite with scripts/test)"));
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("{} did not start in time", args[0]))
+        .expect("server output")
+        .unwrap_or_else(|| panic!("{} exited: is {package} installed? run the suite with scripts/test", args[0]));
+    let port = line.strip_prefix("listening ").and_then(|p| p.parse().ok()).expect("listening line");
+    (child, port)
+}
+
 /// A running receiver.
 pub struct Receiver {
     pub port: u16,
@@ -25,23 +47,7 @@ impl Receiver {
 
     /// Starts a receiver on `port` (0 for any).
     pub async fn start_on(port: u16) -> Receiver {
-        let python = std::env::var("PARLEY_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-        let mut child = Command::new(&python)
-            .args([SCRIPT, "--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {python}: {e} (run the suite with scripts/test)"));
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("receiver start timed out")
-            .expect("receiver output")
-            .unwrap_or_else(|| {
-                panic!("the receiver exited: is standardwebhooks installed? run the suite with scripts/test")
-            });
-        let port = line.strip_prefix("listening ").and_then(|p| p.parse().ok()).expect("listening line");
+        let (child, port) = start_python(&[SCRIPT, "--port", &port.to_string()], "standardwebhooks").await;
         Receiver { port, child, client: reqwest::Client::new() }
     }
 

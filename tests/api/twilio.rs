@@ -266,7 +266,7 @@ async fn twilio_settings_are_checked(app: TestApp) {
     assert_eq!(fields, ["settings.account_sid", "settings.from"], "{}", reply.body);
     let kinds = app.get("/api/v1/channel-kinds").await;
     let sms = kinds.body["data"].as_array().unwrap().iter().find(|kind| kind["kind"] == "sms").unwrap().clone();
-    assert_eq!(sms["connectable"], true);
+    assert_eq!(sms["webhook_path"], "twilio/sms");
     assert_eq!(sms["capabilities"]["content"], json!(["text", "media"]), "{sms}");
     assert_eq!(sms["capabilities"]["media_fetch"], true);
 }

@@ -23,6 +23,17 @@ function launchNotice(channel) {
   return h('span', { class: 'cp-muted', 'data-testid': 'channel-launch' }, `${t('channels.launch', { state })}${comment}`);
 }
 
+/** How the channel's mailbox fares (email): the last complete read, or the error, and mails that could not be read. */
+function mailboxNotice(channel) {
+  const mailbox = channel.notices?.mailbox;
+  if (!mailbox) return '';
+  const failed = mailbox.failed_imports ? ` · ${t('channels.mailbox_failed', { count: mailbox.failed_imports })}` : '';
+  const text = mailbox.error
+    ? t('channels.mailbox_error', { error: mailbox.error })
+    : t('channels.mailbox_synced', { at: mailbox.synced_at ? new Date(mailbox.synced_at).toLocaleString() : '—' });
+  return h('span', { class: mailbox.error ? 'cp-error' : 'cp-muted', 'data-testid': 'channel-mailbox' }, `${text}${failed}`);
+}
+
 /** Mounts the page in `element`; returns the function that unmounts it. */
 export function mountChannels(element) {
   let kinds = [];
@@ -52,7 +63,8 @@ export function mountChannels(element) {
         h('strong', {}, channel.name),
         h('span', { class: 'cp-muted' },
           `${channelName(channel.kind)} · ${channel.address}${channel.simulation ? ` · ${t('channels.simulation')}` : ''}`),
-        launchNotice(channel)),
+        launchNotice(channel),
+        mailboxNotice(channel)),
       h('button', { type: 'button', class: 'cp-button', 'data-testid': 'channel-edit', onclick: () => openForm(channel) },
         t('channels.edit')),
       h('button', {
@@ -88,7 +100,9 @@ export function mountChannels(element) {
 
     function showSettings() {
       const kind = kinds.find((k) => k.kind === kindSelect.value);
-      hook.textContent = kind?.connectable ? t('channels.webhook_url', { url: `${location.origin}/hooks/${kind.kind}` }) : t('channels.simulation_only');
+      const path = kind?.webhook_path?.replace('{channel}', channel ? String(channel.id) : t('channels.id_placeholder'));
+      hook.textContent = path ? t('channels.webhook_url', { url: `${location.origin}/hooks/${path}` }) : '';
+      hook.hidden = !path;
       drawSettings(settings, t('channels.settings'), schema(), { values: channel?.settings, configured }, 'channel-setting');
     }
 

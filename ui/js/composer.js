@@ -177,6 +177,14 @@ export function createComposer(element, { onSent }) {
   });
   const freeText = h('div', { class: 'free-text' }, emojiButton, attachButton, cardButton, input, sendButton);
 
+  // Mail (threaded networks): the conversation's subject, and addresses in copy and hidden copy.
+  const emailInput = (testid, key) =>
+    h('input', { type: 'text', 'data-testid': testid, placeholder: t(key), 'aria-label': t(key), autocomplete: 'off' });
+  const subjectInput = emailInput('composer-subject', 'composer.subject');
+  const ccInput = emailInput('composer-cc', 'composer.cc');
+  const bccInput = emailInput('composer-bcc', 'composer.bcc');
+  const emailFields = h('div', { class: 'email-fields', 'data-testid': 'email-fields', hidden: true }, subjectInput, ccInput, bccInput);
+
   // Rich messages, where the network takes them: suggestion chips under the text, and a card.
   const richInput = (testid, key) => h('input', { type: 'text', 'data-testid': testid, placeholder: t(key), 'aria-label': t(key) });
   const suggestionsInput = richInput('composer-suggestions', 'composer.suggestions');
@@ -245,6 +253,7 @@ export function createComposer(element, { onSent }) {
     },
     templatePicker,
     commentModes,
+    emailFields,
     freeText,
     cardFields,
     richFields,
@@ -374,6 +383,7 @@ export function createComposer(element, { onSent }) {
     freeText.hidden = closed && !note;
     const content = capabilities.content || [];
     richFields.hidden = freeText.hidden || note || !content.includes('choices');
+    emailFields.hidden = freeText.hidden || note || !capabilities.threads;
     cardButton.hidden = freeText.hidden || note || !content.includes('cards');
     if (cardButton.hidden) showCard(false);
     element.classList.toggle('note-mode', note);
@@ -527,9 +537,20 @@ export function createComposer(element, { onSent }) {
     if (body.reply_to && !commentModes.hidden && commentModes.querySelector('[value=private]').checked) {
       body.private_reply = true;
     }
+    const addresses = (field) => field.value.split(/[\s,;]+/).filter(Boolean);
+    if (!emailFields.hidden) {
+      if (addresses(ccInput).length) body.cc = addresses(ccInput);
+      if (addresses(bccInput).length) body.bcc = addresses(bccInput);
+    }
     sendButton.disabled = true;
     try {
+      const subject = subjectInput.value.trim();
+      if (!emailFields.hidden && subject && subject !== (conversation.subject || '')) {
+        conversation = await api('PATCH', `/api/v1/conversations/${conversation.id}`, { subject });
+      }
       await post(body);
+      ccInput.value = '';
+      bccInput.value = '';
       input.value = '';
       clearRich();
       drafts.delete(conversation.id);
@@ -555,6 +576,9 @@ export function createComposer(element, { onSent }) {
       replyTo(null);
       noteToggle.checked = false;
       error.textContent = '';
+      subjectInput.value = next.subject || '';
+      ccInput.value = '';
+      bccInput.value = '';
       if (next.channel.id !== conversation?.channel.id) {
         templatesChannel = null;
         templateSelect.replaceChildren();

@@ -128,10 +128,73 @@ function webLink(url) {
   return /^https?:\/\//i.test(String(url || '')) ? String(url) : '';
 }
 
+/** What a machine's mail (an auto-reply, a bounce) is, shown above its text. */
+function emailNoticeHtml(email) {
+  const report = email.report;
+  if (report?.action === 'failed') {
+    return `<div class="msg-email-flag" data-testid="message-bounce">⚠ ${esc(t('thread.email_bounce', { status: report.status || '' }))}</div>`;
+  }
+  if (report?.action === 'delayed') {
+    return `<div class="msg-email-flag" data-testid="message-bounce">⏳ ${esc(t('thread.email_delayed', { status: report.status || '' }))}</div>`;
+  }
+  if (report?.action === 'complaint') {
+    return `<div class="msg-email-flag" data-testid="message-bounce">🚫 ${esc(t('thread.email_complaint'))}</div>`;
+  }
+  if (email.automated) {
+    return `<div class="msg-email-flag" data-testid="message-automated">🤖 ${esc(t('thread.email_automated'))}</div>`;
+  }
+  return '';
+}
+
+/** The whole mail under a reply's text: folded, opened on demand (HTML in a sandboxed frame). */
+function emailOriginalHtml(email) {
+  if (!email.quoted && !email.html) return '';
+  return `<details class="msg-quoted" data-testid="message-quoted"><summary>${esc(t('thread.email_show_quoted'))}</summary></details>`;
+}
+
+/**
+ * Fills a mail's fold when it opens: its HTML (sanitised by the server) in a frame that runs no script, loads
+ * nothing from the network and sends no cookie, with its inline images from the mail's own files; else its text.
+ */
+async function openOriginal(details, email) {
+  if (details.dataset.filled) return;
+  details.dataset.filled = '1';
+  if (!email.html) {
+    details.append(h('pre', { class: 'msg-original-text', 'data-testid': 'message-original-text' }, email.text || ''));
+    return;
+  }
+  let html = email.html;
+  for (const [cid, key] of Object.entries(email.inline || {})) {
+    try {
+      const response = await fetch(mediaUrl(key), { credentials: 'same-origin' });
+      if (!response.ok) continue;
+      const blob = await response.blob();
+      const data = await new Promise((resolve) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result);
+        reader.readAsDataURL(blob);
+      });
+      html = html.split(`cid:${cid}`).join(data);
+    } catch {
+      // The image stays blank.
+    }
+  }
+  const policy = '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src \'unsafe-inline\'">';
+  const frame = h('iframe', {
+    class: 'msg-original-html',
+    sandbox: '',
+    referrerpolicy: 'no-referrer',
+    title: t('thread.email_original'),
+    'data-testid': 'message-original-html',
+  });
+  frame.srcdoc = `<!DOCTYPE html><html><head>${policy}<base target="_blank"></head><body>${html}</body></html>`;
+  details.append(frame);
+}
+
 function bodyHtml(message) {
   if (message.deleted) return `<div class="msg-text deleted">${esc(t('thread.deleted'))}</div>`;
   const p = message.payload || {};
-  let html = '';
+  let html = p.email ? emailNoticeHtml(p.email) : '';
   if (p.comment) {
     // A public comment: which post it is on (stories and posts are shown by link, never copied).
     const label = esc(t(p.comment.live ? 'thread.live_comment' : 'thread.comment'));
@@ -166,6 +229,11 @@ function bodyHtml(message) {
   const text = message.text || p.choices?.text;
   if (text) html += `<div class="msg-text" data-testid="message-text">${esc(text)}</div>`;
   if (p.choices) html += choicesHtml(p.choices);
+  if (p.email && message.direction === 'inbound') html += emailOriginalHtml(p.email);
+  if (p.email?.cc?.length || p.email?.bcc?.length) {
+    const copies = [...(p.email.cc || []), ...(p.email.bcc || []).map((a) => `${a} (${t('composer.bcc')})`)];
+    html += `<div class="msg-copies" data-testid="message-copies">${esc(t('thread.email_copies', { addresses: copies.join(', ') }))}</div>`;
+  }
   if (!text && message.type === 'template') {
     const values = (p.template?.components || []).flatMap((c) => c.parameters || []).map((v) => v.text).filter(Boolean);
     html += `<div class="msg-template">${esc(snippet(message))}</div>`;
@@ -370,7 +438,9 @@ export function createThread(element, { onReply }) {
       <div class="thread-name" data-testid="thread-contact-name">${esc(label.primary)}${
         label.secondary ? ` <span class="conv-alias">~${esc(label.secondary)}</span>` : ''
       }</div>
-      <div class="thread-channel">${channelIcon(next.channel.kind, { size: 16 })}<span>${esc(next.channel.name)}</span></div></div>`;
+      <div class="thread-channel">${channelIcon(next.channel.kind, { size: 16 })}<span>${esc(next.channel.name)}</span></div>${
+        next.subject ? `<div class="thread-subject" data-testid="thread-subject">${esc(next.subject)}</div>` : ''
+      }</div>`;
   }
 
   function reactionKey(message) {
@@ -473,6 +543,9 @@ export function createThread(element, { onReply }) {
         : `<button type="button" class="msg-reply" data-testid="reply-button" aria-label="${esc(t('thread.reply'))}" title="${esc(t('thread.reply'))}">${glyph('reply', 16)}</button>`
     }`;
     for (const link of node.querySelectorAll('[data-media-key]')) nameDocument(link);
+    node.querySelector('.msg-quoted')?.addEventListener('toggle', (event) => {
+      if (event.currentTarget.open) openOriginal(event.currentTarget, message.payload.email);
+    });
     if (bot && !message.deleted) node.querySelector('.bubble').append(feedbackControls(message.id, feedback.get(message.id)));
     node.querySelector('.msg-reply')?.addEventListener('click', () => onReply(message));
     node.querySelector('.quote[data-quote-id]')?.addEventListener('click', (event) => {

@@ -19,6 +19,10 @@ impl Channel for ApiChannel {
         ChannelKind::Api
     }
 
+    fn hook_path(&self) -> Option<&'static str> {
+        None
+    }
+
     fn check_settings(&self, map: &Map<String, Value>, _live: bool) -> Result<Option<String>, Vec<FieldError>> {
         match map.keys().next() {
             Some(name) => Err(vec![FieldError {

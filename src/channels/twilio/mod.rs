@@ -131,8 +131,8 @@ impl Channel for Twilio {
         ChannelKind::Sms
     }
 
-    fn hook_path(&self) -> &'static str {
-        "twilio/sms"
+    fn hook_path(&self) -> Option<&'static str> {
+        Some("twilio/sms")
     }
 
     fn check_settings(&self, map: &Map<String, Value>, live: bool) -> Result<Option<String>, Vec<FieldError>> {

@@ -101,6 +101,10 @@ impl Channel for WebChat {
         ChannelKind::Webchat
     }
 
+    fn hook_path(&self) -> Option<&'static str> {
+        None
+    }
+
     fn check_settings(&self, map: &Map<String, Value>, live: bool) -> Result<Option<String>, Vec<FieldError>> {
         let mut problems = settings::problems(SCHEMA, map, live, "web chat");
         let mut problem = |name: &str, message: String| {

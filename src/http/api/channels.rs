@@ -16,6 +16,7 @@ use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::service::channels::{self, ChannelInput};
 use crate::service::inbound;
+use crate::service::mailboxes::{self, MailFailure};
 use crate::service::views::{Channel, Conversation, Message};
 use crate::state::AppState;
 use crate::store;
@@ -77,8 +78,9 @@ pub async fn list(State(state): State<AppState>, Extension(me): Extension<Princi
 pub struct ChannelKindInfo {
     /// whatsapp, rcs, messenger, instagram, sms, email, webchat or api.
     kind: &'static str,
-    /// Live channels can be connected; otherwise only simulation channels.
-    connectable: bool,
+    /// The path of the provider's webhook URL under `/hooks/` (`{channel}` stands for the
+    /// channel's id); `null` for networks without one (the web chat, the API).
+    webhook_path: Option<&'static str>,
     capabilities: Capabilities,
     /// The provider settings a channel of this kind has (secrets are write-only).
     settings: &'static [Field],
@@ -98,7 +100,7 @@ pub async fn kinds() -> Json<ChannelKindList> {
         .iter()
         .map(|&kind| ChannelKindInfo {
             kind: kind.as_str(),
-            connectable: adapter(kind).is_some(),
+            webhook_path: adapter(kind).and_then(|adapter| adapter.hook_path()),
             capabilities: capabilities(kind),
             settings: settings_schema(kind),
         })
@@ -126,6 +128,26 @@ pub async fn get(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Channel>> {
     Ok(Json(channels::get(&state, me.account_id, id).await?))
+}
+
+/// The mails of an email channel that could not be read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailFailureList {
+    pub data: Vec<MailFailure>,
+}
+
+/// List an email channel's failed imports.
+///
+/// Mails its IMAP folder held that could not be read (no sender, say), newest first, at most 100:
+/// each was recorded once with the reason and its raw bytes, and is never fetched again.
+#[utoipa::path(get, path = "/api/v1/channels/{id}/mail-failures", operation_id = "listMailFailures", tag = "channels",
+    responses((status = 200, body = MailFailureList), (status = 404, body = Problem)))]
+pub async fn mail_failures(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<MailFailureList>> {
+    Ok(Json(MailFailureList { data: mailboxes::failures(&state, me.account_id, id).await? }))
 }
 
 /// Change a channel.

@@ -364,6 +364,12 @@ pub struct SendBody {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     fallback: Vec<FallbackStep>,
+    /// Email only: addresses in copy (at most 20).
+    #[serde(default)]
+    cc: Vec<String>,
+    /// Email only: addresses in hidden copy (at most 20).
+    #[serde(default)]
+    bcc: Vec<String>,
 }
 
 /// A `send_at` time in Unix ms.
@@ -386,6 +392,8 @@ impl SendBody {
             payload: self.payload,
             reply_to: self.reply_to,
             private_reply: self.private_reply,
+            cc: self.cc,
+            bcc: self.bcc,
             ..Default::default()
         })
     }
@@ -456,6 +464,12 @@ pub struct StartBody {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     fallback: Vec<FallbackStep>,
+    /// Email only: addresses in copy, as on sends.
+    #[serde(default)]
+    cc: Vec<String>,
+    /// Email only: addresses in hidden copy, as on sends.
+    #[serde(default)]
+    bcc: Vec<String>,
 }
 
 /// The started conversation and its first message.
@@ -488,6 +502,8 @@ pub async fn start(
             request_key: request_key.map(|Extension(key)| key),
             send_at: send_at(body.send_at.as_deref())?,
             fallback: body.fallback,
+            cc: body.cc,
+            bcc: body.bcc,
             ..Default::default()
         },
     };

@@ -201,8 +201,8 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
     browser.wait_for(&format!("{}[data-status=read] .ticks.read", bubble(id))).await;
     assert_eq!(browser.text(&format!("{} [data-testid=message-status]", bubble(id))).await, "✓✓");
 
-    // On a channel without a provider connection (made live before Parley refused that) the send
-    // fails, and the bubble says why.
+    // On a live channel without its provider's settings (its SMTP server) the send fails, and the
+    // bubble says why.
     let mail = app.channel("email", "shop@example.com", true).await;
     sqlx::query("UPDATE channels SET simulation = 0 WHERE id = $1")
         .bind(mail)
@@ -217,7 +217,9 @@ async fn a_reply_goes_out_and_its_ticks_move_as_the_simulation_delivers_it() {
     browser.press_enter().await;
     browser.wait_for("[data-testid=message][data-direction=outbound][data-status=queued]").await;
     app.drain_jobs().await;
-    browser.wait_for_text("[data-testid=message][data-status=failed] [data-testid=message-error]", "provider").await;
+    browser
+        .wait_for_text("[data-testid=message][data-status=failed] [data-testid=message-error]", "no SMTP server")
+        .await;
     browser.close().await;
 }
 

@@ -38,6 +38,7 @@ use crate::helpers::TestApp;
 mod agents;
 mod contacts;
 mod docs;
+mod email;
 mod inbox;
 mod meta;
 mod reports;

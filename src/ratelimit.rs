@@ -98,20 +98,28 @@ pub struct WindowVerdict {
     pub retry_after: u64,
 }
 
-/// Fixed windows per caller: at most `per_minute` requests in each clock minute and `per_second`
-/// in each second (bursts), with the counts callers see in `X-RateLimit-*` headers.
+/// Fixed windows per caller: at most `per_minute` requests in each clock minute and `per_burst`
+/// in each burst window (a second unless set), with the counts callers see in `X-RateLimit-*`
+/// headers.
 pub struct WindowLimiter {
     per_minute: u32,
-    per_second: u32,
+    per_burst: u32,
+    burst_ms: u64,
     windows: std::sync::Mutex<std::collections::HashMap<String, Windows>>,
 }
 
 impl WindowLimiter {
     /// A limiter of `per_minute` requests a minute with bursts of `per_second` a second.
     pub fn new(per_minute: u32, per_second: u32) -> WindowLimiter {
+        WindowLimiter::with_bursts(per_minute, per_second, 1000)
+    }
+
+    /// A limiter of `per_minute` requests a minute with bursts of `per_burst` every `burst_ms`.
+    pub fn with_bursts(per_minute: u32, per_burst: u32, burst_ms: u64) -> WindowLimiter {
         WindowLimiter {
             per_minute: per_minute.max(1),
-            per_second: per_second.max(1),
+            per_burst: per_burst.max(1),
+            burst_ms: burst_ms.max(1),
             windows: std::sync::Mutex::default(),
         }
     }
@@ -119,7 +127,7 @@ impl WindowLimiter {
     /// Counts one request of `caller` at `now_ms` (milliseconds since the epoch).
     pub fn check_at(&self, caller: &str, now_ms: u64) -> WindowVerdict {
         let minute = now_ms / 60_000;
-        let second = now_ms / 1000;
+        let second = now_ms / self.burst_ms;
         let reset_seconds = (60_000 - now_ms % 60_000).div_ceil(1000);
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if windows.len() > 100_000 {
@@ -144,8 +152,9 @@ impl WindowLimiter {
         if entry.minute_count >= self.per_minute {
             return verdict(false, entry.minute_count, reset_seconds.max(1));
         }
-        if entry.second_count >= self.per_second {
-            return verdict(false, entry.minute_count, 1);
+        if entry.second_count >= self.per_burst {
+            let burst_left = (self.burst_ms - now_ms % self.burst_ms).div_ceil(1000);
+            return verdict(false, entry.minute_count, burst_left.max(1));
         }
         entry.minute_count += 1;
         entry.second_count += 1;

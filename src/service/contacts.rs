@@ -358,7 +358,7 @@ pub async fn conversations_of(state: &AppState, account_id: i64, id: i64) -> Res
     let account = filter.param(Param::Int(account_id));
     let contact = filter.param(Param::Int(id));
     filter.push(format!("c.account_id = {account} AND c.contact_id = {contact}"));
-    let rows = conversations::list_conversations(state.db.reader(), &filter, "last_message_at", true, 500).await?;
+    let rows = conversations::list_conversations(state.db.reader(), &filter, "last_message_at", true, 500, 0).await?;
     Ok(rows.iter().map(Conversation::from).collect())
 }
 

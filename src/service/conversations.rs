@@ -58,6 +58,8 @@ pub struct ConversationQuery {
     pub descending: bool,
     pub limit: i64,
     pub cursor: Option<String>,
+    /// Skips this many matches first (for APIs that page by offset; a cursor is faster).
+    pub offset: i64,
 }
 
 /// One page of conversations.
@@ -247,9 +249,15 @@ pub async fn list(state: &AppState, account_id: i64, query: &ConversationQuery) 
         let (sort, sort_id) = filter.order_columns(column);
         filter.push(format!("({sort} {op} {v} OR ({sort} = {v} AND {sort_id} {op} {id}))"));
     }
-    let mut rows =
-        conversations::list_conversations(state.db.reader(), &filter, column, query.descending, query.limit + 1)
-            .await?;
+    let mut rows = conversations::list_conversations(
+        state.db.reader(),
+        &filter,
+        column,
+        query.descending,
+        query.limit + 1,
+        query.offset,
+    )
+    .await?;
     let more = rows.len() as i64 > query.limit;
     rows.truncate(query.limit as usize);
     let next_cursor = match rows.last() {

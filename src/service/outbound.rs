@@ -19,6 +19,7 @@ use crate::service::templates;
 use crate::service::views::{Conversation, Message};
 use crate::service::{credit, escalations};
 use crate::state::AppState;
+use crate::store::channels::ChannelRow;
 use crate::store::conversations::{self, ConversationRow, ConversationState};
 use crate::store::messages::MessageRow;
 use crate::store::{agents, channels, jobs, media, messages, Conn};
@@ -618,6 +619,29 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
             .ok_or(Error::NotFound("conversation"))?;
         return Ok((Conversation::from(&conversation), Message::from(&earlier)));
     }
+    let (conversation, channel) = open_in(&mut tx, account_id, &new).await?;
+    let simulated = new.message.simulation || channel.simulation != 0;
+    let price = credit::price(state, &channel.kind);
+    let (message, conversation) = queue(&mut tx, &conversation, &new.message, simulated, price).await?;
+    tx.commit().await?;
+    state.events.notify(account_id);
+    Ok((conversation, message))
+}
+
+/// Opens a conversation from the business side without writing in it yet (the first message
+/// comes later): the contact's active conversation on the channel, or a new one.
+pub async fn open(state: &AppState, account_id: i64, new: &NewConversation) -> Result<Conversation> {
+    let mut tx = state.db.begin().await?;
+    let (conversation, _) = open_in(&mut tx, account_id, new).await?;
+    tx.commit().await?;
+    state.events.notify(account_id);
+    Ok(Conversation::from(&conversation))
+}
+
+/// Finds or creates the contact at `new.to` on the channel, and the conversation a message to
+/// them goes into (recording `conversation.created` for a new one).
+async fn open_in(conn: &mut Conn, account_id: i64, new: &NewConversation) -> Result<(ConversationRow, ChannelRow)> {
+    let tx = conn;
     let channel =
         channels::find_channel(&mut *tx, account_id, new.channel_id).await?.ok_or(Error::NotFound("channel"))?;
     let kind =
@@ -626,7 +650,7 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
         .map_err(|problem| Error::invalid("invalid_destination", format!("to: {problem}")))?;
     let now = now_ms();
     let contact_id =
-        contacts::find_or_create_by_address(&mut tx, kind, &channel, &to, &[], new.name.as_deref(), now).await?;
+        contacts::find_or_create_by_address(tx, kind, &channel, &to, &[], new.name.as_deref(), now).await?;
     // On threaded networks (email) each conversation started is a thread of its own.
     let active = match adapters::capabilities(kind).threads {
         true => None,
@@ -637,7 +661,7 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
         Some(state) => state.id,
         None => {
             conversations::insert_conversation(
-                &mut tx,
+                tx,
                 account_id,
                 channel.id,
                 contact_id,
@@ -652,13 +676,7 @@ pub async fn start(state: &AppState, account_id: i64, mut new: NewConversation) 
         .await?
         .ok_or(Error::NotFound("conversation"))?;
     if started {
-        events::record(&mut tx, account_id, kind::CONVERSATION_CREATED, &Conversation::from(&conversation), now)
-            .await?;
+        events::record(tx, account_id, kind::CONVERSATION_CREATED, &Conversation::from(&conversation), now).await?;
     }
-    let simulated = new.message.simulation || channel.simulation != 0;
-    let price = credit::price(state, &channel.kind);
-    let (message, conversation) = queue(&mut tx, &conversation, &new.message, simulated, price).await?;
-    tx.commit().await?;
-    state.events.notify(account_id);
-    Ok((conversation, message))
+    Ok((conversation, channel))
 }

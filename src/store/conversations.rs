@@ -175,11 +175,12 @@ pub async fn list_conversations<'c>(
     column: &str,
     descending: bool,
     limit: i64,
+    offset: i64,
 ) -> sqlx::Result<Vec<ConversationRow>> {
     let direction = if descending { "DESC" } else { "ASC" };
     let (sort, id) = filter.order_columns(column);
     let sql = format!(
-        "{} FROM {} {}{} ORDER BY {sort} {direction}, {id} {direction} LIMIT {limit}",
+        "{} FROM {} {}{} ORDER BY {sort} {direction}, {id} {direction} LIMIT {limit} OFFSET {offset}",
         columns!(),
         filter.tables(),
         joins!(),

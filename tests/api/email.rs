@@ -536,8 +536,12 @@ async fn imap_reads_each_mail_once_across_restarts(app: TestApp) {
     let notice = &view["notices"]["mailbox"];
     assert!(notice["synced_at"].is_i64(), "{view}");
     assert_eq!(notice["error"], Value::Null);
-    // Nothing new: nothing fetched again (the mail stays on the server).
+    // Nothing new: nothing fetched again (the mail stays on the server), also by a Parley
+    // started afresh over the same database.
     assert_eq!(sync().await.received, 0);
+    let restarted = parley::state::AppState::open(app.state.config.clone()).await.expect("restart");
+    let again = parley::service::mailboxes::sync_once(&restarted, &channel).await.expect("db").expect("sync");
+    assert_eq!(again, parley::service::mailboxes::Synced::default());
 
     // A day of mail while Parley was down (and Dovecot restarted): all of it, in order, once.
     for n in 0..5 {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod agentclara;
 mod agents;
 mod attacks;
 mod browser;

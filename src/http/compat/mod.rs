@@ -3,6 +3,7 @@
 //! HTTP Basic authentication, per-caller request windows with `X-RateLimit-*` headers, and the
 //! reading of bodies, queries and path segments, answered in each dialect's own error shape.
 
+pub mod agentclara;
 pub mod ccai;
 pub mod eva;
 pub mod qlara;
@@ -45,7 +46,10 @@ pub trait Dialect: Send + Sync + 'static {
 
 /// Every compatible API's routes, each with its own request windows.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    qlara::routes(Guard::new(state)).merge(ccai::routes(Guard::new(state))).merge(eva::routes(Guard::new(state)))
+    qlara::routes(Guard::new(state))
+        .merge(ccai::routes(Guard::new(state)))
+        .merge(eva::routes(Guard::new(state)))
+        .merge(agentclara::routes(Guard::with(state, agentclara::windows())))
 }
 
 /// Who is calling a compatible API: the account, and the operator when they signed in with HTTP
@@ -78,6 +82,11 @@ impl Guard {
     pub fn new(state: &AppState) -> Guard {
         let config = &state.config;
         let windows = WindowLimiter::new(config.compat_rate_limit_per_minute, config.compat_rate_limit_burst);
+        Guard::with(state, windows)
+    }
+
+    /// These windows for a dialect whose platform sets its own limits.
+    pub fn with(state: &AppState, windows: WindowLimiter) -> Guard {
         Guard { state: state.clone(), windows: Arc::new(windows) }
     }
 }
@@ -168,6 +177,48 @@ pub fn describe_error(error: Error, invalid: StatusCode, unauthorized: &str) -> 
     };
     (status, message, retry_after)
 }
+
+/// Declares a dialect's `Body<T>` extractor: a JSON body read as the native API reads it,
+/// unreadable bodies answering in the dialect's shape.
+macro_rules! json_body {
+    ($dialect:ty) => {
+        /// A JSON body; unreadable bodies answer 400 in the dialect's shape.
+        pub struct Body<T>(pub T);
+
+        impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<$crate::state::AppState> for Body<T> {
+            type Rejection = <$dialect as $crate::http::compat::Dialect>::Failure;
+
+            async fn from_request(
+                req: axum::extract::Request,
+                state: &$crate::state::AppState,
+            ) -> Result<Self, Self::Rejection> {
+                $crate::http::compat::read_body::<$dialect, T>(req, state).await.map(Body)
+            }
+        }
+    };
+}
+pub(crate) use json_body;
+
+/// Declares a dialect's query-string extractor named `$name`: invalid parameters answer 400 in
+/// the dialect's shape.
+macro_rules! query_params {
+    ($dialect:ty, $name:ident) => {
+        /// Query parameters; invalid ones answer 400 in the dialect's shape.
+        pub struct $name<T>(pub T);
+
+        impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for $name<T> {
+            type Rejection = <$dialect as $crate::http::compat::Dialect>::Failure;
+
+            async fn from_request_parts(
+                parts: &mut axum::http::request::Parts,
+                _state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                $crate::http::compat::read_query::<$dialect, T>(parts).map($name)
+            }
+        }
+    };
+}
+pub(crate) use query_params;
 
 /// Reads a JSON body as the native API does, with failures in dialect `D`'s shape.
 pub async fn read_body<D: Dialect, T: DeserializeOwned>(req: Request, state: &AppState) -> Result<T, D::Failure> {

@@ -1,6 +1,7 @@
 //! Outgoing webhooks: subscriptions, what each one receives, the delivery log and replays. The
 //! delivery engine that fans events out and makes the HTTP attempts is `crate::jobs::webhooks`.
 
+pub mod agentclara;
 pub mod ccai;
 pub mod qlara;
 pub mod signature;
@@ -50,7 +51,7 @@ pub trait Format: Sync {
 }
 
 /// Every format besides the native one.
-pub const FORMATS: &[&dyn Format] = &[&qlara::Qlara, &ccai::Ccai];
+pub const FORMATS: &[&dyn Format] = &[&qlara::Qlara, &ccai::Ccai, &agentclara::AgentClara];
 
 /// How long the previous secret keeps signing after a rotation.
 const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
@@ -82,7 +83,8 @@ pub struct NewWebhook {
     /// Event types to deliver (`message.*` patterns allowed); omitted or empty means every type.
     #[serde(default)]
     pub event_types: Vec<String>,
-    /// `parley` (default), `qlara` (seed 000) or `ccai` (the chat API's chat events, `X-Signature`).
+    /// `parley` (default), `qlara` (seed 000), `ccai` (the chat API's chat events, `X-Signature`) or
+    /// `agentclara` (the conversations API's events).
     pub format: Option<String>,
     /// A `whsec_` secret to sign with (e.g. when moving from another system); generated when omitted.
     pub secret: Option<String>,

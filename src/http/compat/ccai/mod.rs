@@ -2,18 +2,17 @@
 //! translators from its paths, bodies and error answers to `service::chats` and
 //! `service::escalations`. No business rule lives here. See `docs/ccai.md`.
 
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Extension, Json, Router};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{authenticate, describe_error, read_body, read_segment, Caller, Dialect, Guard};
+use super::{authenticate, describe_error, read_segment, Caller, Dialect, Guard};
 use crate::domain::{EscalationReason, EscalationStatus};
 use crate::error::Error;
 use crate::media::UploadForm;
@@ -100,16 +99,7 @@ impl IntoResponse for Failure {
 
 type Answer<T> = Result<T, Failure>;
 
-/// A JSON body; unreadable bodies answer 400.
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
-    type Rejection = Failure;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
-        read_body::<Ccai, T>(req, state).await.map(Body)
-    }
-}
+super::json_body!(Ccai);
 
 /// The numeric chat id of the path; anything else names no chat (404).
 pub struct ChatId(pub i64);

@@ -4,7 +4,7 @@
 //! which marks every choice the platform's documentation leaves open.
 
 use axum::body::Body as HttpBody;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures::StreamExt;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -118,16 +117,7 @@ impl IntoResponse for Failure {
 
 type Answer<T> = Result<T, Failure>;
 
-/// A JSON body; unreadable bodies answer 400.
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
-    type Rejection = Failure;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
-        read_body::<Eva, T>(req, state).await.map(Body)
-    }
-}
+super::json_body!(Eva);
 
 /// The numeric id of the path (a conversation, agent or message); anything else names nothing.
 pub struct PathId(pub i64);

@@ -7,18 +7,17 @@ pub(crate) mod rcs_templates;
 pub(crate) mod sends;
 pub(crate) mod webhooks;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{authenticate, read_body, read_query, read_segment, Dialect, Guard};
+use super::{authenticate, read_segment, Dialect, Guard};
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -167,27 +166,8 @@ impl IntoResponse for Failure {
 /// Result of a dialect handler.
 pub type Answer<T> = std::result::Result<T, Failure>;
 
-/// A JSON body; unreadable bodies answer 400 in the dialect's shape.
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
-    type Rejection = Failure;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
-        read_body::<Qlara, T>(req, state).await.map(Body)
-    }
-}
-
-/// Query parameters; invalid ones answer 400 in the dialect's shape.
-pub struct Params<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequestParts<AppState> for Params<T> {
-    type Rejection = Failure;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Failure> {
-        read_query::<Qlara, T>(parts).map(Params)
-    }
-}
+super::json_body!(Qlara);
+super::query_params!(Qlara, Params);
 
 /// A text path segment; one that cannot be read (or has a NUL) names nothing (404).
 pub struct Segment(pub String);

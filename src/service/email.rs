@@ -2,6 +2,7 @@
 //! once, stored raw with its files in the media store, then ingested as a message of its thread.
 //! A bounce fails the message it reports on; a spam complaint opts the contact out of the channel.
 
+use axum::http::HeaderMap;
 use serde_json::{json, Value};
 
 use crate::channels::email::ingress::{self, Refusal};
@@ -9,8 +10,7 @@ use crate::channels::email::parse::{self, Mail, Report};
 use crate::channels::email::Settings;
 use crate::domain::inbound::{InboundEvent, InboundMessage, StatusUpdate};
 use crate::domain::time::now_ms;
-use crate::domain::ChannelKind;
-use crate::domain::{MediaOrigin, MessageStatus, MessageType};
+use crate::domain::{ChannelKind, MediaOrigin, MessageStatus, MessageType};
 use crate::error::{Error, Result};
 use crate::service::inbound::{self, Ingested};
 use crate::service::media::{self as media_service, NewMedia};
@@ -19,13 +19,30 @@ use crate::state::AppState;
 use crate::store::channels as store_channels;
 use crate::store::channels::ChannelRow;
 use crate::store::{contacts, conversations, messages};
-use axum::http::HeaderMap;
 
 /// The largest mail taken, in bytes.
 pub const MAX_MAIL_BYTES: usize = 30 * 1024 * 1024;
 
 /// The stored payload key of what a message's mail says besides its text.
 pub const EMAIL: &str = "email";
+
+/// The most of a mail's reply kept as its message's text (what the inbox and agents read).
+const MAX_TEXT_BYTES: usize = 60 * 1024;
+
+/// The most of a mail's whole text kept with its message; the raw mail keeps all of it.
+const MAX_FULL_TEXT_BYTES: usize = 512 * 1024;
+
+/// The start of `text`, at most `max` bytes, cut at a character boundary.
+fn clipped(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// What became of a received mail.
 #[derive(Debug)]
@@ -38,7 +55,7 @@ pub enum Received {
 
 /// Receives a mail posted to the raw-MIME webhook of the email channel `channel_id`: verified
 /// (Basic auth or Mailgun's signature) before anything is read, then received; a mail that
-/// cannot be read is refused and nothing is stored.
+/// cannot be read is refused (422) and becomes no message.
 pub async fn receive_posted(
     state: &AppState,
     channel_id: i64,
@@ -101,7 +118,13 @@ pub async fn receive(state: &AppState, channel: &ChannelRow, raw: &[u8]) -> Resu
         events.push(InboundEvent::Status(status));
     }
     events.push(InboundEvent::Message(message(&settings, &mail, raw_key, attachments, inline)));
-    let outcome = inbound::apply(state, channel, events).await?;
+    // A mail ingestion refuses (an address no rule takes, say) would be refused again on every
+    // read: it is unreadable, not worth another try.
+    let outcome = match inbound::apply(state, channel, events).await {
+        Ok(outcome) => outcome,
+        Err(Error::Invalid { detail, .. }) => return Ok(Received::Unreadable(detail)),
+        Err(other) => return Err(other),
+    };
     if let Some(Report::Complaint { .. }) = &mail.report {
         complaint(state, channel, &mail).await?;
     }
@@ -121,7 +144,12 @@ fn message(
     attachments: Vec<String>,
     inline: serde_json::Map<String, Value>,
 ) -> InboundMessage {
-    let text = mail.reply.clone().filter(|reply| !reply.trim().is_empty()).or_else(|| mail.subject.clone());
+    let text = mail
+        .reply
+        .as_deref()
+        .filter(|reply| !reply.trim().is_empty())
+        .map(|reply| clipped(reply, MAX_TEXT_BYTES).to_owned())
+        .or_else(|| mail.subject.clone());
     let kind = match (&text, attachments.first()) {
         (None, Some(_)) => MessageType::Document,
         _ => MessageType::Text,
@@ -167,7 +195,7 @@ fn message(
         "from": mail.from,
         "to": mail.to,
         "cc": mail.cc,
-        "text": mail.text,
+        "text": mail.text.as_deref().map(|text| clipped(text, MAX_FULL_TEXT_BYTES)),
         "html": mail.html,
         "quoted": mail.text.as_deref().is_some_and(|text| mail.reply.as_deref() != Some(text.trim_end())),
         "raw_media_key": raw_key,

@@ -403,6 +403,11 @@ async fn providers_post_raw_mail_with_their_own_auth(app: TestApp) {
     assert_eq!(post(kind.clone(), body.clone(), None).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(post(kind, body, Some(HOOK_PASSWORD)).await.status, StatusCode::OK);
 
+    // A very long mail is taken, its text cut to what a message holds (the raw mail keeps all).
+    let long = mail("d@example.com", "Logs", "long1@example.com", &[], &"All the logs. ".repeat(8_000));
+    let taken = post_mail(&app, channel, &long).await;
+    assert_eq!(taken.status, StatusCode::OK, "{taken:?}");
+
     // Not a mail: a clear error, nothing stored.
     let unreadable =
         post("message/rfc822".to_owned(), "Subject: no sender\r\n\r\nHi".to_owned(), Some(HOOK_PASSWORD)).await;
@@ -416,7 +421,7 @@ async fn providers_post_raw_mail_with_their_own_auth(app: TestApp) {
         .iter()
         .map(|c| c["last_message_preview"].clone())
         .collect();
-    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert_eq!(texts.len(), 4, "{texts:?}");
     // An unknown channel, or one of another network, has no mail hook.
     let sms = app.channel("sms", "+15005550006", true).await;
     for missing in [999_999, sms] {

@@ -114,6 +114,10 @@ pub struct Config {
     /// of messages gets one answer.
     #[arg(long, env = "PARLEY_AGENT_DEBOUNCE_MS", default_value_t = 1500)]
     pub agent_debounce_ms: u64,
+    /// Seconds between reads of an email channel's IMAP folder when its server offers no IDLE
+    /// (with IDLE, new mail is read as it arrives).
+    #[arg(long, env = "PARLEY_IMAP_POLL_SECONDS", default_value_t = 60)]
+    pub imap_poll_seconds: u64,
     /// Answers virtual agents write at once for one account (the queue is fair across accounts).
     #[arg(long, env = "PARLEY_AGENT_CONCURRENCY_PER_ACCOUNT", default_value_t = 4)]
     pub agent_concurrency_per_account: u32,
@@ -329,6 +333,7 @@ impl std::fmt::Debug for Config {
             .field("credit_prices", &self.credit_prices)
             .field("job_poll_ms", &self.job_poll_ms)
             .field("agent_debounce_ms", &self.agent_debounce_ms)
+            .field("imap_poll_seconds", &self.imap_poll_seconds)
             .field("agent_concurrency_per_account", &self.agent_concurrency_per_account)
             .field("agent_concurrency", &self.agent_concurrency)
             .field("webhook_allow_private", &self.webhook_allow_private)

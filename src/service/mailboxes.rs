@@ -1,8 +1,9 @@
 //! Reading email channels' IMAP folders: one watcher per live channel with an IMAP server, which
 //! reads every mail after the stored cursor (UIDVALIDITY and the last UID), waits with IDLE (or
-//! polls where the server has none), and reconnects with backoff. The cursor moves past each mail
-//! once it is stored, so nothing is fetched twice or missed across restarts or days offline; a
-//! mail that cannot be read is recorded once and skipped.
+//! polls every `PARLEY_IMAP_POLL_SECONDS` where the server offers none), and reconnects with
+//! backoff. The cursor moves past each mail once it is stored, so nothing is fetched twice or
+//! missed across restarts or days offline; a mail that cannot be read is recorded once and
+//! skipped.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,9 +29,6 @@ const FIRST_READ_DAYS: i64 = 3;
 /// How long one IDLE waits before the folder is read again anyway (servers drop IDLE after 30
 /// minutes).
 const IDLE_WAIT: Duration = Duration::from_secs(25 * 60);
-
-/// How often a server without IDLE is polled.
-const POLL_EVERY: Duration = Duration::from_secs(60);
 
 /// The longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -244,6 +242,11 @@ async fn session(state: &AppState, channel: &ChannelRow, settings: &Settings, se
         Ok(mailbox) => mailbox,
         Err(e) => return e,
     };
+    let idle = match imap::supports_idle(&mut mailbox).await {
+        Ok(idle) => idle,
+        Err(e) => return e,
+    };
+    let poll = Duration::from_secs(state.config.imap_poll_seconds.max(1));
     loop {
         match read_folder(state, channel, settings, &mut mailbox).await {
             Ok(Ok(_)) => {}
@@ -253,16 +256,13 @@ async fn session(state: &AppState, channel: &ChannelRow, settings: &Settings, se
         if let Err(e) = record_health(state, channel.id, None).await {
             return format!("recording the sync failed: {e}");
         }
+        if !idle {
+            // No IDLE on this server: read again after a while, on the same connection.
+            tokio::time::sleep(poll).await;
+            continue;
+        }
         mailbox = match imap::idle(mailbox, IDLE_WAIT).await {
             Ok(mailbox) => mailbox,
-            Err(e) if e.starts_with("IDLE refused") => {
-                // No IDLE on this server: poll on a fresh connection.
-                tokio::time::sleep(POLL_EVERY).await;
-                match imap::connect(server).await {
-                    Ok(mailbox) => mailbox,
-                    Err(e) => return e,
-                }
-            }
             Err(e) => return e,
         };
     }

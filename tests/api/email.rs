@@ -25,6 +25,35 @@ crate::backend_tests!(
     imap_idle_takes_new_mail_and_survives_an_outage,
 );
 
+/// A server without IDLE is read every second here (a minute by default).
+mod polling {
+    use super::*;
+
+    const FLAGS: &[&str] = &["--imap-poll-seconds", "1"];
+    crate::backend_tests!(with FLAGS; a_server_without_idle_is_polled);
+}
+
+async fn a_server_without_idle_is_polled(app: TestApp) {
+    let smtp = Smtp::start().await;
+    let dovecot = Dovecot::start_without_idle().await;
+    assert!(!dovecot.offers_idle("support").await, "the watcher polls this server");
+    let channel = mailbox_channel(&app, &smtp, &dovecot, json!({})).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let watcher = tokio::spawn(parley::service::mailboxes::watch(app.state.clone(), channel.clone(), stop.clone()));
+    let synced = || async {
+        app.get(&format!("/api/v1/channels/{}", channel.id)).await.body["notices"]["mailbox"]["synced_at"].is_i64()
+    };
+    eventually("the first read", synced).await;
+    dovecot
+        .deliver("support", "INBOX", mail("ana@example.com", "Polled", "p1@example.com", &[], "Hi").as_bytes())
+        .await;
+    eventually("the mail read by the next poll", || async { conversation_count(&app).await == 1 }).await;
+    let view = app.get(&format!("/api/v1/channels/{}", channel.id)).await.body;
+    assert_eq!(view["notices"]["mailbox"]["error"], Value::Null, "no IDLE was tried: {view}");
+    stop.cancel();
+    watcher.await.expect("watcher");
+}
+
 /// Virtual agents answer as soon as they are due, so `run_once` drives them.
 mod agents {
     use super::*;

@@ -84,17 +84,28 @@ impl Smtp {
 pub struct Dovecot {
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Whether it offers IDLE.
+    idle: bool,
     child: Option<Child>,
 }
 
 impl Dovecot {
     pub async fn start() -> Dovecot {
+        Dovecot::start_with(true).await
+    }
+
+    /// A server that does not offer IDLE (as some hosts' do not).
+    pub async fn start_without_idle() -> Dovecot {
+        Dovecot::start_with(false).await
+    }
+
+    async fn start_with(idle: bool) -> Dovecot {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             probe.local_addr().expect("address").port()
         };
-        let mut dovecot = Dovecot { port, dir, child: None };
+        let mut dovecot = Dovecot { port, dir, idle, child: None };
         dovecot.run().await;
         dovecot
     }
@@ -144,10 +155,15 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
+{capability}
 "#,
             root = root.display(),
             home = home.display(),
             port = self.port,
+            capability = match self.idle {
+                true => "",
+                false => "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS",
+            },
         );
         let path = root.join("dovecot.conf");
         std::fs::write(&path, config).expect("config");
@@ -196,6 +212,14 @@ service anvil {{
             user: user.to_owned(),
             password: IMAP_PASSWORD.to_owned(),
         }
+    }
+
+    /// Whether the server tells `user`'s client that it offers IDLE.
+    pub async fn offers_idle(&self, user: &str) -> bool {
+        let mut mailbox = imap::connect(&self.server(user)).await.expect("IMAP login");
+        let idle = imap::supports_idle(&mut mailbox).await.expect("CAPABILITY");
+        imap::logout(mailbox).await;
+        idle
     }
 
     /// Puts a mail in `user`'s folder, as a delivery does.

@@ -139,6 +139,12 @@ pub async fn fetch(mailbox: &mut Mailbox, uids: &[u32]) -> Result<Vec<(u32, Vec<
     Ok(mails)
 }
 
+/// Whether the server offers IDLE (a client must not use it otherwise, RFC 2177).
+pub async fn supports_idle(mailbox: &mut Mailbox) -> Result<bool, String> {
+    let capabilities = command(mailbox.capabilities()).await.map_err(|e| format!("CAPABILITY failed: {e}"))?;
+    Ok(capabilities.has_str("IDLE"))
+}
+
 /// Waits in IDLE until the folder changes or `wait` passes; answers the session back.
 pub async fn idle(mailbox: Mailbox, wait: Duration) -> Result<Mailbox, String> {
     let mut handle = mailbox.idle();

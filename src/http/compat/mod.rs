@@ -42,6 +42,26 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// A path segment that names nothing (`what` it should have named).
     fn not_found(what: &str) -> Self::Failure;
+
+    /// An answer with this status and message in the dialect's shape.
+    fn answer(status: StatusCode, message: &str) -> Self::Failure;
+
+    /// A path (404) or method (405) the dialect does not serve.
+    fn unknown(status: StatusCode) -> Self::Failure {
+        match status {
+            StatusCode::METHOD_NOT_ALLOWED => Self::answer(status, "Method not allowed"),
+            _ => Self::answer(status, "Not found"),
+        }
+    }
+}
+
+/// A dialect's routes behind its authentication and request windows, answering paths and
+/// methods it does not serve in its own shape.
+pub fn guarded<D: Dialect>(routes: Router<AppState>, guard: Guard) -> Router<AppState> {
+    routes
+        .fallback(|| async { D::unknown(StatusCode::NOT_FOUND) })
+        .method_not_allowed_fallback(|| async { D::unknown(StatusCode::METHOD_NOT_ALLOWED) })
+        .layer(axum::middleware::from_fn_with_state(guard, authenticate::<D>))
 }
 
 /// Every compatible API's routes, each with its own request windows.

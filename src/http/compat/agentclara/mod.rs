@@ -6,14 +6,13 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{authenticate, describe_error, read_segment, Caller, Dialect, Guard};
+use super::{describe_error, guarded, read_segment, Caller, Dialect, Guard};
 use crate::channels::capabilities_of;
 use crate::domain::inbound::InboundMessage;
 use crate::domain::{ChannelKind, ConversationStatus, MessageType};
@@ -53,6 +52,10 @@ impl Dialect for AgentClara {
     fn not_found(what: &str) -> Failure {
         Failure::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
+
+    fn answer(status: StatusCode, message: &str) -> Failure {
+        Failure::new(status, message)
+    }
 }
 
 /// The dialect's routes under `/agentclara` (the prefix stands for the platform's host).
@@ -61,10 +64,8 @@ pub fn routes(guard: Guard) -> Router<AppState> {
         .route("/conversations", get(list).post(create))
         .route("/conversations/{id}", get(show).patch(update))
         .route("/conversations/{id}/messages", post(send))
-        .route("/conversations/{id}/close", post(close))
-        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "Not found") })
-        .method_not_allowed_fallback(|| async { Failure::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed") })
-        .layer(middleware::from_fn_with_state(guard, authenticate::<AgentClara>));
+        .route("/conversations/{id}/close", post(close));
+    let api = guarded::<AgentClara>(api, guard);
     Router::new().nest("/agentclara", api)
 }
 

@@ -5,14 +5,13 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{authenticate, describe_error, read_segment, Caller, Dialect, Guard};
+use super::{describe_error, guarded, read_segment, Caller, Dialect, Guard};
 use crate::domain::{EscalationReason, EscalationStatus};
 use crate::error::Error;
 use crate::media::UploadForm;
@@ -41,6 +40,10 @@ impl Dialect for Ccai {
     fn not_found(what: &str) -> Failure {
         Failure::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
+
+    fn answer(status: StatusCode, message: &str) -> Failure {
+        Failure::new(status, message)
+    }
 }
 
 /// The dialect's routes under `/apps/api/v1`.
@@ -57,10 +60,8 @@ pub fn routes(guard: Guard) -> Router<AppState> {
         .route("/chats/{id}/videos/upload", post(video_upload))
         .route("/chats/{id}/customer_flag", get(customer_flag).post(set_customer_flag))
         .route("/chats/{id}/custom_data", post(custom_data))
-        .route("/chats/{id}/end-user", post(end_user))
-        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "Not found") })
-        .method_not_allowed_fallback(|| async { Failure::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed") })
-        .layer(middleware::from_fn_with_state(guard, authenticate::<Ccai>));
+        .route("/chats/{id}/end-user", post(end_user));
+    let chats = guarded::<Ccai>(chats, guard);
     Router::new().nest("/apps/api/v1", chats)
 }
 

@@ -7,7 +7,6 @@ use axum::body::Body as HttpBody;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -15,7 +14,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{authenticate, describe_error, read_body, read_query, read_segment, Caller, Dialect, Guard};
+use super::{describe_error, guarded, read_body, read_query, read_segment, Caller, Dialect, Guard};
 use crate::domain::time::{parse_timestamp, to_rfc3339};
 use crate::error::Error;
 use crate::service::api_conversations;
@@ -48,6 +47,10 @@ impl Dialect for Eva {
     fn not_found(what: &str) -> Failure {
         Failure::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
+
+    fn answer(status: StatusCode, message: &str) -> Failure {
+        Failure::new(status, message)
+    }
 }
 
 /// The dialect's routes under `/eva` (the prefix stands for the platform's host).
@@ -61,10 +64,8 @@ pub fn routes(guard: Guard) -> Router<AppState> {
         .route("/conversation/messages/{id}", get(messages))
         .route("/conversation/meta/{id}", post(update_meta))
         .route("/conversation/feedback/{id}", post(give_feedback))
-        .route("/conversation/survey/{id}", post(survey))
-        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "Not found") })
-        .method_not_allowed_fallback(|| async { Failure::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed") })
-        .layer(middleware::from_fn_with_state(guard, authenticate::<Eva>));
+        .route("/conversation/survey/{id}", post(survey));
+    let conversations = guarded::<Eva>(conversations, guard);
     Router::new().nest("/eva", conversations)
 }
 

@@ -10,14 +10,13 @@ pub(crate) mod webhooks;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{authenticate, read_segment, Dialect, Guard};
+use super::{guarded, read_segment, Dialect, Guard};
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -47,6 +46,17 @@ impl Dialect for Qlara {
     fn not_found(what: &str) -> Failure {
         Failure::not_found(format!("{} not found", capitalize(what)))
     }
+
+    fn answer(status: StatusCode, message: &str) -> Failure {
+        Failure::new(status, message)
+    }
+
+    fn unknown(status: StatusCode) -> Failure {
+        match status {
+            StatusCode::METHOD_NOT_ALLOWED => Failure::new(status, "This HTTP method is not allowed on this endpoint"),
+            _ => Failure::new(status, "No such endpoint"),
+        }
+    }
 }
 
 /// The dialect's routes: the inbox and webhook settings under `/api/partner-gateway/v1`, and
@@ -66,12 +76,8 @@ pub fn routes(guard: Guard) -> Router<AppState> {
         .route(
             "/webhooks/delivery-status",
             get(webhooks::get).post(webhooks::create).put(webhooks::replace).delete(webhooks::delete),
-        )
-        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "No such endpoint") })
-        .method_not_allowed_fallback(|| async {
-            Failure::new(StatusCode::METHOD_NOT_ALLOWED, "This HTTP method is not allowed on this endpoint")
-        })
-        .layer(middleware::from_fn_with_state(guard.clone(), authenticate::<Qlara>));
+        );
+    let inbox = guarded::<Qlara>(inbox, guard.clone());
     Router::new().nest("/api/partner-gateway/v1", inbox).merge(sends::routes(guard))
 }
 

@@ -179,8 +179,13 @@ pub async fn list_conversations<'c>(
 ) -> sqlx::Result<Vec<ConversationRow>> {
     let direction = if descending { "DESC" } else { "ASC" };
     let (sort, id) = filter.order_columns(column);
+    // Only offset-paged dialects skip rows; every other list keeps the statement it had.
+    let skip = match offset {
+        0 => String::new(),
+        rows => format!(" OFFSET {rows}"),
+    };
     let sql = format!(
-        "{} FROM {} {}{} ORDER BY {sort} {direction}, {id} {direction} LIMIT {limit} OFFSET {offset}",
+        "{} FROM {} {}{} ORDER BY {sort} {direction}, {id} {direction} LIMIT {limit}{skip}",
         columns!(),
         filter.tables(),
         joins!(),

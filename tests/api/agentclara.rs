@@ -252,8 +252,7 @@ async fn errors_answer_in_the_envelope(app: TestApp) {
         StatusCode::BAD_REQUEST,
         "Invalid channel: must be one of sms, email, instagram, facebook, whatsapp",
     );
-    let mail = app.channel("email", "help@example.com", true).await;
-    assert!(mail > 0);
+    app.channel("email", "help@example.com", true).await;
     assert_error(
         &create(json!({"channel": "email"})).await,
         StatusCode::BAD_REQUEST,

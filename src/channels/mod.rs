@@ -10,6 +10,7 @@ pub mod meta;
 pub mod rcs;
 pub mod settings;
 pub mod twilio;
+pub mod voice;
 pub mod webchat;
 pub mod whatsapp;
 
@@ -81,6 +82,8 @@ pub struct Capabilities {
     /// Files travel inside the message (email attachments): the send hands the adapter their
     /// bytes rather than links.
     pub files_inline: bool,
+    /// Phone calls are recorded in its conversations, as messages of type `call`.
+    pub calls: bool,
 }
 
 /// The longest text (trimmed, in bytes) still compared with the opt-out and opt-in keywords.
@@ -108,6 +111,7 @@ impl Capabilities {
             names_messages: false,
             threads: false,
             files_inline: false,
+            calls: false,
         }
     }
 
@@ -513,6 +517,7 @@ pub const ADAPTERS: &[&dyn Channel] = &[
     &webchat::WebChat,
     &api::ApiChannel,
     &email::Email,
+    &voice::Voice,
 ];
 
 /// The adapter of a network, when Parley has one.

@@ -96,6 +96,16 @@ pub struct MessageEdit {
     pub payload: Map<String, Value>,
 }
 
+/// More about a message, merged into its payload as a JSON merge patch (RFC 7386); a `media`
+/// object it brings is fetched into the media store. One for a message not stored yet waits (a
+/// day) for it.
+#[derive(Debug, Clone)]
+pub struct Addition {
+    /// The provider's id of the message.
+    pub provider_message_id: String,
+    pub patch: Value,
+}
+
 /// A provider's delivery report for an outbound message.
 #[derive(Debug, Clone)]
 pub struct StatusUpdate {
@@ -135,6 +145,8 @@ pub enum InboundEvent {
     },
     /// The provider reports on the channel itself (e.g. RBM's agent launch state).
     Notice(ChannelNotice),
+    /// More about a message already reported (a call's recording or transcript).
+    Addition(Addition),
     /// The business was mentioned in a comment known only by its id: it is looked up, then
     /// ingested as a comment.
     Mention {

@@ -51,6 +51,8 @@ macro_rules! string_enum {
     };
 }
 
+pub mod calls;
+
 /// The `Idempotency-Key` a request came with, as services see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestKey {
@@ -65,7 +67,7 @@ string_enum!(
     /// The messaging network a channel connects to.
     ChannelKind {
         Whatsapp => "whatsapp", Rcs => "rcs", Messenger => "messenger", Instagram => "instagram",
-        Sms => "sms", Email => "email", Webchat => "webchat", Api => "api",
+        Sms => "sms", Email => "email", Webchat => "webchat", Api => "api", Voice => "voice",
     }
 );
 
@@ -165,7 +167,7 @@ string_enum!(
         Text => "text", Image => "image", Video => "video", Audio => "audio", Document => "document",
         Sticker => "sticker", Location => "location", Contacts => "contacts", Interactive => "interactive",
         Template => "template", Reaction => "reaction", Order => "order", System => "system",
-        Unsupported => "unsupported", Note => "note",
+        Unsupported => "unsupported", Note => "note", Call => "call",
     }
 );
 

@@ -21,7 +21,7 @@ use crate::service::{email, hooks};
 use crate::state::AppState;
 
 /// The networks' webhook paths, for the API documentation.
-const KINDS: &str = "The network: `whatsapp`, `messenger`, `instagram`, `twilio/sms`, `rcs`.";
+const KINDS: &str = "The network: `whatsapp`, `messenger`, `instagram`, `twilio/sms`, `twilio/voice`, `rcs`.";
 
 /// Largest webhook body accepted: providers' payloads stay under 3 MB.
 pub const MAX_HOOK_BYTES: usize = 3 * 1024 * 1024;
@@ -108,7 +108,8 @@ pub async fn verify(
 /// Receive a provider's events.
 ///
 /// A webhook delivery (for WhatsApp: messages, statuses, echoes, template updates; for Twilio: a
-/// received SMS or MMS, or a status callback, form-encoded; for RCS: a Pub/Sub push of a user
+/// received SMS or MMS, or a status callback, form-encoded; for Twilio Voice: a call's status,
+/// recording or transcription callback; for RCS: a Pub/Sub push of a user
 /// message or event), 200 once ingested. It must be signed with the credentials of every channel
 /// it names (for Meta's networks, `X-Hub-Signature-256` over the raw body with the app secret;
 /// for Twilio, `X-Twilio-Signature` over the public URL and the form with the auth token; for

@@ -10,12 +10,12 @@ use crate::domain::text::is_email;
 use crate::domain::time::{now_ms, to_rfc3339};
 use crate::domain::{national_forms, normalize_e164, AddressKind, ChannelKind, PhoneDigits};
 use crate::error::{Error, Result};
-use crate::service::conversations::{decode_cursor, encode_cursor, Cursor, MessagePage};
+use crate::service::conversations::{decode_cursor, encode_cursor, normalize_tags, Cursor, MessagePage};
 use crate::service::events::{self, kind};
 use crate::service::views::{Contact, Conversation, DuplicateContacts, Identity, MergedContact, Message};
 use crate::state::AppState;
 use crate::store::channels::ChannelRow;
-use crate::store::contacts::{self, ContactFields, ContactKeys, ContactRow};
+use crate::store::contacts::{self, ContactFields, ContactFilter, ContactKeys, ContactRow};
 use crate::store::conversations::{self, Filter, Param};
 use crate::store::{flag, messages, Conn};
 
@@ -155,9 +155,15 @@ pub struct ContactInput {
     pub avatar_url: Option<String>,
     pub in_address_book: Option<bool>,
     pub attributes: Option<Value>,
+    /// Replaces the contact's tags.
+    pub tags: Option<Vec<String>>,
 }
 
-fn validate(input: ContactInput) -> Result<ContactFields> {
+fn validate(input: ContactInput) -> Result<(ContactFields, Option<Vec<String>>)> {
+    let tags = input.tags.map(normalize_tags).transpose()?.map(|mut tags| {
+        tags.sort();
+        tags
+    });
     let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(raw) => Some(
             normalize_e164(raw)
@@ -179,19 +185,20 @@ fn validate(input: ContactInput) -> Result<ContactFields> {
     if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(Error::field("name", "must be at most 200 characters"));
     }
-    Ok(ContactFields {
+    let fields = ContactFields {
         name,
         phone,
         email,
         avatar_url: input.avatar_url,
         in_address_book: input.in_address_book,
         attributes,
-    })
+    };
+    Ok((fields, tags))
 }
 
 /// Adds a contact to the address book.
 pub async fn create(state: &AppState, account_id: i64, input: ContactInput) -> Result<Contact> {
-    let mut fields = validate(input)?;
+    let (mut fields, tags) = validate(input)?;
     if fields.name.is_none() && fields.phone.is_none() && fields.email.is_none() {
         return Err(Error::field("name", "a contact needs a name, a phone or an email"));
     }
@@ -199,16 +206,26 @@ pub async fn create(state: &AppState, account_id: i64, input: ContactInput) -> R
     let mut tx = state.db.begin().await?;
     let now = now_ms();
     let row = contacts::insert_contact(&mut tx, account_id, &fields, now).await?;
-    record(&mut tx, kind::CONTACT_CREATED, &row, now).await?;
+    let tags = tags.unwrap_or_default();
+    contacts::replace_tags(&mut tx, account_id, row.id, &tags).await?;
+    let contact = Contact { tags: Some(tags), ..Contact::from(&row) };
+    events::record(&mut tx, account_id, kind::CONTACT_CREATED, &contact, now).await?;
     tx.commit().await?;
     state.events.notify(account_id);
-    Ok(Contact::from(&row))
+    Ok(contact)
 }
 
-/// The contact with its identities on each channel, as single-contact responses show it.
-async fn with_identities<'c>(db: impl AnyExecutor<'c>, row: &ContactRow) -> Result<Contact> {
-    let identities = contacts::list_identities(db, row.account_id, row.id).await?;
+/// A contact's tags, sorted.
+async fn tags_of<'c>(db: impl AnyExecutor<'c>, row: &ContactRow) -> Result<Vec<String>> {
+    Ok(contacts::tags_of(db, row.account_id, &[row.id]).await?.into_iter().map(|(_, tag)| tag).collect())
+}
+
+/// The contact with its tags and its identities on each channel, as single-contact responses
+/// show it.
+async fn with_identities(conn: &mut Conn, row: &ContactRow) -> Result<Contact> {
+    let identities = contacts::list_identities(&mut *conn, row.account_id, row.id).await?;
     let mut contact = Contact::from(row);
+    contact.tags = Some(tags_of(&mut *conn, row).await?);
     contact.identities = Some(
         identities
             .into_iter()
@@ -225,18 +242,31 @@ async fn with_identities<'c>(db: impl AnyExecutor<'c>, row: &ContactRow) -> Resu
 
 /// One contact with its identities.
 pub async fn get(state: &AppState, account_id: i64, id: i64) -> Result<Contact> {
-    let row = contacts::find_contact(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("contact"))?;
-    with_identities(state.db.reader(), &row).await
+    let mut conn = state.db.reader().acquire().await?;
+    let row = contacts::find_contact(&mut *conn, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
+    with_identities(&mut conn, &row).await
 }
 
 /// Updates a contact's fields and records `contact.updated`; a change to the values it already
 /// has writes and records nothing.
 pub async fn update(state: &AppState, account_id: i64, id: i64, input: ContactInput) -> Result<Contact> {
-    let fields = validate(input)?;
+    let (fields, tags) = validate(input)?;
     let mut tx = state.db.begin().await?;
     let before = contacts::find_contact(&mut *tx, account_id, id).await?.ok_or(Error::NotFound("contact"))?;
-    let row = apply_changes(&mut tx, &before, &fields, now_ms()).await?;
-    let contact = with_identities(&mut *tx, &row).await?;
+    let now = now_ms();
+    let mut row = apply_changes(&mut tx, &before, &fields, now).await?;
+    if let Some(tags) = tags {
+        if tags_of(&mut *tx, &row).await? != tags {
+            contacts::replace_tags(&mut tx, account_id, id, &tags).await?;
+            if row.updated_at == before.updated_at {
+                row = contacts::update_contact(&mut tx, account_id, id, &ContactFields::default(), now)
+                    .await?
+                    .ok_or(Error::NotFound("contact"))?;
+                record(&mut tx, kind::CONTACT_UPDATED, &row, now).await?;
+            }
+        }
+    }
+    let contact = with_identities(&mut tx, &row).await?;
     tx.commit().await?;
     state.events.notify(account_id);
     Ok(contact)
@@ -302,10 +332,59 @@ pub async fn merge(state: &AppState, account_id: i64, id: i64, other_id: i64) ->
     contacts::delete_contact(&mut tx, account_id, other_id).await?;
     let merged = MergedContact { contact: Contact::from(&row), merged_contact_id: other_id };
     events::record(&mut tx, account_id, kind::CONTACT_MERGED, &merged, now).await?;
-    let contact = with_identities(&mut *tx, &row).await?;
+    let contact = with_identities(&mut tx, &row).await?;
     tx.commit().await?;
     state.events.notify(account_id);
     Ok(contact)
+}
+
+/// A contact as lists of the address book show it: with its tags, custom attributes, how many
+/// conversations it has and when the latest of them last moved.
+#[derive(Debug, Clone)]
+pub struct ContactSummary {
+    pub contact: Contact,
+    pub conversation_count: i64,
+    /// RFC 3339; `None` without conversations.
+    pub last_conversation_at: Option<String>,
+}
+
+/// One page of the account's contacts, filtered and ordered, with their tags and conversations
+/// counted (three queries per page).
+pub async fn page(state: &AppState, account_id: i64, filter: &ContactFilter<'_>) -> Result<Vec<ContactSummary>> {
+    let rows = contacts::list_contacts(&state.db, account_id, filter).await?;
+    summarize(state, account_id, &rows).await
+}
+
+/// One contact as lists show it.
+pub async fn summary(state: &AppState, account_id: i64, id: i64) -> Result<ContactSummary> {
+    let row = contacts::find_contact(state.db.reader(), account_id, id).await?.ok_or(Error::NotFound("contact"))?;
+    let mut found = summarize(state, account_id, &[row]).await?;
+    found.pop().ok_or(Error::NotFound("contact"))
+}
+
+async fn summarize(state: &AppState, account_id: i64, rows: &[ContactRow]) -> Result<Vec<ContactSummary>> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let db = state.db.reader();
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, tag) in contacts::tags_of(db, account_id, &ids).await? {
+        tags.entry(id).or_default().push(tag);
+    }
+    let counted: HashMap<i64, (i64, Option<i64>)> = contacts::conversation_summaries(db, account_id, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, count, latest)| (id, (count, latest)))
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let (conversation_count, latest) = counted.get(&row.id).copied().unwrap_or((0, None));
+            ContactSummary {
+                contact: Contact { tags: Some(tags.remove(&row.id).unwrap_or_default()), ..Contact::from(row) },
+                conversation_count,
+                last_conversation_at: latest.map(to_rfc3339),
+            }
+        })
+        .collect())
 }
 
 /// Contacts matching `query` in id order after `after_id`; the last element tells whether more follow.

@@ -293,7 +293,8 @@ pub struct ConversationPatch {
     pub contact_name: Option<String>,
 }
 
-fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>> {
+/// Tags as stored: trimmed, lower-case, each once, 1 to 64 characters, at most 50.
+pub fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>> {
     let mut clean: Vec<String> = Vec::new();
     for tag in tags {
         let tag = tag.trim().to_lowercase();

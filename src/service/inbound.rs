@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use crate::channels as adapters;
-use crate::domain::inbound::{InboundEvent, InboundMessage, Until, Watermark};
+use crate::channels::MEDIA;
+use crate::domain::calls::{merge_patch, Call};
+use crate::domain::inbound::{Addition, InboundEvent, InboundMessage, Until, Watermark};
 use crate::domain::time::now_ms;
 use crate::domain::{
     message_preview, ChannelKind, ConversationStatus, Direction, Handler, MessageStatus, MessageType, RequestKey,
@@ -55,7 +57,56 @@ pub fn validate(kind: ChannelKind, mut message: InboundMessage) -> Result<Inboun
     if message.kind == MessageType::Note {
         return Err(Error::field("type", "a customer cannot send a private note"));
     }
+    if message.kind == MessageType::Call && Call::of(&message.payload).is_none() {
+        return Err(Error::field("payload.call", "a call needs its direction, numbers, start, duration and outcome"));
+    }
     Ok(message)
+}
+
+/// Merges more about a message (see [`Addition`]) into it, or keeps it for a message not stored
+/// yet. A call's text follows its merged details. Answers whether a message changed.
+async fn add_to_message(conn: &mut Conn, channel: &ChannelRow, addition: &Addition) -> Result<bool> {
+    let now = now_ms();
+    let Some(row) = messages::find_by_provider_id(&mut *conn, channel.id, &addition.provider_message_id).await? else {
+        let patch = addition.patch.to_string();
+        messages::park_payload(conn, channel.id, &addition.provider_message_id, &patch, now).await?;
+        return Ok(false);
+    };
+    if row.deleted_at.is_some() {
+        return Ok(false);
+    }
+    let stored = serde_json::from_str::<Value>(&row.payload).unwrap_or(Value::Null);
+    let mut payload = stored.clone();
+    let fetch = merge_addition(&mut payload, &addition.patch, channel);
+    if payload == stored {
+        return Ok(false);
+    }
+    let text = match Call::of(&payload) {
+        Some(call) if row.kind == MessageType::Call.as_str() => Some(call.summary()),
+        _ => row.text.clone(),
+    };
+    let updated = messages::update_content(conn, row.id, text.as_deref(), &payload.to_string(), false, now).await?;
+    if fetch {
+        media_fetch::queue(conn, row.id, now).await?;
+    }
+    events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &Message::from(&updated), now).await?;
+    if text != row.text {
+        let kind = MessageType::parse(&row.kind).unwrap_or(MessageType::Unsupported);
+        message_changes::replace_preview(conn, &updated, Some(&message_preview(kind, text.as_deref())), now).await?;
+    }
+    Ok(true)
+}
+
+/// Merges an addition's patch into a payload; a file it brings that the payload did not name yet
+/// is marked to fetch (never on a simulation channel). Answers whether the file is to be fetched.
+fn merge_addition(payload: &mut Value, patch: &Value, channel: &ChannelRow) -> bool {
+    let new_file = patch.get(MEDIA).is_some_and(|media| media.is_object() && payload.get(MEDIA) != Some(media));
+    merge_patch(payload, patch);
+    let fetch = new_file && channel.simulation == 0;
+    if let (true, Some(object)) = (fetch, payload.as_object_mut()) {
+        object.insert(media_fetch::MEDIA_STATUS.to_owned(), media_fetch::PENDING.into());
+    }
+    fetch
 }
 
 /// Ingests a batch of messages from one channel, all or nothing: repeats are recognised by
@@ -152,6 +203,10 @@ pub async fn apply_events(
                     reason: update.reason.as_deref(),
                 };
                 templates::set_status(conn, &[channel.id], &update, now_ms()).await?;
+                None
+            }
+            InboundEvent::Addition(addition) => {
+                changed |= add_to_message(conn, channel, addition).await?;
                 None
             }
             InboundEvent::Mention { comment_id } => {
@@ -381,7 +436,17 @@ async fn ingest_one(
             (id, owner.virtual_agent_id)
         }
     };
-    let fetch_media = message.fetch_media && channel.simulation == 0;
+    // A call's recording or transcript may have been reported before the call.
+    let mut fetch_media = message.fetch_media && channel.simulation == 0;
+    if let (MessageType::Call, Some(id)) = (message.kind, message.provider_message_id.as_deref()) {
+        for patch in messages::take_early_payloads(conn, channel.id, id).await? {
+            let patch = serde_json::from_str::<Value>(&patch).unwrap_or(Value::Null);
+            fetch_media |= merge_addition(&mut message.payload, &patch, channel);
+        }
+        if let Some(call) = Call::of(&message.payload) {
+            message.text = Some(call.summary());
+        }
+    }
     if let (true, Some(payload)) = (fetch_media, message.payload.as_object_mut()) {
         payload.insert(media_fetch::MEDIA_STATUS.to_owned(), media_fetch::PENDING.into());
     }

@@ -142,7 +142,7 @@ pub async fn edit(
         return Ok(None);
     }
     let now = now_ms();
-    let row = messages::update_content(conn, message.id, text, &merged.to_string(), now).await?;
+    let row = messages::update_content(conn, message.id, text, &merged.to_string(), true, now).await?;
     let view = Message::from(&row);
     events::record(conn, row.account_id, kind::MESSAGE_UPDATED, &view, now).await?;
     Ok(Some(view))
@@ -172,24 +172,31 @@ pub async fn remove(conn: &mut Conn, message: &MessageRow) -> Result<bool> {
     if message.deleted_at.is_some() {
         return Ok(false);
     }
-    let (account_id, conversation_id) = (message.account_id, message.conversation_id);
     let now = now_ms();
     let row = messages::soft_delete(conn, message.id, now).await?;
-    events::record(conn, account_id, kind::MESSAGE_DELETED, &Message::from(&row), now).await?;
+    events::record(conn, message.account_id, kind::MESSAGE_DELETED, &Message::from(&row), now).await?;
     // Private notes never set the preview.
     if flag(message.private) {
         return Ok(true);
     }
+    replace_preview(conn, message, None, now).await?;
+    Ok(true)
+}
+
+/// Replaces (or clears) the conversation's preview when it came from this message, and records
+/// the conversation's change.
+pub async fn replace_preview(conn: &mut Conn, message: &MessageRow, preview: Option<&str>, now: i64) -> Result<()> {
+    let (account_id, conversation_id) = (message.account_id, message.conversation_id);
     let before = conversations::find_conversation(&mut *conn, account_id, conversation_id)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
-    if conversations::clear_preview_of(conn, conversation_id, message.id, now).await? {
+    if conversations::replace_preview_of(conn, conversation_id, message.id, preview, now).await? {
         let after = conversations::find_conversation(&mut *conn, account_id, conversation_id)
             .await?
             .ok_or(Error::NotFound("conversation"))?;
         record_changes(conn, account_id, &ConversationState::from(&before), &Conversation::from(&after), now).await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The account's newest message for each of the caller's ids (`customer_message_id`) sent on a

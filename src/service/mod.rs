@@ -4,6 +4,7 @@ pub mod agents;
 pub mod answers;
 pub mod api_conversations;
 pub mod auth;
+pub mod calls;
 pub mod channels;
 pub mod chats;
 pub mod comments;

@@ -110,6 +110,9 @@ pub struct Contact {
     /// Addresses on each channel (only on single-contact responses).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identities: Option<Vec<Identity>>,
+    /// The contact's tags, sorted (on contact responses, not on conversations' contacts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -134,6 +137,7 @@ impl From<&ContactRow> for Contact {
             in_address_book: flag(row.in_address_book),
             attributes: json_or(&row.attributes, Value::Object(Default::default())),
             identities: None,
+            tags: None,
             created_at: to_rfc3339(row.created_at),
             updated_at: to_rfc3339(row.updated_at),
         }

@@ -133,7 +133,7 @@ pub async fn update_contact(
 
 /// Deletes a contact that has no conversations; returns false when absent.
 pub async fn delete_contact(conn: &mut Conn, account_id: i64, id: i64) -> sqlx::Result<bool> {
-    for table in ["contact_identities", "visitor_sessions"] {
+    for table in ["contact_identities", "visitor_sessions", "contact_tags"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1 AND contact_id = $2"))
             .bind(account_id)
             .bind(id)
@@ -148,10 +148,19 @@ pub async fn delete_contact(conn: &mut Conn, account_id: i64, id: i64) -> sqlx::
     Ok(done.rows_affected() == 1)
 }
 
-/// Moves everything that refers to contact `from` to contact `to`: channel identities, web chat
-/// sessions, conversations (their update time becomes `now`) and the sender of the messages it
-/// wrote.
+/// Moves everything that refers to contact `from` to contact `to`: tags, channel identities, web
+/// chat sessions, conversations (their update time becomes `now`) and the sender of the messages
+/// it wrote.
 pub async fn move_references(conn: &mut Conn, account_id: i64, from: i64, to: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO contact_tags (account_id, contact_id, tag) SELECT account_id, $1, tag FROM contact_tags \
+         WHERE account_id = $2 AND contact_id = $3 ON CONFLICT DO NOTHING",
+    )
+    .bind(to)
+    .bind(account_id)
+    .bind(from)
+    .execute(&mut *conn)
+    .await?;
     for table in ["contact_identities", "visitor_sessions"] {
         sqlx::query(&format!("UPDATE {table} SET contact_id = $1 WHERE account_id = $2 AND contact_id = $3"))
             .bind(to)
@@ -218,6 +227,135 @@ pub async fn search_contacts(
     };
     let parameter = substring.or_else(|| query.map(super::contains_pattern));
     sqlx::query_as(&sql).bind(account_id).bind(after_id).bind(parameter).bind(limit).fetch_all(db.reader()).await
+}
+
+/// How a contact list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactOrder {
+    /// Newest first.
+    Created,
+    /// Most recently changed first.
+    Updated,
+    /// By name, A to Z (contacts without one last).
+    Name,
+}
+
+/// Which contacts a list shows and where its page starts.
+#[derive(Debug, Clone)]
+pub struct ContactFilter<'a> {
+    /// Name, phone or email contains it.
+    pub search: Option<&'a str>,
+    /// Carries this tag.
+    pub tag: Option<&'a str>,
+    pub order: ContactOrder,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of the account's contacts, filtered and ordered; served by the account's indexes
+/// on id, update time, name and tag.
+pub async fn list_contacts(db: &Db, account_id: i64, filter: &ContactFilter<'_>) -> sqlx::Result<Vec<ContactRow>> {
+    let substring = filter.search.and_then(|text| SearchText::new(db.backend(), text).substring);
+    let mut conditions = vec!["c.account_id = $1".to_owned()];
+    let search = match (db.backend(), &substring, filter.search) {
+        (_, None, None) => None,
+        (_, None, Some(text)) => {
+            conditions.push(
+                "(LOWER(COALESCE(c.name, '')) LIKE $2 ESCAPE '\\' OR COALESCE(c.phone, '') LIKE $2 ESCAPE '\\' \
+                 OR LOWER(COALESCE(c.email, '')) LIKE $2 ESCAPE '\\')"
+                    .to_owned(),
+            );
+            Some(super::contains_pattern(text))
+        }
+        (Backend::Sqlite, Some(words), _) => {
+            conditions.push("c.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH $2)".to_owned());
+            Some(words.clone())
+        }
+        (Backend::Postgres, Some(words), _) => {
+            conditions.push(search::contact_contains("c", "$2"));
+            Some(words.clone())
+        }
+    };
+    if search.is_none() {
+        conditions.push("$2 IS NULL".to_owned());
+    }
+    if filter.tag.is_some() {
+        conditions.push("c.id IN (SELECT contact_id FROM contact_tags WHERE account_id = $1 AND tag = $3)".to_owned());
+    } else {
+        conditions.push("$3 IS NULL".to_owned());
+    }
+    let order = match filter.order {
+        ContactOrder::Created => "c.id DESC",
+        ContactOrder::Updated => "c.updated_at DESC, c.id DESC",
+        ContactOrder::Name => "c.name NULLS LAST, c.id",
+    };
+    let skip = if filter.offset > 0 { " OFFSET $5" } else { "" };
+    let sql = format!(
+        "SELECT {} FROM contacts c WHERE {} ORDER BY {order} LIMIT $4{skip}",
+        prefixed_columns("c"),
+        conditions.join(" AND ")
+    );
+    let mut query = sqlx::query_as(&sql).bind(account_id).bind(search).bind(filter.tag).bind(filter.limit);
+    if filter.offset > 0 {
+        query = query.bind(filter.offset);
+    }
+    query.fetch_all(db.reader()).await
+}
+
+/// The tags of each of `ids` (contacts of the account), sorted.
+pub async fn tags_of<'c>(db: impl AnyExecutor<'c>, account_id: i64, ids: &[i64]) -> sqlx::Result<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT contact_id, tag FROM contact_tags WHERE account_id = $1 AND contact_id IN ({}) ORDER BY contact_id, tag",
+        super::placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query_as(&sql).bind(account_id);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(db).await
+}
+
+/// Replaces a contact's tags.
+pub async fn replace_tags(conn: &mut Conn, account_id: i64, id: i64, tags: &[String]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM contact_tags WHERE account_id = $1 AND contact_id = $2")
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for tag in tags {
+        sqlx::query("INSERT INTO contact_tags (account_id, contact_id, tag) VALUES ($1, $2, $3)")
+            .bind(account_id)
+            .bind(id)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// For each of `ids` that has conversations: how many, and when the latest activity in them
+/// was (Unix ms).
+pub async fn conversation_summaries<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(i64, i64, Option<i64>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT contact_id, COUNT(*), MAX(COALESCE(last_message_at, created_at)) FROM conversations \
+         WHERE account_id = $1 AND contact_id IN ({}) GROUP BY contact_id",
+        super::placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query_as(&sql).bind(account_id);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(db).await
 }
 
 /// [`COLUMNS`] of the contact aliased `alias`.

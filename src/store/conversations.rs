@@ -718,17 +718,25 @@ pub async fn mark_read(conn: &mut Conn, account_id: i64, id: i64, now: i64) -> s
     Ok(())
 }
 
-/// Clears the conversation's preview when it came from message `message_id`, i.e. no newer
-/// message that sets previews (any but private notes) follows it; returns whether it did.
-pub async fn clear_preview_of(conn: &mut Conn, id: i64, message_id: i64, now: i64) -> sqlx::Result<bool> {
+/// Replaces (or clears, with `None`) the conversation's preview when it came from message
+/// `message_id`, i.e. no newer message that sets previews (any but private notes) follows it;
+/// returns whether it changed.
+pub async fn replace_preview_of(
+    conn: &mut Conn,
+    id: i64,
+    message_id: i64,
+    preview: Option<&str>,
+    now: i64,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE conversations SET last_message_preview = NULL, updated_at = $1 \
-         WHERE id = $2 AND last_message_preview IS NOT NULL AND NOT EXISTS \
-         (SELECT 1 FROM messages m WHERE m.conversation_id = $2 AND m.id > $3 AND m.private = 0)",
+        "UPDATE conversations SET last_message_preview = $4, updated_at = $1 \
+         WHERE id = $2 AND last_message_preview IS NOT NULL AND ($4 IS NULL OR last_message_preview <> $4) \
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = $2 AND m.id > $3 AND m.private = 0)",
     )
     .bind(now)
     .bind(id)
     .bind(message_id)
+    .bind(preview)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -245,16 +245,20 @@ pub async fn soft_delete(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<Mes
     .await
 }
 
-/// Replaces a message's text and payload because its sender edited it. Returns the message.
+/// Replaces a message's text and payload, marked edited when its sender edited it (not when more
+/// about it arrived, such as a call's recording). Returns the message.
 pub async fn update_content(
     conn: &mut Conn,
     id: i64,
     text: Option<&str>,
     payload: &str,
+    edited: bool,
     now: i64,
 ) -> sqlx::Result<MessageRow> {
+    let edited_at = if edited { "$3" } else { "edited_at" };
     sqlx::query_as(&format!(
-        "UPDATE messages SET text = $1, payload = $2, edited_at = $3, updated_at = $3 WHERE id = $4 RETURNING {COLUMNS}"
+        "UPDATE messages SET text = $1, payload = $2, edited_at = {edited_at}, updated_at = $3 WHERE id = $4 \
+         RETURNING {COLUMNS}"
     ))
     .bind(text)
     .bind(payload)
@@ -262,6 +266,53 @@ pub async fn update_content(
     .bind(id)
     .fetch_one(conn)
     .await
+}
+
+/// Keeps payload changes for a message not stored yet, dropping those that waited over a day.
+pub async fn park_payload(
+    conn: &mut Conn,
+    channel_id: i64,
+    provider_message_id: &str,
+    patch: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM early_payloads WHERE received_at < $1")
+        .bind(now - EARLY_STATUS_TTL_MS)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO early_payloads (channel_id, provider_message_id, payload, received_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(channel_id)
+    .bind(provider_message_id)
+    .bind(patch)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the payload changes that waited for this provider message id, in arrival order.
+pub async fn take_early_payloads(
+    conn: &mut Conn,
+    channel_id: i64,
+    provider_message_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    let found: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM early_payloads WHERE channel_id = $1 AND provider_message_id = $2 ORDER BY id",
+    )
+    .bind(channel_id)
+    .bind(provider_message_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !found.is_empty() {
+        sqlx::query("DELETE FROM early_payloads WHERE channel_id = $1 AND provider_message_id = $2")
+            .bind(channel_id)
+            .bind(provider_message_id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(found)
 }
 
 /// Puts a sent message back in the queue to be sent again (a new provider id follows), with this

@@ -8,7 +8,13 @@ use serde_json::{json, Value};
 use crate::helpers::{Reply, TestApp};
 use crate::receiver::Receiver;
 
-crate::backend_tests!(the_seed_examples_run_unchanged, lists_filter_and_page_by_offset, errors_answer_in_the_envelope);
+crate::backend_tests!(
+    the_seed_examples_run_unchanged,
+    lists_filter_and_page_by_offset,
+    errors_answer_in_the_envelope,
+    customers_are_listed_searched_and_kept,
+    voice_conversations_hold_calls
+);
 
 /// A call to the dialect with the app's key as a bearer token.
 async fn clara(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Reply {
@@ -250,7 +256,7 @@ async fn errors_answer_in_the_envelope(app: TestApp) {
     assert_error(
         &create(json!({"channel": "fax", "customer_phone": "+15551234567"})).await,
         StatusCode::BAD_REQUEST,
-        "Invalid channel: must be one of sms, email, instagram, facebook, whatsapp",
+        "Invalid channel: must be one of sms, email, instagram, facebook, whatsapp, voice",
     );
     app.channel("email", "help@example.com", true).await;
     assert_error(
@@ -317,4 +323,188 @@ async fn errors_answer_in_the_envelope(app: TestApp) {
     assert!(refused.body["error"].as_str().expect("error").starts_with("Rate limit exceeded"), "{refused:?}");
     let wait: u64 = refused.headers["retry-after"].to_str().expect("header").parse().expect("seconds");
     assert!((1..=10).contains(&wait), "{wait}");
+}
+
+/// Creates a customer and answers its `data`.
+async fn customer(app: &TestApp, body: Value) -> Value {
+    data(&clara(app, Method::POST, "/contacts", Some(body)).await, StatusCode::CREATED)
+}
+
+/// The ids of a list's items.
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array().expect("a list").iter().map(|item| item["id"].as_str().expect("id").to_owned()).collect()
+}
+
+async fn customers_are_listed_searched_and_kept(app: TestApp) {
+    let sms = app.channel("sms", "+15005550006", true).await;
+    let anna = customer(
+        &app,
+        json!({"name": "Anna Rossi", "email": "Anna@Example.com", "phone": "+15551230001", "tags": ["VIP", "retail", "vip"],
+            "custom_fields": {"plan": "gold"}}),
+    )
+    .await;
+    assert!(anna["id"].as_str().unwrap().starts_with("cust_"), "{anna}");
+    assert_eq!(anna["email"], "anna@example.com");
+    assert_eq!(anna["tags"], json!(["retail", "vip"]));
+    assert_eq!(anna["custom_fields"], json!({"plan": "gold"}));
+    assert_eq!(anna["conversation_count"], 0);
+    assert_eq!(anna["last_conversation"], Value::Null);
+    let bruno = customer(&app, json!({"name": "Bruno Verdi", "phone": "+15551230002", "tags": ["retail"]})).await;
+    let carla = customer(&app, json!({"name": "Carla Bianchi"})).await;
+
+    // Newest first by default; by name; by last change; filtered by tag and by search; paged.
+    let list = |query: &'static str| {
+        let app = &app;
+        async move { data(&clara(app, Method::GET, &format!("/contacts{query}"), None).await, StatusCode::OK) }
+    };
+    let (a, b, c) = (anna["id"].clone(), bruno["id"].clone(), carla["id"].clone());
+    let all = list("").await;
+    assert_eq!(ids(&all), [&c, &b, &a].map(|id| id.as_str().unwrap().to_owned()));
+    let item = &all[2];
+    let fields: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(fields, ["created_at", "email", "id", "last_conversation", "name", "phone", "tags", "updated_at"]);
+    assert_eq!(ids(&list("?sort=name").await), [&a, &b, &c].map(|id| id.as_str().unwrap().to_owned()));
+    assert_eq!(ids(&list("?tag=retail&sort=name").await), [&a, &b].map(|id| id.as_str().unwrap().to_owned()));
+    assert_eq!(ids(&list("?tag=VIP").await), [a.as_str().unwrap()]);
+    assert_eq!(ids(&list("?search=verdi").await), [b.as_str().unwrap()]);
+    assert_eq!(ids(&list("?search=example.com").await), [a.as_str().unwrap()]);
+    assert_eq!(ids(&list("?sort=name&limit=1&offset=1").await), [b.as_str().unwrap()]);
+
+    // A conversation counts and dates the customer.
+    app.inbound(sms, "+15551230002", "Bruno", "Hello").await;
+    let shown =
+        data(&clara(&app, Method::GET, &format!("/contacts/{}", b.as_str().unwrap()), None).await, StatusCode::OK);
+    assert_eq!(shown["conversation_count"], 1);
+    assert!(shown["last_conversation"].is_string(), "{shown}");
+    assert_eq!(ids(&list("?sort=updated&limit=1").await).len(), 1);
+    let theirs = data(
+        &clara(&app, Method::GET, &format!("/contacts/{}/conversations", b.as_str().unwrap()), None).await,
+        StatusCode::OK,
+    );
+    assert_eq!(theirs.as_array().unwrap().len(), 1);
+    assert_eq!(theirs[0]["customer_id"], b);
+    assert_eq!(theirs[0]["last_message"], "Hello");
+
+    // Search (q required, 10 by default).
+    let found = data(&clara(&app, Method::GET, "/contacts/search?q=rossi", None).await, StatusCode::OK);
+    assert_eq!(ids(&found), [a.as_str().unwrap()]);
+    assert_error(
+        &clara(&app, Method::GET, "/contacts/search", None).await,
+        StatusCode::BAD_REQUEST,
+        "Missing required field: q",
+    );
+
+    // Update: given fields change, tags are replaced, custom fields merged.
+    let path = format!("/contacts/{}", a.as_str().unwrap());
+    let updated = data(
+        &clara(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(json!({"phone": "+15551239999", "tags": ["churn-risk"],
+            "custom_fields": {"region": "north"}})),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(updated["name"], "Anna Rossi");
+    assert_eq!(updated["phone"], "+15551239999");
+    assert_eq!(updated["tags"], json!(["churn-risk"]));
+    assert_eq!(updated["custom_fields"], json!({"plan": "gold", "region": "north"}));
+    let put = data(&clara(&app, Method::PUT, &path, Some(json!({"name": "Anna Rossi-Neri"}))).await, StatusCode::OK);
+    assert_eq!((put["name"].as_str(), put["tags"].clone()), (Some("Anna Rossi-Neri"), json!(["churn-risk"])));
+    assert_eq!(ids(&list("?tag=vip").await), Vec::<String>::new());
+
+    // Errors, in the envelope; a customer with conversations stays.
+    assert_error(
+        &clara(&app, Method::POST, "/contacts", Some(json!({"email": "x@example.com"}))).await,
+        StatusCode::BAD_REQUEST,
+        "Missing required field: name",
+    );
+    let bad_phone = clara(&app, Method::POST, "/contacts", Some(json!({"name": "X", "phone": "12"}))).await;
+    assert_eq!(bad_phone.status, StatusCode::BAD_REQUEST, "{bad_phone:?}");
+    assert_error(
+        &clara(&app, Method::POST, "/contacts", Some(json!({"name": "X", "custom_fields": [1]}))).await,
+        StatusCode::BAD_REQUEST,
+        "Invalid custom_fields: must be an object",
+    );
+    assert_error(
+        &clara(&app, Method::GET, "/contacts?sort=age", None).await,
+        StatusCode::BAD_REQUEST,
+        "Invalid sort: must be created, updated or name",
+    );
+    assert_error(
+        &clara(&app, Method::GET, "/contacts?limit=101", None).await,
+        StatusCode::BAD_REQUEST,
+        "Invalid limit: must be 1 to 100",
+    );
+    for missing in ["/contacts/cust_999999", "/contacts/42", "/contacts/cust_999999/conversations"] {
+        assert_error(&clara(&app, Method::GET, missing, None).await, StatusCode::NOT_FOUND, "Contact not found");
+    }
+    let kept = clara(&app, Method::DELETE, &format!("/contacts/{}", b.as_str().unwrap()), None).await;
+    assert_eq!(kept.status, StatusCode::CONFLICT, "{kept:?}");
+    assert_eq!(kept.body["success"], false);
+    let deleted =
+        data(&clara(&app, Method::DELETE, &format!("/contacts/{}", c.as_str().unwrap()), None).await, StatusCode::OK);
+    assert_eq!(deleted, json!({"id": c, "deleted": true}));
+    assert_error(
+        &clara(&app, Method::GET, &format!("/contacts/{}", c.as_str().unwrap()), None).await,
+        StatusCode::NOT_FOUND,
+        "Contact not found",
+    );
+
+    // Another account sees none of them.
+    let other = app.other_account_key().await;
+    let theirs = app.client.get(format!("{}/agentclara/contacts", app.base)).bearer_auth(&other).send().await.unwrap();
+    let theirs: Value = theirs.json().await.unwrap();
+    assert_eq!(theirs["data"], json!([]));
+}
+
+async fn voice_conversations_hold_calls(app: TestApp) {
+    let voice = app.channel("voice", "+15005550009", true).await;
+    app.channel("sms", "+15005550006", true).await;
+    let receiver = Receiver::start().await;
+    let hook = app.post("/api/v1/webhooks", json!({"url": receiver.url(), "format": "agentclara"})).await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{hook:?}");
+    receiver.accept(hook.body["secret"].as_str().expect("secret")).await;
+    assert_error(
+        &clara(&app, Method::POST, "/conversations", Some(json!({"channel": "voice", "customer_name": "Dan"}))).await,
+        StatusCode::BAD_REQUEST,
+        "Missing required field: customer_phone",
+    );
+    let call = app
+        .post(
+            &format!("/api/v1/channels/{voice}/calls"),
+            json!({"from": "+15551234567", "to": "+15005550009",
+            "outcome": "voicemail", "duration_seconds": 14, "transcript": "Please call me back about my booking."}),
+        )
+        .await;
+    assert_eq!(call.status, StatusCode::CREATED, "{call:?}");
+    let listed = data(&clara(&app, Method::GET, "/conversations?channel=voice", None).await, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["channel"], "voice");
+    assert_eq!(listed[0]["customer_phone"], "+15551234567");
+    assert_eq!(listed[0]["last_message"], "Voicemail (0:14)");
+    let id = listed[0]["id"].as_str().unwrap();
+    let shown = data(&clara(&app, Method::GET, &format!("/conversations/{id}"), None).await, StatusCode::OK);
+    let message = &shown["messages"][0];
+    assert_eq!(message["sender"], "customer");
+    assert_eq!(message["content"], "Please call me back about my booking.");
+    assert_eq!(message["call"]["outcome"], "voicemail");
+    assert_eq!(message["call"]["duration_seconds"], 14);
+    let none = data(&clara(&app, Method::GET, "/conversations?channel=sms", None).await, StatusCode::OK);
+    assert_eq!(none, json!([]));
+
+    // The call reaches integrators as a customer's message on the voice channel.
+    parley::jobs::webhooks::run_once(&app.state).await.expect("deliveries");
+    assert_eq!(receiver.seen().await["rejected"], 0);
+    let payloads = receiver.payloads().await;
+    let created = payloads.iter().find(|p| p["event"] == "conversation.created").expect("created");
+    assert_eq!(created["data"]["channel"], "voice");
+    let received = payloads.iter().find(|p| p["event"] == "message.received").expect("the call");
+    assert_eq!(
+        (received["data"]["sender"].as_str(), received["data"]["channel"].as_str()),
+        (Some("customer"), Some("voice"))
+    );
+    assert_eq!(received["data"]["content"], "Voicemail (0:14)");
 }

@@ -120,7 +120,7 @@ async fn list_and_get_channels(app: TestApp) {
             "profiles": false, "comments": false,
             "content": ["text", "media", "location", "contacts", "choices", "template", "reaction", "native"],
             "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": false,
-            "threads": false, "files_inline": false})
+            "threads": false, "files_inline": false, "calls": false})
     );
     assert_eq!(
         list.body["data"][1]["capabilities"],
@@ -128,7 +128,7 @@ async fn list_and_get_channels(app: TestApp) {
             "read_receipts": false, "typing": true, "media_fetch": false, "edits": false, "profiles": false,
             "comments": false, "content": ["text", "media", "choices", "cards"],
             "opt_out_keywords": [], "opt_in_keywords": [], "sms_parts": false, "resend_codes": [], "names_messages": true,
-            "threads": false, "files_inline": false})
+            "threads": false, "files_inline": false, "calls": false})
     );
     let started = app.inbound(whatsapp, "+393471234567", "Ada", "ciao").await;
     // Conversations name their channel; its capabilities are the channel's (kept out of every

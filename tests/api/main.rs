@@ -40,6 +40,7 @@ mod sessions;
 mod surveys;
 mod twilio;
 mod twilio_api;
+mod voice;
 mod webchat;
 mod webhooks;
 mod whatsapp;

@@ -20,6 +20,9 @@ pub const AUTH_TOKEN: &str = "twilio-auth-token";
 /// The bytes of every MMS file the stand-in serves.
 pub const PHOTO: &[u8] = b"\xff\xd8\xff\xe0 a small jpeg";
 
+/// The bytes of every call recording the stand-in serves (an MP3 frame header and some data).
+pub const RECORDING: &[u8] = b"\xff\xfb\x90\x64 a short voicemail";
+
 /// A message the stand-in accepted or refused.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -57,6 +60,7 @@ impl TwilioApi {
         let router = Router::new()
             .route("/2010-04-01/Accounts/{account}/Messages.json", post(create_message))
             .route("/media/{name}", get(media))
+            .route("/2010-04-01/Accounts/{account}/Recordings/{file}", get(recording))
             .with_state(api.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         api
@@ -75,6 +79,11 @@ impl TwilioApi {
     /// The `Authorization` header of every file request.
     pub fn media_requests(&self) -> Vec<Option<String>> {
         self.inner.lock().unwrap().media_requests.clone()
+    }
+
+    /// A call recording's URL as Twilio's callbacks give it (without an extension).
+    pub fn recording_url(&self, sid: &str) -> String {
+        format!("{}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}", self.base)
     }
 
     /// Where an MMS file is.
@@ -115,6 +124,24 @@ async fn create_message(
         "num_segments": "1", "num_media": if received.param("MediaUrl").is_some() { "1" } else { "0" },
         "api_version": "2010-04-01", "uri": format!("/2010-04-01/Accounts/{}/Messages/{sid}.json", received.account)});
     (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+/// A recording, served as MP3 when asked with that extension (Twilio's default is WAV), to the
+/// account only.
+async fn recording(
+    State(api): State<TwilioApi>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let auth = authorization(&headers);
+    api.inner.lock().unwrap().media_requests.push(auth.clone());
+    if auth.as_deref() != Some(basic_auth().as_str()) || account != ACCOUNT_SID {
+        return (StatusCode::UNAUTHORIZED, "HTTP Basic authentication required").into_response();
+    }
+    match file.strip_suffix(".mp3") {
+        Some(_) => ([("content-type", "audio/mpeg")], RECORDING).into_response(),
+        None => ([("content-type", "audio/x-wav")], b"RIFF a wav".as_slice()).into_response(),
+    }
 }
 
 async fn media(State(api): State<TwilioApi>, headers: HeaderMap) -> Response {

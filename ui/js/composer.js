@@ -368,9 +368,12 @@ export function createComposer(element, { onSent }) {
     const note = noteToggle.checked;
     const personOnly = conversation && !closed && capabilities.reply_window_hours && !ahead(conversation.window_expires_at)
       && ahead(conversation.human_agent_window_expires_at);
-    banner.hidden = !closed && !personOnly;
+    // A channel that takes no content (a voice line records calls) takes private notes only.
+    const silent = Boolean(conversation) && Array.isArray(capabilities.content) && !capabilities.content.length;
+    banner.hidden = !closed && !personOnly && !silent;
     const hours = capabilities.reply_window_hours;
-    if (closed) {
+    if (silent) banner.textContent = t('composer.no_messages');
+    else if (closed) {
       const key = capabilities.templates
         ? 'composer.window_closed'
         : capabilities.comments ? 'composer.window_closed_comments' : 'composer.window_closed_wait';
@@ -380,7 +383,7 @@ export function createComposer(element, { onSent }) {
       banner.textContent = t('composer.human_agent', { hours, until: fullTime(conversation.human_agent_window_expires_at) });
     }
     templatePicker.hidden = !closed || note || !capabilities.templates;
-    freeText.hidden = closed && !note;
+    freeText.hidden = (closed || silent) && !note;
     const content = capabilities.content || [];
     richFields.hidden = freeText.hidden || note || !content.includes('choices');
     emailFields.hidden = freeText.hidden || note || !capabilities.threads;

@@ -34,6 +34,10 @@ const CHANNELS = {
     name: 'Web chat',
     body: '<circle cx="12" cy="12" r="11" fill="#7C3AED"/><circle cx="12" cy="12" r="6.5" fill="none" stroke="#fff" stroke-width="1.5"/><path d="M5.5 12h13M12 5.5c2.2 2.4 2.2 10.6 0 13M12 5.5c-2.2 2.4-2.2 10.6 0 13" fill="none" stroke="#fff" stroke-width="1.3"/>',
   },
+  voice: {
+    name: 'Voice',
+    body: '<circle cx="12" cy="12" r="11" fill="#DC2626"/><path fill="#fff" d="M8.3 5.5c.4 0 .8.2 1 .6l1.1 2.4c.2.4.1.9-.2 1.2l-1 1c.7 1.5 1.8 2.6 3.3 3.3l1-1c.3-.3.8-.4 1.2-.2l2.4 1.1c.4.2.6.6.6 1v1.6c0 .7-.6 1.3-1.3 1.3C10.9 18.5 5.5 13.1 5.5 6.8c0-.7.6-1.3 1.3-1.3z"/>',
+  },
   api: {
     name: 'API',
     body: '<rect x="1" y="1" width="22" height="22" rx="6" fill="#0F766E"/><path d="M9 7.5L4.5 12 9 16.5M15 7.5l4.5 4.5-4.5 4.5" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/>',
@@ -66,6 +70,7 @@ const GLYPHS = {
   logout: '<path d="M10 4H5v16h5M15 8l4 4-4 4M9 12h10" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/>',
   lock: '<rect x="5" y="10" width="14" height="10" rx="2" fill="currentColor"/><path d="M8 10V7a4 4 0 0 1 8 0v3" fill="none" stroke="currentColor" stroke-width="1.8"/>',
   pin: '<path d="M12 21s-6-6.2-6-11a6 6 0 0 1 12 0c0 4.8-6 11-6 11z" fill="none" stroke="currentColor" stroke-width="1.8"/><circle cx="12" cy="10" r="2.2" fill="currentColor"/>',
+  phone: '<path d="M7.5 3.5c.5 0 1 .3 1.2.8l1.4 3c.2.5.1 1.1-.3 1.5l-1.3 1.3c.9 1.9 2.4 3.4 4.3 4.3l1.3-1.3c.4-.4 1-.5 1.5-.3l3 1.4c.5.2.8.7.8 1.2v2.1c0 .9-.7 1.6-1.6 1.6C10.1 20.1 3.9 13.9 3.9 6.1c0-.9.7-1.6 1.6-1.6z" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linejoin="round"/>',
   file: '<path d="M6 3h8l4 4v14H6z M14 3v4h4" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linejoin="round"/>',
   card: '<rect x="3" y="4" width="18" height="16" rx="2" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M3 12h18" stroke="currentColor" stroke-width="1.8"/><path d="M7 15.5h6" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>',
   reply: '<path d="M10 8V4l-7 7 7 7v-4c5 0 8 1.5 11 5-1-5-4-10-11-11z" fill="currentColor"/>',

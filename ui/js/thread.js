@@ -191,8 +191,45 @@ async function openOriginal(details, email) {
   details.append(frame);
 }
 
+/** `2:05` for 125 seconds. */
+function callLength(seconds) {
+  const s = Math.max(0, Math.round(seconds || 0));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** A call: how it went, who called whom and when, who took it, its recording and transcript. */
+function callHtml(message) {
+  const p = message.payload || {};
+  const call = p.call || {};
+  const outgoing = call.direction === 'outbound';
+  const outcome = ['answered', 'missed', 'voicemail'].includes(call.outcome) ? call.outcome : 'answered';
+  const title = t(`thread.call_${outcome === 'answered' ? (outgoing ? 'outgoing' : 'incoming') : outcome}${outcome === 'missed' && outgoing ? '_unanswered' : ''}`);
+  const length = outcome === 'missed' ? '' : ` · ${esc(callLength(call.duration_seconds))}`;
+  const who = call.from && call.to ? `${esc(call.from)} → ${esc(call.to)}` : '';
+  const when = call.started_at ? `<time datetime="${esc(call.started_at)}">${esc(fullTime(call.started_at))}</time>` : '';
+  const operator = call.operator_name
+    ? `<div class="call-line" data-testid="call-operator">${esc(t('thread.call_taken_by', { name: call.operator_name }))}</div>`
+    : '';
+  let recording = '';
+  for (const key of message.media_keys) {
+    const url = esc(mediaUrl(key));
+    recording += `<audio data-testid="call-recording" controls preload="none" src="${url}"
+      aria-label="${esc(t('thread.call_recording'))}"></audio>`;
+  }
+  if (!recording && p.media_status === 'pending') {
+    recording = `<div class="msg-pending">${esc(t('thread.call_recording_pending'))}</div>`;
+  }
+  const transcript = call.transcript
+    ? `<details class="call-transcript" data-testid="call-transcript" open><summary>${esc(t('thread.call_transcript'))}</summary><p>${esc(call.transcript)}</p></details>`
+    : '';
+  return `<div class="msg-call ${esc(outcome)}" data-testid="call-card" data-outcome="${esc(outcome)}">
+    <div class="call-head">${glyph('phone', 18)}<strong data-testid="call-title">${esc(title)}</strong>${length}</div>
+    <div class="call-line">${who}</div><div class="call-line muted">${when}</div>${operator}${recording}${transcript}</div>`;
+}
+
 function bodyHtml(message) {
   if (message.deleted) return `<div class="msg-text deleted">${esc(t('thread.deleted'))}</div>`;
+  if (message.type === 'call') return callHtml(message);
   const p = message.payload || {};
   let html = p.email ? emailNoticeHtml(p.email) : '';
   if (p.comment) {

@@ -81,22 +81,22 @@ const SCHEMA: &[Field] = &[
     },
 ];
 
-/// A channel's Twilio settings.
-struct Settings {
-    account_sid: Option<String>,
-    auth_token: Option<String>,
-    from: Option<String>,
+/// A channel's Twilio settings (shared by SMS and voice channels).
+pub(crate) struct Settings {
+    pub(crate) account_sid: Option<String>,
+    pub(crate) auth_token: Option<String>,
+    pub(crate) from: Option<String>,
     api_key: Option<(String, String)>,
     api_base_url: String,
 }
 
 impl Settings {
-    fn parse(stored: &str) -> Settings {
+    pub(crate) fn parse(stored: &str) -> Settings {
         let map = settings::parse(stored);
         Settings::of(&map)
     }
 
-    fn of(map: &Map<String, Value>) -> Settings {
+    pub(crate) fn of(map: &Map<String, Value>) -> Settings {
         Settings {
             account_sid: text(map, "account_sid"),
             auth_token: text(map, "auth_token"),
@@ -136,14 +136,10 @@ impl Channel for Twilio {
     }
 
     fn check_settings(&self, map: &Map<String, Value>, live: bool) -> Result<Option<String>, Vec<FieldError>> {
-        let mut problems = settings::problems(SCHEMA, map, live, "Twilio SMS");
-        let settings = Settings::of(map);
+        let (settings, mut problems) = account_problems(SCHEMA, map, live, "Twilio SMS");
         let mut problem = |name: &str, message: &str| {
             problems.push(FieldError { field: format!("settings.{name}"), message: message.to_owned() });
         };
-        if settings.account_sid.as_deref().is_some_and(|sid| !is_sid(sid, "AC")) {
-            problem("account_sid", "must be AC followed by 32 hexadecimal characters");
-        }
         let from = settings.from.as_deref();
         if from.is_some_and(|from| !(is_sid(from, "MG") || AddressKind::Phone.normalize(from).is_ok())) {
             problem("from", "must be an E.164 phone number (+393331234567) or a Messaging Service SID (MG…)");
@@ -162,7 +158,7 @@ impl Channel for Twilio {
     }
 
     fn decode(&self, body: &[u8]) -> Result<Value, String> {
-        webhook::params(body).map(|params| webhook::object(&params)).ok_or_else(|| "not a form body".to_owned())
+        decode_form(body)
     }
 
     fn route(&self, body: &[u8]) -> Option<BTreeSet<String>> {
@@ -171,12 +167,7 @@ impl Channel for Twilio {
     }
 
     fn verify(&self, channel: &ChannelRow, url: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-        let settings = Settings::parse(&channel.settings);
-        let signature = headers.get(signature::HEADER).and_then(|value| value.to_str().ok());
-        match (settings.auth_token, signature, webhook::params(body)) {
-            (Some(token), Some(signature), Some(params)) => signature::verify(&token, url, &params, signature),
-            _ => false,
-        }
+        signed(channel, url, headers, body)
     }
 
     fn parse(&self, body: &Value) -> Vec<(Target, Vec<InboundEvent>)> {
@@ -297,13 +288,47 @@ impl Channel for Twilio {
     }
 }
 
+/// A Twilio account's settings with their problems: the schema's, and an account SID that is not
+/// one.
+pub(crate) fn account_problems(
+    schema: &[Field],
+    map: &Map<String, Value>,
+    live: bool,
+    network: &str,
+) -> (Settings, Vec<FieldError>) {
+    let mut problems = settings::problems(schema, map, live, network);
+    let settings = Settings::of(map);
+    if settings.account_sid.as_deref().is_some_and(|sid| !is_sid(sid, "AC")) {
+        problems.push(FieldError {
+            field: "settings.account_sid".to_owned(),
+            message: "must be AC followed by 32 hexadecimal characters".to_owned(),
+        });
+    }
+    (settings, problems)
+}
+
+/// A form-encoded webhook body as a JSON object of strings.
+pub(crate) fn decode_form(body: &[u8]) -> Result<Value, String> {
+    webhook::params(body).map(|params| webhook::object(&params)).ok_or_else(|| "not a form body".to_owned())
+}
+
+/// Whether a form request to `url` carries `X-Twilio-Signature` made with the channel's auth token.
+pub(crate) fn signed(channel: &ChannelRow, url: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let settings = Settings::parse(&channel.settings);
+    let signature = headers.get(signature::HEADER).and_then(|value| value.to_str().ok());
+    match (settings.auth_token, signature, webhook::params(body)) {
+        (Some(token), Some(signature), Some(params)) => signature::verify(&token, url, &params, signature),
+        _ => false,
+    }
+}
+
 /// The key a `from` setting (or a webhook's number or service) names its channel by.
-fn provider_key(from: &str) -> String {
+pub(crate) fn provider_key(from: &str) -> String {
     AddressKind::Phone.normalize(from).unwrap_or_else(|_| from.trim().to_owned())
 }
 
 /// Whether `sid` is `prefix` and 32 hexadecimal characters, as Twilio's SIDs are.
-fn is_sid(sid: &str, prefix: &str) -> bool {
+pub(crate) fn is_sid(sid: &str, prefix: &str) -> bool {
     sid.strip_prefix(prefix).is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 

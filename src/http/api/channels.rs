@@ -15,9 +15,9 @@ use crate::domain::{ChannelKind, MessageType, RequestKey, SurveySend};
 use crate::error::{Error, Problem, Result};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::service::channels::{self, ChannelInput};
-use crate::service::inbound;
 use crate::service::mailboxes::{self, MailFailure};
 use crate::service::views::{Channel, Conversation, Message};
+use crate::service::{calls, inbound};
 use crate::state::AppState;
 use crate::store;
 
@@ -203,6 +203,71 @@ pub struct InboundResult {
     conversation: Conversation,
     /// True when the provider message id was already known and nothing was created.
     duplicate: bool,
+}
+
+/// A call a telephony system (a PBX, a contact-center platform) reports.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallBody {
+    /// `inbound` (the customer called; default) or `outbound` (the business called them).
+    direction: Option<String>,
+    /// The calling number, E.164.
+    from: String,
+    /// The called number, E.164.
+    to: String,
+    /// When it started ringing (RFC 3339; default now).
+    started_at: Option<String>,
+    /// How long the conversation lasted (0 for a missed call).
+    #[serde(default)]
+    duration_seconds: u32,
+    /// `answered`, `missed` or `voicemail`.
+    outcome: String,
+    /// Media key of the recording, uploaded first (`POST /api/v1/media`).
+    recording_media_key: Option<String>,
+    /// What was said.
+    transcript: Option<String>,
+    /// The operator who took the call.
+    operator_id: Option<i64>,
+    /// The customer's name, for a number not known yet.
+    customer_name: Option<String>,
+    /// The telephony system's id of the call: a repeat with the same id records nothing.
+    external_id: Option<String>,
+}
+
+/// Record a call on a voice channel (201; 200 for a repeat of a known `external_id`).
+///
+/// The call becomes a message of type `call` in the customer's conversation on the channel
+/// (`payload.call` holds its details, `media_keys` the recording); the customer is the contact
+/// with that phone number on any channel, or a new one.
+#[utoipa::path(post, path = "/api/v1/channels/{id}/calls", operation_id = "recordCall", tag = "channels", request_body = CallBody,
+    responses((status = 201, body = InboundResult), (status = 200, description = "Repeat: the first result", body = InboundResult),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn call(
+    State(state): State<AppState>,
+    Extension(me): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    request_key: Option<Extension<RequestKey>>,
+    ApiJson(body): ApiJson<CallBody>,
+) -> Result<(StatusCode, Json<InboundResult>)> {
+    let call = calls::NewCall {
+        direction: body.direction,
+        from: body.from,
+        to: body.to,
+        started_at: body.started_at,
+        duration_seconds: body.duration_seconds,
+        outcome: body.outcome,
+        recording_media_key: body.recording_media_key,
+        transcript: body.transcript,
+        operator_id: body.operator_id,
+        customer_name: body.customer_name,
+        external_id: body.external_id,
+    };
+    let result = calls::record(&state, me.account_id, id, call, request_key.map(|Extension(key)| key)).await?;
+    let status = if result.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((
+        status,
+        Json(InboundResult { message: result.message, conversation: result.conversation, duplicate: result.duplicate }),
+    ))
 }
 
 /// Deliver a customer message to a channel (201; 200 for a repeat of a known provider message id).

@@ -28,6 +28,8 @@ pub struct ContactBody {
     in_address_book: Option<bool>,
     #[schema(value_type = Option<Object>)]
     attributes: Option<Value>,
+    /// Replaces the contact's tags (trimmed, lower-case, at most 50 of 1–64 characters).
+    tags: Option<Vec<String>>,
 }
 
 impl From<ContactBody> for ContactInput {
@@ -39,6 +41,7 @@ impl From<ContactBody> for ContactInput {
             avatar_url: body.avatar_url,
             in_address_book: body.in_address_book,
             attributes: body.attributes,
+            tags: body.tags,
         }
     }
 }

@@ -78,6 +78,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/channels/{id}/inbound", post(channels::inbound))
+        .route("/channels/{id}/calls", post(channels::call))
         .route("/channels/{id}/mail-failures", get(channels::mail_failures))
         .route("/channels/{id}/templates", get(templates::list).post(templates::create))
         .route("/channels/{id}/templates/sync", post(templates::sync))

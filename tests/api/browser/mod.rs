@@ -43,6 +43,7 @@ mod inbox;
 mod meta;
 mod reports;
 mod smoke;
+mod voice;
 mod widget;
 
 /// Browsers open at once (the CI machine has two cores).

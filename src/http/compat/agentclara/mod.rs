@@ -3,6 +3,8 @@
 //! `service::outbound` and `service::inbound`. No business rule lives here. See
 //! `docs/agentclara.md`, which marks every choice the platform's documentation leaves open.
 
+mod customers;
+
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -14,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::{describe_error, guarded, read_segment, Caller, Dialect, Guard};
 use crate::channels::capabilities_of;
+use crate::domain::calls::Call;
 use crate::domain::inbound::InboundMessage;
 use crate::domain::{ChannelKind, ConversationStatus, MessageType};
 use crate::error::Error;
@@ -64,7 +67,14 @@ pub fn routes(guard: Guard) -> Router<AppState> {
         .route("/conversations", get(list).post(create))
         .route("/conversations/{id}", get(show).patch(update))
         .route("/conversations/{id}/messages", post(send))
-        .route("/conversations/{id}/close", post(close));
+        .route("/conversations/{id}/close", post(close))
+        .route("/contacts", get(customers::list).post(customers::create))
+        .route("/contacts/search", get(customers::search))
+        .route(
+            "/contacts/{id}",
+            get(customers::show).patch(customers::update).put(customers::update).delete(customers::delete),
+        )
+        .route("/contacts/{id}/conversations", get(customers::conversations_of));
     let api = guarded::<AgentClara>(api, guard);
     Router::new().nest("/agentclara", api)
 }
@@ -93,12 +103,18 @@ impl Failure {
     fn conversation_not_found() -> Failure {
         Failure::new(StatusCode::NOT_FOUND, "Conversation not found")
     }
+
+    fn contact_not_found() -> Failure {
+        Failure::new(StatusCode::NOT_FOUND, "Contact not found")
+    }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
-        if matches!(error, Error::NotFound("conversation")) {
-            return Failure::conversation_not_found();
+        match error {
+            Error::NotFound("conversation") => return Failure::conversation_not_found(),
+            Error::NotFound("contact") => return Failure::contact_not_found(),
+            _ => {}
         }
         let (status, error, retry_after) = describe_error(error, StatusCode::BAD_REQUEST, "Invalid API key");
         Failure { status, error, retry_after }
@@ -149,6 +165,7 @@ const CHANNELS: &[(&str, ChannelKind)] = &[
     ("instagram", ChannelKind::Instagram),
     ("facebook", ChannelKind::Messenger),
     ("whatsapp", ChannelKind::Whatsapp),
+    ("voice", ChannelKind::Voice),
 ];
 
 /// The platform's name of a network (its own name for those it does not list).
@@ -209,13 +226,21 @@ fn sender(message: &Message) -> &'static str {
     }
 }
 
+/// A message as the platform shows it; a call's content is its transcript (else what happened),
+/// and its details follow under `call`.
 fn message_json(message: &Message) -> Value {
-    json!({
+    let call = Call::of(&message.payload);
+    let transcript = call.as_ref().and_then(|call| call.transcript.clone());
+    let mut data = json!({
         "id": format!("msg_{}", message.id),
         "sender": sender(message),
-        "content": message.text.clone().unwrap_or_default(),
+        "content": transcript.or_else(|| message.text.clone()).unwrap_or_default(),
         "timestamp": message.created_at,
-    })
+    });
+    if let Some(call) = call {
+        data["call"] = json!(call);
+    }
+    data
 }
 
 /// The list's filters and page.
@@ -229,26 +254,32 @@ struct ListQuery {
     customer_id: Option<String>,
 }
 
-/// The most conversations one page holds, and the default.
+/// The most items one page holds, and the default.
 const MAX_LIMIT: i64 = 100;
 const DEFAULT_LIMIT: i64 = 25;
 
 /// The deepest offset a list goes to (a cursor-paged list goes anywhere: `/api/v1`).
 const MAX_OFFSET: i64 = 10_000;
 
+/// A page's size (`default` when not given) and offset, checked.
+fn page_bounds(limit: Option<i64>, offset: Option<i64>, default: i64) -> Answer<(i64, i64)> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Failure::bad_request(format!("Invalid limit: must be 1 to {MAX_LIMIT}")));
+    }
+    let offset = offset.unwrap_or(0);
+    if !(0..=MAX_OFFSET).contains(&offset) {
+        return Err(Failure::bad_request(format!("Invalid offset: must be 0 to {MAX_OFFSET}")));
+    }
+    Ok((limit, offset))
+}
+
 async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Query(query): Query<ListQuery>,
 ) -> Answer<(StatusCode, Json<Value>)> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Failure::bad_request(format!("Invalid limit: must be 1 to {MAX_LIMIT}")));
-    }
-    let offset = query.offset.unwrap_or(0);
-    if !(0..=MAX_OFFSET).contains(&offset) {
-        return Err(Failure::bad_request(format!("Invalid offset: must be 0 to {MAX_OFFSET}")));
-    }
+    let (limit, offset) = page_bounds(query.limit, query.offset, DEFAULT_LIMIT)?;
     let mut native = ConversationQuery {
         sort: "last_message_at".to_owned(),
         descending: true,
@@ -340,7 +371,7 @@ async fn create(
         .next()
         .ok_or_else(|| Failure::new(StatusCode::UNPROCESSABLE_ENTITY, format!("No {name} channel is set up")))?;
     let to = match kind {
-        ChannelKind::Sms | ChannelKind::Whatsapp => {
+        ChannelKind::Sms | ChannelKind::Whatsapp | ChannelKind::Voice => {
             given(&body.customer_phone).ok_or_else(|| Failure::missing("customer_phone"))?.to_owned()
         }
         ChannelKind::Email => given(&body.customer_email).ok_or_else(|| Failure::missing("customer_email"))?.to_owned(),

@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod jwt;
 pub mod knowledge;
 pub mod principal;
+pub mod quick_replies;
 pub mod sms;
 pub mod surveys;
 pub mod text;

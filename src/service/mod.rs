@@ -25,6 +25,7 @@ pub mod media_fetch;
 pub mod messages;
 pub mod outbound;
 pub mod profiles;
+pub mod quick_replies;
 pub mod rcs_templates;
 pub mod routing;
 pub mod sessions;

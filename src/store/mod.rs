@@ -19,6 +19,7 @@ pub mod mailboxes;
 pub mod media;
 pub mod messages;
 
+pub mod quick_replies;
 pub mod rcs_templates;
 pub mod search;
 pub mod sessions;

@@ -74,6 +74,7 @@ pub async fn delete_team(conn: &mut Conn, account_id: i64, id: i64) -> sqlx::Res
         "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2",
         "UPDATE channels SET team_id = NULL WHERE account_id = $1 AND team_id = $2",
         "UPDATE conversations SET team_id = NULL WHERE account_id = $1 AND team_id = $2",
+        "UPDATE quick_replies SET team_id = NULL WHERE account_id = $1 AND team_id = $2",
     ] {
         sqlx::query(sql).bind(account_id).bind(id).execute(&mut *conn).await?;
     }

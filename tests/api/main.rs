@@ -31,6 +31,7 @@ mod process;
 mod qlara_inbox;
 mod qlara_rcs;
 mod qlara_sends;
+mod quick_replies;
 mod rbm_api;
 mod rcs;
 mod receiver;

@@ -88,6 +88,7 @@ export function createComposer(element, { onSent }) {
     placeholder: t('composer.message_input'),
     'data-testid': 'composer-input',
     onkeydown: (event) => {
+      if (!quickList.hidden && quickKeys(event)) return;
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         send();
@@ -96,8 +97,111 @@ export function createComposer(element, { onSent }) {
     oninput: () => {
       grow();
       countParts();
+      showQuickReplies();
     },
   });
+  /** The quick replies `/` opens: those of the conversation, filled for it (loaded once per conversation). */
+  const quickList = h('ul', {
+    class: 'quick-replies',
+    role: 'listbox',
+    'aria-label': t('composer.quick_replies'),
+    'data-testid': 'quick-replies',
+    hidden: true,
+  });
+  let quickReplies = null;
+  let quickFor = null;
+  let quickShown = [];
+  let quickActive = 0;
+
+  /** Opens, filters or closes the list as the text is a `/code` being typed. */
+  async function showQuickReplies() {
+    const typing = () => !noteToggle.checked && conversation && input.value.match(/^\/(\S*)$/);
+    if (!typing()) {
+      quickList.hidden = true;
+      return;
+    }
+    const id = conversation.id;
+    if (quickFor !== id) {
+      quickFor = id;
+      quickReplies = null;
+      try {
+        quickReplies = (await api('GET', `/api/v1/conversations/${id}/quick-replies`)).data;
+      } catch {
+        quickFor = null;
+        return;
+      }
+    }
+    // What is typed by the time the list arrived.
+    const typed = typing();
+    if (!quickReplies || !typed || conversation.id !== id) return;
+    const wanted = typed[1].toLowerCase();
+    // Short codes match from the first letter, texts from the third.
+    const matches = (reply) =>
+      reply.shortcode.includes(wanted) || (wanted.length >= 3 && reply.filled_text.toLowerCase().includes(wanted));
+    const starts = (reply) => (reply.shortcode.startsWith(wanted) ? 0 : 1);
+    quickShown = quickReplies.filter(matches).sort((a, b) => starts(a) - starts(b));
+    quickActive = 0;
+    drawQuickReplies();
+  }
+
+  function drawQuickReplies() {
+    quickList.hidden = false;
+    if (!quickShown.length) {
+      quickList.replaceChildren(h('li', { class: 'cp-muted' }, t('composer.no_quick_replies')));
+      return;
+    }
+    quickList.replaceChildren(
+      ...quickShown.map((reply, index) =>
+        h(
+          'li',
+          {
+            role: 'option',
+            class: index === quickActive ? 'active' : '',
+            'aria-selected': String(index === quickActive),
+            'data-testid': 'quick-reply',
+            'data-code': reply.shortcode,
+            onmousedown: (event) => {
+              event.preventDefault();
+              pickQuickReply(reply);
+            },
+          },
+          h('strong', {}, `/${reply.shortcode}`),
+          h('span', { class: 'quick-text' }, reply.filled_text),
+        ),
+      ),
+    );
+  }
+
+  /** Arrow keys move through the list, Enter or Tab pick, Escape closes; answers whether the key was taken. */
+  function quickKeys(event) {
+    if (event.key === 'Escape') {
+      quickList.hidden = true;
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      if (!quickShown.length) return false;
+      quickActive = (quickActive + (event.key === 'ArrowDown' ? 1 : quickShown.length - 1)) % quickShown.length;
+      drawQuickReplies();
+    } else if ((event.key === 'Enter' || event.key === 'Tab') && quickShown.length && !event.isComposing) {
+      pickQuickReply(quickShown[quickActive]);
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    return true;
+  }
+
+  /** Puts a quick reply in the composer (its text, buttons and file), for the operator to edit and send. */
+  function pickQuickReply(reply) {
+    quickList.hidden = true;
+    input.value = reply.filled_text;
+    if (!richFields.hidden) suggestionsInput.value = reply.buttons.join(', ');
+    if (reply.media_key && !attachments.some((a) => a.key === reply.media_key)) {
+      attachments.push({ key: reply.media_key });
+      drawAttachments();
+    }
+    grow();
+    countParts();
+    input.focus();
+  }
   const partsCounter = h('div', { class: 'sms-parts', 'data-testid': 'sms-parts', 'aria-live': 'polite', hidden: true });
   const noteToggle = h('input', { type: 'checkbox', 'data-testid': 'private-toggle', onchange: () => update() });
   const emojiButton = h('button', {
@@ -260,7 +364,7 @@ export function createComposer(element, { onSent }) {
     h('label', { class: 'note-toggle' }, noteToggle, h('span', {}, t('composer.private_toggle'))),
     partsCounter,
   );
-  element.replaceChildren(banner, replyBox, chips, form, error, picker);
+  element.replaceChildren(banner, replyBox, chips, quickList, form, error, picker);
 
   document.addEventListener('click', (event) => {
     if (!picker.hidden && !picker.contains(event.target) && !emojiButton.contains(event.target)) hidePicker(false);
@@ -572,6 +676,7 @@ export function createComposer(element, { onSent }) {
   /** Switches to a conversation (keeping each conversation's draft), or refreshes the current one's window. */
   function setConversation(next) {
     if (conversation?.id !== next.id) {
+      quickList.hidden = true;
       if (conversation) drafts.set(conversation.id, input.value);
       input.value = drafts.get(next.id) || '';
       attachments = [];

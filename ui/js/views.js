@@ -10,6 +10,7 @@ import { mountChannels } from './channels.js';
 import { mountAgents } from './agents.js';
 import { mountTeams } from './teams.js';
 import { mountReports } from './reports.js';
+import { mountQuickReplies } from './quickreplies.js';
 
 export const VIEWS = [
   {
@@ -26,4 +27,11 @@ export const VIEWS = [
   { hash: '#/agents', label: 'app.nav_agents', nav: 'nav-agents', testid: 'agents', mount: mountAgents },
   { hash: '#/teams', label: 'app.nav_teams', nav: 'nav-teams', testid: 'teams', mount: mountTeams },
   { hash: '#/reports', label: 'app.nav_reports', nav: 'nav-reports', testid: 'reports', mount: mountReports },
+  {
+    hash: '#/quick-replies',
+    label: 'app.nav_quick_replies',
+    nav: 'nav-quick-replies',
+    testid: 'quick-replies-settings',
+    mount: mountQuickReplies,
+  },
 ];

@@ -9,6 +9,7 @@ pub mod events;
 pub mod feedback;
 pub mod keys;
 pub mod media;
+pub mod quick_replies;
 pub mod surveys;
 pub mod teams;
 pub mod templates;
@@ -33,6 +34,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/conversations", get(conversations::list).post(conversations::start))
         .route("/conversations/{id}", get(conversations::get).patch(conversations::update))
         .route("/conversations/{id}/read", post(conversations::read))
+        .route("/conversations/{id}/quick-replies", get(quick_replies::for_conversation))
+        .route("/quick-replies", get(quick_replies::list).post(quick_replies::create))
+        .route(
+            "/quick-replies/{id}",
+            get(quick_replies::get).patch(quick_replies::update).delete(quick_replies::delete),
+        )
         .route("/conversations/{id}/typing", post(conversations::typing))
         .route("/conversations/{id}/archive", post(conversations::archive))
         .route("/conversations/{id}/unarchive", post(conversations::unarchive))

@@ -41,6 +41,7 @@ mod docs;
 mod email;
 mod inbox;
 mod meta;
+mod quick_replies;
 mod reports;
 mod smoke;
 mod voice;

@@ -51,11 +51,14 @@ struct Inner {
 pub struct RbmApi {
     inner: Arc<Mutex<Inner>>,
     pub base: String,
+    /// Names this stand-in in its key's token URI: a later stand-in on the same port has another
+    /// key, so Parley's per-key token cache never hands it this one's tokens.
+    instance: String,
 }
 
 impl RbmApi {
     pub async fn start() -> RbmApi {
-        let mut api = RbmApi::default();
+        let mut api = RbmApi { instance: uuid::Uuid::new_v4().to_string(), ..RbmApi::default() };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         api.base = format!("http://{}", listener.local_addr().unwrap());
         let router = Router::new()
@@ -73,7 +76,7 @@ impl RbmApi {
     pub fn service_account_key(&self) -> String {
         let key = include_str!("../fixtures/rbm/service-account.json");
         let mut key: Value = serde_json::from_str(key).unwrap();
-        key["token_uri"] = json!(format!("{}/token", self.base));
+        key["token_uri"] = json!(format!("{}/token?stand-in={}", self.base, self.instance));
         key.to_string()
     }
 
@@ -156,7 +159,7 @@ async fn token(State(api): State<RbmApi>, body: Bytes) -> Response {
     }
     assert_eq!(claims["iss"], "rbm-agent@parley-tests.iam.gserviceaccount.com");
     assert_eq!(claims["scope"], "https://www.googleapis.com/auth/rcsbusinessmessaging");
-    assert_eq!(claims["aud"], format!("{}/token", api.base));
+    assert_eq!(claims["aud"], format!("{}/token?stand-in={}", api.base, api.instance));
     let mut inner = api.inner.lock().unwrap();
     inner.tokens_minted += 1;
     let answer = json!({"access_token": format!("ya29.stand-in-{}", inner.tokens_minted), "expires_in": 3599, "token_type": "Bearer"});

@@ -25,6 +25,7 @@ impl AppState {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let db = Db::connect(&config.store.database_url()).await?;
         db.migrate().await?;
+        crate::service::reports::fold_history(&db).await.context("building the reports of earlier history")?;
         let signing_key = auth::installation_secret(&db).await?;
         let media = MediaStore::new(&config.media_backing()?, config.effective_public_url(), signing_key)
             .context("opening the media store")?;

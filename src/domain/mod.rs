@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod knowledge;
 pub mod principal;
 pub mod quick_replies;
+pub mod reports;
 pub mod sms;
 pub mod surveys;
 pub mod text;

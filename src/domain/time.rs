@@ -1,10 +1,49 @@
 //! Timestamps: stored as Unix milliseconds, shown as RFC 3339 with milliseconds in UTC.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// The current time in Unix milliseconds.
+thread_local! {
+    static LOGICAL: RefCell<Option<LogicalClock>> = const { RefCell::new(None) };
+}
+
+/// The current time in Unix milliseconds: the wall clock, or the [`LogicalClock`] installed on
+/// this thread.
 pub fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+    LOGICAL
+        .with(|clock| clock.borrow().as_ref().map(LogicalClock::now))
+        .unwrap_or_else(|| Utc::now().timestamp_millis())
+}
+
+/// A clock that moves only when told, so a scenario of known timings (the reports' tests, a
+/// replay) runs without waiting. Installed per thread: a runtime whose threads all install it
+/// (`on_thread_start`) runs everything it does on logical time.
+#[derive(Debug, Clone)]
+pub struct LogicalClock(Arc<AtomicI64>);
+
+impl LogicalClock {
+    /// A clock showing `ms`.
+    pub fn starting_at(ms: i64) -> LogicalClock {
+        LogicalClock(Arc::new(AtomicI64::new(ms)))
+    }
+
+    /// The time it shows.
+    pub fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Moves it on by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Makes [`now_ms`] read this clock on the calling thread.
+    pub fn install(&self) {
+        LOGICAL.with(|clock| *clock.borrow_mut() = Some(self.clone()));
+    }
 }
 
 /// Formats Unix milliseconds as `2026-04-09T09:15:22.041Z`.

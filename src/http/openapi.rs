@@ -12,8 +12,8 @@ use utoipa::openapi::{Content, Header, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::api::{
-    agents, channels, contacts, conversations, credit, events, feedback, keys, media, quick_replies, surveys, teams,
-    templates, webhooks,
+    agents, channels, contacts, conversations, credit, events, feedback, keys, media, quick_replies, reports, surveys,
+    teams, templates, webhooks,
 };
 use crate::http::compat::qlara::{self, sends as qlara_sends};
 use crate::http::{hooks, widget};
@@ -50,6 +50,8 @@ wrong keys or passwords is refused for a while."),
         surveys::vote, feedback::give, feedback::of_conversation, feedback::of_agent,
         quick_replies::list, quick_replies::create, quick_replies::get, quick_replies::update, quick_replies::delete,
         quick_replies::for_conversation,
+        reports::activity, reports::activity_csv, reports::workload, reports::workload_csv, reports::business_hours,
+        reports::set_business_hours, reports::clear_business_hours,
         teams::list, teams::create, teams::get, teams::update, teams::delete, teams::presence, teams::set_presence,
         contacts::list, contacts::create, contacts::get, contacts::update, contacts::delete, contacts::merge,
         contacts::messages, contacts::conversations, contacts::duplicates,
@@ -78,6 +80,7 @@ wrong keys or passwords is refused for a while."),
         (name = "operators", description = "The people who answer conversations in the inbox."),
         (name = "quick replies", description = "Saved answers operators pick with `/` in the composer, filled for each conversation."),
         (name = "virtual agents", description = "AI agents that answer first and hand over to people: engines, knowledge base, escalations, take over and hand back."),
+        (name = "reports", description = "Volumes, first response and resolution times, virtual agents' share and the live workload, per day or week and per channel, team, operator or virtual agent; CSV; business hours."),
         (name = "surveys", description = "Satisfaction surveys (1 to 5) sent where the customer is, votes read from their replies, and the results."),
         (name = "routing", description = "Teams (queues), operator availability and capacity: waiting conversations go round-robin to free online members."),
         (name = "web chat widget", description = "What the widget on a website calls: no API key; a visitor session from an allowed origin, its token as a bearer."),

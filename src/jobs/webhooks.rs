@@ -28,7 +28,8 @@ const RESPONSE_KEEP: usize = 1024;
 /// Pause after a wake-up so a burst of commits is dispatched in one transaction.
 const COALESCE: Duration = Duration::from_millis(10);
 
-/// Fans undispatched events out to subscriptions, due at `now`; returns how many events it handled.
+/// Fans undispatched events out to subscriptions, due at `now`, and folds them into the reports;
+/// returns how many events it handled.
 pub async fn dispatch_once(state: &AppState, now: i64) -> Result<usize> {
     if !webhooks::has_undispatched_events(state.db.reader()).await? {
         return Ok(0);
@@ -51,6 +52,7 @@ pub async fn dispatch_once(state: &AppState, now: i64) -> Result<usize> {
         }
     }
     webhooks::queue_deliveries(&mut tx, &deliveries, now, false).await?;
+    crate::service::reports::project(&mut tx, &events).await?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     webhooks::mark_dispatched(&mut tx, &ids).await?;
     tx.commit().await?;

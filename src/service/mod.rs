@@ -27,6 +27,7 @@ pub mod outbound;
 pub mod profiles;
 pub mod quick_replies;
 pub mod rcs_templates;
+pub mod reports;
 pub mod routing;
 pub mod sessions;
 pub mod surveys;

@@ -21,6 +21,7 @@ pub mod messages;
 
 pub mod quick_replies;
 pub mod rcs_templates;
+pub mod reports;
 pub mod search;
 pub mod sessions;
 pub mod surveys;

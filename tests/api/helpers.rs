@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use parley::config::Cli;
+use parley::domain::time::LogicalClock;
 use parley::state::AppState;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -56,6 +57,66 @@ macro_rules! backend_tests {
             )*
         }
     };
+}
+
+/// Where [`logical_time_tests!`] start their clock: Monday 2026-11-23, 08:00 UTC.
+pub const LOGICAL_START: &str = "2026-11-23T08:00:00Z";
+
+/// Like [`backend_tests!`] for `async fn name(app: TestApp, clock: LogicalClock)`: the server and
+/// the test run on a logical clock starting at [`LOGICAL_START`] that moves only when the test
+/// advances it, so timings are exact and nothing sleeps.
+#[macro_export]
+macro_rules! logical_time_tests {
+    ($($name:ident),* $(,)?) => {
+        $crate::logical_time_tests!(with &[]; $($name),*);
+    };
+    (with $flags:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    #[allow(unused_imports)]
+                    use super::*;
+                    $crate::helpers::on_logical_time($crate::helpers::Backend::Sqlite, $flags, $crate::helpers::logical_start(), super::$name);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                #[cfg_attr(not(parley_postgres_tests), ignore = "set PARLEY_TEST_POSTGRES_URL to run the PostgreSQL tests")]
+                fn $name() {
+                    #[allow(unused_imports)]
+                    use super::*;
+                    $crate::helpers::on_logical_time($crate::helpers::Backend::Postgres, $flags, $crate::helpers::logical_start(), super::$name);
+                }
+            )*
+        }
+    };
+}
+
+/// [`LOGICAL_START`] in Unix ms.
+pub fn logical_start() -> i64 {
+    parley::domain::time::parse_timestamp(LOGICAL_START).expect("RFC 3339")
+}
+
+/// Runs `test` against a server on `backend` started with `flags`, with every thread of its
+/// runtime (and this one) on a logical clock starting at `start` (Unix ms).
+pub fn on_logical_time<F, T>(backend: Backend, flags: &[&str], start: i64, test: F)
+where
+    F: FnOnce(TestApp, LogicalClock) -> T,
+    T: std::future::Future<Output = ()>,
+{
+    let clock = LogicalClock::starting_at(start);
+    clock.install();
+    let installed = clock.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || installed.install())
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move { test(spawn_app_with(backend, flags).await, clock).await });
 }
 
 /// A running server, its state (to drive jobs) and an authenticated client.

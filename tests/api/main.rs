@@ -35,6 +35,7 @@ mod quick_replies;
 mod rbm_api;
 mod rcs;
 mod receiver;
+mod reports;
 mod routing;
 mod s3;
 mod sessions;

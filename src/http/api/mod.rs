@@ -10,6 +10,7 @@ pub mod feedback;
 pub mod keys;
 pub mod media;
 pub mod quick_replies;
+pub mod reports;
 pub mod surveys;
 pub mod teams;
 pub mod templates;
@@ -96,6 +97,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api-keys", get(keys::list).post(keys::create))
         .route("/api-keys/{id}", delete(keys::revoke))
         .route("/account/company-secret", post(keys::set_company_secret))
+        .route(
+            "/account/business-hours",
+            get(reports::business_hours).put(reports::set_business_hours).delete(reports::clear_business_hours),
+        )
+        .route("/reports/activity", get(reports::activity))
+        .route("/reports/activity.csv", get(reports::activity_csv))
+        .route("/reports/workload", get(reports::workload))
+        .route("/reports/workload.csv", get(reports::workload_csv))
         .route("/operators", get(keys::operators))
         .route("/media", get(media::list).post(media::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/media/{*key}", get(media::get))

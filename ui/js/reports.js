@@ -1,11 +1,21 @@
 /**
- * The reports page (`#/reports`): satisfaction surveys over a period and channel — how many were sent and
- * answered, the response rate and the average, the distribution of the votes, the same day by day as a chart —
- * and the CSV export of the surveys sent.
+ * The reports page (`#/reports`).
  *
- * Test ids: reports-page, report-channel, report-period, report-sent, report-answered, report-rate,
- * report-average, report-distribution, distribution-bar (data-vote, data-count), report-chart, report-day (data-date,
- * data-sent, data-answered), report-empty, report-csv, report-error.
+ * Activity over this week or the last 7, 30 or 90 days, per day or week, split by channel, team, operator or virtual
+ * agent: conversations opened and resolved, messages in and out, first response and resolution times (median and
+ * p90) as bar charts per group, opened and resolved per period as a chart, a table of every figure, and its CSV.
+ * The live workload: open conversations per operator (a chart) and team, and how long unassigned ones have waited.
+ * Satisfaction surveys over a period and channel — sent, answered, response rate, average, the distribution of the
+ * votes and the same day by day — and their CSV. Days and weeks are the browser's time zone's.
+ *
+ * Test ids: reports-page; activity-range, activity-interval, activity-group, activity-csv, activity-opened,
+ * activity-resolved, activity-in, activity-out, activity-frt, activity-frt-p90, activity-resolution,
+ * activity-bot-share, frt-chart, frt-bar (data-group, data-median, data-p90), resolution-bar (same), volume-chart,
+ * volume-period (data-date, data-opened, data-resolved), activity-row (data-group), activity-error; workload-open,
+ * workload-waiting, workload-oldest, load-bar (data-name, data-open), team-load (data-name, data-open,
+ * data-waiting), workload-csv; report-channel, report-period, report-sent, report-answered, report-rate,
+ * report-average, report-distribution, distribution-bar (data-vote, data-count), report-chart, report-day
+ * (data-date, data-sent, data-answered), report-empty, report-csv, report-error.
  */
 
 import { api, describeError as describe, query } from './api.js';
@@ -25,17 +35,239 @@ function svg(name, attributes = {}, ...children) {
 
 const percent = (value) => `${Math.round(value * 100)} %`;
 
+
+/** A time in seconds as people read it: `45 s`, `12 min`, `2 h 5 min`, `3 d 4 h`. */
+export function duration(seconds) {
+  if (seconds == null) return '–';
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const [hours, rest] = [Math.floor(minutes / 60), minutes % 60];
+  if (hours < 24) return rest ? `${hours} h ${rest} min` : `${hours} h`;
+  const [days, left] = [Math.floor(hours / 24), hours % 24];
+  return left ? `${days} d ${left} h` : `${days} d`;
+}
+
+const RANGES = ['this_week', 'last_7', 'last_30', 'last_90'];
+const GROUPS = ['channel', 'team', 'operator', 'virtual_agent', ''];
+
+/** The instants a range choice covers, in the browser's time zone. */
+function rangeOf(choice) {
+  const now = new Date();
+  if (choice === 'this_week') {
+    const monday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - ((now.getDay() + 6) % 7));
+    const next = new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + 7);
+    return { from: monday.toISOString(), to: next.toISOString() };
+  }
+  const days = Number(choice.split('_')[1]);
+  return { from: new Date(now.getTime() - days * 86_400_000).toISOString(), to: now.toISOString() };
+}
+
+/** How a group of figures is named. */
+function groupLabel(group, groupBy) {
+  if (!group) return t('reports.everything');
+  if (group.id == null) return t(`reports.none_${groupBy}`);
+  const name = group.name ?? `#${group.id}`;
+  return group.kind ? `${name} · ${channelName(group.kind)}` : name;
+}
+
+/** A small figure with its label. */
+function kpi(testid, label) {
+  const value = h('strong', { 'data-testid': testid }, '–');
+  return [h('div', { class: 'rp-kpi' }, value, h('span', {}, label)), value];
+}
+
+/** Horizontal bars of a time per group: the median solid, the p90 behind it. */
+function timeBars(testid, rows) {
+  const longest = Math.max(1, ...rows.map((row) => row.times.p90_seconds ?? 0));
+  return rows.map((row) => h('div', {
+    class: 'rp-bar rp-time', 'data-testid': testid, 'data-group': row.label,
+    'data-median': row.times.median_seconds ?? '', 'data-p90': row.times.p90_seconds ?? '',
+  },
+  h('span', { class: 'rp-bar-label', title: row.label }, row.label),
+  h('span', { class: 'rp-bar-track' },
+    h('span', { class: 'rp-bar-p90', style: `width: ${((row.times.p90_seconds ?? 0) / longest) * 100}%` }),
+    h('span', { class: 'rp-bar-fill rp-median', style: `width: ${((row.times.median_seconds ?? 0) / longest) * 100}%` })),
+  h('span', { class: 'rp-bar-count' }, t('reports.median_p90', {
+    median: duration(row.times.median_seconds), p90: duration(row.times.p90_seconds),
+  }))));
+}
+
+/** Bars of conversations opened and resolved per period. */
+function volumeChart(periods) {
+  const [width, height, pad] = [640, 200, 24];
+  const sum = (period, key) => period.figures.reduce((total, figures) => total + figures[key], 0);
+  const most = Math.max(1, ...periods.map((p) => Math.max(sum(p, 'opened'), sum(p, 'resolved'))));
+  const step = (width - 2 * pad) / Math.max(1, periods.length);
+  const bar = Math.min(24, Math.max(3, step * 0.35));
+  const y = (count) => height - pad - (count / most) * (height - 2 * pad);
+  return svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': t('reports.volume'), 'data-testid': 'volume-chart' },
+    svg('line', { class: 'rp-axis', x1: pad, y1: height - pad, x2: width - pad, y2: height - pad }),
+    ...periods.map((period, i) => {
+      const [opened, resolved] = [sum(period, 'opened'), sum(period, 'resolved')];
+      const x = pad + i * step;
+      return svg('g', { 'data-testid': 'volume-period', 'data-date': period.date, 'data-opened': opened, 'data-resolved': resolved },
+        svg('title', {}, t('reports.period_summary', { date: period.date, opened, resolved })),
+        svg('rect', { class: 'rp-sent', x, y: y(opened), width: bar, height: height - pad - y(opened) }),
+        svg('rect', { class: 'rp-answered', x: x + bar, y: y(resolved), width: bar, height: height - pad - y(resolved) }));
+    }));
+}
+
+/** The activity section; returns its node and the function that stops it. */
+function activitySection() {
+  const select = (testid, label, values, name, chosen) => h('select', { 'data-testid': testid, 'aria-label': label, onchange: () => load() },
+    values.map((value) => h('option', { value, selected: value === chosen }, t(`${name}${value || 'none'}`))));
+  const range = select('activity-range', t('reports.period'), RANGES, 'reports.range_', 'this_week');
+  const interval = select('activity-interval', t('reports.interval'), ['day', 'week'], 'reports.interval_', 'day');
+  const groupBy = select('activity-group', t('reports.group_by'), GROUPS, 'reports.by_', 'channel');
+  const csv = h('a', { class: 'chip', 'data-testid': 'activity-csv', download: 'activity.csv' }, t('reports.csv'));
+  const [openedBox, opened] = kpi('activity-opened', t('reports.opened'));
+  const [resolvedBox, resolved] = kpi('activity-resolved', t('reports.resolved'));
+  const [inBox, messagesIn] = kpi('activity-in', t('reports.messages_in'));
+  const [outBox, messagesOut] = kpi('activity-out', t('reports.messages_out'));
+  const [frtBox, frt] = kpi('activity-frt', t('reports.frt_median'));
+  const [frt90Box, frt90] = kpi('activity-frt-p90', t('reports.frt_p90'));
+  const [resolutionBox, resolution] = kpi('activity-resolution', t('reports.resolution_median'));
+  const [shareBox, share] = kpi('activity-bot-share', t('reports.bot_share'));
+  const frtTitle = h('h3', {});
+  const frtChart = h('div', { class: 'rp-bars rp-wide', 'data-testid': 'frt-chart' });
+  const resolutionTitle = h('h3', {});
+  const resolutionChart = h('div', { class: 'rp-bars rp-wide' });
+  const volume = h('figure', { class: 'rp-chart' });
+  const table = h('tbody');
+  const hours = h('p', { class: 'cp-muted' });
+  const error = h('p', { class: 'cp-error', role: 'alert', 'data-testid': 'activity-error' });
+  const node = h('section', { class: 'rp-section' },
+    h('header', { class: 'ch-head' }, h('h2', {}, t('reports.activity')), csv),
+    h('div', { class: 'rp-filters' }, range, interval, groupBy),
+    hours, error,
+    h('div', { class: 'rp-kpis' }, openedBox, resolvedBox, inBox, outBox, frtBox, frt90Box, resolutionBox, shareBox),
+    frtTitle, frtChart, resolutionTitle, resolutionChart,
+    h('h3', {}, t('reports.volume')), volume,
+    h('table', { class: 'rp-table' },
+      h('thead', {}, h('tr', {}, ['group', 'opened', 'resolved', 'messages_in', 'messages_out', 'frt_median', 'frt_p90',
+        'resolution_median', 'resolution_p90', 'bot_resolved', 'escalated'].map((key) => h('th', {}, t(`reports.${key}`))))),
+      table));
+
+  let generation = 0;
+  async function load() {
+    const mine = ++generation;
+    const filter = query({
+      ...rangeOf(range.value), interval: interval.value, group_by: groupBy.value,
+      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    });
+    csv.href = `/api/v1/reports/activity.csv${filter}`;
+    try {
+      const report = await api('GET', `/api/v1/reports/activity${filter}`);
+      if (mine !== generation) return;
+      error.textContent = '';
+      draw(report);
+    } catch (failure) {
+      if (mine === generation) error.textContent = describe(failure);
+    }
+  }
+
+  function draw(report) {
+    const total = (key) => report.totals.reduce((sum, figures) => sum + figures[key], 0);
+    opened.textContent = total('opened');
+    resolved.textContent = total('resolved');
+    messagesIn.textContent = total('messages_in');
+    messagesOut.textContent = total('messages_out');
+    hours.textContent = report.business_hours ? t('reports.business_hours') : '';
+    const rows = report.totals.map((figures) => ({ figures, label: groupLabel(figures.group, groupBy.value) }));
+    // The whole range's times need every value, so they come unsplit when the report is split.
+    const whole = report.group_by ? null : report.totals[0];
+    frt.textContent = duration(whole?.first_response.median_seconds);
+    frt90.textContent = duration(whole?.first_response.p90_seconds);
+    resolution.textContent = duration(whole?.resolution.median_seconds);
+    const [bots, escalated] = [total('bot_resolved'), total('escalated')];
+    share.textContent = bots + escalated ? `${Math.round((bots / (bots + escalated)) * 100)} %` : '–';
+    if (report.group_by) loadWhole();
+    const by = t(`reports.by_${groupBy.value || 'none'}`).toLowerCase();
+    frtTitle.textContent = t('reports.frt_chart', { by });
+    resolutionTitle.textContent = t('reports.resolution_chart', { by });
+    const timed = (key) => rows.filter((row) => row.figures[key].count > 0).map((row) => ({ label: row.label, times: row.figures[key] }));
+    const frtRows = timed('first_response');
+    frtChart.replaceChildren(...(frtRows.length ? timeBars('frt-bar', frtRows) : [h('p', { class: 'cp-muted' }, t('reports.no_times'))]));
+    const resolutionRows = timed('resolution');
+    resolutionChart.replaceChildren(...(resolutionRows.length ? timeBars('resolution-bar', resolutionRows) : [h('p', { class: 'cp-muted' }, t('reports.no_times'))]));
+    volume.replaceChildren(volumeChart(report.periods));
+    table.replaceChildren(...rows.map(({ figures, label }) => h('tr', { 'data-testid': 'activity-row', 'data-group': label },
+      h('td', {}, label), h('td', {}, figures.opened), h('td', {}, figures.resolved), h('td', {}, figures.messages_in),
+      h('td', {}, figures.messages_out), h('td', {}, duration(figures.first_response.median_seconds)),
+      h('td', {}, duration(figures.first_response.p90_seconds)), h('td', {}, duration(figures.resolution.median_seconds)),
+      h('td', {}, duration(figures.resolution.p90_seconds)), h('td', {}, figures.bot_resolved), h('td', {}, figures.escalated))));
+  }
+
+  /** The unsplit times of the same range, for the figures at the top. */
+  async function loadWhole() {
+    const mine = generation;
+    const whole = await api('GET', `/api/v1/reports/activity${query({ ...rangeOf(range.value), interval: 'week', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone })}`).catch(() => null);
+    if (mine !== generation || !whole) return;
+    frt.textContent = duration(whole.totals[0].first_response.median_seconds);
+    frt90.textContent = duration(whole.totals[0].first_response.p90_seconds);
+    resolution.textContent = duration(whole.totals[0].resolution.median_seconds);
+  }
+
+  load();
+  return [node, () => { generation += 1; }];
+}
+
+/** The live workload section; returns its node and the function that stops it. */
+function workloadSection() {
+  const csv = h('a', { class: 'chip', 'data-testid': 'workload-csv', download: 'workload.csv', href: '/api/v1/reports/workload.csv' }, t('reports.csv'));
+  const [openBox, open] = kpi('workload-open', t('reports.open_now'));
+  const [waitingBox, waiting] = kpi('workload-waiting', t('reports.waiting'));
+  const [oldestBox, oldest] = kpi('workload-oldest', t('reports.oldest_wait'));
+  const operators = h('div', { class: 'rp-bars rp-wide' });
+  const teams = h('tbody');
+  const node = h('section', { class: 'rp-section' },
+    h('header', { class: 'ch-head' }, h('h2', {}, t('reports.workload')), csv),
+    h('div', { class: 'rp-kpis' }, openBox, waitingBox, oldestBox),
+    h('h3', {}, t('reports.per_operator')), operators,
+    h('table', { class: 'rp-table' },
+      h('thead', {}, h('tr', {}, ['team', 'open_now', 'waiting', 'oldest_wait', 'median_wait'].map((key) => h('th', {}, t(`reports.${key}`))))),
+      teams));
+  let stopped = false;
+  api('GET', '/api/v1/reports/workload').then((load) => {
+    if (stopped) return;
+    open.textContent = load.open;
+    waiting.textContent = load.waiting.count;
+    oldest.textContent = duration(load.waiting.oldest_seconds);
+    const most = Math.max(1, ...load.operators.map((o) => o.open));
+    operators.replaceChildren(...load.operators.map((o) => h('div', { class: 'rp-bar rp-time', 'data-testid': 'load-bar', 'data-name': o.name, 'data-open': o.open },
+      h('span', { class: 'rp-bar-label', title: o.name }, o.name),
+      h('span', { class: 'rp-bar-track' }, h('span', { class: 'rp-bar-fill rp-median', style: `width: ${(o.open / most) * 100}%` })),
+      h('span', { class: 'rp-bar-count' }, String(o.open)))));
+    teams.replaceChildren(...load.teams.map((team) => {
+      const name = team.name ?? t('reports.none_team');
+      return h('tr', { 'data-testid': 'team-load', 'data-name': name, 'data-open': team.open, 'data-waiting': team.waiting.count },
+        h('td', {}, name), h('td', {}, team.open), h('td', {}, team.waiting.count),
+        h('td', {}, duration(team.waiting.oldest_seconds)), h('td', {}, duration(team.waiting.median_seconds)));
+    }));
+  }).catch(() => {});
+  return [node, () => { stopped = true; }];
+}
+
 /** Mounts the page in `element`; returns the function that unmounts it. */
 export function mountReports(element) {
+  const sections = [activitySection(), workloadSection(), surveySection()];
+  element.replaceChildren(h('div', { class: 'ch-page', 'data-testid': 'reports-page' },
+    h('header', { class: 'ch-head' }, h('h1', {}, t('reports.title'))),
+    sections.map(([node]) => node)));
+  return () => {
+    for (const [, stop] of sections) stop();
+    element.replaceChildren();
+  };
+}
+
+/** The satisfaction surveys section; returns its node and the function that stops it. */
+function surveySection() {
   const channel = h('select', { 'data-testid': 'report-channel', 'aria-label': t('reports.channel'), onchange: () => load() },
     h('option', { value: '' }, t('reports.all_channels')));
   const period = h('select', { 'data-testid': 'report-period', 'aria-label': t('reports.period'), onchange: () => load() },
     [7, 30, 90].map((days) => h('option', { value: days, selected: days === 30 }, t('reports.last_days', { days }))));
   const csv = h('a', { class: 'chip', 'data-testid': 'report-csv', download: 'survey-results.csv' }, t('reports.csv'));
-  const kpi = (testid, label) => {
-    const value = h('strong', { 'data-testid': testid }, '–');
-    return [h('div', { class: 'rp-kpi' }, value, h('span', {}, label)), value];
-  };
   const [sentBox, sent] = kpi('report-sent', t('reports.sent'));
   const [answeredBox, answered] = kpi('report-answered', t('reports.answered'));
   const [rateBox, rate] = kpi('report-rate', t('reports.response_rate'));
@@ -43,17 +275,16 @@ export function mountReports(element) {
   const distribution = h('div', { class: 'rp-bars', 'data-testid': 'report-distribution' });
   const chart = h('figure', { class: 'rp-chart' });
   const error = h('p', { class: 'cp-error', role: 'alert', 'data-testid': 'report-error' });
-  element.replaceChildren(
-    h('section', { class: 'ch-page', 'data-testid': 'reports-page' },
-      h('header', { class: 'ch-head' }, h('h1', {}, t('reports.title')), csv),
+  const node = h('section', { class: 'rp-section' },
+      h('header', { class: 'ch-head' }, h('h2', {}, t('reports.surveys')), csv),
       h('p', { class: 'cp-muted' }, t('reports.intro')),
       h('div', { class: 'rp-filters' }, channel, period),
       error,
       h('div', { class: 'rp-kpis' }, sentBox, answeredBox, rateBox, averageBox),
-      h('h2', {}, t('reports.distribution')),
+      h('h3', {}, t('reports.distribution')),
       distribution,
-      h('h2', {}, t('reports.over_time')),
-      chart));
+      h('h3', {}, t('reports.over_time')),
+      chart);
 
   let generation = 0;
   async function load() {
@@ -116,5 +347,5 @@ export function mountReports(element) {
     })
     .catch((failure) => { error.textContent = describe(failure); });
   load();
-  return () => { generation += 1; element.replaceChildren(); };
+  return [node, () => { generation += 1; }];
 }

@@ -125,6 +125,8 @@ pub async fn populate(args: PopulateArgs) -> Result<()> {
     insert_conversations(&db, account, &conversations, &channels, &operators, &last, &mut rng).await?;
     drop(last);
     insert_messages(&db, account, &conversations, &channels, messages(&timeline, seed), timeline.len()).await?;
+    progress("building the reports".to_owned());
+    parley::service::reports::fold_history(&db).await?;
     progress("updating the planner's statistics".to_owned());
     sqlx::query("ANALYZE").execute(db.writer()).await?;
     let mut report = String::new();

@@ -32,11 +32,16 @@ pub struct ReadsArgs {
     requests: usize,
 }
 
-/// A measurement: what it asks and how its path is drawn.
+/// A measurement: what it asks, how its path is drawn, and how many requests it makes when not
+/// `--requests`.
 struct Measure {
     label: String,
     path: Box<dyn FnMut(&mut StdRng) -> String>,
+    requests: Option<usize>,
 }
+
+/// Requests of each report measurement: a report reads a year of figures.
+const REPORT_REQUESTS: usize = 10;
 
 /// Starts Parley on the populated database and measures its reads.
 pub async fn reads(args: ReadsArgs) -> Result<()> {
@@ -79,7 +84,21 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
     let newest = get("/api/v1/conversations?limit=1&order=-id&archived=any".to_owned()).await?;
     let max_id = newest["data"][0]["id"].as_i64().context("an empty installation: run populate first")?;
 
-    let fixed = |label: &str, path: String| Measure { label: label.to_owned(), path: Box::new(move |_| path.clone()) };
+    let fixed = |label: &str, path: String| Measure {
+        label: label.to_owned(),
+        path: Box::new(move |_| path.clone()),
+        requests: None,
+    };
+    let report = |label: &str, path: String| Measure { requests: Some(REPORT_REQUESTS), ..fixed(label, path) };
+    let now = parley::domain::time::now_ms();
+    let day = 86_400_000;
+    let year = format!(
+        "/api/v1/reports/activity?from={}&to={}",
+        parley::domain::time::to_rfc3339(now - 366 * day),
+        parley::domain::time::to_rfc3339(now)
+    );
+    let week =
+        format!("/api/v1/reports/activity?from={}&group_by=channel", parley::domain::time::to_rfc3339(now - 7 * day));
     let list = "/api/v1/conversations?limit=25";
     let mut measures = vec![
         fixed("list: default order", list.to_owned()),
@@ -94,6 +113,7 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
             path: Box::new(move |rng| {
                 format!("{list}&q={}", urlencode(VOCABULARY[rng.gen_range(0..VOCABULARY.len())]))
             }),
+            requests: None,
         },
         Measure {
             label: "search: two words".to_owned(),
@@ -101,10 +121,12 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
                 let (a, b) = (rng.gen_range(0..VOCABULARY.len()), rng.gen_range(0..VOCABULARY.len()));
                 format!("{list}&q={}", urlencode(&format!("{} {}", VOCABULARY[a], VOCABULARY[b])))
             }),
+            requests: None,
         },
         Measure {
             label: "search: order number".to_owned(),
             path: Box::new(move |rng| format!("{list}&q=ORD-{}", rng.gen_range(100_000..1_100_000))),
+            requests: None,
         },
         Measure {
             label: "contacts: name substring".to_owned(),
@@ -116,14 +138,17 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
                 let end = (start + rng.gen_range(3..=6)).min(chars.len());
                 format!("/api/v1/contacts?limit=25&q={}", urlencode(&chars[start..end].iter().collect::<String>()))
             }),
+            requests: None,
         },
         Measure {
             label: "contacts: phone digits".to_owned(),
             path: Box::new(|rng| format!("/api/v1/contacts?limit=25&q={}", rng.gen_range(1_000_000..10_000_000))),
+            requests: None,
         },
         Measure {
             label: "thread: last 50 messages".to_owned(),
             path: Box::new(move |rng| format!("/api/v1/conversations/{}/messages?limit=50", rng.gen_range(1..=max_id))),
+            requests: None,
         },
         fixed("seed 000: inbox list (1000)", "/api/partner-gateway/v1/inbox/conversations".to_owned()),
         Measure {
@@ -131,7 +156,13 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
             path: Box::new(move |rng| {
                 format!("/api/partner-gateway/v1/inbox/conversations/{}/messages", rng.gen_range(1..=max_id))
             }),
+            requests: None,
         },
+        report("report: a year, daily", year.clone()),
+        report("report: a year, weekly/channel", format!("{year}&interval=week&group_by=channel")),
+        report("report: a year, by operator", format!("{year}&group_by=operator")),
+        report("report: 7 days by channel", week),
+        report("report: workload", "/api/v1/reports/workload".to_owned()),
     ];
     let mut report = String::new();
     writeln!(report, "parley-bench reads: {max_id} conversations, {} requests each, {}", args.requests, target.label)?;
@@ -140,7 +171,7 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
         progress(measure.label.clone());
         let mut stats = Stats::new()?;
         let mut matches = Vec::new();
-        for _ in 0..args.requests {
+        for _ in 0..measure.requests.unwrap_or(args.requests) {
             let url = format!("{}{}", target.base, (measure.path)(&mut rng));
             if let Some(body) = stats.request(client.get(&url), StatusCode::OK).await {
                 let value: Value = serde_json::from_slice(&body).unwrap_or_default();

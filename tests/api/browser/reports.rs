@@ -2,12 +2,13 @@
 //! virtual agent's answer (kept when the thread opens again), sees it counted on the agent's page,
 //! finds the conversation under the negative-feedback filter, sends the survey from the contact
 //! pane and sees the customer's vote there, and reads the Reports page: the counts, the
-//! distribution and the day-by-day chart.
+//! distribution and the day-by-day chart. A manager reads this week's first response times per
+//! channel and operator on the charts, and the workload.
 
 use serde_json::json;
 
 use super::Browser;
-use crate::helpers::{spawn_app_with, Backend};
+use crate::helpers::{on_logical_time, spawn_app_with, Backend};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feedback_votes_and_the_reports_page() {
@@ -88,4 +89,108 @@ async fn feedback_votes_and_the_reports_page() {
     assert!(csv.contains("/api/v1/surveys/results.csv?from="), "{csv}");
     browser.screenshot("reports-page").await;
     browser.close().await;
+}
+
+/// This week on the logical clock (UTC, the browser's zone on the test machine): an hour after
+/// Monday midnight at the earliest, three hours before now at the latest.
+fn this_week() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let day = 86_400_000;
+    // 1970-01-01 was a Thursday: three days after a Monday.
+    let monday = (now / day - (now / day + 3) % 7) * day;
+    (monday + 3_600_000).max(now - 3 * 3_600_000)
+}
+
+/// A manager opens Reports and reads this week's median first response time per channel, then
+/// per operator, on the charts; the workload shows who has what; the CSV link exports the same.
+#[test]
+fn a_manager_reads_this_weeks_first_response_times_per_channel() {
+    on_logical_time(Backend::Sqlite, &[], this_week(), |app, clock| async move {
+        let minutes = |n: i64| clock.advance(n * 60_000);
+        let line = |kind: &'static str, name: &'static str, address: &'static str| {
+            let body = json!({"kind": kind, "name": name, "address": address, "simulation": true});
+            let app = &app;
+            async move { app.post("/api/v1/channels", body).await.body["id"].as_i64().unwrap() }
+        };
+        let sales = line("whatsapp", "Vendite", "+393200000041").await;
+        let support = line("sms", "Assistenza", "+393200000042").await;
+        let mut operators = Vec::new();
+        for name in ["Anna", "Bruno"] {
+            let hash = parley::service::auth::hash_password("correct horse battery").unwrap();
+            let mut tx = app.state.db.begin().await.unwrap();
+            let email = format!("{}@example.com", name.to_lowercase());
+            let now = parley::domain::time::now_ms();
+            operators.push(
+                parley::store::accounts::insert_operator(&mut tx, 1, name, &email, &hash, "agent", now)
+                    .await
+                    .unwrap()
+                    .id,
+            );
+            tx.commit().await.unwrap();
+        }
+        let (anna, bruno) = (operators[0], operators[1]);
+        let reply = |conversation: i64, operator: i64| {
+            let app = &app;
+            async move {
+                let body = json!({"text": "Buongiorno, eccomi", "operator_id": operator});
+                let sent = app.post(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
+                assert_eq!(sent.status, reqwest::StatusCode::ACCEPTED, "{sent:?}");
+            }
+        };
+        let writes = |channel: i64, from: &'static str| {
+            let app = &app;
+            async move { app.inbound(channel, from, "Cliente", "Buongiorno").await["conversation"]["id"].as_i64().unwrap() }
+        };
+        let first = writes(sales, "+393470000041").await;
+        minutes(2);
+        reply(first, anna).await;
+        let second = writes(sales, "+393470000042").await;
+        minutes(4);
+        reply(second, anna).await;
+        let third = writes(support, "+393470000043").await;
+        minutes(10);
+        reply(third, bruno).await;
+        let resolved = app.patch(&format!("/api/v1/conversations/{first}"), json!({"status": "resolved"})).await;
+        assert_eq!(resolved.status, reqwest::StatusCode::OK);
+        parley::jobs::webhooks::run_once(&app.state).await.unwrap();
+
+        let browser = Browser::open(&app).await;
+        browser.login().await;
+        browser.click("[data-testid=nav-reports]").await;
+        browser.wait_for_text("[data-testid=activity-opened]", "3").await;
+        browser.wait_for_text("[data-testid=activity-resolved]", "1").await;
+        // Sales: 2 and 4 minutes (median 2, p90 4); support: 10 minutes.
+        browser.wait_for("[data-testid=frt-chart] [data-testid=frt-bar][data-group^='Vendite'][data-median='120'][data-p90='240']").await;
+        browser.wait_for("[data-testid=frt-bar][data-group^='Assistenza'][data-median='600']").await;
+        browser.wait_for_text("[data-testid=frt-bar][data-group^='Vendite']", "2 min · p90 4 min").await;
+        browser.wait_for("[data-testid=workload-open]").await;
+        browser.wait_for("[data-testid=load-bar][data-name='Anna'][data-open='1']").await;
+        browser.wait_for("[data-testid=load-bar][data-name='Bruno'][data-open='1']").await;
+        browser.screenshot("reports-activity").await;
+
+        let csv = browser.attr("[data-testid=activity-csv]", "href").await.unwrap();
+        assert!(csv.contains("group_by=channel") && csv.contains("timezone="), "{csv}");
+        let exported = app
+            .client
+            .get(format!("{}{csv}", app.base))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(exported.contains(&format!("\ntotal,{sales},Vendite,2,1,2,2,2,120,240,")), "{exported}");
+
+        browser
+            .exec(
+                "const s = document.querySelector('[data-testid=activity-group]'); s.value = 'operator'; \
+                 s.dispatchEvent(new Event('change'));",
+            )
+            .await;
+        browser.wait_for("[data-testid=frt-bar][data-group='Anna'][data-median='120'][data-p90='240']").await;
+        browser.wait_for("[data-testid=frt-bar][data-group='Bruno'][data-median='600']").await;
+        browser.wait_for_text("[data-testid=activity-frt]", "4 min").await;
+        browser.close().await;
+    });
 }

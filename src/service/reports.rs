@@ -159,24 +159,38 @@ fn is_resolved(status: &str) -> bool {
     status == ConversationStatus::Resolved.as_str() || status == ConversationStatus::Closed.as_str()
 }
 
-/// A conversation changed: who has it, and whether it was escalated or resolved just now.
-fn fold_snapshot(rows: &mut BTreeMap<i64, ReportConversationRow>, event: &EventRow, snapshot: &Snapshot) {
-    let at = event.created_at;
-    let row = rows.entry(snapshot.id).or_insert_with(|| ReportConversationRow {
-        conversation_id: snapshot.id,
-        account_id: event.account_id,
-        channel_id: snapshot.channel.id,
+/// The report row of a conversation seen for the first time.
+fn fresh(
+    conversation_id: i64,
+    account_id: i64,
+    channel_id: i64,
+    handler: &str,
+    opened_at: i64,
+) -> ReportConversationRow {
+    ReportConversationRow {
+        conversation_id,
+        account_id,
+        channel_id,
         team_id: None,
         assignee_id: None,
-        handler: snapshot.handler.clone(),
+        handler: handler.to_owned(),
         agent_id: None,
-        opened_at: parse_timestamp(&snapshot.created_at).unwrap_or(at),
+        opened_at,
         waiting_from: None,
         first_response_at: None,
         responder_id: None,
         escalated_at: None,
         resolved_at: None,
         bot_resolved: 0,
+    }
+}
+
+/// A conversation changed: who has it, and whether it was escalated or resolved just now.
+fn fold_snapshot(rows: &mut BTreeMap<i64, ReportConversationRow>, event: &EventRow, snapshot: &Snapshot) {
+    let at = event.created_at;
+    let row = rows.entry(snapshot.id).or_insert_with(|| {
+        let opened_at = parse_timestamp(&snapshot.created_at).unwrap_or(at);
+        fresh(snapshot.id, event.account_id, snapshot.channel.id, &snapshot.handler, opened_at)
     });
     let by_agent = Handler::VirtualAgent.as_str();
     if row.handler == by_agent && snapshot.handler != by_agent && row.escalated_at.is_none() {
@@ -213,21 +227,8 @@ fn fold_message(
     message: &MessageFact,
 ) {
     let at = event.created_at;
-    let row = rows.entry(message.conversation_id).or_insert_with(|| ReportConversationRow {
-        conversation_id: message.conversation_id,
-        account_id: event.account_id,
-        channel_id: message.channel_id,
-        team_id: None,
-        assignee_id: None,
-        handler: Handler::Human.as_str().to_owned(),
-        agent_id: None,
-        opened_at: at,
-        waiting_from: None,
-        first_response_at: None,
-        responder_id: None,
-        escalated_at: None,
-        resolved_at: None,
-        bot_resolved: 0,
+    let row = rows.entry(message.conversation_id).or_insert_with(|| {
+        fresh(message.conversation_id, event.account_id, message.channel_id, Handler::Human.as_str(), at)
     });
     let inbound = message.direction == "inbound";
     let by_agent = message.sender.kind == "virtual_agent";
@@ -312,10 +313,14 @@ pub struct Times {
     pub p90_seconds: Option<f64>,
 }
 
+/// Milliseconds as seconds.
+fn seconds(ms: Option<i64>) -> Option<f64> {
+    ms.map(|ms| ms as f64 / 1000.0)
+}
+
 impl Times {
     fn of(mut values: Vec<i64>) -> Times {
         values.sort_unstable();
-        let seconds = |ms: Option<i64>| ms.map(|ms| ms as f64 / 1000.0);
         Times {
             count: values.len() as i64,
             median_seconds: seconds(nearest_rank(&values, 50)),
@@ -590,8 +595,8 @@ impl Waiting {
         waits.sort_unstable();
         Waiting {
             count: waits.len() as i64,
-            oldest_seconds: waits.last().map(|ms| *ms as f64 / 1000.0),
-            median_seconds: nearest_rank(&waits, 50).map(|ms| ms as f64 / 1000.0),
+            oldest_seconds: seconds(waits.last().copied()),
+            median_seconds: seconds(nearest_rank(&waits, 50)),
         }
     }
 }

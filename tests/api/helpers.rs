@@ -346,6 +346,19 @@ impl TestApp {
         reply.body
     }
 
+    /// Creates an operator of account 1 (password "correct horse battery") and returns their id.
+    pub async fn operator(&self, name: &str) -> i64 {
+        let hash = parley::service::auth::hash_password("correct horse battery").expect("hash");
+        let email = format!("{}@example.com", name.to_lowercase());
+        let mut tx = self.state.db.begin().await.expect("begin");
+        let now = parley::domain::time::now_ms();
+        let row = parley::store::accounts::insert_operator(&mut tx, 1, name, &email, &hash, "agent", now)
+            .await
+            .expect("operator");
+        tx.commit().await.expect("commit");
+        row.id
+    }
+
     /// Creates a second account and returns its admin key.
     pub async fn other_account_key(&self) -> String {
         let (_, key) = parley::service::auth::create_account(&self.state.db, "Other Ltd", None).await.expect("account");

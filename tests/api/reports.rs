@@ -42,16 +42,6 @@ async fn line_of(app: &TestApp, kind: &str, name: &str, address: &str) -> i64 {
     reply.body["id"].as_i64().unwrap()
 }
 
-async fn operator(app: &TestApp, name: &str) -> i64 {
-    let hash = parley::service::auth::hash_password("correct horse battery").unwrap();
-    let email = format!("{}@example.com", name.to_lowercase());
-    let mut tx = app.state.db.begin().await.unwrap();
-    let now = parley::domain::time::now_ms();
-    let row = parley::store::accounts::insert_operator(&mut tx, 1, name, &email, &hash, "agent", now).await.unwrap();
-    tx.commit().await.unwrap();
-    row.id
-}
-
 /// A customer writes on a channel; returns the conversation.
 async fn customer_writes(app: &TestApp, channel: i64, from: &str, text: &str) -> i64 {
     app.inbound(channel, from, "Cliente", text).await["conversation"]["id"].as_i64().unwrap()
@@ -114,7 +104,7 @@ async fn medians_and_p90_follow_a_known_scenario(app: TestApp, clock: LogicalClo
     let clara = shipping_agent(&app, bot_line).await;
     let team = app.post("/api/v1/teams", json!({"name": "Vendite", "channel_ids": [sales]})).await;
     let team = team.body["id"].as_i64().unwrap();
-    let (anna, bruno) = (operator(&app, "Anna").await, operator(&app, "Bruno").await);
+    let (anna, bruno) = (app.operator("Anna").await, app.operator("Bruno").await);
 
     // Monday 08:00 UTC.
     let c1 = customer_writes(&app, sales, "+393470000001", "Buongiorno, avete il modello X?").await;
@@ -257,7 +247,7 @@ async fn medians_and_p90_follow_a_known_scenario(app: TestApp, clock: LogicalClo
 /// the open minutes; without them, every minute. (SMS: no reply window closes over the weekend.)
 async fn business_hours_count_only_open_time(app: TestApp, clock: LogicalClock) {
     let line = line_of(&app, "sms", "Vendite", "+393200000011").await;
-    let anna = operator(&app, "Anna").await;
+    let anna = app.operator("Anna").await;
     let open = |from: &str, to: &str| json!([{"from": from, "to": to}]);
     let hours = json!({"timezone": "Europe/Rome", "week": {
         "monday": open("09:00", "18:00"), "tuesday": open("09:00", "18:00"), "wednesday": open("09:00", "18:00"),
@@ -323,8 +313,8 @@ async fn workload_shows_open_conversations_and_waiting_times(app: TestApp, clock
     let support = named_channel(&app, "Assistenza", "+393200000022").await;
     let team = app.post("/api/v1/teams", json!({"name": "Vendite", "channel_ids": [sales]})).await;
     let team = team.body["id"].as_i64().unwrap();
-    let anna = operator(&app, "Anna").await;
-    let bruno = operator(&app, "Bruno").await;
+    let anna = app.operator("Anna").await;
+    let bruno = app.operator("Bruno").await;
     let first = customer_writes(&app, sales, "+393470000021", "Buongiorno").await;
     minutes(&clock, 10);
     customer_writes(&app, sales, "+393470000022", "Salve").await;
@@ -373,7 +363,7 @@ async fn workload_shows_open_conversations_and_waiting_times(app: TestApp, clock
 /// conversations and business hours.
 async fn reports_refuse_bad_queries_and_keep_to_their_account(app: TestApp, clock: LogicalClock) {
     let line = named_channel(&app, "Vendite", "+393200000031").await;
-    let anna = operator(&app, "Anna").await;
+    let anna = app.operator("Anna").await;
     let id = customer_writes(&app, line, "+393470000031", "Buongiorno").await;
     minutes(&clock, 3);
     operator_replies(&app, id, anna, "Buongiorno a lei").await;
@@ -411,9 +401,47 @@ async fn reports_refuse_bad_queries_and_keep_to_their_account(app: TestApp, cloc
     assert_eq!(report(&app, TWO_DAYS).await["business_hours"], false);
 }
 
+/// An installation from before reports gets its report rows from its stored conversations and
+/// messages at its first start, and events not yet dispatched then are not counted twice.
+async fn history_from_before_reports_is_built_once(app: TestApp, clock: LogicalClock) {
+    let line = named_channel(&app, "Vendite", "+393200000051").await;
+    let anna = app.operator("Anna").await;
+    let first = customer_writes(&app, line, "+393470000051", "Buongiorno").await;
+    minutes(&clock, 3);
+    operator_replies(&app, first, anna, "Buongiorno a lei").await;
+    minutes(&clock, 7);
+    resolve(&app, first).await;
+    let second = customer_writes(&app, line, "+393470000052", "Salve").await;
+    minutes(&clock, 5);
+    operator_replies(&app, second, anna, "Salve!").await;
+    let live = report(&app, &format!("{TWO_DAYS}&group_by=channel")).await;
+
+    // As before reports: no report rows, and a message whose events wait for the dispatcher.
+    for statement in [
+        "DELETE FROM report_conversations",
+        "DELETE FROM report_message_counts",
+        "DELETE FROM settings WHERE key = 'reports_history_through_event'",
+    ] {
+        sqlx::query(statement).execute(app.state.db.writer()).await.unwrap();
+    }
+    minutes(&clock, 1);
+    customer_writes(&app, line, "+393470000052", "Grazie").await;
+    parley::service::reports::fold_history(&app.state.db).await.unwrap();
+    parley::service::reports::fold_history(&app.state.db).await.unwrap();
+    let rebuilt = report(&app, &format!("{TWO_DAYS}&group_by=channel")).await;
+    let (before, after) = (group(&live["totals"], Some(line)), group(&rebuilt["totals"], Some(line)));
+    assert_eq!(after["first_response"], before["first_response"]);
+    assert_eq!(times(&after["first_response"]), [json!(2), json!(180.0), json!(300.0)]);
+    assert_eq!(after["resolution"], before["resolution"]);
+    assert_eq!((after["opened"].clone(), after["resolved"].clone()), (json!(2), json!(1)));
+    assert_eq!(after["messages_in"], 3, "the message written before the rebuild counts once");
+    assert_eq!(after["messages_out"], before["messages_out"]);
+}
+
 crate::logical_time_tests!(with FLAGS;
     medians_and_p90_follow_a_known_scenario,
     business_hours_count_only_open_time,
     workload_shows_open_conversations_and_waiting_times,
     reports_refuse_bad_queries_and_keep_to_their_account,
+    history_from_before_reports_is_built_once,
 );

@@ -77,20 +77,22 @@ function kpi(testid, label) {
   return [h('div', { class: 'rp-kpi' }, value, h('span', {}, label)), value];
 }
 
+/** A horizontal bar: its label, the track with `fills` (width fractions, the first behind), and its figure. */
+function bar(attributes, label, fills, figure) {
+  return h('div', { class: 'rp-bar rp-time', ...attributes },
+    h('span', { class: 'rp-bar-label', title: label }, label),
+    h('span', { class: 'rp-bar-track' }, fills.map(([kind, fraction]) => h('span', { class: kind, style: `width: ${fraction * 100}%` }))),
+    h('span', { class: 'rp-bar-count' }, figure));
+}
+
 /** Horizontal bars of a time per group: the median solid, the p90 behind it. */
 function timeBars(testid, rows) {
   const longest = Math.max(1, ...rows.map((row) => row.times.p90_seconds ?? 0));
-  return rows.map((row) => h('div', {
-    class: 'rp-bar rp-time', 'data-testid': testid, 'data-group': row.label,
-    'data-median': row.times.median_seconds ?? '', 'data-p90': row.times.p90_seconds ?? '',
-  },
-  h('span', { class: 'rp-bar-label', title: row.label }, row.label),
-  h('span', { class: 'rp-bar-track' },
-    h('span', { class: 'rp-bar-p90', style: `width: ${((row.times.p90_seconds ?? 0) / longest) * 100}%` }),
-    h('span', { class: 'rp-bar-fill rp-median', style: `width: ${((row.times.median_seconds ?? 0) / longest) * 100}%` })),
-  h('span', { class: 'rp-bar-count' }, t('reports.median_p90', {
-    median: duration(row.times.median_seconds), p90: duration(row.times.p90_seconds),
-  }))));
+  return rows.map(({ label, times }) => bar(
+    { 'data-testid': testid, 'data-group': label, 'data-median': times.median_seconds ?? '', 'data-p90': times.p90_seconds ?? '' },
+    label,
+    [['rp-bar-p90', (times.p90_seconds ?? 0) / longest], ['rp-bar-fill rp-median', (times.median_seconds ?? 0) / longest]],
+    t('reports.median_p90', { median: duration(times.median_seconds), p90: duration(times.p90_seconds) })));
 }
 
 /** Bars of conversations opened and resolved per period. */
@@ -235,10 +237,8 @@ function workloadSection() {
     waiting.textContent = load.waiting.count;
     oldest.textContent = duration(load.waiting.oldest_seconds);
     const most = Math.max(1, ...load.operators.map((o) => o.open));
-    operators.replaceChildren(...load.operators.map((o) => h('div', { class: 'rp-bar rp-time', 'data-testid': 'load-bar', 'data-name': o.name, 'data-open': o.open },
-      h('span', { class: 'rp-bar-label', title: o.name }, o.name),
-      h('span', { class: 'rp-bar-track' }, h('span', { class: 'rp-bar-fill rp-median', style: `width: ${(o.open / most) * 100}%` })),
-      h('span', { class: 'rp-bar-count' }, String(o.open)))));
+    operators.replaceChildren(...load.operators.map((o) => bar(
+      { 'data-testid': 'load-bar', 'data-name': o.name, 'data-open': o.open }, o.name, [['rp-bar-fill rp-median', o.open / most]], String(o.open))));
     teams.replaceChildren(...load.teams.map((team) => {
       const name = team.name ?? t('reports.none_team');
       return h('tr', { 'data-testid': 'team-load', 'data-name': name, 'data-open': team.open, 'data-waiting': team.waiting.count },

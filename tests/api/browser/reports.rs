@@ -114,21 +114,7 @@ fn a_manager_reads_this_weeks_first_response_times_per_channel() {
         };
         let sales = line("whatsapp", "Vendite", "+393200000041").await;
         let support = line("sms", "Assistenza", "+393200000042").await;
-        let mut operators = Vec::new();
-        for name in ["Anna", "Bruno"] {
-            let hash = parley::service::auth::hash_password("correct horse battery").unwrap();
-            let mut tx = app.state.db.begin().await.unwrap();
-            let email = format!("{}@example.com", name.to_lowercase());
-            let now = parley::domain::time::now_ms();
-            operators.push(
-                parley::store::accounts::insert_operator(&mut tx, 1, name, &email, &hash, "agent", now)
-                    .await
-                    .unwrap()
-                    .id,
-            );
-            tx.commit().await.unwrap();
-        }
-        let (anna, bruno) = (operators[0], operators[1]);
+        let (anna, bruno) = (app.operator("Anna").await, app.operator("Bruno").await);
         let reply = |conversation: i64, operator: i64| {
             let app = &app;
             async move {

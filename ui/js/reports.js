@@ -1,21 +1,22 @@
 /**
  * The reports page (`#/reports`).
  *
- * Activity over this week or the last 7, 30 or 90 days, per day or week, split by channel, team, operator or virtual
- * agent: conversations opened and resolved, messages in and out, first response and resolution times (median and
- * p90) as bar charts per group, opened and resolved per period as a chart, a table of every figure, and its CSV.
- * The live workload: open conversations per operator (a chart) and team, and how long unassigned ones have waited.
- * Satisfaction surveys over a period and channel — sent, answered, response rate, average, the distribution of the
- * votes and the same day by day — and their CSV. Days and weeks are the browser's time zone's.
+ * Activity over this week, the last 7, 30 or 90 days or chosen dates, per day or week, split by channel, team,
+ * operator or virtual agent: conversations opened and resolved, messages in and out, first response and resolution
+ * times (median and p90) as bar charts per group, opened and resolved per period as a chart, a table of every
+ * figure, and its CSV. The live workload: open conversations per operator (a chart) and team, and how long
+ * unassigned ones have waited. Satisfaction surveys over a period and channel — sent, answered, response rate,
+ * average, the distribution of the votes and the same day by day — and their CSV. Days and weeks are the browser's
+ * time zone's.
  *
- * Test ids: reports-page; activity-range, activity-interval, activity-group, activity-csv, activity-opened,
- * activity-resolved, activity-in, activity-out, activity-frt, activity-frt-p90, activity-resolution,
- * activity-bot-share, frt-chart, frt-bar (data-group, data-median, data-p90), resolution-bar (same), volume-chart,
- * volume-period (data-date, data-opened, data-resolved), activity-row (data-group), activity-error; workload-open,
- * workload-waiting, workload-oldest, load-bar (data-name, data-open), team-load (data-name, data-open,
- * data-waiting), workload-csv; report-channel, report-period, report-sent, report-answered, report-rate,
- * report-average, report-distribution, distribution-bar (data-vote, data-count), report-chart, report-day
- * (data-date, data-sent, data-answered), report-empty, report-csv, report-error.
+ * Test ids: reports-page; activity-range, activity-from, activity-to, activity-interval, activity-group,
+ * activity-csv, activity-opened, activity-resolved, activity-in, activity-out, activity-frt, activity-frt-p90,
+ * activity-resolution, activity-bot-share, frt-chart, frt-bar (data-group, data-median, data-p90), resolution-bar
+ * (same), volume-chart, volume-period (data-date, data-opened, data-resolved), activity-row (data-group),
+ * activity-error; workload-open, workload-waiting, workload-oldest, load-bar (data-name, data-open), team-load
+ * (data-name, data-open, data-waiting), workload-csv; report-channel, report-period, report-sent, report-answered,
+ * report-rate, report-average, report-distribution, distribution-bar (data-vote, data-count), report-chart,
+ * report-day (data-date, data-sent, data-answered), report-empty, report-csv, report-error.
  */
 
 import { api, describeError as describe, query } from './api.js';
@@ -48,12 +49,25 @@ export function duration(seconds) {
   return left ? `${days} d ${left} h` : `${days} d`;
 }
 
-const RANGES = ['this_week', 'last_7', 'last_30', 'last_90'];
+const RANGES = ['this_week', 'last_7', 'last_30', 'last_90', 'custom'];
 const GROUPS = ['channel', 'team', 'operator', 'virtual_agent', ''];
 
-/** The instants a range choice covers, in the browser's time zone. */
-function rangeOf(choice) {
+/** A `YYYY-MM-DD` date's local midnight, `days` later. */
+function midnight(date, days = 0) {
+  const [year, month, day] = date.split('-').map(Number);
+  return new Date(year, month - 1, day + days);
+}
+
+/** A date as `YYYY-MM-DD`, local. */
+function isoDate(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+/** The instants a range choice covers, in the browser's time zone; `custom` runs from the first day to the end of the last. */
+function rangeOf(choice, first, last) {
   const now = new Date();
+  if (choice === 'custom') return { from: midnight(first).toISOString(), to: midnight(last, 1).toISOString() };
   if (choice === 'this_week') {
     const monday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - ((now.getDay() + 6) % 7));
     const next = new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + 7);
@@ -120,6 +134,10 @@ function activitySection() {
   const select = (testid, label, values, name, chosen) => h('select', { 'data-testid': testid, 'aria-label': label, onchange: () => load() },
     values.map((value) => h('option', { value, selected: value === chosen }, t(`${name}${value || 'none'}`))));
   const range = select('activity-range', t('reports.period'), RANGES, 'reports.range_', 'this_week');
+  const day = (testid, label, date) => h('input', { type: 'date', hidden: true, 'data-testid': testid, 'aria-label': label, value: isoDate(date), onchange: () => load() });
+  const first = day('activity-from', t('reports.from'), new Date(Date.now() - 29 * 86_400_000));
+  const last = day('activity-to', t('reports.to'), new Date());
+  const chosen = () => rangeOf(range.value, first.value || isoDate(new Date()), last.value || first.value || isoDate(new Date()));
   const interval = select('activity-interval', t('reports.interval'), ['day', 'week'], 'reports.interval_', 'day');
   const groupBy = select('activity-group', t('reports.group_by'), GROUPS, 'reports.by_', 'channel');
   const csv = h('a', { class: 'chip', 'data-testid': 'activity-csv', download: 'activity.csv' }, t('reports.csv'));
@@ -141,7 +159,7 @@ function activitySection() {
   const error = h('p', { class: 'cp-error', role: 'alert', 'data-testid': 'activity-error' });
   const node = h('section', { class: 'rp-section' },
     h('header', { class: 'ch-head' }, h('h2', {}, t('reports.activity')), csv),
-    h('div', { class: 'rp-filters' }, range, interval, groupBy),
+    h('div', { class: 'rp-filters' }, range, first, last, interval, groupBy),
     hours, error,
     h('div', { class: 'rp-kpis' }, openedBox, resolvedBox, inBox, outBox, frtBox, frt90Box, resolutionBox, shareBox),
     frtTitle, frtChart, resolutionTitle, resolutionChart,
@@ -154,8 +172,9 @@ function activitySection() {
   let generation = 0;
   async function load() {
     const mine = ++generation;
+    first.hidden = last.hidden = range.value !== 'custom';
     const filter = query({
-      ...rangeOf(range.value), interval: interval.value, group_by: groupBy.value,
+      ...chosen(), interval: interval.value, group_by: groupBy.value,
       timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     });
     csv.href = `/api/v1/reports/activity.csv${filter}`;
@@ -204,7 +223,7 @@ function activitySection() {
   /** The unsplit times of the same range, for the figures at the top. */
   async function loadWhole() {
     const mine = generation;
-    const whole = await api('GET', `/api/v1/reports/activity${query({ ...rangeOf(range.value), interval: 'week', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone })}`).catch(() => null);
+    const whole = await api('GET', `/api/v1/reports/activity${query({ ...chosen(), interval: 'week', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone })}`).catch(() => null);
     if (mine !== generation || !whole) return;
     frt.textContent = duration(whole.totals[0].first_response.median_seconds);
     frt90.textContent = duration(whole.totals[0].first_response.p90_seconds);

@@ -106,6 +106,7 @@ fn this_week() -> i64 {
 #[test]
 fn a_manager_reads_this_weeks_first_response_times_per_channel() {
     on_logical_time(Backend::Sqlite, &[], this_week(), |app, clock| async move {
+        let started = clock.now();
         let minutes = |n: i64| clock.advance(n * 60_000);
         let line = |kind: &'static str, name: &'static str, address: &'static str| {
             let body = json!({"kind": kind, "name": name, "address": address, "simulation": true});
@@ -177,6 +178,24 @@ fn a_manager_reads_this_weeks_first_response_times_per_channel() {
         browser.wait_for("[data-testid=frt-bar][data-group='Anna'][data-median='120'][data-p90='240']").await;
         browser.wait_for("[data-testid=frt-bar][data-group='Bruno'][data-median='600']").await;
         browser.wait_for_text("[data-testid=activity-frt]", "4 min").await;
+
+        // Chosen dates: the day before shows nothing, the scenario's days the same figures.
+        let date = |at: i64| parley::domain::time::to_rfc3339(at)[..10].to_owned();
+        let (before, first_day, last_day) = (date(started - 86_400_000), date(started), date(clock.now()));
+        let choose = |first: &str, last: &str| {
+            format!(
+                "const r = document.querySelector('[data-testid=activity-range]'); r.value = 'custom'; \
+                 r.dispatchEvent(new Event('change')); \
+                 const f = document.querySelector('[data-testid=activity-from]'); f.value = '{first}'; \
+                 const l = document.querySelector('[data-testid=activity-to]'); l.value = '{last}'; \
+                 l.dispatchEvent(new Event('change'));"
+            )
+        };
+        browser.exec(&choose(&before, &before)).await;
+        browser.wait_for_text("[data-testid=activity-opened]", "0").await;
+        browser.exec(&choose(&first_day, &last_day)).await;
+        browser.wait_for_text("[data-testid=activity-opened]", "3").await;
+        browser.wait_for("[data-testid=frt-bar][data-group='Anna'][data-median='120']").await;
         browser.close().await;
     });
 }

@@ -98,7 +98,9 @@ async fn open_state(store: Store) -> anyhow::Result<AppState> {
 
 /// Creates the database, or applies pending migrations.
 pub async fn migrate(store: Store) -> anyhow::Result<()> {
-    create_or_open(&store).await?.close().await;
+    let db = create_or_open(&store).await?;
+    crate::service::reports::fold_history(&db).await.context("building the reports of earlier history")?;
+    db.close().await;
     println!("database is up to date");
     Ok(())
 }

@@ -166,11 +166,11 @@ pub async fn rebuild(conn: &mut Conn) -> sqlx::Result<()> {
         (
             "operator",
             "CASE WHEN m.direction = 'inbound' THEN COALESCE(c.assignee_id, 0) \
-             WHEN m.sender_type = 'operator' THEN m.sender_id ELSE 0 END",
+             WHEN m.sender_type = 'operator' THEN COALESCE(m.sender_id, 0) ELSE 0 END",
         ),
         (
             "virtual_agent",
-            "CASE WHEN m.sender_type = 'virtual_agent' THEN m.sender_id \
+            "CASE WHEN m.sender_type = 'virtual_agent' THEN COALESCE(m.sender_id, 0) \
              WHEN m.direction = 'inbound' AND c.handler = 'virtual_agent' THEN COALESCE(c.virtual_agent_id, 0) ELSE 0 END",
         ),
     ];

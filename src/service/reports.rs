@@ -418,6 +418,77 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// Adds another tally's figures to this one's.
+    fn absorb(&mut self, other: &Tally) {
+        self.opened += other.opened;
+        self.resolved += other.resolved;
+        self.messages_in += other.messages_in;
+        self.messages_out += other.messages_out;
+        self.first_responses.extend_from_slice(&other.first_responses);
+        self.resolutions.extend_from_slice(&other.resolutions);
+        self.bot_resolved += other.bot_resolved;
+        self.escalated += other.escalated;
+    }
+}
+
+/// Tallies per period (index) and group (id, 0 for none).
+type Tallies = BTreeMap<(usize, i64), Tally>;
+
+/// Spans a range is read in: a report holds one span's text of a figure at a time, not the
+/// whole range's.
+const SPANS: i64 = 32;
+
+/// A range cut into [`SPANS`] consecutive spans.
+fn chunks(from: i64, to: i64) -> Vec<(i64, i64)> {
+    let length = ((to - from) + SPANS - 1) / SPANS;
+    let mut spans = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = (start + length.max(1)).min(to);
+        spans.push((start, end));
+        start = end;
+    }
+    spans
+}
+
+/// Where a figure is read from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Series(Series),
+    Messages,
+}
+
+/// One figure of a report, read span by span.
+struct Reading<'a> {
+    db: &'a sqlx::AnyPool,
+    account_id: i64,
+    source: Source,
+    dimension: Dimension,
+    spans: &'a [(i64, i64)],
+}
+
+impl Reading<'_> {
+    /// Reads every span and folds each record (`N` integers) into tallies.
+    async fn fold<const N: usize>(self, mut fold: impl FnMut(&mut Tallies, [i64; N])) -> sqlx::Result<Tallies> {
+        let mut tallies = Tallies::new();
+        for (start, end) in self.spans {
+            let text = match self.source {
+                Source::Series(series) => {
+                    store::series(self.db, self.account_id, series, self.dimension, *start, *end).await?
+                }
+                Source::Messages => {
+                    store::message_counts(self.db, self.account_id, self.dimension, *start, *end).await?
+                }
+            };
+            for record in records::<N>(&text) {
+                fold(&mut tallies, record);
+            }
+        }
+        Ok(tallies)
+    }
+}
+
 /// The records of a series (`;`-separated, `,`-separated integers), each with exactly `N` fields.
 fn records<const N: usize>(text: &Option<String>) -> impl Iterator<Item = [i64; N]> + '_ {
     text.as_deref().unwrap_or_default().split(';').filter(|r| !r.is_empty()).filter_map(|record| {
@@ -498,54 +569,48 @@ pub async fn activity(state: &AppState, account_id: i64, query: ActivityQuery) -
     let dimension = GroupBy::dimension(query.group_by);
     let _running = RUNNING.acquire().await.map_err(anyhow::Error::from)?;
     let reader = state.db.reader();
-    let series = |series| store::series(reader, account_id, series, dimension, from, to);
-    let counted_from = from - from.rem_euclid(BUCKET_MS);
+    let first_start = match schedule {
+        Some(_) => store::earliest_start(reader, account_id, from, to).await?.unwrap_or(from),
+        None => from,
+    };
+    let clock = stopwatch(&schedule, first_start, to);
+    let (spans, counted) = (chunks(from, to), chunks(from - from.rem_euclid(BUCKET_MS), to));
+    let read = |source, spans| Reading { db: reader, account_id, source, dimension, spans };
     let (opened, responded, resolved, escalated, messages, names) = tokio::try_join!(
-        series(Series::Opened),
-        series(Series::Responded),
-        series(Series::Resolved),
-        series(Series::Escalated),
-        store::message_counts(reader, account_id, dimension, counted_from, to),
+        read(Source::Series(Series::Opened), &spans).fold(|tallies, [group, at]: [i64; 2]| {
+            tallies.entry((periods.index(at), group)).or_default().opened += 1;
+        }),
+        read(Source::Series(Series::Responded), &spans).fold(|tallies, [group, at, start]: [i64; 3]| {
+            let tally = tallies.entry((periods.index(at), group)).or_default();
+            tally.first_responses.push(clock.elapsed(start, at));
+        }),
+        read(Source::Series(Series::Resolved), &spans).fold(|tallies, [group, at, start, by_agent]: [i64; 4]| {
+            let tally = tallies.entry((periods.index(at), group)).or_default();
+            tally.resolved += 1;
+            tally.resolutions.push(clock.elapsed(start, at));
+            tally.bot_resolved += by_agent;
+        }),
+        read(Source::Series(Series::Escalated), &spans).fold(|tallies, [group, at]: [i64; 2]| {
+            tallies.entry((periods.index(at), group)).or_default().escalated += 1;
+        }),
+        read(Source::Messages, &counted).fold(|tallies, [id, bucket_at, inbound, outbound]: [i64; 4]| {
+            let group = if dimension == Dimension::Everything { 0 } else { id };
+            let tally = tallies.entry((periods.index(bucket_at.max(from)), group)).or_default();
+            tally.messages_in += inbound;
+            tally.messages_out += outbound;
+        }),
         async { Ok::<_, sqlx::Error>(groups(state, account_id, dimension).await) },
     )?;
     let names = names?;
-
-    let first_start = records::<3>(&responded)
-        .map(|[_, _, start]| start)
-        .chain(records::<4>(&resolved).map(|[_, _, start, _]| start))
-        .min()
-        .unwrap_or(from);
-    let clock = stopwatch(&schedule, first_start, to);
-    let mut tallies: BTreeMap<(usize, i64), Tally> = BTreeMap::new();
+    let mut tallies = opened;
+    for part in [responded, resolved, escalated, messages] {
+        for (key, tally) in part {
+            tallies.entry(key).or_default().absorb(&tally);
+        }
+    }
     let mut totals: BTreeMap<i64, Tally> = BTreeMap::new();
-    let mut add = |period: usize, group: i64, apply: &dyn Fn(&mut Tally)| {
-        apply(tallies.entry((period, group)).or_default());
-        apply(totals.entry(group).or_default());
-    };
-    for [group, at] in records::<2>(&opened) {
-        add(periods.index(at), group, &|t| t.opened += 1);
-    }
-    for [group, at, start] in records::<3>(&responded) {
-        let time = clock.elapsed(start, at);
-        add(periods.index(at), group, &|t| t.first_responses.push(time));
-    }
-    for [group, at, start, by_agent] in records::<4>(&resolved) {
-        let time = clock.elapsed(start, at);
-        add(periods.index(at), group, &|t| {
-            t.resolved += 1;
-            t.resolutions.push(time);
-            t.bot_resolved += by_agent;
-        });
-    }
-    for [group, at] in records::<2>(&escalated) {
-        add(periods.index(at), group, &|t| t.escalated += 1);
-    }
-    for [id, bucket_at, inbound, outbound] in records::<4>(&messages) {
-        let group = if dimension == Dimension::Everything { 0 } else { id };
-        add(periods.index(bucket_at.max(from)), group, &|t| {
-            t.messages_in += inbound;
-            t.messages_out += outbound;
-        });
+    for ((_, group), tally) in &tallies {
+        totals.entry(*group).or_default().absorb(tally);
     }
     let mut group_ids: Vec<i64> = totals.keys().copied().collect();
     if dimension == Dimension::Everything && group_ids.is_empty() {
@@ -636,8 +701,8 @@ pub struct Workload {
     pub virtual_agents: Vec<Load>,
 }
 
-/// The live workload: open conversations per operator, team and virtual agent, and how long the
-/// unassigned ones have waited.
+/// The live workload: open conversations per operator, team and virtual agent (from the report
+/// rows, a moment behind the conversations), and how long the unassigned ones have waited.
 pub async fn workload(state: &AppState, account_id: i64) -> Result<Workload> {
     let now = now_ms();
     let reader = state.db.reader();
@@ -654,9 +719,10 @@ pub async fn workload(state: &AppState, account_id: i64) -> Result<Workload> {
     }
     let (mut by_operator, mut by_team, mut by_agent) = (HashMap::new(), BTreeMap::new(), HashMap::new());
     for row in &open {
-        *by_operator.entry(row.assignee_id).or_insert(0) += row.count;
-        *by_team.entry(row.team_id).or_insert(0) += row.count;
-        *by_agent.entry(row.agent_id).or_insert(0) += row.count;
+        *by_operator.entry(row.assignee_id.unwrap_or(0)).or_insert(0) += row.count;
+        *by_team.entry(row.team_id.unwrap_or(0)).or_insert(0) += row.count;
+        let agent = row.agent_id.filter(|_| row.handler == Handler::VirtualAgent.as_str());
+        *by_agent.entry(agent.unwrap_or(0)).or_insert(0) += row.count;
     }
     let loads = |rows: Vec<store::NamedRow>, counts: &HashMap<i64, i64>| -> Vec<Load> {
         rows.into_iter()

@@ -264,6 +264,27 @@ pub async fn series<'c>(
     .await
 }
 
+/// When the earliest time the series of `from` to `to` measure starts: a first response's wait
+/// or a resolved conversation's opening.
+pub async fn earliest_start<'c>(
+    db: impl AnyExecutor<'c>,
+    account_id: i64,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT MIN(earliest) FROM (SELECT MIN(waiting_from) AS earliest FROM report_conversations \
+         WHERE account_id = $1 AND first_response_at >= $2 AND first_response_at < $3 \
+         UNION ALL SELECT MIN(opened_at) FROM report_conversations \
+         WHERE account_id = $1 AND resolved_at >= $2 AND resolved_at < $3) AS starts",
+    )
+    .bind(account_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(db)
+    .await
+}
+
 /// An account's message counts of one dimension from `from` to `to`, as
 /// `dimension_id,bucket_at,inbound,outbound` records.
 pub async fn message_counts<'c>(
@@ -306,24 +327,22 @@ pub async fn names<'c>(db: impl AnyExecutor<'c>, account_id: i64, dimension: Dim
     sqlx::query_as(sql).bind(account_id).fetch_all(db).await
 }
 
-/// Open (or pending) conversations of an account counted by team, assignee and virtual agent
-/// handling them (0 for none).
+/// Open (or pending) conversations of an account counted by team, assignee and the virtual agent
+/// handling them (`None` for none).
 #[derive(Debug, Clone, FromRow)]
 pub struct OpenCountRow {
-    pub team_id: i64,
-    pub assignee_id: i64,
-    pub agent_id: i64,
+    pub team_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub handler: String,
+    pub agent_id: Option<i64>,
     pub count: i64,
 }
 
-/// How an account's open conversations are spread.
+/// How an account's open conversations are spread, from their report rows (not resolved).
 pub async fn open_counts<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx::Result<Vec<OpenCountRow>> {
     sqlx::query_as(
-        "SELECT COALESCE(team_id, 0) AS team_id, COALESCE(assignee_id, 0) AS assignee_id, \
-         CASE WHEN handler = 'virtual_agent' THEN COALESCE(virtual_agent_id, 0) ELSE 0 END AS agent_id, \
-         COUNT(*) AS count FROM conversations WHERE account_id = $1 AND status IN ('open', 'pending') \
-         GROUP BY COALESCE(team_id, 0), COALESCE(assignee_id, 0), \
-         CASE WHEN handler = 'virtual_agent' THEN COALESCE(virtual_agent_id, 0) ELSE 0 END",
+        "SELECT team_id, assignee_id, handler, agent_id, COUNT(*) AS count FROM report_conversations \
+         WHERE account_id = $1 AND resolved_at IS NULL GROUP BY team_id, assignee_id, handler, agent_id",
     )
     .bind(account_id)
     .fetch_all(db)

@@ -31,6 +31,14 @@ async fn report(app: &TestApp, query: &str) -> Value {
     reply.body
 }
 
+/// The workload once the dispatcher has folded what happened.
+async fn workload(app: &TestApp) -> Value {
+    dispatch(app).await;
+    let reply = app.get("/api/v1/reports/workload").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body
+}
+
 async fn named_channel(app: &TestApp, name: &str, address: &str) -> i64 {
     line_of(app, "whatsapp", name, address).await
 }
@@ -327,9 +335,7 @@ async fn workload_shows_open_conversations_and_waiting_times(app: TestApp, clock
     resolve(&app, done).await;
     minutes(&clock, 5);
 
-    let now = app.get("/api/v1/reports/workload").await;
-    assert_eq!(now.status, StatusCode::OK, "{now:?}");
-    let load = &now.body;
+    let load = &workload(&app).await;
     assert_eq!(load["open"], 4, "{load}");
     let person = |id: i64| load["operators"].as_array().unwrap().iter().find(|o| o["id"] == id).unwrap().clone();
     assert_eq!(person(anna), json!({"id": anna, "name": "Anna", "open": 1}));
@@ -344,10 +350,10 @@ async fn workload_shows_open_conversations_and_waiting_times(app: TestApp, clock
     assert_eq!(load["waiting"], json!({"count": 3, "oldest_seconds": 2100.0, "median_seconds": 1500.0}));
 
     minutes(&clock, 60);
-    let later = app.get("/api/v1/reports/workload").await.body;
+    let later = workload(&app).await;
     assert_eq!(later["waiting"]["oldest_seconds"], 5700.0);
     operator_replies(&app, first, bruno, "Eccomi").await;
-    let answered = app.get("/api/v1/reports/workload").await.body;
+    let answered = workload(&app).await;
     assert_eq!(answered["waiting"]["count"], 2, "answered, the conversation waits no more: {answered}");
 
     let csv =

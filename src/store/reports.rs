@@ -350,10 +350,12 @@ pub async fn open_counts<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx:
 }
 
 /// The open conversations waiting for an operator, unassigned, as `team_id,waiting_since` records.
+/// Only `waiting_since` filters rows, so the index of waiting conversations is the one read.
 pub async fn waiting<'c>(db: impl AnyExecutor<'c>, account_id: i64) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar(
-        "SELECT string_agg(COALESCE(team_id, 0) || ',' || waiting_since, ';') FROM conversations \
-         WHERE account_id = $1 AND waiting_since IS NOT NULL AND assignee_id IS NULL AND status IN ('open', 'pending')",
+        "SELECT string_agg(CASE WHEN assignee_id IS NULL AND status IN ('open', 'pending') \
+         THEN COALESCE(team_id, 0) || ',' || waiting_since END, ';') FROM conversations \
+         WHERE account_id = $1 AND waiting_since IS NOT NULL",
     )
     .bind(account_id)
     .fetch_one(db)

@@ -158,9 +158,9 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
             }),
             requests: None,
         },
-        report("report: a year, daily", year.clone()),
-        report("report: a year, weekly/channel", format!("{year}&interval=week&group_by=channel")),
-        report("report: a year, by operator", format!("{year}&group_by=operator")),
+        report("report: year, daily", year.clone()),
+        report("report: year, weeks×channel", format!("{year}&interval=week&group_by=channel")),
+        report("report: year, by operator", format!("{year}&group_by=operator")),
         report("report: 7 days by channel", week),
         report("report: workload", "/api/v1/reports/workload".to_owned()),
     ];

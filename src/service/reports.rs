@@ -50,6 +50,7 @@ pub async fn fold_history(db: &Db) -> anyhow::Result<()> {
     store::rebuild(&mut tx).await?;
     accounts::insert_setting_if_absent(&mut tx, HISTORY_SETTING, &through.to_string()).await?;
     tx.commit().await?;
+    store::settle(db).await?;
     Ok(())
 }
 
@@ -536,6 +537,7 @@ async fn groups(state: &AppState, account_id: i64, dimension: Dimension) -> Resu
         .collect())
 }
 
+/// How a group id is shown: nothing in an unsplit report, id null for none (no team, unassigned).
 fn group_of(names: &HashMap<i64, Group>, dimension: Dimension, id: i64) -> Option<Group> {
     match (dimension, id) {
         (Dimension::Everything, _) => None,

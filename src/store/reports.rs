@@ -4,7 +4,7 @@
 
 use sqlx::{AnyExecutor, FromRow};
 
-use super::{placeholders, Conn};
+use super::{placeholders, Backend, Conn, Db};
 
 /// What a conversation's report row holds.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -186,6 +186,16 @@ pub async fn rebuild(conn: &mut Conn) -> sqlx::Result<()> {
         .bind(dimension)
         .execute(&mut *conn)
         .await?;
+    }
+    Ok(())
+}
+
+/// After a rebuild, on PostgreSQL: marks the report tables' pages all-visible (their indexes then
+/// answer reports alone, without visiting a row version the rebuild left behind) and updates the
+/// planner's statistics. SQLite has nothing to do.
+pub async fn settle(db: &Db) -> sqlx::Result<()> {
+    if db.backend() == Backend::Postgres {
+        sqlx::query("VACUUM (ANALYZE) report_conversations, report_message_counts").execute(db.writer()).await?;
     }
     Ok(())
 }

@@ -436,13 +436,14 @@ impl Tally {
 /// Tallies per period (index) and group (id, 0 for none).
 type Tallies = BTreeMap<(usize, i64), Tally>;
 
-/// Spans a range is read in: a report holds one span's text of a figure at a time, not the
-/// whole range's.
+/// Spans a range is read in at most: a report holds one span's text of a figure at a time, not
+/// the whole range's.
 const SPANS: i64 = 32;
 
-/// A range cut into [`SPANS`] consecutive spans.
+/// A range cut into consecutive spans: one a day, [`SPANS`] at most.
 fn chunks(from: i64, to: i64) -> Vec<(i64, i64)> {
-    let length = ((to - from) + SPANS - 1) / SPANS;
+    let count = days_between(from, to).clamp(1, SPANS);
+    let length = ((to - from) + count - 1) / count;
     let mut spans = Vec::new();
     let mut start = from;
     while start < to {

@@ -40,6 +40,11 @@ struct Measure {
     requests: Option<usize>,
 }
 
+/// A measurement whose path is drawn anew for each request.
+fn drawn(label: &str, path: impl FnMut(&mut StdRng) -> String + 'static) -> Measure {
+    Measure { label: label.to_owned(), path: Box::new(path), requests: None }
+}
+
 /// Requests of each report measurement: a report reads a year of figures.
 const REPORT_REQUESTS: usize = 10;
 
@@ -84,11 +89,7 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
     let newest = get("/api/v1/conversations?limit=1&order=-id&archived=any".to_owned()).await?;
     let max_id = newest["data"][0]["id"].as_i64().context("an empty installation: run populate first")?;
 
-    let fixed = |label: &str, path: String| Measure {
-        label: label.to_owned(),
-        path: Box::new(move |_| path.clone()),
-        requests: None,
-    };
+    let fixed = |label: &str, path: String| drawn(label, move |_| path.clone());
     let report = |label: &str, path: String| Measure { requests: Some(REPORT_REQUESTS), ..fixed(label, path) };
     let now = parley::domain::time::now_ms();
     let day = 86_400_000;
@@ -108,56 +109,32 @@ async fn measure(args: &ReadsArgs, target: &Target) -> Result<()> {
         fixed("list: assignee", format!("{list}&assignee_id={assignee}")),
         fixed("list: tag", format!("{list}&tag={tag}")),
         fixed("list: meta plan", format!("{list}&meta[plan]=bronze")),
-        Measure {
-            label: "search: one word".to_owned(),
-            path: Box::new(move |rng| {
-                format!("{list}&q={}", urlencode(VOCABULARY[rng.gen_range(0..VOCABULARY.len())]))
-            }),
-            requests: None,
-        },
-        Measure {
-            label: "search: two words".to_owned(),
-            path: Box::new(move |rng| {
-                let (a, b) = (rng.gen_range(0..VOCABULARY.len()), rng.gen_range(0..VOCABULARY.len()));
-                format!("{list}&q={}", urlencode(&format!("{} {}", VOCABULARY[a], VOCABULARY[b])))
-            }),
-            requests: None,
-        },
-        Measure {
-            label: "search: order number".to_owned(),
-            path: Box::new(move |rng| format!("{list}&q=ORD-{}", rng.gen_range(100_000..1_100_000))),
-            requests: None,
-        },
-        Measure {
-            label: "contacts: name substring".to_owned(),
-            path: Box::new(|rng| {
-                let (first, last) = corpus::person(rng.gen_range(0..1_600));
-                let name = format!("{first} {last}");
-                let chars: Vec<char> = name.chars().collect();
-                let start = rng.gen_range(0..chars.len() - 3);
-                let end = (start + rng.gen_range(3..=6)).min(chars.len());
-                format!("/api/v1/contacts?limit=25&q={}", urlencode(&chars[start..end].iter().collect::<String>()))
-            }),
-            requests: None,
-        },
-        Measure {
-            label: "contacts: phone digits".to_owned(),
-            path: Box::new(|rng| format!("/api/v1/contacts?limit=25&q={}", rng.gen_range(1_000_000..10_000_000))),
-            requests: None,
-        },
-        Measure {
-            label: "thread: last 50 messages".to_owned(),
-            path: Box::new(move |rng| format!("/api/v1/conversations/{}/messages?limit=50", rng.gen_range(1..=max_id))),
-            requests: None,
-        },
+        drawn("search: one word", move |rng| {
+            format!("{list}&q={}", urlencode(VOCABULARY[rng.gen_range(0..VOCABULARY.len())]))
+        }),
+        drawn("search: two words", move |rng| {
+            let (a, b) = (rng.gen_range(0..VOCABULARY.len()), rng.gen_range(0..VOCABULARY.len()));
+            format!("{list}&q={}", urlencode(&format!("{} {}", VOCABULARY[a], VOCABULARY[b])))
+        }),
+        drawn("search: order number", move |rng| format!("{list}&q=ORD-{}", rng.gen_range(100_000..1_100_000))),
+        drawn("contacts: name substring", |rng| {
+            let (first, last) = corpus::person(rng.gen_range(0..1_600));
+            let name = format!("{first} {last}");
+            let chars: Vec<char> = name.chars().collect();
+            let start = rng.gen_range(0..chars.len() - 3);
+            let end = (start + rng.gen_range(3..=6)).min(chars.len());
+            format!("/api/v1/contacts?limit=25&q={}", urlencode(&chars[start..end].iter().collect::<String>()))
+        }),
+        drawn("contacts: phone digits", |rng| {
+            format!("/api/v1/contacts?limit=25&q={}", rng.gen_range(1_000_000..10_000_000))
+        }),
+        drawn("thread: last 50 messages", move |rng| {
+            format!("/api/v1/conversations/{}/messages?limit=50", rng.gen_range(1..=max_id))
+        }),
         fixed("seed 000: inbox list (1000)", "/api/partner-gateway/v1/inbox/conversations".to_owned()),
-        Measure {
-            label: "seed 000: thread".to_owned(),
-            path: Box::new(move |rng| {
-                format!("/api/partner-gateway/v1/inbox/conversations/{}/messages", rng.gen_range(1..=max_id))
-            }),
-            requests: None,
-        },
+        drawn("seed 000: thread", move |rng| {
+            format!("/api/partner-gateway/v1/inbox/conversations/{}/messages", rng.gen_range(1..=max_id))
+        }),
         report("report: year, daily", year.clone()),
         report("report: year, weeks×channel", format!("{year}&interval=week&group_by=channel")),
         report("report: year, by operator", format!("{year}&group_by=operator")),

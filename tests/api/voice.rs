@@ -41,11 +41,13 @@ async fn calls_by_api_join_the_callers_history(app: TestApp) {
     let chat = app.inbound(whatsapp, CUSTOMER, "Giulia Bianchi", "Il mio ordine non è arrivato").await;
     let contact = chat["conversation"]["contact"]["id"].as_i64().unwrap();
 
-    // A missed call from the same number: the same contact, a call on the voice line.
+    // A missed call from the same number, just after the chat (the next whole second): the same
+    // contact, a call on the voice line.
+    let started = parley::domain::time::to_rfc3339((parley::domain::time::now_ms() / 1000 + 1) * 1000);
     let missed = record(
         &app,
         voice,
-        json!({"from": "+39 333 123 4567", "to": LINE, "outcome": "missed", "started_at": "2026-11-27T09:00:00Z",
+        json!({"from": "+39 333 123 4567", "to": LINE, "outcome": "missed", "started_at": started,
             "duration_seconds": 12, "external_id": "pbx-1"}),
     )
     .await;
@@ -56,7 +58,7 @@ async fn calls_by_api_join_the_callers_history(app: TestApp) {
     assert_eq!(message["payload"]["call"]["outcome"], "missed");
     assert_eq!(message["payload"]["call"]["duration_seconds"], 0, "a missed call lasted nothing");
     assert_eq!(message["payload"]["call"]["from"], CUSTOMER);
-    assert_eq!(message["created_at"], "2026-11-27T09:00:00.000Z");
+    assert_eq!(message["created_at"], started.as_str());
     let call_conversation = &missed.body["conversation"];
     assert_eq!(call_conversation["contact"]["id"], contact, "the caller is the WhatsApp customer");
     assert_eq!(call_conversation["last_message_preview"], "Missed call");

@@ -243,16 +243,6 @@ impl Periods {
     pub fn index(&self, at: i64) -> usize {
         self.starts.partition_point(|start| *start <= at).saturating_sub(1)
     }
-
-    /// How many periods.
-    pub fn len(&self) -> usize {
-        self.starts.len()
-    }
-
-    /// Whether there are none (never: a range holds at least one).
-    pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
-    }
 }
 
 /// How many local days `from` to `to` spans, at most.

@@ -383,6 +383,8 @@ pub struct Activity {
     pub group_by: Option<GroupBy>,
     /// Whether times count only the account's business hours.
     pub business_hours: bool,
+    /// The whole range, all groups together (times over every value, not medians of the groups').
+    pub overall: Figures,
     /// The whole range, per group.
     pub totals: Vec<Figures>,
     pub periods: Vec<Period>,
@@ -615,6 +617,10 @@ pub async fn activity(state: &AppState, account_id: i64, query: ActivityQuery) -
     for ((_, group), tally) in &tallies {
         totals.entry(*group).or_default().absorb(tally);
     }
+    let mut overall = Tally::default();
+    for tally in totals.values() {
+        overall.absorb(tally);
+    }
     let mut group_ids: Vec<i64> = totals.keys().copied().collect();
     if dimension == Dimension::Everything && group_ids.is_empty() {
         group_ids.push(0);
@@ -642,6 +648,7 @@ pub async fn activity(state: &AppState, account_id: i64, query: ActivityQuery) -
         timezone: zone.name().to_owned(),
         group_by: query.group_by,
         business_hours: schedule.is_some(),
+        overall: overall.figures(None),
         totals: group_ids
             .iter()
             .map(|id| totals.remove(id).unwrap_or_default().figures(group_of(&names, dimension, *id)))

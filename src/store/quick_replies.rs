@@ -1,6 +1,8 @@
 //! Quick replies: saved answers, one row per short code and language.
 
-use sqlx::{AnyExecutor, FromRow};
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+use sqlx::{Any, AnyExecutor, FromRow};
 
 use super::Conn;
 
@@ -37,6 +39,21 @@ pub struct QuickReplyFields<'a> {
 const COLUMNS: &str =
     "id, account_id, shortcode, language, text, media_key, buttons, team_id, channel_kind, created_at, updated_at";
 
+/// Binds a quick reply's fields as `$1` to `$7`, in the order of [`QuickReplyFields`].
+fn bind_fields<'q>(
+    query: QueryAs<'q, Any, QuickReplyRow, AnyArguments<'q>>,
+    fields: &QuickReplyFields<'q>,
+) -> QueryAs<'q, Any, QuickReplyRow, AnyArguments<'q>> {
+    query
+        .bind(fields.shortcode)
+        .bind(fields.language)
+        .bind(fields.text)
+        .bind(fields.media_key)
+        .bind(fields.buttons)
+        .bind(fields.team_id)
+        .bind(fields.channel_kind)
+}
+
 /// Inserts a quick reply; `None` when the account has one with this short code and language.
 pub async fn insert(
     conn: &mut Conn,
@@ -44,22 +61,12 @@ pub async fn insert(
     fields: &QuickReplyFields<'_>,
     now: i64,
 ) -> sqlx::Result<Option<QuickReplyRow>> {
-    sqlx::query_as(&format!(
-        "INSERT INTO quick_replies (account_id, shortcode, language, text, media_key, buttons, team_id, channel_kind, \
+    let sql = format!(
+        "INSERT INTO quick_replies (shortcode, language, text, media_key, buttons, team_id, channel_kind, account_id, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
          ON CONFLICT (account_id, shortcode, language) DO NOTHING RETURNING {COLUMNS}"
-    ))
-    .bind(account_id)
-    .bind(fields.shortcode)
-    .bind(fields.language)
-    .bind(fields.text)
-    .bind(fields.media_key)
-    .bind(fields.buttons)
-    .bind(fields.team_id)
-    .bind(fields.channel_kind)
-    .bind(now)
-    .fetch_optional(conn)
-    .await
+    );
+    bind_fields(sqlx::query_as(&sql), fields).bind(account_id).bind(now).fetch_optional(conn).await
 }
 
 /// Replaces a quick reply's fields; `None` when the account has no such quick reply.
@@ -70,22 +77,11 @@ pub async fn update(
     fields: &QuickReplyFields<'_>,
     now: i64,
 ) -> sqlx::Result<Option<QuickReplyRow>> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE quick_replies SET shortcode = $1, language = $2, text = $3, media_key = $4, buttons = $5, team_id = $6, \
          channel_kind = $7, updated_at = $8 WHERE account_id = $9 AND id = $10 RETURNING {COLUMNS}"
-    ))
-    .bind(fields.shortcode)
-    .bind(fields.language)
-    .bind(fields.text)
-    .bind(fields.media_key)
-    .bind(fields.buttons)
-    .bind(fields.team_id)
-    .bind(fields.channel_kind)
-    .bind(now)
-    .bind(account_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    );
+    bind_fields(sqlx::query_as(&sql), fields).bind(now).bind(account_id).bind(id).fetch_optional(conn).await
 }
 
 /// One quick reply of the account.

@@ -186,6 +186,8 @@ async fn medians_and_p90_follow_a_known_scenario(app: TestApp, clock: LogicalClo
 
     let by_channel = report(&app, &format!("{TWO_DAYS}&group_by=channel")).await;
     let totals = &by_channel["totals"];
+    assert_eq!(all["overall"], all["totals"][0]);
+    assert_eq!(by_channel["overall"], all["overall"], "split or not, the whole is computed over every value");
     assert_eq!(group(totals, Some(sales))["group"], json!({"id": sales, "name": "Vendite", "kind": "whatsapp"}));
     assert_eq!(times(&group(totals, Some(sales))["first_response"]), [json!(2), json!(120.0), json!(240.0)]);
     assert_eq!(times(&group(totals, Some(support))["first_response"]), [json!(2), json!(300.0), json!(1800.0)]);

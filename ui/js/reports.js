@@ -148,7 +148,7 @@ function activitySection() {
   const [frtBox, frt] = kpi('activity-frt', t('reports.frt_median'));
   const [frt90Box, frt90] = kpi('activity-frt-p90', t('reports.frt_p90'));
   const [resolutionBox, resolution] = kpi('activity-resolution', t('reports.resolution_median'));
-  const [shareBox, share] = kpi('activity-bot-share', t('reports.bot_share'));
+  const [shareBox, botShare] = kpi('activity-bot-share', t('reports.bot_share'));
   const frtTitle = h('h3', {});
   const frtChart = h('div', { class: 'rp-bars rp-wide', 'data-testid': 'frt-chart' });
   const resolutionTitle = h('h3', {});
@@ -189,21 +189,18 @@ function activitySection() {
   }
 
   function draw(report) {
-    const total = (key) => report.totals.reduce((sum, figures) => sum + figures[key], 0);
-    opened.textContent = total('opened');
-    resolved.textContent = total('resolved');
-    messagesIn.textContent = total('messages_in');
-    messagesOut.textContent = total('messages_out');
+    const { overall } = report;
+    opened.textContent = overall.opened;
+    resolved.textContent = overall.resolved;
+    messagesIn.textContent = overall.messages_in;
+    messagesOut.textContent = overall.messages_out;
     hours.textContent = report.business_hours ? t('reports.business_hours') : '';
     const rows = report.totals.map((figures) => ({ figures, label: groupLabel(figures.group, groupBy.value) }));
-    // The whole range's times need every value, so they come unsplit when the report is split.
-    const whole = report.group_by ? null : report.totals[0];
-    frt.textContent = duration(whole?.first_response.median_seconds);
-    frt90.textContent = duration(whole?.first_response.p90_seconds);
-    resolution.textContent = duration(whole?.resolution.median_seconds);
-    const [bots, escalated] = [total('bot_resolved'), total('escalated')];
-    share.textContent = bots + escalated ? `${Math.round((bots / (bots + escalated)) * 100)} %` : '–';
-    if (report.group_by) loadWhole();
+    frt.textContent = duration(overall.first_response.median_seconds);
+    frt90.textContent = duration(overall.first_response.p90_seconds);
+    resolution.textContent = duration(overall.resolution.median_seconds);
+    const share = overall.bot_resolved_share;
+    botShare.textContent = share == null ? '–' : `${Math.round(share * 100)} %`;
     const by = t(`reports.by_${groupBy.value || 'none'}`).toLowerCase();
     frtTitle.textContent = t('reports.frt_chart', { by });
     resolutionTitle.textContent = t('reports.resolution_chart', { by });
@@ -218,16 +215,6 @@ function activitySection() {
       h('td', {}, figures.messages_out), h('td', {}, duration(figures.first_response.median_seconds)),
       h('td', {}, duration(figures.first_response.p90_seconds)), h('td', {}, duration(figures.resolution.median_seconds)),
       h('td', {}, duration(figures.resolution.p90_seconds)), h('td', {}, figures.bot_resolved), h('td', {}, figures.escalated))));
-  }
-
-  /** The unsplit times of the same range, for the figures at the top. */
-  async function loadWhole() {
-    const mine = generation;
-    const whole = await api('GET', `/api/v1/reports/activity${query({ ...chosen(), interval: 'week', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone })}`).catch(() => null);
-    if (mine !== generation || !whole) return;
-    frt.textContent = duration(whole.totals[0].first_response.median_seconds);
-    frt90.textContent = duration(whole.totals[0].first_response.p90_seconds);
-    resolution.textContent = duration(whole.totals[0].resolution.median_seconds);
   }
 
   load();

@@ -5,6 +5,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
+use crate::cluster::Node;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::ratelimit::{ChannelLimiter, FailureLimiter, KeyLimiter};
@@ -23,6 +26,7 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
         let data_dir = &config.store.data_dir;
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        config.check_cluster()?;
         let db = Db::connect(&config.store.database_url()).await?;
         db.migrate().await?;
         crate::service::reports::fold_history(&db).await.context("building the reports of earlier history")?;
@@ -41,11 +45,19 @@ impl AppState {
             .user_agent(concat!("Parley-Agents/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the virtual agents' HTTP client")?;
-        Ok(AppState::new(Inner {
+        let (events, relay) = match config.cluster {
+            true => {
+                let (events, relay) = EventBus::relayed();
+                (events, Some(relay))
+            }
+            false => (EventBus::default(), None),
+        };
+        let cluster = config.cluster.then(|| Arc::new(Node::new(config.node())));
+        let state = AppState::new(Inner {
             ingest: IngestQueue::start(db.clone(), config.agent_debounce_ms as i64),
             db,
             model_client,
-            events: EventBus::default(),
+            events,
             answers_due: tokio::sync::Notify::new(),
             media,
             webhook_client,
@@ -56,18 +68,26 @@ impl AppState {
             send_limiter: ChannelLimiter::default(),
             metrics: telemetry::metrics_handle(),
             shutdown: CancellationToken::new(),
+            draining: CancellationToken::new(),
+            cluster: cluster.clone(),
             config,
-        }))
+        });
+        if let (Some(node), Some(relay)) = (&cluster, relay) {
+            crate::cluster::start(&state, node, relay, &state.shutdown);
+        }
+        Ok(state)
     }
 }
 
 /// Serves HTTP on `listener` and runs background jobs until `shutdown` is cancelled; in-flight
-/// requests finish, queued work stays in the database.
+/// requests finish, queued work stays in the database. Background jobs stop taking work as soon as
+/// the node drains, and finish what they hold.
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let jobs = tokio::spawn(jobs::run(state.clone(), shutdown.clone()));
-    let deliveries = tokio::spawn(jobs::webhooks::run(state.clone(), shutdown.clone()));
-    let answers = tokio::spawn(crate::service::answers::run(state.clone(), shutdown.clone()));
-    let mailboxes = tokio::spawn(crate::service::mailboxes::run(state.clone(), shutdown.clone()));
+    let work = crate::cluster::stop_either(&shutdown, &state.draining);
+    let jobs = tokio::spawn(jobs::run(state.clone(), work.clone()));
+    let deliveries = tokio::spawn(jobs::webhooks::run(state.clone(), work.clone()));
+    let answers = tokio::spawn(crate::service::answers::run(state.clone(), work.clone()));
+    let mailboxes = tokio::spawn(crate::service::mailboxes::run(state.clone(), work));
     let streams = state.shutdown.clone();
     let stop = shutdown.clone();
     tokio::spawn(async move {

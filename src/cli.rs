@@ -14,7 +14,7 @@ use crate::store::Db;
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = AppState::open(config).await?;
-    if let Some(first) = auth::bootstrap(&state.db, &state.config).await? {
+    if let Some(first) = crate::cluster::one_at_a_time(&state.db, auth::bootstrap(&state.db, &state.config)).await?? {
         println!("Parley is set up. This is shown once: keep it.");
         println!("  Admin API key:  {}", first.api_key);
         match &first.generated_password {
@@ -30,11 +30,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
+    tokio::spawn(stop_on_signal(state.clone(), shutdown.clone()));
     app::serve(state, listener, shutdown).await
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
+/// On SIGINT or SIGTERM: drains (`/readyz` answers 503 and jobs stop taking work) for the drain
+/// time, then stops taking connections and lets requests and jobs in flight finish.
+async fn stop_on_signal(state: AppState, shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -50,6 +52,12 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+    }
+    state.draining.cancel();
+    let drain = std::time::Duration::from_millis(state.config.drain_ms);
+    if !drain.is_zero() {
+        tracing::info!(?drain, "draining: /readyz answers 503, jobs stop taking work");
+        tokio::time::sleep(drain).await;
     }
     tracing::info!("shutting down: finishing in-flight requests");
     shutdown.cancel();

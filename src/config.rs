@@ -110,6 +110,10 @@ pub struct Config {
     /// Milliseconds the background jobs wait between polls when idle.
     #[arg(long, env = "PARLEY_JOB_POLL_MS", default_value_t = 250)]
     pub job_poll_ms: u64,
+    /// How long a claimed job stays invisible to other workers: after a crash, the wait before
+    /// another node (or the restarted one) takes it over. Longer than the slowest job.
+    #[arg(long, env = "PARLEY_JOB_LEASE_MS", default_value_t = 60_000)]
+    pub job_lease_ms: u64,
     /// Milliseconds a virtual agent waits after a customer's message before answering, so a burst
     /// of messages gets one answer.
     #[arg(long, env = "PARLEY_AGENT_DEBOUNCE_MS", default_value_t = 1500)]
@@ -157,6 +161,17 @@ pub struct Config {
     /// Address objects as `endpoint/bucket/key` (most self-hosted servers) instead of `bucket.endpoint/key`.
     #[arg(long, env = "PARLEY_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_path_style: bool,
+    /// Run as one node of several on the same PostgreSQL database (media in S3): live events reach
+    /// every node, singleton work runs on one, send pace and rate limits are shared.
+    #[arg(long, env = "PARLEY_CLUSTER", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cluster: bool,
+    /// This node's name among the cluster's nodes (`/readyz`); the host name and port when omitted.
+    #[arg(long, env = "PARLEY_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// On SIGTERM, how long `/readyz` answers 503 before the node stops taking connections, so a
+    /// load balancer's health checks move traffic away first.
+    #[arg(long, env = "PARLEY_DRAIN_MS", default_value_t = 0)]
+    pub drain_ms: u64,
 }
 
 /// Where media files are kept.
@@ -347,6 +362,10 @@ impl std::fmt::Debug for Config {
             .field("s3_access_key_id", &self.s3_access_key_id)
             .field("s3_secret_access_key", &redacted(&self.s3_secret_access_key))
             .field("s3_path_style", &self.s3_path_style)
+            .field("job_lease_ms", &self.job_lease_ms)
+            .field("cluster", &self.cluster)
+            .field("node_name", &self.node_name)
+            .field("drain_ms", &self.drain_ms)
             .finish()
     }
 }
@@ -438,6 +457,34 @@ impl Config {
                 secret_access_key: self.s3_secret_access_key.clone(),
                 path_style: self.s3_path_style,
             }),
+        })
+    }
+
+    /// Refuses settings that cannot work together: a cluster needs PostgreSQL and a shared media store.
+    pub fn check_cluster(&self) -> anyhow::Result<()> {
+        if !self.cluster {
+            return Ok(());
+        }
+        if !self.store.database_url().starts_with("postgres") {
+            anyhow::bail!(
+                "PARLEY_CLUSTER (--cluster) needs PostgreSQL: SQLite is one file that one node writes. \
+                 Set PARLEY_DATABASE_URL=postgres://… on every node, or run a single node without --cluster"
+            );
+        }
+        if self.media_store == MediaStoreKind::Local {
+            anyhow::bail!(
+                "PARLEY_CLUSTER (--cluster) needs media every node can read: set PARLEY_MEDIA_STORE=s3 with \
+                 PARLEY_S3_BUCKET (the data directory is one machine's)"
+            );
+        }
+        Ok(())
+    }
+
+    /// This node's name: the configured one, or the host name and port.
+    pub fn node(&self) -> String {
+        self.node_name.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+            format!("{}:{}", if host.is_empty() { "parley" } else { &host }, self.listen.port())
         })
     }
 

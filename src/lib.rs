@@ -4,6 +4,7 @@ pub mod agents;
 pub mod app;
 pub mod channels;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -11,9 +11,12 @@ use crate::domain::principal::Caller;
 use crate::error::{Error, Result};
 
 /// A token bucket per key (by default the caller: API key or logged-in operator): a sustained
-/// rate per minute and a burst.
+/// rate per minute and a burst. In a cluster each node takes an equal share of them.
 pub struct KeyLimiter<K: Hash + Eq + Clone = Caller> {
-    limiter: DefaultKeyedRateLimiter<K>,
+    per_minute: u32,
+    burst: u32,
+    /// The nodes sharing the limits, and this node's limiter for its share.
+    share: std::sync::RwLock<(u32, std::sync::Arc<DefaultKeyedRateLimiter<K>>)>,
     clock: DefaultClock,
 }
 
@@ -29,17 +32,29 @@ pub enum WidgetKey {
 impl<K: Hash + Eq + Clone> KeyLimiter<K> {
     /// Allows `per_minute` requests a minute per key, with bursts of `burst`.
     pub fn new(per_minute: u32, burst: u32) -> KeyLimiter<K> {
-        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
         KeyLimiter {
-            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+            per_minute,
+            burst,
+            share: std::sync::RwLock::new((1, std::sync::Arc::new(keyed(per_minute, burst)))),
             clock: DefaultClock::default(),
+        }
+    }
+
+    /// Shares the limits among `nodes` nodes: this node allows its part of them (counts start over
+    /// when the number changes).
+    pub fn share_among(&self, nodes: u32) {
+        let nodes = nodes.max(1);
+        let mut share = self.share.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if share.0 != nodes {
+            let part = |limit: u32| limit.div_ceil(nodes);
+            *share = (nodes, std::sync::Arc::new(keyed(part(self.per_minute), part(self.burst))));
         }
     }
 
     /// Admits one request for `key`, or says how many seconds to wait.
     pub fn check(&self, key: K) -> Result<()> {
-        self.limiter.check_key(&key).map_err(|not_until| {
+        let limiter = self.share.read().unwrap_or_else(std::sync::PoisonError::into_inner).1.clone();
+        limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             Error::RateLimited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
         })
@@ -68,6 +83,12 @@ impl ChannelLimiter {
         };
         limiter.check().map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
+}
+
+fn keyed<K: Hash + Eq + Clone>(per_minute: u32, burst: u32) -> DefaultKeyedRateLimiter<K> {
+    let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
 }
 
 fn direct(per_second: u32) -> DefaultDirectRateLimiter {

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -50,12 +50,23 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Cancelled when the server stops; long-lived responses (event streams) end with it.
     pub shutdown: CancellationToken,
+    /// Cancelled when the node starts draining (SIGTERM): `/readyz` answers 503, jobs stop.
+    pub draining: CancellationToken,
+    /// This node, when it runs in a cluster.
+    pub cluster: Option<Arc<crate::cluster::Node>>,
 }
 
 impl AppState {
     /// Shares these parts.
     pub fn new(inner: Inner) -> AppState {
         AppState(Arc::new(inner))
+    }
+}
+
+impl AppState {
+    /// Whether this node runs singleton work: always alone, and as the cluster's leader.
+    pub fn leads(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|node| node.leads())
     }
 }
 
@@ -67,11 +78,18 @@ impl Deref for AppState {
 }
 
 /// Tells live listeners that an account has new events in the log, and carries transient
-/// events (`message.delta`) that are never logged: only listeners connected now receive them.
+/// events (`message.delta`) that are never logged: only listeners connected now receive them. In
+/// a cluster, what happens on this node is also relayed to the other nodes (and theirs to this
+/// one: [`crate::cluster`]).
 #[derive(Clone, Debug)]
 pub struct EventBus {
     sender: broadcast::Sender<Signal>,
+    relay: Option<mpsc::Sender<Signal>>,
 }
+
+/// Announcements waiting for the relay to the other nodes; past this, they are dropped (the log
+/// stays the truth: a lost one only delays the event until streams read the log again).
+const RELAY_QUEUE: usize = 65_536;
 
 /// What the bus carries.
 #[derive(Clone, Debug)]
@@ -80,31 +98,51 @@ pub enum Signal {
     Logged(i64),
     /// A transient event of the account: its type and data.
     Transient(Arc<Transient>),
+    /// Announcements from other nodes may have been missed: any account may have new events.
+    Resync,
 }
 
 /// A transient event.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Transient {
     pub account_id: i64,
-    pub kind: &'static str,
+    pub kind: String,
     pub data: serde_json::Value,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { sender: broadcast::channel(4096).0 }
+        EventBus { sender: broadcast::channel(4096).0, relay: None }
     }
 }
 
 impl EventBus {
+    /// A bus whose announcements are also handed to the returned receiver, to relay to other nodes.
+    pub fn relayed() -> (EventBus, mpsc::Receiver<Signal>) {
+        let (relay, outgoing) = mpsc::channel(RELAY_QUEUE);
+        (EventBus { sender: broadcast::channel(4096).0, relay: Some(relay) }, outgoing)
+    }
+
     /// Announces new events of `account_id` (call after the transaction committed).
     pub fn notify(&self, account_id: i64) {
-        let _ = self.sender.send(Signal::Logged(account_id));
+        self.announce(Signal::Logged(account_id));
     }
 
     /// Publishes a transient event to the account's live listeners.
     pub fn publish(&self, account_id: i64, kind: &'static str, data: serde_json::Value) {
-        let _ = self.sender.send(Signal::Transient(Arc::new(Transient { account_id, kind, data })));
+        self.announce(Signal::Transient(Arc::new(Transient { account_id, kind: kind.to_owned(), data })));
+    }
+
+    fn announce(&self, signal: Signal) {
+        if let Some(relay) = &self.relay {
+            let _ = relay.try_send(signal.clone());
+        }
+        let _ = self.sender.send(signal);
+    }
+
+    /// Hands what another node announced to this node's listeners.
+    pub fn deliver(&self, signal: Signal) {
+        let _ = self.sender.send(signal);
     }
 
     /// Subscribes to announcements.

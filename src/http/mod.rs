@@ -19,6 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -93,11 +94,33 @@ async fn refuse_oversized_bodies(State(state): State<AppState>, request: Request
     next.run(request).await
 }
 
+/// Ready when the database answers and the node is not draining. In a cluster, a JSON report: this
+/// node, whether it leads, and the nodes it sees (up when seen in the last 10 s).
 async fn readyz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
-        Ok(Ok(())) => "ready".into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
-    }
+    let status = match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+        _ if state.draining.is_cancelled() => Err("draining"),
+        Ok(Ok(())) => Ok("ready"),
+        _ => Err("database unreachable"),
+    };
+    let code = if status.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let text = status.unwrap_or_else(|problem| problem);
+    let Some(node) = &state.cluster else { return (code, text).into_response() };
+    let now = crate::domain::time::now_ms();
+    let seen = crate::store::cluster::nodes_seen_since(&state.db, now - 3_600_000).await.unwrap_or_default();
+    let peers: Vec<_> = seen
+        .iter()
+        .map(|peer| {
+            json!({
+                "name": peer.name,
+                "address": peer.address,
+                "up": peer.seen_at >= now - crate::cluster::PEER_TIMEOUT_MS,
+                "draining": peer.draining != 0,
+                "seen_ms_ago": now - peer.seen_at,
+                "started_at": crate::domain::time::to_rfc3339(peer.started_at),
+            })
+        })
+        .collect();
+    (code, Json(json!({ "status": text, "node": node.name, "leader": node.leads(), "nodes": peers }))).into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {

@@ -426,7 +426,7 @@ pub async fn events(
                 };
                 match received {
                     Ok(Signal::Transient(event)) if event.account_id == account => {
-                        if let Some((name, data)) = visitors::live_event(event.kind, &event.data, &conversations) {
+                        if let Some((name, data)) = visitors::live_event(&event.kind, &event.data, &conversations) {
                             yield Ok(Event::default().event(name).data(data.to_string()));
                         }
                     }

@@ -39,9 +39,6 @@ pub const KINDS: [&str; 10] = [
     surveys::SURVEY_JOB,
 ];
 
-/// How long a claimed job stays invisible to other workers.
-const LEASE_MS: i64 = 60_000;
-
 /// Jobs claimed per round.
 const BATCH: i64 = 64;
 
@@ -63,7 +60,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let idle = Duration::from_millis(state.config.job_poll_ms.max(10));
     let mut last_housekeeping: Option<std::time::Instant> = None;
     while !shutdown.is_cancelled() {
-        if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+        if state.leads() && last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
             last_housekeeping = Some(std::time::Instant::now());
             if let Err(e) = housekeeping(&state, now_ms()).await {
                 tracing::warn!(error = %e, "housekeeping failed");
@@ -95,7 +92,8 @@ pub async fn run_once(state: &AppState) -> Result<usize> {
 /// Claims and runs the jobs due now, several at a time so one slow provider call holds up no
 /// other job; returns how many ran.
 async fn run_jobs_once(state: &AppState) -> Result<usize> {
-    let claimed = jobs::claim_due_jobs(&state.db, now_ms(), LEASE_MS, BATCH).await?;
+    let lease_ms = i64::try_from(state.config.job_lease_ms).unwrap_or(i64::MAX / 2);
+    let claimed = jobs::claim_due_jobs(&state.db, now_ms(), lease_ms, BATCH).await?;
     futures::stream::iter(in_order(&claimed))
         .for_each_concurrent(CONCURRENCY, |group| async move {
             for job in group {

@@ -31,7 +31,11 @@ const MEDIA_LINK_SECONDS: i64 = 7 * 24 * 3600;
 pub async fn send(state: &AppState, job_id: i64, message: &MessageRow) -> Result<Option<Outcome>> {
     let Some((channel, adapter)) = live_adapter(state, message.channel_id).await? else { return Ok(None) };
     if let Some(rate) = adapter.send_rate(&channel) {
-        if let Err(wait) = state.send_limiter.check(channel.id, rate) {
+        let held = match state.cluster {
+            Some(_) => crate::cluster::take_send_slot(state, channel.id, rate).await?,
+            None => state.send_limiter.check(channel.id, rate).err(),
+        };
+        if let Some(wait) = held {
             return Ok(Some(Outcome::Later(wait)));
         }
     }

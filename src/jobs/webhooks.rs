@@ -25,6 +25,9 @@ const DISPATCH_BATCH: i64 = 500;
 /// Bytes of a target's answer kept in the attempt log.
 const RESPONSE_KEEP: usize = 1024;
 
+/// How long [`run_once_at`] waits for committed events held back behind a running transaction.
+const HELD_BACK_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Pause after a wake-up so a burst of commits is dispatched in one transaction.
 const COALESCE: Duration = Duration::from_millis(10);
 
@@ -59,10 +62,20 @@ pub async fn dispatch_once(state: &AppState, now: i64) -> Result<usize> {
     Ok(events.len())
 }
 
-/// Dispatches every waiting event, then makes every attempt due at `clock` (a logical time, so
-/// tests can move through the retry schedule) and records them; returns the attempts made.
+/// Dispatches every committed event (waiting up to 5 s for those held back behind a transaction
+/// still running), then makes every attempt due at `clock` (a logical time, so tests can move
+/// through the retry schedule) and records them; returns the attempts made.
 pub async fn run_once_at(state: &AppState, clock: i64) -> Result<usize> {
-    while dispatch_once(state, clock).await? as i64 == DISPATCH_BATCH {}
+    let patience = Instant::now();
+    loop {
+        if dispatch_once(state, clock).await? as i64 == DISPATCH_BATCH {
+            continue;
+        }
+        if !webhooks::has_undispatched_events(state.db.reader()).await? || patience.elapsed() > HELD_BACK_PATIENCE {
+            break;
+        }
+        tokio::time::sleep(COALESCE).await;
+    }
     let capacity = state.config.webhook_concurrency.max(1) * 16;
     let claimed = webhooks::claim_due_deliveries(&state.db, clock, lease_ms(state), capacity, capacity, &[]).await?;
     let attempts = claimed.into_iter().map(|delivery| attempt(state, delivery, clock));
@@ -80,7 +93,7 @@ fn lease_ms(state: &AppState) -> i64 {
     state.config.webhook_timeout_ms as i64 + 5_000
 }
 
-/// Runs the dispatcher and up to `webhook_concurrency` attempts at once (a quarter of them at most
+/// Runs the dispatcher (on the node that leads) and up to `webhook_concurrency` attempts at once (a quarter of them at most
 /// for any one subscription, so one slow target cannot hold up the others) until `shutdown`; then
 /// lets attempts in flight finish. Finished attempts are recorded together, one transaction per
 /// round, so deliveries keep up with ingestion.
@@ -97,10 +110,13 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             finished.extend(done.ok());
         }
         settle(&state, &mut finished, &mut busy).await;
-        let dispatched = dispatch_once(&state, now_ms()).await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "webhook dispatch failed");
-            0
-        });
+        let dispatched = match state.leads() {
+            true => dispatch_once(&state, now_ms()).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "webhook dispatch failed");
+                0
+            }),
+            false => 0,
+        };
         let free = capacity - inflight.len();
         let mut claimed = 0;
         if free > 0 {

@@ -167,7 +167,7 @@ pub fn stream_answer(
                             yield delta;
                         }
                     }
-                    Ok(Signal::Logged(_)) | Err(RecvError::Lagged(_)) => {}
+                    Ok(Signal::Logged(_) | Signal::Resync) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => listening = false,
                 },
             }

@@ -33,8 +33,9 @@ const IDLE_WAIT: Duration = Duration::from_secs(25 * 60);
 /// The longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-/// How often the watchers are matched to the live email channels.
-const SUPERVISE_EVERY: Duration = Duration::from_secs(30);
+/// How often the watchers are matched to the live email channels (and to this node's leadership:
+/// in a cluster only the leader watches).
+const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
 
 /// What one read of a folder took in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -277,7 +278,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             Ok(live) => {
                 let wanted: Vec<&ChannelRow> = live
                     .iter()
-                    .filter(|channel| channel.simulation == 0 && Settings::of(channel).imap.is_some())
+                    .filter(|channel| state.leads() && channel.simulation == 0 && Settings::of(channel).imap.is_some())
                     .collect();
                 watchers.retain(|id, (settings, stop, task)| {
                     let keep = wanted.iter().any(|channel| channel.id == *id && channel.settings == *settings)

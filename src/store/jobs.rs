@@ -4,6 +4,9 @@ use sqlx::{AnyExecutor, FromRow};
 
 use super::{Backend, Conn, Db};
 
+/// Advisory lock that makes claims on PostgreSQL take turns.
+const CLAIM_LOCK: i64 = 0x5041_524c_4559_0003;
+
 /// A claimed job.
 #[derive(Debug, Clone, FromRow)]
 pub struct JobRow {
@@ -26,21 +29,25 @@ pub async fn insert_job(conn: &mut Conn, kind: &str, payload: &str, run_at: i64,
 }
 
 /// Claims up to `limit` due jobs for `lease_ms`: a claimed job is invisible to other workers until
-/// it is finished or its lease runs out.
+/// it is finished or its lease runs out. A message's jobs are claimed in order: none while an
+/// earlier one of the same message waits or runs elsewhere (on PostgreSQL, where several nodes
+/// claim, their claims take turns so two cannot split one message's jobs).
 pub async fn claim_due_jobs(db: &Db, now: i64, lease_ms: i64, limit: i64) -> sqlx::Result<Vec<JobRow>> {
     let mut tx = db.begin().await?;
-    let lock = match db.backend() {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
+    let sql = match db.backend() {
+        Backend::Postgres => {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
+            "SELECT id FROM jobs WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+             AND NOT EXISTS (SELECT 1 FROM jobs earlier WHERE earlier.message_id = jobs.message_id \
+             AND earlier.id < jobs.id AND (earlier.run_at > $1 OR earlier.locked_until >= $1)) \
+             ORDER BY run_at, id LIMIT $2"
+        }
+        Backend::Sqlite => {
+            "SELECT id FROM jobs WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+             ORDER BY run_at, id LIMIT $2"
+        }
     };
-    let ids: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT id FROM jobs WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
-         ORDER BY run_at, id LIMIT $2{lock}"
-    ))
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let ids: Vec<i64> = sqlx::query_scalar(sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
     if ids.is_empty() {
         tx.commit().await?;
         return Ok(Vec::new());

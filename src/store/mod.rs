@@ -7,6 +7,7 @@ pub mod agents;
 pub mod articles;
 pub mod channels;
 pub mod chats;
+pub mod cluster;
 pub mod contacts;
 pub mod conversations;
 pub mod credit;

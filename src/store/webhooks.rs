@@ -116,19 +116,29 @@ pub async fn active_webhooks(conn: &mut Conn, account_ids: &[i64]) -> sqlx::Resu
     query.fetch_all(conn).await
 }
 
-/// Locks up to `limit` events not yet fanned out to subscriptions, oldest first (other workers
-/// skip them on PostgreSQL; SQLite's single writer serialises the claim).
+/// Takes up to `limit` events not yet fanned out to subscriptions, in commit order. One dispatcher
+/// at a time: SQLite's single writer serialises the claim; on PostgreSQL the transaction must win
+/// the dispatcher's advisory lock (another node's dispatcher holding it gets nothing), and takes
+/// only events below the oldest transaction still running, so a late commit is dispatched in its
+/// place in commit order.
 pub async fn claim_undispatched_events(conn: &mut Conn, backend: Backend, limit: i64) -> sqlx::Result<Vec<EventRow>> {
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT id, account_id, type, payload, created_at FROM events WHERE dispatched = 0 ORDER BY id LIMIT $1"
+        }
+        Backend::Postgres => {
+            let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(crate::cluster::DISPATCHER_LOCK)
+                .fetch_one(&mut *conn)
+                .await?;
+            if !won {
+                return Ok(Vec::new());
+            }
+            "SELECT id, account_id, type, payload, created_at FROM events \
+             WHERE dispatched = 0 AND xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid, id LIMIT $1"
+        }
     };
-    sqlx::query_as(&format!(
-        "SELECT id, account_id, type, payload, created_at FROM events WHERE dispatched = 0 ORDER BY id LIMIT $1{lock}"
-    ))
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    sqlx::query_as(sql).bind(limit).fetch_all(conn).await
 }
 
 /// Whether any event waits to be fanned out (a read, so checking never takes SQLite's write lock).

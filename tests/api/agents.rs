@@ -162,7 +162,7 @@ async fn knowledge_base_agent_answers_and_hands_over_on_a_keyword(app: TestApp) 
     assert_field_error(&app.get("/api/v1/conversations?handler=robot").await, "handler");
 
     // The events tell integrators what happened, in order.
-    let events = parley::store::events::list_events_after(app.state.db.reader(), 1, 0, 1000).await.unwrap();
+    let events = read_log(&app, 1, &mut parley::store::events::Position::start()).await;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     let escalated_at = kinds.iter().position(|k| *k == "conversation.escalated").expect("conversation.escalated");
     assert!(kinds[escalated_at..].contains(&"conversation.handler_changed"), "{kinds:?}");

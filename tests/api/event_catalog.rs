@@ -11,22 +11,18 @@ const ACCOUNT: i64 = 1;
 
 /// Reads the event log of the test account from a position on.
 struct Log {
-    after: i64,
+    position: parley::store::events::Position,
 }
 
 impl Log {
     /// Starts after everything recorded so far.
     async fn start(app: &TestApp) -> Log {
-        Log { after: parley::store::events::latest_event_id(app.state.db.reader(), ACCOUNT).await.unwrap() }
+        Log { position: parley::store::events::Position::end(&app.state.db, ACCOUNT).await.unwrap() }
     }
 
     /// The events recorded since the last call, oldest first, as (type, object).
     async fn new_events(&mut self, app: &TestApp) -> Vec<(String, Value)> {
-        let rows =
-            parley::store::events::list_events_after(app.state.db.reader(), ACCOUNT, self.after, 1000).await.unwrap();
-        if let Some(last) = rows.last() {
-            self.after = last.id;
-        }
+        let rows = read_log(app, ACCOUNT, &mut self.position).await;
         rows.iter()
             .map(|row| {
                 let payload: Value = serde_json::from_str(&row.payload).unwrap();

@@ -16,17 +16,24 @@ struct Sse {
     data: Value,
 }
 
-/// Reads events from an open stream until `count` arrived (10 s at most).
-async fn read_events(response: reqwest::Response, count: usize) -> Vec<Sse> {
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    let collect = async {
+/// An open stream, read event by event.
+struct Reader {
+    stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl Reader {
+    fn new(response: reqwest::Response) -> Reader {
+        Reader { stream: Box::pin(response.bytes_stream()), buffer: String::new() }
+    }
+
+    /// The events (with ids) that arrive within `within`, up to `count`.
+    async fn read(&mut self, count: usize, within: Duration) -> Vec<Sse> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut events = Vec::new();
         while events.len() < count {
-            let Some(chunk) = stream.next().await else { break };
-            buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
                 let (mut id, mut kind, mut data) = (None, String::new(), String::new());
                 for line in block.lines() {
                     if let Some(v) = line.strip_prefix("id:") {
@@ -40,10 +47,21 @@ async fn read_events(response: reqwest::Response, count: usize) -> Vec<Sse> {
                 if let Some(id) = id {
                     events.push(Sse { id, kind, data: serde_json::from_str(&data).unwrap() });
                 }
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(chunk)) => self.buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap())),
+                _ => break,
             }
         }
-    };
-    tokio::time::timeout(Duration::from_secs(10), collect).await.expect("events arrived in time");
+        events
+    }
+}
+
+/// Reads events from an open stream until `count` arrived (10 s at most).
+async fn read_events(response: reqwest::Response, count: usize) -> Vec<Sse> {
+    let events = Reader::new(response).read(count, Duration::from_secs(10)).await;
+    assert_eq!(events.len(), count, "events arrived in time: {events:?}");
     events
 }
 
@@ -141,6 +159,48 @@ async fn the_stream_says_at_once_where_it_starts(app: TestApp) {
     let text = String::from_utf8_lossy(&first.expect("a chunk").unwrap()).into_owned();
     assert!(text.starts_with(": events of account 1 after id 1;") && text.contains("Last-Event-ID: 0"), "{text}");
 }
+
+/// Writes an event of account 1 in `tx` (not committed yet) and returns its id.
+async fn write_event(tx: &mut parley::store::Tx, name: &str) -> i64 {
+    let payload = json!({"type": "contact.updated", "account_id": 1, "data": {"name": name}}).to_string();
+    parley::store::events::insert_event(tx, 1, "contact.updated", &payload, 0).await.unwrap()
+}
+
+// On PostgreSQL an event can commit after one with a higher id. Streams follow commit order: the
+// later event waits until the earlier one commits, so a client resuming from what it saw, live or
+// replayed, never skips an event; the webhook dispatcher takes them in the same order.
+crate::postgres_test!(
+    async fn an_event_that_commits_late_is_never_skipped() {
+        let app = spawn_app_with(Backend::Postgres, &[]).await;
+        let db = &app.state.db;
+        let mut live = Reader::new(open(&app, None).await);
+        let mut early = db.begin().await.unwrap();
+        let early_id = write_event(&mut early, "early").await;
+        let mut late = db.begin().await.unwrap();
+        let late_id = write_event(&mut late, "late").await;
+        late.commit().await.unwrap();
+        assert!(early_id < late_id);
+
+        // While the earlier transaction is open, nothing after it is sent or dispatched.
+        assert!(live.read(1, Duration::from_millis(500)).await.is_empty(), "the later event waited");
+        let replay = Reader::new(open(&app, Some(0)).await).read(2, Duration::from_millis(300)).await;
+        assert!(replay.iter().all(|e| e.id < early_id), "{replay:?}");
+        assert_eq!(parley::jobs::webhooks::dispatch_once(&app.state, 0).await.unwrap(), 0);
+
+        early.commit().await.unwrap();
+        let seen = live.read(2, Duration::from_secs(5)).await;
+        let names: Vec<&Value> = seen.iter().map(|e| &e.data["data"]["name"]).collect();
+        assert_eq!(names, [&json!("early"), &json!("late")]);
+        assert_eq!([seen[0].id, seen[1].id], [early_id, late_id]);
+
+        // Resuming from the later event sends nothing again; from the earlier, the later.
+        let resumed = Reader::new(open(&app, Some(late_id)).await).read(1, Duration::from_millis(300)).await;
+        assert!(resumed.is_empty(), "{resumed:?}");
+        let resumed = read_events(open(&app, Some(early_id)).await, 1).await;
+        assert_eq!(resumed[0].id, late_id);
+        assert_eq!(parley::jobs::webhooks::dispatch_once(&app.state, 0).await.unwrap(), 2);
+    }
+);
 
 crate::backend_tests!(
     the_stream_says_at_once_where_it_starts,

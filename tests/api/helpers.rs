@@ -405,3 +405,22 @@ pub async fn assert_hidden_from(app: &TestApp, key: &str, path: &str) {
         assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
     }
 }
+
+/// The account's events after `position`, in commit order, waiting for those committed but held
+/// back behind another transaction (PostgreSQL: any transaction of the server still running).
+pub async fn read_log(
+    app: &TestApp,
+    account_id: i64,
+    position: &mut parley::store::events::Position,
+) -> Vec<parley::store::events::EventRow> {
+    let mut events = Vec::new();
+    for _ in 0..500 {
+        let page = position.read(&app.state.db, account_id, 10_000).await.expect("read the log");
+        events.extend(page.events);
+        if !page.held_back {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("events stayed held back for 5 s");
+}

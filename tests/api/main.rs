@@ -10,6 +10,7 @@ mod browser;
 mod ccai;
 mod channel_contract;
 mod channels;
+mod cluster;
 mod contacts;
 mod conversations;
 mod crash;

@@ -16,10 +16,10 @@ pub fn png_bytes(len: usize) -> Vec<u8> {
     bytes
 }
 
-const BOUNDARY: &str = "parley-test-boundary-7f3a9c";
+pub const BOUNDARY: &str = "parley-test-boundary-7f3a9c";
 
 /// A `multipart/form-data` body with one file part.
-fn multipart(field: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
+pub fn multipart(field: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
     let mut body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
          Content-Type: {content_type}\r\n\r\n"

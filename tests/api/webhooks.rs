@@ -43,7 +43,7 @@ async fn deliveries(app: &TestApp, hook: &Value, query: &str) -> Vec<Value> {
 
 /// Every event id of the account's log with this type.
 async fn logged(app: &TestApp, kind: &str) -> Vec<i64> {
-    let events = parley::store::events::list_events_after(app.state.db.reader(), 1, 0, 10_000).await.unwrap();
+    let events = read_log(app, 1, &mut parley::store::events::Position::start()).await;
     events.iter().filter(|e| e.kind == kind).map(|e| e.id).collect()
 }
 
@@ -402,7 +402,7 @@ async fn events_can_be_redelivered_and_replayed(app: TestApp) {
         )
         .await;
     assert_eq!(inbound.status, StatusCode::CREATED);
-    let foreign = parley::store::events::latest_event_id(app.state.db.reader(), 2).await.unwrap();
+    let foreign = parley::store::events::Position::end(&app.state.db, 2).await.unwrap().id;
     assert!(foreign > 0);
     let stolen = app.post(&format!("{path}/redeliver"), json!({"event_id": foreign})).await;
     assert_problem(&stolen, StatusCode::NOT_FOUND, "not_found");

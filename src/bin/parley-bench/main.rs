@@ -56,6 +56,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 mod corpus;
+mod fanout;
 mod populate;
 mod reads;
 mod whatsapp;
@@ -159,6 +160,8 @@ enum Subcommand {
     Populate(populate::PopulateArgs),
     /// Measure lists, filters, search and threads of a populated installation.
     Reads(reads::ReadsArgs),
+    /// Measure how soon an event committed on one node reaches an event stream on another.
+    Fanout(fanout::FanoutArgs),
 }
 
 /// How the bench starts a server.
@@ -1189,6 +1192,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Subcommand::Populate(args)) => populate::populate(args).await,
         Some(Subcommand::Reads(args)) => reads::reads(args).await,
+        Some(Subcommand::Fanout(args)) => fanout::fanout(args).await,
         None => bench(cli.args).await,
     };
     match outcome {

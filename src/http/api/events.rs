@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::http::extract::ApiQuery;
 use crate::service::webhooks;
 use crate::state::{AppState, Signal};
-use crate::store::events;
+use crate::store::events::Position;
 
 /// Where to start.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -27,15 +27,20 @@ pub struct StreamParams {
     after: Option<i64>,
 }
 
-/// How often the log is re-read when no in-process notification arrives (other server instances).
+/// How often the log is re-read when no notification arrives.
 const POLL: Duration = Duration::from_secs(2);
+
+/// How soon the log is read again when committed events wait behind a transaction still running.
+const HELD_BACK_POLL: Duration = Duration::from_millis(20);
 
 /// Stream events.
 ///
 /// Every event type in the event catalog (`message.created`, `message.updated`,
 /// `message.deleted`, `conversation.created`, `conversation.updated`, `conversation.status_changed`,
 /// `conversation.assigned`, `conversation.archived`, `conversation.read`, `contact.created`,
-/// `contact.updated`, `contact.merged`, `contact.deleted`…), in id order, each carrying its object.
+/// `contact.updated`, `contact.merged`, `contact.deleted`…), in the order they were committed, each
+/// carrying its object (on PostgreSQL, an event whose transaction committed late comes after the
+/// events committed before it, whatever its id, so resuming never skips it).
 /// While a virtual agent writes an answer, transient `message.delta` events (no `id:`, never
 /// replayed) carry its draft as it grows: `draft_id`, `conversation_id`, `virtual_agent_id`, the
 /// new `delta` and the `text` so far; the finished answer follows as one `message.created`.
@@ -61,9 +66,9 @@ pub async fn stream(
         ),
         None => None,
     };
-    let mut last = match header_id.or(params.after) {
-        Some(id) => id,
-        None => events::latest_event_id(state.db.reader(), me.account_id).await?,
+    let mut position = match header_id.or(params.after) {
+        Some(id) => Position::of_event(&state.db, me.account_id, id).await?,
+        None => Position::end(&state.db, me.account_id).await?,
     };
     let mut wake = state.events.subscribe();
     let account = me.account_id;
@@ -71,26 +76,26 @@ pub async fn stream(
     let stream = async_stream::stream! {
         // Says at once that the stream is open and where it starts, so a client sees more than silence.
         yield Ok(Event::default().comment(format!(
-            "events of account {account} after id {last}; reconnect with Last-Event-ID to resume, Last-Event-ID: 0 replays all"
+            "events of account {account} after id {}; reconnect with Last-Event-ID to resume, Last-Event-ID: 0 replays all",
+            position.id
         )));
         while !shutdown.is_cancelled() {
-            let batch = match events::list_events_after(state.db.reader(), account, last, 500).await {
-                Ok(batch) => batch,
+            let page = match position.read(&state.db, account, 500).await {
+                Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream read failed");
                     break;
                 }
             };
-            let full = batch.len() == 500;
-            for event in batch {
-                last = event.id;
+            let full = page.events.len() == 500;
+            for event in page.events {
                 let payload = webhooks::envelope(&event).to_string();
                 yield Ok(Event::default().id(event.id.to_string()).event(event.kind).data(payload));
             }
             if full {
                 continue;
             }
-            let deadline = tokio::time::sleep(POLL);
+            let deadline = tokio::time::sleep(if page.held_back { HELD_BACK_POLL } else { POLL });
             tokio::pin!(deadline);
             loop {
                 let received = tokio::select! {
@@ -102,7 +107,7 @@ pub async fn stream(
                     Ok(Signal::Transient(event)) => {
                         if event.account_id == account {
                             let payload = json!({ "type": event.kind, "account_id": account, "data": event.data });
-                            yield Ok(Event::default().event(event.kind).data(payload.to_string()));
+                            yield Ok(Event::default().event(event.kind.as_str()).data(payload.to_string()));
                         }
                     }
                     Ok(Signal::Logged(id)) if id != account => continue,

@@ -21,7 +21,7 @@ use crate::service::conversations::{decode_cursor, encode_cursor, Cursor};
 use crate::service::events::{self, kind, CATALOG};
 use crate::service::views::{Webhook, WebhookAttempt, WebhookDelivery};
 use crate::state::AppState;
-use crate::store::events::{list_events_after, EventRow};
+use crate::store::events::{EventRow, Position};
 use crate::store::webhooks::{self, ClaimedDelivery, ConversationAddresses, NewDelivery, WebhookRow};
 use crate::store::{flag, Conn};
 
@@ -390,7 +390,7 @@ pub async fn redeliver(state: &AppState, account_id: i64, id: i64, event_id: i64
 pub async fn replay(state: &AppState, account_id: i64, id: i64, request: ReplayRequest) -> Result<ReplayResult> {
     let row = webhooks::find_webhook(state.db.reader(), account_id, id).await?.ok_or_else(not_found)?;
     ensure_active(&row)?;
-    let mut after = match (request.after_event_id, &request.since) {
+    let after = match (request.after_event_id, &request.since) {
         (Some(event_id), None) => event_id,
         (None, Some(since)) => {
             let since = parse_timestamp(since).ok_or_else(|| Error::field("since", "must be an RFC 3339 time"))?;
@@ -401,12 +401,14 @@ pub async fn replay(state: &AppState, account_id: i64, id: i64, request: ReplayR
         }
         _ => return Err(Error::field("after_event_id", "give exactly one of `after_event_id` and `since`")),
     };
+    let mut position = Position::of_event(&state.db, account_id, after).await?;
     let mut result = ReplayResult { queued: 0, events: 0 };
     let mut cache = HashMap::new();
     loop {
-        let batch = list_events_after(state.db.reader(), account_id, after, REPLAY_CHUNK).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
+        let batch = position.read(&state.db, account_id, REPLAY_CHUNK).await?.events;
+        if batch.is_empty() {
+            break;
+        }
         let mut tx = state.db.begin().await?;
         let mut deliveries = Vec::new();
         for event in batch.iter().filter(|event| event.kind != kind::WEBHOOK_TEST) {

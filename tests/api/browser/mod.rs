@@ -36,6 +36,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::helpers::TestApp;
 
 mod agents;
+mod cluster;
 mod contacts;
 mod docs;
 mod email;
@@ -97,7 +98,13 @@ impl Browser {
     pub async fn open_with(app: &TestApp, options: Options) -> Browser {
         let driver = driver();
         let slots = Arc::new(SLOTS.acquire().await.expect("browser slots"));
-        Browser::start(app, options, driver, slots).await
+        Browser::start(&app.base, options, driver, slots).await
+    }
+
+    /// Opens an English 1280×800 browser for the server at `base` (a node of a cluster).
+    pub async fn open_at(base: &str) -> Browser {
+        let slots = Arc::new(SLOTS.acquire().await.expect("browser slots"));
+        Browser::start(base, Options::default(), driver(), slots).await
     }
 
     /// Opens `n` browsers at once (e.g. two operators watching the same account). A test that needs
@@ -109,13 +116,13 @@ impl Browser {
         let slots = Arc::new(SLOTS.acquire_many(n as u32).await.expect("browser slots"));
         let mut browsers = Vec::with_capacity(n);
         for _ in 0..n {
-            browsers.push(Browser::start(app, options.clone(), driver, slots.clone()).await);
+            browsers.push(Browser::start(&app.base, options.clone(), driver, slots.clone()).await);
         }
         browsers
     }
 
     async fn start(
-        app: &TestApp,
+        base: &str,
         options: Options,
         driver: &'static str,
         slots: Arc<SemaphorePermit<'static>>,
@@ -143,7 +150,7 @@ impl Browser {
         let session = client.session_id().await.expect("session id").expect("session id");
         Browser {
             client,
-            base: app.base.clone(),
+            base: base.to_owned(),
             driver,
             session,
             timeout: options.timeout,

@@ -37,6 +37,8 @@ impl Drop for Balancer {
 /// The nodes, the balancer in front of them and what they share.
 pub struct Cluster {
     nodes: Vec<Option<Server>>,
+    /// Settings every node gets besides the cluster's own.
+    settings: Vec<(String, String)>,
     ports: Vec<u16>,
     /// The balancer's base URL.
     base: String,
@@ -48,8 +50,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts `count` nodes (the first alone, so it sets up the installation) behind haproxy.
+    /// Starts `count` nodes behind haproxy.
     pub async fn start(count: usize) -> Cluster {
+        Cluster::start_with(count, &[]).await
+    }
+
+    /// Starts `count` nodes with these extra settings behind haproxy.
+    async fn start_with(count: usize, settings: &[(&str, &str)]) -> Cluster {
         let database = TestDatabase::create().await;
         let s3 = S3Server::start().await;
         s3.create_bucket(BUCKET).await;
@@ -73,6 +80,7 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("starting {haproxy}: {e} (scripts/test installs Debian's haproxy)"));
         let mut cluster = Cluster {
             nodes: (0..count).map(|_| None).collect(),
+            settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ports,
             base: format!("http://127.0.0.1:{lb_port}"),
             database,
@@ -131,6 +139,7 @@ impl Cluster {
             .env("PARLEY_S3_SECRET_ACCESS_KEY", "test")
             .env("PARLEY_S3_PATH_STYLE", "true")
             .env("RUST_LOG", "warn");
+        command.envs(self.settings.iter().map(|(k, v)| (k, v)));
         command
     }
 
@@ -609,6 +618,75 @@ crate::postgres_test!(
         let received = receiver.ids().await;
         assert_eq!(received.len(), logged.len(), "each event delivered once");
         assert_eq!(received.into_iter().collect::<HashSet<_>>(), logged);
+    }
+);
+
+crate::postgres_test!(
+    async fn a_channels_send_pace_holds_across_nodes() {
+        use crate::whatsapp::{settings, sign_with, text_message, APP_SECRET, PHONE_NUMBER_ID};
+        let cluster = Cluster::start(3).await;
+        let graph = crate::meta_graph::Graph::start().await;
+        let mut settings = settings(PHONE_NUMBER_ID);
+        settings["graph_base_url"] = json!(graph.base);
+        settings["messages_per_second"] = json!(2);
+        let body = json!({"kind": "whatsapp", "name": "WhatsApp", "address": "+15550783881", "settings": settings});
+        let (status, channel) = cluster.post(&cluster.base, "/api/v1/channels", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{channel}");
+        let mut hook = text_message(PHONE_NUMBER_ID, "wamid.in-1", "Ciao");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        hook["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = json!(now.to_string());
+        let hook = hook.to_string();
+        let delivered = cluster
+            .client
+            .post(format!("{}/hooks/whatsapp", cluster.base))
+            .header("content-type", "application/json")
+            .header("X-Hub-Signature-256", sign_with(APP_SECRET, hook.as_bytes()))
+            .body(hook)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delivered.status(), StatusCode::OK);
+        let listed = cluster.api(reqwest::Method::GET, format!("{}/api/v1/conversations", cluster.base)).send();
+        let listed: Value = listed.await.unwrap().json().await.unwrap();
+        let conversation = listed["data"][0]["id"].as_i64().unwrap();
+
+        // Eight replies, written on the three nodes in turn, leave at the number's pace of two a
+        // second in all, not two a second per node.
+        for n in 0..8 {
+            let path = format!("/api/v1/conversations/{conversation}/messages");
+            let (status, reply) =
+                cluster.post(&cluster.node(n % 3), &path, json!({"text": format!("reply {n}")})).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+        }
+        let sent =
+            || graph.received().into_iter().filter(|r| r.body.get("text").is_some()).map(|r| r.at).collect::<Vec<_>>();
+        let started = Instant::now();
+        while sent().len() < 8 {
+            assert!(started.elapsed() < Duration::from_secs(20), "the replies went out");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut at = sent();
+        at.sort();
+        for window in at.windows(3) {
+            assert!(window[2] - window[0] >= Duration::from_millis(900), "three sends within a second: {at:?}");
+        }
+    }
+);
+
+crate::postgres_test!(
+    async fn an_api_keys_rate_limit_holds_across_nodes() {
+        let limits = [("PARLEY_RATE_LIMIT_PER_MINUTE", "9"), ("PARLEY_RATE_LIMIT_BURST", "9")];
+        let cluster = Cluster::start_with(3, &limits).await;
+        // Once each node has seen the three (a heartbeat), each allows a third of the key's burst.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let mut answered = Vec::new();
+        for n in 0..15 {
+            let url = format!("{}/api/v1/channels", cluster.node(n % 3));
+            answered.push(cluster.api(reqwest::Method::GET, url).send().await.unwrap().status().as_u16());
+        }
+        let allowed = answered.iter().filter(|status| **status == 200).count();
+        assert_eq!(allowed, 9, "{answered:?}");
+        assert!(answered.iter().all(|status| [200, 429].contains(status)), "{answered:?}");
     }
 );
 

@@ -128,7 +128,7 @@ pub fn webhook(phone_number_id: &str, field: &str, mut value: Value) -> Value {
 }
 
 /// A customer text message from `USER`.
-fn text_message(phone_number_id: &str, id: &str, body: &str) -> Value {
+pub fn text_message(phone_number_id: &str, id: &str, body: &str) -> Value {
     webhook(
         phone_number_id,
         "messages",

@@ -113,7 +113,7 @@ impl Position {
             let condition = if only_stable { "AND xid < pg_snapshot_xmin(pg_current_snapshot())" } else { "" };
             format!(
                 "SELECT id, xid::text, CASE WHEN xid < pg_snapshot_xmin(pg_current_snapshot()) THEN 1 ELSE 0 END \
-                 FROM events WHERE account_id = $1 {condition} ORDER BY xid DESC, id DESC LIMIT 1"
+                 FROM events WHERE account_id = $1 {condition} ORDER BY events.xid DESC, events.id DESC LIMIT 1"
             )
         };
         for _ in 0..100 {
@@ -145,7 +145,7 @@ impl Position {
             Backend::Postgres => sqlx::query_as(&format!(
                 "SELECT {COLUMNS}, xid::text AS xid, \
                  CASE WHEN xid < pg_snapshot_xmin(pg_current_snapshot()) THEN 1 ELSE 0 END AS stable \
-                 FROM events WHERE account_id = $1 AND (xid, id) > ($2::xid8, $3) ORDER BY xid, id LIMIT $4"
+                 FROM events WHERE account_id = $1 AND (xid, id) > ($2::xid8, $3) ORDER BY events.xid, events.id LIMIT $4"
             ))
             .bind(account_id)
             .bind(&self.xid)

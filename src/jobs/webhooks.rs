@@ -93,9 +93,9 @@ fn lease_ms(state: &AppState) -> i64 {
     state.config.webhook_timeout_ms as i64 + 5_000
 }
 
-/// Runs the dispatcher (on the node that leads) and up to `webhook_concurrency` attempts at once (a quarter of them at most
-/// for any one subscription, so one slow target cannot hold up the others) until `shutdown`; then
-/// lets attempts in flight finish. Finished attempts are recorded together, one transaction per
+/// Runs the dispatcher (on the node that leads) and up to `webhook_concurrency` attempts at once (a
+/// quarter of them at most for any one subscription, so one slow target cannot hold up the others)
+/// until `shutdown`; then lets attempts in flight finish. Finished attempts are recorded together, one transaction per
 /// round, so deliveries keep up with ingestion.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let poll = Duration::from_millis(state.config.job_poll_ms.max(10));

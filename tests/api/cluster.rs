@@ -679,8 +679,9 @@ crate::postgres_test!(
     async fn an_api_keys_rate_limit_holds_across_nodes() {
         let limits = [("PARLEY_RATE_LIMIT_PER_MINUTE", "9"), ("PARLEY_RATE_LIMIT_BURST", "9")];
         let cluster = Cluster::start_with(3, &limits).await;
-        // Once each node has seen the three (a heartbeat), each allows a third of the key's burst.
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        // Once each node has seen the three (at its next heartbeat, every 2 s; two to spare a slow
+        // one), each allows a third of the key's burst.
+        tokio::time::sleep(Duration::from_millis(4100)).await;
         let mut answered = Vec::new();
         for n in 0..15 {
             let url = format!("{}/api/v1/channels", cluster.node(n % 3));

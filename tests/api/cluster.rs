@@ -281,22 +281,13 @@ impl Cluster {
 
 /// Reads `count` events of `kind` from an event stream (10 s at most).
 async fn stream_events(response: reqwest::Response, kind: &str, count: usize) -> Vec<Value> {
-    let mut stream = response.bytes_stream();
-    let (mut buffer, mut found) = (String::new(), Vec::new());
-    let collect = async {
-        while found.len() < count {
-            let Some(chunk) = stream.next().await else { break };
-            buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                if block.lines().any(|line| line == format!("event: {kind}")) {
-                    let data = block.lines().find_map(|line| line.strip_prefix("data: ")).unwrap();
-                    found.push(serde_json::from_str(data).unwrap());
-                }
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), collect).await.expect("the events arrived on the other node");
+    let (mut stream, mut found) = (crate::events::Reader::new(response), Vec::new());
+    let started = Instant::now();
+    while found.len() < count && started.elapsed() < Duration::from_secs(10) {
+        let events = stream.read(1, Duration::from_secs(10).saturating_sub(started.elapsed())).await;
+        found.extend(events.into_iter().filter(|event| event.kind == kind).map(|event| event.data));
+    }
+    assert_eq!(found.len(), count, "the events arrived on the other node");
     found
 }
 

@@ -10,25 +10,25 @@ use crate::helpers::*;
 
 /// One parsed Server-Sent Event.
 #[derive(Debug)]
-struct Sse {
+pub struct Sse {
     id: i64,
-    kind: String,
-    data: Value,
+    pub kind: String,
+    pub data: Value,
 }
 
 /// An open stream, read event by event.
-struct Reader {
+pub struct Reader {
     stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
 }
 
 impl Reader {
-    fn new(response: reqwest::Response) -> Reader {
+    pub fn new(response: reqwest::Response) -> Reader {
         Reader { stream: Box::pin(response.bytes_stream()), buffer: String::new() }
     }
 
     /// The events (with ids) that arrive within `within`, up to `count`.
-    async fn read(&mut self, count: usize, within: Duration) -> Vec<Sse> {
+    pub async fn read(&mut self, count: usize, within: Duration) -> Vec<Sse> {
         let deadline = tokio::time::Instant::now() + within;
         let mut events = Vec::new();
         while events.len() < count {

@@ -116,22 +116,16 @@ pub async fn fanout(args: FanoutArgs) -> Result<()> {
 
 /// Notes when each message of this run arrives on the stream as `message.created`.
 async fn follow(response: reqwest::Response, prefix: String, arrived: Arc<Mutex<HashMap<usize, Instant>>>) {
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    while let Some(Ok(chunk)) = futures::StreamExt::next(&mut stream).await {
-        let at = Instant::now();
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if !block.lines().any(|line| line == "event: message.created") {
-                continue;
-            }
-            let Some(data) = block.lines().find_map(|line| line.strip_prefix("data:")) else { continue };
-            let event: Value = serde_json::from_str(data.trim()).unwrap_or_default();
-            let seq = event["data"]["text"].as_str().and_then(|t| t.strip_prefix(&prefix)).and_then(|s| s.parse().ok());
-            if let Some(seq) = seq {
-                arrived.lock().unwrap_or_else(PoisonError::into_inner).entry(seq).or_insert(at);
-            }
+    let noted = crate::each_event(response, |event, at| {
+        if event["type"] != "message.created" {
+            return;
         }
+        let seq = event["data"]["text"].as_str().and_then(|t| t.strip_prefix(&prefix)).and_then(|s| s.parse().ok());
+        if let Some(seq) = seq {
+            arrived.lock().unwrap_or_else(PoisonError::into_inner).entry(seq).or_insert(at);
+        }
+    });
+    if let Err(e) = noted.await {
+        progress(format!("fanout: the event stream ended: {e:#}"));
     }
 }

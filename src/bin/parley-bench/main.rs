@@ -815,6 +815,18 @@ async fn follow_events(client: Client, url: String, observed: Arc<Mutex<Observed
     let response =
         client.get(url).timeout(Duration::from_secs(3600)).send().await.context("opening the event stream")?;
     ensure!(response.status() == StatusCode::OK, "the event stream answered HTTP {}", response.status());
+    each_event(response, |event, at| {
+        let mut seen = observed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some("message.delta"), Some(id)) = (event["type"].as_str(), event["data"]["conversation_id"].as_i64()) {
+            seen.first_delta.entry(id).or_insert(at);
+        }
+    })
+    .await
+}
+
+/// Reads an event stream to its end, handing each event's JSON (`type`, `data`…) and the moment
+/// its chunk arrived to `on_event`.
+async fn each_event(response: reqwest::Response, mut on_event: impl FnMut(Value, Instant)) -> Result<()> {
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();
     while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
@@ -823,12 +835,7 @@ async fn follow_events(client: Client, url: String, observed: Arc<Mutex<Observed
         while let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
             let Some(data) = block.lines().find_map(|line| line.strip_prefix("data:")) else { continue };
-            let event: Value = serde_json::from_str(data.trim()).unwrap_or_default();
-            let data = &event["data"];
-            let mut seen = observed.lock().unwrap_or_else(PoisonError::into_inner);
-            if let (Some("message.delta"), Some(id)) = (event["type"].as_str(), data["conversation_id"].as_i64()) {
-                seen.first_delta.entry(id).or_insert(at);
-            }
+            on_event(serde_json::from_str(data.trim()).unwrap_or_default(), at);
         }
     }
     Ok(())
